@@ -1,0 +1,836 @@
+//! The zero-copy parser and the parsed [`Document`].
+
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::borrow::Cow;
+
+use crate::MAX_LEN;
+use crate::error::{Error, ErrorKind, What};
+use crate::reader::{Reader, Tlv};
+use crate::tag::{Tag, header, record};
+use crate::types::{DigestAlgorithm, Role, Version};
+
+/// What follows the header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FileKind {
+    /// A trust list (`CTLFile.tlv`, `ITLFile.tlv`): records follow the header.
+    TrustList,
+    /// A signed file (`*.sgn`): the signed payload follows the header.
+    Signed,
+}
+
+impl FileKind {
+    /// `tlv` or `sgn`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::TrustList => "tlv",
+            Self::Signed => "sgn",
+        }
+    }
+}
+
+/// How strictly to read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ParseOptions {
+    /// Accept HASH_ALGORITHM 2 (SHA-256), which no real file is known to use.
+    pub allow_sha256: bool,
+}
+
+impl ParseOptions {
+    /// Accepts SHA-256 (code 2) as well as SHA-1 and SHA-512.
+    #[must_use]
+    pub const fn with_sha256(mut self) -> Self {
+        self.allow_sha256 = true;
+        self
+    }
+}
+
+/// A `tag, length, value` element.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Element<'a> {
+    /// The tag, with its namespace.
+    pub tag: Tag,
+    /// The value bytes.
+    pub value: &'a [u8],
+    /// Offset of the tag byte in the file.
+    pub offset: usize,
+}
+
+/// One item of the header, in file order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HeaderItem<'a> {
+    /// An element with a value (known or opaque).
+    Element(Element<'a>),
+    /// The 3-byte start of a container; its children follow as the next items.
+    Container {
+        /// The container tag (3, 7, 9, ...).
+        tag: Tag,
+        /// The length it declares: the size of its encoded children.
+        length: u16,
+        /// Offset of the tag byte.
+        offset: usize,
+    },
+    /// One padding byte (0x0D).
+    Padding {
+        /// Offset of the byte.
+        offset: usize,
+    },
+}
+
+/// The parsed header, common to trust lists and signed files.
+#[derive(Clone, Debug)]
+pub struct Header<'a> {
+    raw: &'a [u8],
+    version: Version,
+    signer_version: Option<Version>,
+    signer_name: Option<&'a [u8]>,
+    serial: &'a [u8],
+    issuer_name: Option<&'a [u8]>,
+    digest: DigestAlgorithm,
+    signature_algorithm: Option<u8>,
+    modulus_code: Option<u8>,
+    signature: &'a [u8],
+    signature_offset: usize,
+    filename: Option<&'a [u8]>,
+    timestamp: Option<u32>,
+    padding: usize,
+    opaque: usize,
+}
+
+/// Text as stored (without its NUL), shown as UTF-8 with invalid bytes replaced.
+fn text(bytes: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(bytes)
+}
+
+impl<'a> Header<'a> {
+    /// The header bytes, `header_length` long.
+    pub const fn as_bytes(&self) -> &'a [u8] {
+        self.raw
+    }
+
+    /// VERSION (1.2 for trust lists, 1.0 for `.sgn`).
+    pub const fn version(&self) -> Version {
+        self.version
+    }
+
+    /// HEADER_LENGTH.
+    pub const fn length(&self) -> usize {
+        self.raw.len()
+    }
+
+    /// SIGNER_VERSION (tag 28), when present.
+    pub const fn signer_version(&self) -> Option<Version> {
+        self.signer_version
+    }
+
+    /// SIGNER_NAME bytes without the NUL.
+    pub const fn signer_name_bytes(&self) -> Option<&'a [u8]> {
+        self.signer_name
+    }
+
+    /// SIGNER_NAME as text.
+    pub fn signer_name(&self) -> Option<Cow<'a, str>> {
+        self.signer_name.map(text)
+    }
+
+    /// ISSUER_NAME bytes without the NUL.
+    pub const fn issuer_name_bytes(&self) -> Option<&'a [u8]> {
+        self.issuer_name
+    }
+
+    /// ISSUER_NAME as text.
+    pub fn issuer_name(&self) -> Option<Cow<'a, str>> {
+        self.issuer_name.map(text)
+    }
+
+    /// SERIAL_NUMBER of the signer, as stored.
+    pub const fn serial(&self) -> &'a [u8] {
+        self.serial
+    }
+
+    /// The digest of the signature.
+    pub const fn digest(&self) -> DigestAlgorithm {
+        self.digest
+    }
+
+    /// SIGNATURE_ALGORITHM (0 = RSA PKCS#1 v1.5), when present.
+    pub const fn signature_algorithm(&self) -> Option<u8> {
+        self.signature_algorithm
+    }
+
+    /// SIGNATURE_MODULUS, the RSA size code, when present.
+    pub const fn modulus_code(&self) -> Option<u8> {
+        self.modulus_code
+    }
+
+    /// The signature bytes.
+    pub const fn signature(&self) -> &'a [u8] {
+        self.signature
+    }
+
+    /// Offset of the SIGNATURE tag byte.
+    pub const fn signature_offset(&self) -> usize {
+        self.signature_offset
+    }
+
+    /// FILENAME bytes without the NUL.
+    pub const fn filename_bytes(&self) -> Option<&'a [u8]> {
+        self.filename
+    }
+
+    /// FILENAME as text.
+    pub fn filename(&self) -> Option<Cow<'a, str>> {
+        self.filename.map(text)
+    }
+
+    /// TIMESTAMP, Unix seconds.
+    pub const fn timestamp(&self) -> Option<u32> {
+        self.timestamp
+    }
+
+    /// Number of padding bytes.
+    pub const fn padding(&self) -> usize {
+        self.padding
+    }
+
+    /// Number of elements with tags this reader does not know, kept as they are.
+    pub const fn opaque_elements(&self) -> usize {
+        self.opaque
+    }
+
+    /// The items of the header in file order, VERSION and HEADER_LENGTH included.
+    pub fn items(&self) -> HeaderItems<'a> {
+        HeaderItems { reader: Reader::new(self.raw) }
+    }
+}
+
+/// Iterator over the items of a parsed header.
+#[derive(Clone, Debug)]
+pub struct HeaderItems<'a> {
+    reader: Reader<'a>,
+}
+
+impl<'a> Iterator for HeaderItems<'a> {
+    type Item = HeaderItem<'a>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let offset = self.reader.offset();
+        let code = self.reader.peek()?;
+        if code == header::PADDING.code() {
+            self.reader.take(1, What::TagByte, None).ok()?;
+            return Some(HeaderItem::Padding { offset });
+        }
+        if header::is_container(code) {
+            let _ = self.reader.u8(What::TagByte).ok()?;
+            let length = self.reader.u16(What::Length(Tag::header(code))).ok()?;
+            return Some(HeaderItem::Container { tag: Tag::header(code), length, offset });
+        }
+        let Tlv { code, value, offset } = self.reader.tlv(Tag::header).ok()?;
+        Some(HeaderItem::Element(Element { tag: Tag::header(code), value, offset }))
+    }
+}
+
+/// A record of a trust list.
+#[derive(Clone, Debug)]
+pub struct Record<'a> {
+    offset: usize,
+    raw: &'a [u8],
+    dns_name: Option<&'a [u8]>,
+    subject_name: Option<&'a [u8]>,
+    role: Option<Role>,
+    issuer_name: Option<&'a [u8]>,
+    serial: Option<&'a [u8]>,
+    public_key: Option<&'a [u8]>,
+    signature: Option<&'a [u8]>,
+    certificate: Option<&'a [u8]>,
+    ip_address: Option<IpAddr>,
+    certificate_hash: Option<&'a [u8]>,
+    hash_algorithm: Option<u8>,
+    opaque: usize,
+}
+
+impl<'a> Record<'a> {
+    /// Offset of the record in the file.
+    pub const fn offset(&self) -> usize {
+        self.offset
+    }
+
+    /// The record bytes, RECORD_LENGTH long.
+    pub const fn as_bytes(&self) -> &'a [u8] {
+        self.raw
+    }
+
+    /// RECORD_LENGTH: the whole record, its own 5-byte element included.
+    pub const fn length(&self) -> usize {
+        self.raw.len()
+    }
+
+    /// DNS_NAME without the NUL (`Some(b"")` when stored empty).
+    pub const fn dns_name_bytes(&self) -> Option<&'a [u8]> {
+        self.dns_name
+    }
+
+    /// DNS_NAME as text.
+    pub fn dns_name(&self) -> Option<Cow<'a, str>> {
+        self.dns_name.map(text)
+    }
+
+    /// SUBJECT_NAME without the NUL.
+    pub const fn subject_name_bytes(&self) -> Option<&'a [u8]> {
+        self.subject_name
+    }
+
+    /// SUBJECT_NAME as text.
+    pub fn subject_name(&self) -> Option<Cow<'a, str>> {
+        self.subject_name.map(text)
+    }
+
+    /// ISSUER_NAME without the NUL.
+    pub const fn issuer_name_bytes(&self) -> Option<&'a [u8]> {
+        self.issuer_name
+    }
+
+    /// ISSUER_NAME as text.
+    pub fn issuer_name(&self) -> Option<Cow<'a, str>> {
+        self.issuer_name.map(text)
+    }
+
+    /// ROLE.
+    pub const fn role(&self) -> Option<Role> {
+        self.role
+    }
+
+    /// SERIAL_NUMBER as stored.
+    pub const fn serial(&self) -> Option<&'a [u8]> {
+        self.serial
+    }
+
+    /// PUBLIC_KEY: PKCS#1 RSAPublicKey DER, or an EC point.
+    pub const fn public_key(&self) -> Option<&'a [u8]> {
+        self.public_key
+    }
+
+    /// SIGNATURE: the certificate's own signature value.
+    pub const fn signature(&self) -> Option<&'a [u8]> {
+        self.signature
+    }
+
+    /// CERTIFICATE, DER.
+    pub const fn certificate(&self) -> Option<&'a [u8]> {
+        self.certificate
+    }
+
+    /// IP_ADDRESS.
+    pub const fn ip_address(&self) -> Option<IpAddr> {
+        self.ip_address
+    }
+
+    /// CERTIFICATE_HASH.
+    pub const fn certificate_hash(&self) -> Option<&'a [u8]> {
+        self.certificate_hash
+    }
+
+    /// HASH_ALGORITHM code of CERTIFICATE_HASH.
+    pub const fn hash_algorithm(&self) -> Option<u8> {
+        self.hash_algorithm
+    }
+
+    /// Number of elements with tags this reader does not know, kept as they are.
+    pub const fn opaque_elements(&self) -> usize {
+        self.opaque
+    }
+
+    /// The elements after RECORD_LENGTH, in file order.
+    pub fn elements(&self) -> RecordElements<'a> {
+        let mut reader = Reader::new(self.raw);
+        // RECORD_LENGTH was checked when parsing.
+        let _ = reader.tlv(Tag::record);
+        RecordElements { reader, base: self.offset }
+    }
+}
+
+/// Iterator over the elements of a record.
+#[derive(Clone, Debug)]
+pub struct RecordElements<'a> {
+    reader: Reader<'a>,
+    base: usize,
+}
+
+impl<'a> Iterator for RecordElements<'a> {
+    type Item = Element<'a>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let Tlv { code, value, offset } = self.reader.tlv(Tag::record).ok()?;
+        Some(Element { tag: Tag::record(code), value, offset: self.base.saturating_add(offset) })
+    }
+}
+
+/// A parsed trust list or signed file. Nothing in it is trusted until [`verify`](crate::verify) says so.
+#[derive(Clone, Debug)]
+pub struct Document<'a> {
+    input: &'a [u8],
+    kind: FileKind,
+    header: Header<'a>,
+    records: Vec<Record<'a>>,
+}
+
+impl<'a> Document<'a> {
+    /// The whole file.
+    pub const fn as_bytes(&self) -> &'a [u8] {
+        self.input
+    }
+
+    /// Trust list or signed file.
+    pub const fn kind(&self) -> FileKind {
+        self.kind
+    }
+
+    /// The header.
+    pub const fn header(&self) -> &Header<'a> {
+        &self.header
+    }
+
+    /// The records (empty for a signed file).
+    pub fn records(&self) -> &[Record<'a>] {
+        &self.records
+    }
+
+    /// The bytes after the header: the payload of a signed file, the records of a trust list.
+    ///
+    /// Not verified: use [`Verified::payload`](crate::Verified::payload) to act on it.
+    pub fn body_unverified(&self) -> &'a [u8] {
+        self.input.get(self.header.length()..).unwrap_or_default()
+    }
+
+    /// The signed bytes: the file without its SIGNATURE element, as two slices.
+    pub fn signed_parts(&self) -> [&'a [u8]; 2] {
+        let start = self.header.signature_offset;
+        let end = start.saturating_add(3).saturating_add(self.header.signature.len());
+        [
+            self.input.get(..start).unwrap_or_default(),
+            self.input.get(end..).unwrap_or_default(),
+        ]
+    }
+
+    /// The signer records: SAST records whose serial matches the header's, last first.
+    pub fn signer_candidates(&self) -> impl Iterator<Item = &Record<'a>> {
+        self.records.iter().rev().filter(|r| {
+            r.role == Some(Role::SAST)
+                && r.serial.is_some_and(|s| crate::types::serials_equal(s, self.header.serial))
+        })
+    }
+
+    /// The size [`encode_into`](Self::encode_into) writes.
+    pub fn encoded_len(&self) -> usize {
+        let header: usize = self.header.items().map(|i| item_len(&i)).sum();
+        let records: usize = self
+            .records
+            .iter()
+            .map(|r| 5 + r.elements().map(|e| 3 + e.value.len()).sum::<usize>())
+            .sum();
+        let payload = match self.kind {
+            FileKind::Signed => self.body_unverified().len(),
+            FileKind::TrustList => 0,
+        };
+        header + records + payload
+    }
+
+    /// Re-encodes the document from its items and elements. For a parsed file this
+    /// gives back the same bytes.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        out.reserve(self.encoded_len());
+        for item in self.header.items() {
+            match item {
+                HeaderItem::Element(e) => put_tlv(out, e.tag.code(), e.value),
+                HeaderItem::Container { tag, length, .. } => {
+                    out.push(tag.code());
+                    out.extend_from_slice(&length.to_be_bytes());
+                }
+                HeaderItem::Padding { .. } => out.push(header::PADDING.code()),
+            }
+        }
+        for r in &self.records {
+            let len = 5 + r.elements().map(|e| 3 + e.value.len()).sum::<usize>();
+            put_tlv(out, record::RECORD_LENGTH.code(), &u16::try_from(len).unwrap_or(u16::MAX).to_be_bytes());
+            for e in r.elements() {
+                put_tlv(out, e.tag.code(), e.value);
+            }
+        }
+        if self.kind == FileKind::Signed {
+            out.extend_from_slice(self.body_unverified());
+        }
+    }
+
+    /// [`encode_into`](Self::encode_into) a new vector.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut v = Vec::new();
+        self.encode_into(&mut v);
+        v
+    }
+}
+
+fn item_len(item: &HeaderItem<'_>) -> usize {
+    match item {
+        HeaderItem::Element(e) => 3 + e.value.len(),
+        HeaderItem::Container { .. } => 3,
+        HeaderItem::Padding { .. } => 1,
+    }
+}
+
+/// Appends one element. The caller guarantees `value` fits a u16 length.
+pub(crate) fn put_tlv(out: &mut Vec<u8>, code: u8, value: &[u8]) {
+    out.push(code);
+    out.extend_from_slice(&u16::try_from(value.len()).unwrap_or(u16::MAX).to_be_bytes());
+    out.extend_from_slice(value);
+}
+
+/// Parses a trust list or a signed file, telling them apart by the header
+/// (FILENAME ending in `.sgn` or `.sha512`, else VERSION 1.0, means a signed file).
+///
+/// # Errors
+/// Any structural problem, with its offset; a trust list over [`MAX_LEN`] bytes.
+pub fn parse(input: &[u8]) -> Result<Document<'_>, Error> {
+    parse_with(input, None, &ParseOptions::default())
+}
+
+/// Parses a trust list (`.tlv`).
+///
+/// # Errors
+/// Any structural problem, with its offset; an input over [`MAX_LEN`] bytes is refused before anything is read.
+pub fn parse_trust_list(input: &[u8]) -> Result<Document<'_>, Error> {
+    parse_with(input, Some(FileKind::TrustList), &ParseOptions::default())
+}
+
+/// Parses a signed file (`.sgn`).
+///
+/// # Errors
+/// Any structural problem of the header, with its offset.
+pub fn parse_signed(input: &[u8]) -> Result<Document<'_>, Error> {
+    parse_with(input, Some(FileKind::Signed), &ParseOptions::default())
+}
+
+/// Parses with an explicit kind (or `None` to detect it) and options.
+///
+/// # Errors
+/// Any structural problem, with its offset; a trust list over [`MAX_LEN`] bytes.
+pub fn parse_with<'a>(
+    input: &'a [u8],
+    kind: Option<FileKind>,
+    options: &ParseOptions,
+) -> Result<Document<'a>, Error> {
+    let too_large = Error::without_offset(ErrorKind::TooLarge { len: input.len(), limit: MAX_LEN });
+    if kind == Some(FileKind::TrustList) && input.len() > MAX_LEN {
+        return Err(too_large);
+    }
+    let mut reader = Reader::new(input);
+    let header = parse_header(&mut reader, options)?;
+    let kind = kind.unwrap_or_else(|| detect(&header));
+    let records = match kind {
+        FileKind::Signed => Vec::new(),
+        FileKind::TrustList => {
+            if input.len() > MAX_LEN {
+                return Err(too_large);
+            }
+            parse_records(&mut reader)?
+        }
+    };
+    Ok(Document { input, kind, header, records })
+}
+
+fn detect(header: &Header<'_>) -> FileKind {
+    if let Some(name) = header.filename {
+        if name.ends_with(b".sgn") || name.ends_with(b".sha512") {
+            return FileKind::Signed;
+        }
+        if name.ends_with(b".tlv") {
+            return FileKind::TrustList;
+        }
+    }
+    if header.version == Version::V1_0 { FileKind::Signed } else { FileKind::TrustList }
+}
+
+/// Checks that a text value ends with its NUL and returns it without.
+fn nul_text<'a>(e: &Tlv<'a>, tag: Tag) -> Result<&'a [u8], Error> {
+    match e.value {
+        [] => Err(Error::new(ErrorKind::EmptyValue { tag }, e.offset)),
+        [text @ .., 0] => Ok(text),
+        [.., last] => Err(Error::new(ErrorKind::MissingNul { tag, found: *last }, e.offset)),
+    }
+}
+
+fn fixed<'a, const N: usize>(e: &Tlv<'a>, tag: Tag) -> Result<[u8; N], Error> {
+    <[u8; N]>::try_from(e.value).map_err(|_| {
+        Error::new(
+            ErrorKind::BadLength {
+                tag,
+                expected: u16::try_from(N).unwrap_or(u16::MAX),
+                found: u16::try_from(e.value.len()).unwrap_or(u16::MAX),
+            },
+            e.offset,
+        )
+    })
+}
+
+fn non_empty<'a>(e: &Tlv<'a>, tag: Tag) -> Result<&'a [u8], Error> {
+    if e.value.is_empty() {
+        return Err(Error::new(ErrorKind::EmptyValue { tag }, e.offset));
+    }
+    Ok(e.value)
+}
+
+/// Remembers the first offset of each tag code so a second one is refused.
+struct Seen([Option<usize>; 32]);
+
+impl Seen {
+    fn check(&mut self, tag: Tag, offset: usize) -> Result<(), Error> {
+        let Some(slot) = self.0.get_mut(usize::from(tag.code())) else {
+            return Ok(());
+        };
+        if let Some(first) = *slot {
+            return Err(Error::new(ErrorKind::DuplicateTag { tag, first }, offset));
+        }
+        *slot = Some(offset);
+        Ok(())
+    }
+}
+
+/// Fields of the header as they are found.
+#[derive(Default)]
+struct HeaderFields<'a> {
+    signer_version: Option<Version>,
+    signer_name: Option<&'a [u8]>,
+    serial: Option<&'a [u8]>,
+    issuer_name: Option<&'a [u8]>,
+    digest: Option<DigestAlgorithm>,
+    signature_algorithm: Option<u8>,
+    modulus_code: Option<u8>,
+    signature: Option<(&'a [u8], usize)>,
+    filename: Option<&'a [u8]>,
+    timestamp: Option<u32>,
+    padding: usize,
+    opaque: usize,
+}
+
+const MAX_DEPTH: usize = 3;
+
+fn parse_header<'a>(reader: &mut Reader<'a>, options: &ParseOptions) -> Result<Header<'a>, Error> {
+    let start = reader.offset();
+    let version_el = expect_tlv(reader, header::VERSION)?;
+    let [major, minor] = fixed::<2>(&version_el, header::VERSION)?;
+    if major != 1 {
+        return Err(Error::new(ErrorKind::UnsupportedVersion { major, minor }, version_el.offset));
+    }
+    let hl_el = expect_tlv(reader, header::HEADER_LENGTH)?;
+    let header_length = u16::from_be_bytes(fixed::<2>(&hl_el, header::HEADER_LENGTH)?);
+    let file_len = reader.end();
+    if header_length < 12 {
+        return Err(Error::new(ErrorKind::HeaderLengthTooSmall { header_length }, hl_el.offset));
+    }
+    if header_length % 4 != 0 {
+        return Err(Error::new(ErrorKind::HeaderLengthNotAligned { header_length }, hl_el.offset));
+    }
+    if usize::from(header_length) > file_len {
+        return Err(Error::new(
+            ErrorKind::HeaderLengthPastEnd { header_length, file_len },
+            hl_el.offset,
+        ));
+    }
+    // Bytes of the header after VERSION and HEADER_LENGTH (10 bytes, checked above).
+    let rest_len = usize::from(header_length).saturating_sub(reader.offset().saturating_sub(start));
+    let mut body = reader.sub(rest_len, What::Header, None)?;
+    let mut fields = HeaderFields::default();
+    let mut seen = Seen([None; 32]);
+    walk_header(&mut body, 0, &mut fields, &mut seen, options)?;
+
+    let missing = |tag| Error::new(ErrorKind::MissingElement { tag }, start);
+    let serial = fields.serial.ok_or_else(|| missing(header::SERIAL_NUMBER))?;
+    let digest = fields.digest.ok_or_else(|| missing(header::HASH_ALGORITHM))?;
+    let (signature, signature_offset) = fields.signature.ok_or_else(|| missing(header::SIGNATURE))?;
+    let raw = reader_bytes(reader, start, header_length);
+    Ok(Header {
+        raw,
+        version: Version { major, minor },
+        signer_version: fields.signer_version,
+        signer_name: fields.signer_name,
+        serial,
+        issuer_name: fields.issuer_name,
+        digest,
+        signature_algorithm: fields.signature_algorithm,
+        modulus_code: fields.modulus_code,
+        signature,
+        signature_offset,
+        filename: fields.filename,
+        timestamp: fields.timestamp,
+        padding: fields.padding,
+        opaque: fields.opaque,
+    })
+}
+
+/// The input bytes `[start, start + len)`, which the reader has already walked.
+fn reader_bytes<'a>(reader: &Reader<'a>, start: usize, len: u16) -> &'a [u8] {
+    reader.input().get(start..start.saturating_add(usize::from(len))).unwrap_or_default()
+}
+
+fn expect_tlv<'a>(reader: &mut Reader<'a>, tag: Tag) -> Result<Tlv<'a>, Error> {
+    let offset = reader.offset();
+    match reader.peek() {
+        Some(code) if code == tag.code() => reader.tlv(Tag::header),
+        Some(found) => Err(Error::new(ErrorKind::UnexpectedTag { expected: tag, found }, offset)),
+        None => Err(Error::new(
+            ErrorKind::Truncated { what: What::Value(tag), needed: 5, available: 0 },
+            offset,
+        )),
+    }
+}
+
+fn walk_header<'a>(
+    r: &mut Reader<'a>,
+    depth: usize,
+    f: &mut HeaderFields<'a>,
+    seen: &mut Seen,
+    options: &ParseOptions,
+) -> Result<(), Error> {
+    while let Some(code) = r.peek() {
+        let offset = r.offset();
+        if code == header::PADDING.code() {
+            if depth > 0 {
+                return Err(Error::new(ErrorKind::PaddingInContainer, offset));
+            }
+            r.take(1, What::TagByte, None)?;
+            f.padding = f.padding.saturating_add(1);
+            continue;
+        }
+        let tag = Tag::header(code);
+        if header::is_container(code) {
+            if depth >= MAX_DEPTH {
+                return Err(Error::new(ErrorKind::NestingTooDeep { tag }, offset));
+            }
+            seen.check(tag, offset)?;
+            r.u8(What::TagByte)?;
+            let len = r.u16(What::Length(tag))?;
+            let mut child = r.sub(usize::from(len), What::Value(tag), Some(tag)).map_err(|e| e.with_offset(offset))?;
+            walk_header(&mut child, depth.saturating_add(1), f, seen, options)?;
+            continue;
+        }
+        let e = r.tlv(Tag::header)?;
+        match code {
+            1..=28 => seen.check(tag, offset)?,
+            _ => {}
+        }
+        match code {
+            1 | 2 => {
+                // Only at the start; a second one is a duplicate.
+                return Err(Error::new(ErrorKind::DuplicateTag { tag, first: 0 }, offset));
+            }
+            4 => f.signer_name = Some(nul_text(&e, tag)?),
+            5 => f.serial = Some(non_empty(&e, tag)?),
+            6 => f.issuer_name = Some(nul_text(&e, tag)?),
+            8 => {
+                let [c] = fixed::<1>(&e, tag)?;
+                let digest = DigestAlgorithm::from_code(c)
+                    .filter(|d| *d != DigestAlgorithm::Sha256 || options.allow_sha256)
+                    .ok_or(Error::new(ErrorKind::UnsupportedDigest { code: c }, e.offset))?;
+                f.digest = Some(digest);
+            }
+            10 => f.signature_algorithm = Some(u8::from_be_bytes(fixed::<1>(&e, tag)?)),
+            11 => f.modulus_code = Some(u8::from_be_bytes(fixed::<1>(&e, tag)?)),
+            12 => f.signature = Some((non_empty(&e, tag)?, e.offset)),
+            14 => f.filename = Some(nul_text(&e, tag)?),
+            15 => f.timestamp = Some(u32::from_be_bytes(fixed::<4>(&e, tag)?)),
+            28 => {
+                let [major, minor] = fixed::<2>(&e, tag)?;
+                f.signer_version = Some(Version { major, minor });
+            }
+            _ => f.opaque = f.opaque.saturating_add(1),
+        }
+    }
+    Ok(())
+}
+
+fn parse_records<'a>(reader: &mut Reader<'a>) -> Result<Vec<Record<'a>>, Error> {
+    if reader.is_empty() {
+        return Err(Error::new(ErrorKind::NoRecords, reader.offset()));
+    }
+    // A 2048-bit record is about 1.6 KB; this rarely reallocates and never
+    // reserves more than the input could hold.
+    let mut records = Vec::with_capacity(reader.remaining() / 1024 + 1);
+    while !reader.is_empty() {
+        records.push(parse_record(reader)?);
+    }
+    Ok(records)
+}
+
+fn parse_record<'a>(reader: &mut Reader<'a>) -> Result<Record<'a>, Error> {
+    let offset = reader.offset();
+    let first = match reader.peek() {
+        Some(c) if c == record::RECORD_LENGTH.code() => reader.tlv(Tag::record)?,
+        Some(found) => {
+            return Err(Error::new(
+                ErrorKind::UnexpectedTag { expected: record::RECORD_LENGTH, found },
+                offset,
+            ));
+        }
+        None => return Err(Error::new(ErrorKind::NoRecords, offset)),
+    };
+    let length = u16::from_be_bytes(fixed::<2>(&first, record::RECORD_LENGTH)?);
+    if length < 5 {
+        return Err(Error::new(ErrorKind::RecordLengthTooSmall { found: length }, offset));
+    }
+    let available = reader.remaining().saturating_add(5);
+    if usize::from(length) > available {
+        return Err(Error::new(
+            ErrorKind::Truncated { what: What::Record, needed: usize::from(length), available },
+            offset,
+        ));
+    }
+    let mut body = reader.sub(usize::from(length).saturating_sub(5), What::Record, None)?;
+    let raw = reader.input().get(offset..offset.saturating_add(usize::from(length))).unwrap_or_default();
+    let mut rec = Record {
+        offset,
+        raw,
+        dns_name: None,
+        subject_name: None,
+        role: None,
+        issuer_name: None,
+        serial: None,
+        public_key: None,
+        signature: None,
+        certificate: None,
+        ip_address: None,
+        certificate_hash: None,
+        hash_algorithm: None,
+        opaque: 0,
+    };
+    let mut seen = Seen([None; 32]);
+    seen.check(record::RECORD_LENGTH, offset)?;
+    while !body.is_empty() {
+        let e = body.tlv(Tag::record)?;
+        let tag = Tag::record(e.code);
+        if (1..=12).contains(&e.code) {
+            seen.check(tag, e.offset)?;
+        }
+        match e.code {
+            2 => rec.dns_name = Some(nul_text(&e, tag)?),
+            3 => rec.subject_name = Some(nul_text(&e, tag)?),
+            4 => rec.role = Some(Role(u16::from_be_bytes(fixed::<2>(&e, tag)?))),
+            5 => rec.issuer_name = Some(nul_text(&e, tag)?),
+            6 => rec.serial = Some(non_empty(&e, tag)?),
+            7 => rec.public_key = Some(non_empty(&e, tag)?),
+            8 => rec.signature = Some(non_empty(&e, tag)?),
+            9 => rec.certificate = Some(non_empty(&e, tag)?),
+            10 => {
+                rec.ip_address = Some(match e.value.len() {
+                    16 => IpAddr::V6(Ipv6Addr::from(fixed::<16>(&e, tag)?)),
+                    _ => IpAddr::V4(Ipv4Addr::from(fixed::<4>(&e, tag)?)),
+                });
+            }
+            11 => rec.certificate_hash = Some(non_empty(&e, tag)?),
+            12 => rec.hash_algorithm = Some(u8::from_be_bytes(fixed::<1>(&e, tag)?)),
+            _ => rec.opaque = rec.opaque.saturating_add(1),
+        }
+    }
+    Ok(rec)
+}
+

@@ -1,0 +1,28 @@
+//! Cisco Certificate Trust List files, byte for byte.
+//!
+//! `ctl-format` reads, writes, signs and verifies the files Cisco IP phones trust:
+//! trust lists (`CTLFile.tlv`, `ITLFile.tlv`) and signed files (`*.sgn`). Parsing is
+//! zero-copy over `&[u8]` and never panics; building computes the exact size before
+//! signing and refuses anything over [`MAX_LEN`] bytes.
+//!
+//! It does **not** do I/O, read clocks, talk to tokens, or run async code: callers
+//! pass bytes, timestamps and a [`Signer`].
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
+mod document;
+mod error;
+mod reader;
+pub mod tag;
+mod types;
+
+pub use document::{
+    Document, Element, FileKind, Header, HeaderItem, HeaderItems, ParseOptions, Record,
+    RecordElements, parse, parse_signed, parse_trust_list, parse_with,
+};
+pub use error::{Error, ErrorKind, What};
+pub use tag::{Tag, TagSpace};
+pub use types::{DigestAlgorithm, Role, UnknownName, Version, hex, serials_equal};
+
+/// The largest trust list phones load, and the largest this crate writes: 64 KiB.
+pub const MAX_LEN: usize = 64 * 1024;
