@@ -10,18 +10,24 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
+mod build;
+mod cert;
 mod document;
 mod error;
 mod reader;
 pub mod tag;
 mod types;
+mod verify;
 
 pub use document::{
     Document, Element, FileKind, Header, HeaderItem, HeaderItems, ParseOptions, Record,
     RecordElements, parse, parse_signed, parse_trust_list, parse_with,
 };
+pub use build::{BuildError, Layout, RecordSpec, SignedFileBuilder, Signer, SignerError, TrustListBuilder};
+pub use cert::{Certificate, CertificateError, NameStyle, PublicKey, pem_decode_all, pem_labels};
 pub use error::{Error, ErrorKind, What};
 pub use tag::{Tag, TagSpace};
+pub use verify::{Acceptance, Refusal, RsaVerifier, Verified, Verifier, VerifyError, modulus_code, phone_accepts};
 pub use types::{DigestAlgorithm, Role, UnknownName, Version, hex, serials_equal};
 
 /// The largest trust list phones load, and the largest this crate writes: 64 KiB.

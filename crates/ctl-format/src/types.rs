@@ -88,6 +88,12 @@ pub struct UnknownName {
     found: String,
 }
 
+impl UnknownName {
+    pub(crate) fn new(what: &'static str, expected: &'static str, found: &str) -> Self {
+        Self { what, expected, found: found.to_owned() }
+    }
+}
+
 impl fmt::Display for UnknownName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "unknown {}: expected {}, found {:?}", self.what, self.expected, self.found)
@@ -208,9 +214,6 @@ impl Version {
     /// 1.2: CTL and ITL files.
     pub const V1_2: Self = Self { major: 1, minor: 2 };
 
-    pub(crate) const fn bytes(self) -> [u8; 2] {
-        [self.major, self.minor]
-    }
 }
 
 impl fmt::Display for Version {

@@ -25,3 +25,29 @@ fn every_vector_round_trips() {
         assert_eq!(doc.kind(), expected, "{path}");
     }
 }
+
+#[test]
+fn every_vector_verifies_except_the_tampered_one() {
+    use ctl_format::{RsaVerifier, VerifyError};
+    for path in ALL.iter().filter(|p| p.ends_with(".tlv")) {
+        let bytes = vector(path);
+        let doc = parse(&bytes).unwrap();
+        let result = doc.verify(&RsaVerifier);
+        if path.starts_with("neg/") {
+            assert_eq!(result.unwrap_err(), VerifyError::BadSignature, "{path}");
+        } else {
+            result.unwrap_or_else(|e| panic!("{path}: {e}"));
+        }
+    }
+    let sgn = vector("sgn/sha1/SEP001122334455.cnf.xml.sgn");
+    let doc = parse(&sgn).unwrap();
+    assert_eq!(doc.verify(&RsaVerifier).unwrap_err(), VerifyError::NeedsCertificate);
+    let ccm = vector("keys/ccm.crt.der");
+    let verified = doc.verify_with_certificate(&ccm, &RsaVerifier).unwrap();
+    assert_eq!(verified.payload(), vector("sgn/sha1/SEP001122334455.cnf.xml"));
+    let ctl = vector("ctl/CTLFile-sha1.tlv");
+    let ctl = parse(&ctl).unwrap();
+    doc.verify_with_trust_list(&ctl, &RsaVerifier).unwrap();
+    let wrong = vector("keys/tftp.crt.der");
+    assert_eq!(doc.verify_with_certificate(&wrong, &RsaVerifier).unwrap_err(), VerifyError::BadSignature);
+}

@@ -1,0 +1,701 @@
+//! The owned builder of trust lists and signed files, and the [`Signer`] seam.
+
+use core::fmt;
+use core::net::IpAddr;
+use core::str::FromStr;
+
+use crate::MAX_LEN;
+use crate::cert::{Certificate, NameStyle, PublicKey};
+use crate::document::{Record, put_tlv};
+use crate::tag::{header, record};
+use crate::types::{DigestAlgorithm, Role, UnknownName, Version};
+
+/// The error a [`Signer`] returns.
+pub type SignerError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Something that signs with an RSA key: a key file, a PKCS#11 token, a test double.
+///
+/// The builder hands it the exact bytes to sign (the file without its SIGNATURE
+/// element); it returns the RSASSA-PKCS1-v1_5 signature with `digest`.
+pub trait Signer {
+    /// The DER certificate of the signing key: it names the signer in the header
+    /// and tells the builder the signature size.
+    fn certificate(&self) -> &[u8];
+
+    /// Signs `message` with RSASSA-PKCS1-v1_5 over `digest`.
+    ///
+    /// # Errors
+    /// Whatever stops the key from signing (a locked token, a wrong PIN, ...).
+    fn sign(&self, digest: DigestAlgorithm, message: &[u8]) -> Result<Vec<u8>, SignerError>;
+}
+
+impl<S: Signer + ?Sized> Signer for &S {
+    fn certificate(&self) -> &[u8] {
+        (**self).certificate()
+    }
+
+    fn sign(&self, digest: DigestAlgorithm, message: &[u8]) -> Result<Vec<u8>, SignerError> {
+        (**self).sign(digest, message)
+    }
+}
+
+/// Which writer's byte layout to reproduce.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Layout {
+    /// As CUCM writes: record elements in numeric tag order with DNS_NAME and
+    /// IP_ADDRESS, `;`-joined names most specific first, header NAME/SERIAL/ISSUER,
+    /// no SIGNER_VERSION unless asked.
+    #[default]
+    Cucm,
+    /// As certutils v4.13 writes: records 1,3,5,6,4,7,8,9, `,`-joined names in DER
+    /// order, header NAME/ISSUER/SERIAL, SIGNER_VERSION 1.0 in trust lists.
+    Certutils,
+    /// As certutils v4.12 and earlier write: records 1,3,4,5,6,7,8,9, `;`-joined
+    /// names in DER order, header NAME/SERIAL/ISSUER, SIGNER_VERSION 1.0 in trust lists.
+    CertutilsLegacy,
+}
+
+impl Layout {
+    /// `cucm`, `certutils` or `certutils-legacy`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Cucm => "cucm",
+            Self::Certutils => "certutils",
+            Self::CertutilsLegacy => "certutils-legacy",
+        }
+    }
+
+    /// How this layout writes distinguished names.
+    pub const fn name_style(self) -> NameStyle {
+        match self {
+            Self::Cucm => NameStyle::Reversed,
+            Self::Certutils => NameStyle::DerOrder(','),
+            Self::CertutilsLegacy => NameStyle::DerOrder(';'),
+        }
+    }
+
+    /// The SIGNER_VERSION this layout writes in trust lists unless told otherwise.
+    pub const fn default_signer_version(self) -> Option<Version> {
+        match self {
+            Self::Cucm => None,
+            Self::Certutils | Self::CertutilsLegacy => Some(Version::V1_0),
+        }
+    }
+
+    const fn record_order(self) -> &'static [u8] {
+        match self {
+            Self::Cucm => &[2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+            Self::Certutils => &[3, 5, 6, 4, 7, 8, 9],
+            Self::CertutilsLegacy => &[3, 4, 5, 6, 7, 8, 9],
+        }
+    }
+}
+
+impl fmt::Display for Layout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Layout {
+    type Err = UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "cucm" => Ok(Self::Cucm),
+            "certutils" => Ok(Self::Certutils),
+            "certutils-legacy" => Ok(Self::CertutilsLegacy),
+            _ => Err(UnknownName::new("layout", "cucm, certutils or certutils-legacy", s)),
+        }
+    }
+}
+
+/// Why a file could not be built.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The file would exceed the size limit.
+    TooLarge {
+        /// The size it would have.
+        size: usize,
+        /// The limit.
+        limit: usize,
+        /// The largest records: (index, role, encoded length), largest first.
+        largest: Vec<(usize, Role, usize)>,
+    },
+    /// The signer's certificate cannot be read.
+    SignerCertificate(crate::CertificateError),
+    /// The signer's key is not RSA (EC keys cannot sign these files).
+    SignerNotRsa {
+        /// The key algorithm found.
+        algorithm: &'static str,
+    },
+    /// The signer's RSA key size has no SIGNATURE_MODULUS code (512, 1024, 2048 and 4096 do).
+    UnsupportedKeySize {
+        /// Modulus size in bits.
+        bits: usize,
+    },
+    /// SHA-256 was asked for without [`TrustListBuilder::allow_sha256`].
+    Sha256NotAllowed,
+    /// The layout has no place for a field a record was given.
+    LayoutCannotCarry {
+        /// The layout.
+        layout: Layout,
+        /// Index of the record.
+        index: usize,
+        /// The field (`DNS name`, `IP address`, `certificate hash`).
+        field: &'static str,
+    },
+    /// A value or a record too long for its 16-bit length field.
+    FieldTooLong {
+        /// What it is.
+        what: String,
+        /// Its length.
+        len: usize,
+    },
+    /// A trust list needs at least one record.
+    NoRecords,
+    /// The signer failed.
+    Signer(SignerError),
+    /// The signer returned a signature of the wrong size.
+    SignatureLength {
+        /// The size the key implies.
+        expected: usize,
+        /// The size returned.
+        found: usize,
+    },
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooLarge { size, limit, largest } => {
+                write!(f, "the file would be {size} bytes, over the limit of {limit} bytes; largest records:")?;
+                for (i, (index, role, len)) in largest.iter().enumerate() {
+                    let sep = if i == 0 { " " } else { ", " };
+                    write!(f, "{sep}#{} {role} {len} bytes", index + 1)?;
+                }
+                Ok(())
+            }
+            Self::SignerCertificate(e) => write!(f, "signer certificate: {e}"),
+            Self::SignerNotRsa { algorithm } => write!(
+                f,
+                "the signer key is {algorithm}: CTL, ITL and .sgn files can only be signed with RSA"
+            ),
+            Self::UnsupportedKeySize { bits } => write!(
+                f,
+                "the signer key is RSA-{bits}: the format can only express 512, 1024, 2048 or 4096-bit keys"
+            ),
+            Self::Sha256NotAllowed => f.write_str(
+                "SHA-256 is not a digest phones are known to accept; allow it explicitly to use it",
+            ),
+            Self::LayoutCannotCarry { layout, index, field } => write!(
+                f,
+                "record #{}: the {layout} layout has no {field} field",
+                index + 1
+            ),
+            Self::FieldTooLong { what, len } => {
+                write!(f, "{what} is {len} bytes, over the 65535 bytes its length field can say")
+            }
+            Self::NoRecords => f.write_str("a trust list needs at least one record"),
+            Self::Signer(e) => write!(f, "signing failed: {e}"),
+            Self::SignatureLength { expected, found } => write!(
+                f,
+                "the signer returned a {found}-byte signature, expected {expected} bytes for its key"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::SignerCertificate(e) => Some(e),
+            Self::Signer(e) => Some(e.as_ref()),
+            _ => None,
+        }
+    }
+}
+
+/// A record to build from a certificate and a role.
+#[derive(Clone, Debug)]
+pub struct RecordSpec {
+    cert: Certificate,
+    role: Role,
+    dns_name: Option<String>,
+    ip_address: Option<IpAddr>,
+    certificate_signature: bool,
+    certificate_hash: Option<DigestAlgorithm>,
+}
+
+impl RecordSpec {
+    /// A record for `cert` with `role`.
+    pub const fn new(cert: Certificate, role: Role) -> Self {
+        Self { cert, role, dns_name: None, ip_address: None, certificate_signature: true, certificate_hash: None }
+    }
+
+    /// Sets the DNS name (host name) of the server.
+    #[must_use]
+    pub fn dns_name(mut self, name: impl Into<String>) -> Self {
+        self.dns_name = Some(name.into());
+        self
+    }
+
+    /// Sets the IP address of the server.
+    #[must_use]
+    pub const fn ip_address(mut self, ip: IpAddr) -> Self {
+        self.ip_address = Some(ip);
+        self
+    }
+
+    /// Leaves out the certificate's own signature (as CUCM does for eToken SAST records).
+    #[must_use]
+    pub const fn without_certificate_signature(mut self) -> Self {
+        self.certificate_signature = false;
+        self
+    }
+
+    /// Adds CERTIFICATE_HASH and HASH_ALGORITHM with this digest of the certificate.
+    #[must_use]
+    pub const fn certificate_hash(mut self, digest: DigestAlgorithm) -> Self {
+        self.certificate_hash = Some(digest);
+        self
+    }
+
+    /// The certificate.
+    pub const fn certificate(&self) -> &Certificate {
+        &self.cert
+    }
+
+    /// The role.
+    pub const fn role(&self) -> Role {
+        self.role
+    }
+
+    fn encode(&self, layout: Layout, index: usize) -> Result<Vec<u8>, BuildError> {
+        if layout != Layout::Cucm {
+            let refuse = |field| Err(BuildError::LayoutCannotCarry { layout, index, field });
+            if self.dns_name.is_some() {
+                return refuse("DNS name");
+            }
+            if self.ip_address.is_some() {
+                return refuse("IP address");
+            }
+            if self.certificate_hash.is_some() {
+                return refuse("certificate hash");
+            }
+        }
+        let style = layout.name_style();
+        let subject = nul_terminated(&self.cert.subject_text(style));
+        let issuer = nul_terminated(&self.cert.issuer_text(style));
+        let dns = nul_terminated(self.dns_name.as_deref().unwrap_or(""));
+        let ip = match self.ip_address {
+            Some(IpAddr::V4(v4)) => v4.octets().to_vec(),
+            Some(IpAddr::V6(v6)) => v6.octets().to_vec(),
+            None => vec![0; 4],
+        };
+        let hash = self.certificate_hash.map(|d| d.digest(&[self.cert.der()]));
+        let mut out = Vec::with_capacity(2048);
+        put_tlv(&mut out, record::RECORD_LENGTH.code(), &[0, 0]);
+        for &code in layout.record_order() {
+            let value: &[u8] = match code {
+                2 => &dns,
+                3 => &subject,
+                4 => &self.role.0.to_be_bytes(),
+                5 => &issuer,
+                6 => self.cert.serial(),
+                7 => self.cert.public_key().record_bytes(),
+                8 if self.certificate_signature => self.cert.signature(),
+                9 => self.cert.der(),
+                10 => &ip,
+                11 => match &hash {
+                    Some(h) => h,
+                    None => continue,
+                },
+                12 => match self.certificate_hash {
+                    Some(d) => &[d.code()],
+                    None => continue,
+                },
+                _ => continue,
+            };
+            check_u16(value.len(), || format!("record #{} {}", index + 1, crate::Tag::record(code)))?;
+            put_tlv(&mut out, code, value);
+        }
+        let len = check_u16(out.len(), || format!("record #{}", index + 1))?;
+        if let Some(slot) = out.get_mut(3..5) {
+            slot.copy_from_slice(&len.to_be_bytes());
+        }
+        Ok(out)
+    }
+}
+
+fn nul_terminated(s: &str) -> Vec<u8> {
+    let mut v = Vec::with_capacity(s.len() + 1);
+    v.extend_from_slice(s.as_bytes());
+    v.push(0);
+    v
+}
+
+fn check_u16(len: usize, what: impl FnOnce() -> String) -> Result<u16, BuildError> {
+    u16::try_from(len).map_err(|_| BuildError::FieldTooLong { what: what(), len })
+}
+
+/// A record as it will be written: built from a certificate, or kept from a parsed file.
+#[derive(Clone, Debug)]
+enum Entry {
+    Spec(RecordSpec),
+    Raw { bytes: Vec<u8>, role: Role },
+}
+
+/// The common settings of a header.
+#[derive(Clone, Debug)]
+struct HeaderSettings {
+    layout: Layout,
+    digest: DigestAlgorithm,
+    allow_sha256: bool,
+    signer_version: Option<Option<Version>>,
+    filename: String,
+    timestamp: u32,
+}
+
+/// What the signer's certificate contributes to the header.
+struct SignerFacts {
+    name: Vec<u8>,
+    issuer: Vec<u8>,
+    serial: Vec<u8>,
+    modulus_code: u8,
+    signature_len: usize,
+}
+
+impl SignerFacts {
+    fn of(cert_der: &[u8], layout: Layout) -> Result<Self, BuildError> {
+        let cert = Certificate::from_der(cert_der).map_err(BuildError::SignerCertificate)?;
+        let bits = match cert.public_key() {
+            PublicKey::Rsa { bits, .. } => *bits,
+            other => return Err(BuildError::SignerNotRsa { algorithm: other.algorithm() }),
+        };
+        let (modulus_code, signature_len) = match bits {
+            512 => (0, 64),
+            1024 => (1, 128),
+            2048 => (2, 256),
+            4096 => (3, 512),
+            _ => return Err(BuildError::UnsupportedKeySize { bits }),
+        };
+        let style = layout.name_style();
+        Ok(Self {
+            name: nul_terminated(&cert.subject_text(style)),
+            issuer: nul_terminated(&cert.issuer_text(style)),
+            serial: cert.serial().to_vec(),
+            modulus_code,
+            signature_len,
+        })
+    }
+}
+
+/// A header laid out without its signature: the bytes before and after the SIGNATURE element.
+struct HeaderPlan {
+    before: Vec<u8>,
+    after: Vec<u8>,
+    signature_len: usize,
+}
+
+impl HeaderPlan {
+    fn new(
+        settings: &HeaderSettings,
+        version: Version,
+        signer_version: Option<Version>,
+        signer: &SignerFacts,
+    ) -> Result<Self, BuildError> {
+        if settings.digest == DigestAlgorithm::Sha256 && !settings.allow_sha256 {
+            return Err(BuildError::Sha256NotAllowed);
+        }
+        let mut before = Vec::with_capacity(256);
+        put_tlv(&mut before, header::VERSION.code(), &[version.major, version.minor]);
+        put_tlv(&mut before, header::HEADER_LENGTH.code(), &[0, 0]);
+        if let Some(v) = signer_version {
+            put_tlv(&mut before, header::SIGNER_VERSION.code(), &[v.major, v.minor]);
+        }
+        let name = (header::SIGNER_NAME.code(), &signer.name);
+        let serial = (header::SERIAL_NUMBER.code(), &signer.serial);
+        let issuer = (header::ISSUER_NAME.code(), &signer.issuer);
+        let children = match settings.layout {
+            Layout::Certutils => [name, issuer, serial],
+            Layout::Cucm | Layout::CertutilsLegacy => [name, serial, issuer],
+        };
+        let info_len: usize = children.iter().map(|(_, v)| 3 + v.len()).sum();
+        let info_len = check_u16(info_len, || "SIGNER_INFO".to_owned())?;
+        before.push(header::SIGNER_INFO.code());
+        before.extend_from_slice(&info_len.to_be_bytes());
+        for (code, value) in children {
+            check_u16(value.len(), || crate::Tag::header(code).to_string())?;
+            put_tlv(&mut before, code, value);
+        }
+        before.extend_from_slice(&[7, 0, 15]);
+        put_tlv(&mut before, header::HASH_ALGORITHM.code(), &[settings.digest.code()]);
+        before.extend_from_slice(&[9, 0, 8]);
+        put_tlv(&mut before, header::SIGNATURE_ALGORITHM.code(), &[0]);
+        put_tlv(&mut before, header::SIGNATURE_MODULUS.code(), &[signer.modulus_code]);
+
+        let mut after = Vec::with_capacity(64);
+        let filename = nul_terminated(&settings.filename);
+        check_u16(filename.len(), || "FILENAME".to_owned())?;
+        put_tlv(&mut after, header::FILENAME.code(), &filename);
+        put_tlv(&mut after, header::TIMESTAMP.code(), &settings.timestamp.to_be_bytes());
+        let unpadded = before.len() + 3 + signer.signature_len + after.len();
+        let padding = (4 - unpadded % 4) % 4;
+        after.extend(core::iter::repeat_n(header::PADDING.code(), padding));
+        let header_length = check_u16(unpadded + padding, || "the header".to_owned())?;
+        if let Some(slot) = before.get_mut(8..10) {
+            slot.copy_from_slice(&header_length.to_be_bytes());
+        }
+        Ok(Self { before, after, signature_len: signer.signature_len })
+    }
+
+    fn len(&self) -> usize {
+        self.before.len() + 3 + self.signature_len + self.after.len()
+    }
+
+    /// Signs `header ++ body` and returns the file.
+    fn sign(&self, body: &[&[u8]], digest: DigestAlgorithm, signer: &dyn Signer) -> Result<Vec<u8>, BuildError> {
+        let body_len: usize = body.iter().map(|b| b.len()).sum();
+        let mut tbs = Vec::with_capacity(self.before.len() + self.after.len() + body_len);
+        tbs.extend_from_slice(&self.before);
+        tbs.extend_from_slice(&self.after);
+        for part in body {
+            tbs.extend_from_slice(part);
+        }
+        let signature = signer.sign(digest, &tbs).map_err(BuildError::Signer)?;
+        if signature.len() != self.signature_len {
+            return Err(BuildError::SignatureLength { expected: self.signature_len, found: signature.len() });
+        }
+        let mut out = Vec::with_capacity(tbs.len() + 3 + signature.len());
+        out.extend_from_slice(&self.before);
+        put_tlv(&mut out, header::SIGNATURE.code(), &signature);
+        out.extend_from_slice(tbs.get(self.before.len()..).unwrap_or_default());
+        Ok(out)
+    }
+}
+
+/// Builds a trust list (`CTLFile.tlv`, `ITLFile.tlv`).
+///
+/// ```
+/// # fn demo(signer: &dyn ctl_format::Signer, cert: ctl_format::Certificate) -> Result<(), ctl_format::BuildError> {
+/// use ctl_format::{Layout, RecordSpec, Role, TrustListBuilder};
+/// let mut b = TrustListBuilder::new();
+/// b.layout(Layout::Cucm).filename("CTLFile.tlv").timestamp(1_735_689_600);
+/// b.push(RecordSpec::new(cert, Role::SAST));
+/// let bytes = b.build(signer)?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct TrustListBuilder {
+    settings: HeaderSettings,
+    entries: Vec<Entry>,
+}
+
+impl Default for TrustListBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TrustListBuilder {
+    /// A builder with the CUCM layout, SHA-1, FILENAME `CTLFile.tlv` and timestamp 0.
+    pub fn new() -> Self {
+        Self {
+            settings: HeaderSettings {
+                layout: Layout::Cucm,
+                digest: DigestAlgorithm::Sha1,
+                allow_sha256: false,
+                signer_version: None,
+                filename: "CTLFile.tlv".to_owned(),
+                timestamp: 0,
+            },
+            entries: Vec::new(),
+        }
+    }
+
+    /// Sets the layout.
+    pub fn layout(&mut self, layout: Layout) -> &mut Self {
+        self.settings.layout = layout;
+        self
+    }
+
+    /// Sets the digest of the signature.
+    pub fn digest(&mut self, digest: DigestAlgorithm) -> &mut Self {
+        self.settings.digest = digest;
+        self
+    }
+
+    /// Allows [`DigestAlgorithm::Sha256`], which no phone is known to accept.
+    pub fn allow_sha256(&mut self, allow: bool) -> &mut Self {
+        self.settings.allow_sha256 = allow;
+        self
+    }
+
+    /// Sets SIGNER_VERSION (`None` leaves the element out); by default the layout decides.
+    pub fn signer_version(&mut self, version: Option<Version>) -> &mut Self {
+        self.settings.signer_version = Some(version);
+        self
+    }
+
+    /// Sets FILENAME.
+    pub fn filename(&mut self, name: impl Into<String>) -> &mut Self {
+        self.settings.filename = name.into();
+        self
+    }
+
+    /// Sets TIMESTAMP (Unix seconds).
+    pub fn timestamp(&mut self, unix_seconds: u32) -> &mut Self {
+        self.settings.timestamp = unix_seconds;
+        self
+    }
+
+    /// Appends a record built from a certificate.
+    pub fn push(&mut self, spec: RecordSpec) -> &mut Self {
+        self.entries.push(Entry::Spec(spec));
+        self
+    }
+
+    /// Appends a record of a parsed file, byte for byte.
+    pub fn push_record(&mut self, record: &Record<'_>) -> &mut Self {
+        self.entries.push(Entry::Raw { bytes: record.as_bytes().to_vec(), role: record.role().unwrap_or(Role(u16::MAX)) });
+        self
+    }
+
+    /// Removes and returns the record at `index`, if there is one.
+    pub fn remove(&mut self, index: usize) -> Option<()> {
+        (index < self.entries.len()).then(|| {
+            self.entries.remove(index);
+        })
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there is no record yet.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn encode_records(&self) -> Result<Vec<Vec<u8>>, BuildError> {
+        self.entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| match e {
+                Entry::Spec(spec) => spec.encode(self.settings.layout, i),
+                Entry::Raw { bytes, .. } => Ok(bytes.clone()),
+            })
+            .collect()
+    }
+
+    fn plan(&self, signer_cert: &[u8]) -> Result<(HeaderPlan, Vec<Vec<u8>>), BuildError> {
+        if self.entries.is_empty() {
+            return Err(BuildError::NoRecords);
+        }
+        let facts = SignerFacts::of(signer_cert, self.settings.layout)?;
+        let signer_version =
+            self.settings.signer_version.unwrap_or_else(|| self.settings.layout.default_signer_version());
+        let plan = HeaderPlan::new(&self.settings, Version::V1_2, signer_version, &facts)?;
+        let records = self.encode_records()?;
+        let size = plan.len() + records.iter().map(Vec::len).sum::<usize>();
+        if size > MAX_LEN {
+            let mut largest: Vec<(usize, Role, usize)> = records
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (i, self.role_of(i), r.len()))
+                .collect();
+            largest.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+            largest.truncate(3);
+            return Err(BuildError::TooLarge { size, limit: MAX_LEN, largest });
+        }
+        Ok((plan, records))
+    }
+
+    fn role_of(&self, index: usize) -> Role {
+        match self.entries.get(index) {
+            Some(Entry::Spec(s)) => s.role,
+            Some(Entry::Raw { role, .. }) => *role,
+            None => Role(u16::MAX),
+        }
+    }
+
+    /// The exact size of the file this builder writes when `signer_cert` signs it.
+    ///
+    /// # Errors
+    /// The errors of [`build`](Self::build) that do not need the signer to sign.
+    pub fn encoded_len(&self, signer_cert: &[u8]) -> Result<usize, BuildError> {
+        let (plan, records) = self.plan(signer_cert)?;
+        Ok(plan.len() + records.iter().map(Vec::len).sum::<usize>())
+    }
+
+    /// Lays out, signs and returns the file.
+    ///
+    /// # Errors
+    /// A file over 64 KiB, a signer that is not RSA of a supported size, a layout
+    /// that cannot carry a record's fields, or the signer's own failure.
+    pub fn build(&self, signer: &dyn Signer) -> Result<Vec<u8>, BuildError> {
+        let (plan, records) = self.plan(signer.certificate())?;
+        let parts: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
+        plan.sign(&parts, self.settings.digest, signer)
+    }
+}
+
+/// Builds a signed file (`*.sgn`): a header followed by the payload.
+#[derive(Clone, Debug)]
+pub struct SignedFileBuilder {
+    settings: HeaderSettings,
+}
+
+impl SignedFileBuilder {
+    /// A builder with the CUCM layout, SHA-1, no SIGNER_VERSION and timestamp 0.
+    pub fn new(filename: impl Into<String>) -> Self {
+        Self {
+            settings: HeaderSettings {
+                layout: Layout::Cucm,
+                digest: DigestAlgorithm::Sha1,
+                allow_sha256: false,
+                signer_version: Some(None),
+                filename: filename.into(),
+                timestamp: 0,
+            },
+        }
+    }
+
+    /// Sets the layout.
+    pub fn layout(&mut self, layout: Layout) -> &mut Self {
+        self.settings.layout = layout;
+        self
+    }
+
+    /// Sets the digest.
+    pub fn digest(&mut self, digest: DigestAlgorithm) -> &mut Self {
+        self.settings.digest = digest;
+        self
+    }
+
+    /// Allows [`DigestAlgorithm::Sha256`].
+    pub fn allow_sha256(&mut self, allow: bool) -> &mut Self {
+        self.settings.allow_sha256 = allow;
+        self
+    }
+
+    /// Sets TIMESTAMP (Unix seconds).
+    pub fn timestamp(&mut self, unix_seconds: u32) -> &mut Self {
+        self.settings.timestamp = unix_seconds;
+        self
+    }
+
+    /// Signs `payload` and returns the `.sgn` file.
+    ///
+    /// # Errors
+    /// A signer that is not RSA of a supported size, or the signer's own failure.
+    pub fn build(&self, payload: &[u8], signer: &dyn Signer) -> Result<Vec<u8>, BuildError> {
+        let facts = SignerFacts::of(signer.certificate(), self.settings.layout)?;
+        let plan = HeaderPlan::new(&self.settings, Version::V1_0, None, &facts)?;
+        plan.sign(&[payload], self.settings.digest, signer)
+    }
+}
