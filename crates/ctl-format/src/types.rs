@@ -287,9 +287,40 @@ mod tests {
     }
 
     #[test]
+    fn utc_dates() {
+        assert_eq!(format_utc(0), "1970-01-01 00:00:00");
+        assert_eq!(format_utc(1_735_689_600), "2025-01-01 00:00:00");
+        assert_eq!(format_utc(951_782_400 + 3661), "2000-02-29 01:01:01");
+        assert_eq!(format_utc(2_366_841_600), "2045-01-01 00:00:00");
+    }
+
+    #[test]
     fn serials_ignore_leading_zeros() {
         assert!(serials_equal(&[0, 0xff], &[0xff]));
         assert!(!serials_equal(&[1, 0], &[1]));
         assert!(serials_equal(&[], &[0]));
     }
+}
+
+/// `YYYY-MM-DD HH:MM:SS` (UTC) of Unix seconds.
+#[allow(clippy::arithmetic_side_effects)] // every step is bounded: days < 2^64 / 86400, and each subtraction is of a smaller part of the same value
+pub fn format_utc(unix_seconds: u64) -> String {
+    let days = unix_seconds / 86_400;
+    let secs = unix_seconds % 86_400;
+    // Days to civil date (proleptic Gregorian), after Howard Hinnant's algorithm.
+    let z = days.saturating_add(719_468);
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
 }
