@@ -155,7 +155,7 @@ fn a_table_of_malformed_headers() {
         ),
         (
             "timestamp of 2 bytes",
-            hex!("01 0002 0100  02 0002 0018  05 0001 01  08 0001 01  0c 0001 aa  0f 0002 0000 0d 0d 0d").to_vec(),
+            hex!("01 0002 0100  02 0002 001c  05 0001 01  08 0001 01  0c 0001 aa  0f 0002 0000 0d").to_vec(),
             ErrorKind::BadLength { tag: h::TIMESTAMP, expected: 4, found: 2 },
             Some(22),
         ),
