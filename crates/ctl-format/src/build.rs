@@ -1,4 +1,9 @@
 //! The owned builder of trust lists and signed files, and the [`Signer`] seam.
+//!
+//! Sizes here are sums of the lengths of buffers already in memory, so they cannot
+//! overflow `usize`; each is checked against its 16-bit field or [`MAX_LEN`] before
+//! it is written.
+#![allow(clippy::arithmetic_side_effects)]
 
 use core::fmt;
 use core::net::IpAddr;
@@ -106,7 +111,11 @@ impl FromStr for Layout {
             "cucm" => Ok(Self::Cucm),
             "certutils" => Ok(Self::Certutils),
             "certutils-legacy" => Ok(Self::CertutilsLegacy),
-            _ => Err(UnknownName::new("layout", "cucm, certutils or certutils-legacy", s)),
+            _ => Err(UnknownName::new(
+                "layout",
+                "cucm, certutils or certutils-legacy",
+                s,
+            )),
         }
     }
 }
@@ -170,8 +179,15 @@ pub enum BuildError {
 impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::TooLarge { size, limit, largest } => {
-                write!(f, "the file would be {size} bytes, over the limit of {limit} bytes; largest records:")?;
+            Self::TooLarge {
+                size,
+                limit,
+                largest,
+            } => {
+                write!(
+                    f,
+                    "the file would be {size} bytes, over the limit of {limit} bytes; largest records:"
+                )?;
                 for (i, (index, role, len)) in largest.iter().enumerate() {
                     let sep = if i == 0 { " " } else { ", " };
                     write!(f, "{sep}#{} {role} {len} bytes", index + 1)?;
@@ -190,13 +206,20 @@ impl fmt::Display for BuildError {
             Self::Sha256NotAllowed => f.write_str(
                 "SHA-256 is not a digest phones are known to accept; allow it explicitly to use it",
             ),
-            Self::LayoutCannotCarry { layout, index, field } => write!(
+            Self::LayoutCannotCarry {
+                layout,
+                index,
+                field,
+            } => write!(
                 f,
                 "record #{}: the {layout} layout has no {field} field",
                 index + 1
             ),
             Self::FieldTooLong { what, len } => {
-                write!(f, "{what} is {len} bytes, over the 65535 bytes its length field can say")
+                write!(
+                    f,
+                    "{what} is {len} bytes, over the 65535 bytes its length field can say"
+                )
             }
             Self::NoRecords => f.write_str("a trust list needs at least one record"),
             Self::Signer(e) => write!(f, "signing failed: {e}"),
@@ -232,7 +255,14 @@ pub struct RecordSpec {
 impl RecordSpec {
     /// A record for `cert` with `role`.
     pub const fn new(cert: Certificate, role: Role) -> Self {
-        Self { cert, role, dns_name: None, ip_address: None, certificate_signature: true, certificate_hash: None }
+        Self {
+            cert,
+            role,
+            dns_name: None,
+            ip_address: None,
+            certificate_signature: true,
+            certificate_hash: None,
+        }
     }
 
     /// Sets the DNS name (host name) of the server.
@@ -275,7 +305,13 @@ impl RecordSpec {
 
     fn encode(&self, layout: Layout, index: usize) -> Result<Vec<u8>, BuildError> {
         if layout != Layout::Cucm {
-            let refuse = |field| Err(BuildError::LayoutCannotCarry { layout, index, field });
+            let refuse = |field| {
+                Err(BuildError::LayoutCannotCarry {
+                    layout,
+                    index,
+                    field,
+                })
+            };
             if self.dns_name.is_some() {
                 return refuse("DNS name");
             }
@@ -319,7 +355,9 @@ impl RecordSpec {
                 },
                 _ => continue,
             };
-            check_u16(value.len(), || format!("record #{} {}", index + 1, crate::Tag::record(code)))?;
+            check_u16(value.len(), || {
+                format!("record #{} {}", index + 1, crate::Tag::record(code))
+            })?;
             put_tlv(&mut out, code, value);
         }
         let len = check_u16(out.len(), || format!("record #{}", index + 1))?;
@@ -344,7 +382,7 @@ fn check_u16(len: usize, what: impl FnOnce() -> String) -> Result<u16, BuildErro
 /// A record as it will be written: built from a certificate, or kept from a parsed file.
 #[derive(Clone, Debug)]
 enum Entry {
-    Spec(RecordSpec),
+    Spec(Box<RecordSpec>),
     Raw { bytes: Vec<u8>, role: Role },
 }
 
@@ -373,7 +411,11 @@ impl SignerFacts {
         let cert = Certificate::from_der(cert_der).map_err(BuildError::SignerCertificate)?;
         let bits = match cert.public_key() {
             PublicKey::Rsa { bits, .. } => *bits,
-            other => return Err(BuildError::SignerNotRsa { algorithm: other.algorithm() }),
+            other => {
+                return Err(BuildError::SignerNotRsa {
+                    algorithm: other.algorithm(),
+                });
+            }
         };
         let (modulus_code, signature_len) = match bits {
             512 => (0, 64),
@@ -411,10 +453,18 @@ impl HeaderPlan {
             return Err(BuildError::Sha256NotAllowed);
         }
         let mut before = Vec::with_capacity(256);
-        put_tlv(&mut before, header::VERSION.code(), &[version.major, version.minor]);
+        put_tlv(
+            &mut before,
+            header::VERSION.code(),
+            &[version.major, version.minor],
+        );
         put_tlv(&mut before, header::HEADER_LENGTH.code(), &[0, 0]);
         if let Some(v) = signer_version {
-            put_tlv(&mut before, header::SIGNER_VERSION.code(), &[v.major, v.minor]);
+            put_tlv(
+                &mut before,
+                header::SIGNER_VERSION.code(),
+                &[v.major, v.minor],
+            );
         }
         let name = (header::SIGNER_NAME.code(), &signer.name);
         let serial = (header::SERIAL_NUMBER.code(), &signer.serial);
@@ -432,16 +482,28 @@ impl HeaderPlan {
             put_tlv(&mut before, code, value);
         }
         before.extend_from_slice(&[7, 0, 15]);
-        put_tlv(&mut before, header::HASH_ALGORITHM.code(), &[settings.digest.code()]);
+        put_tlv(
+            &mut before,
+            header::HASH_ALGORITHM.code(),
+            &[settings.digest.code()],
+        );
         before.extend_from_slice(&[9, 0, 8]);
         put_tlv(&mut before, header::SIGNATURE_ALGORITHM.code(), &[0]);
-        put_tlv(&mut before, header::SIGNATURE_MODULUS.code(), &[signer.modulus_code]);
+        put_tlv(
+            &mut before,
+            header::SIGNATURE_MODULUS.code(),
+            &[signer.modulus_code],
+        );
 
         let mut after = Vec::with_capacity(64);
         let filename = nul_terminated(&settings.filename);
         check_u16(filename.len(), || "FILENAME".to_owned())?;
         put_tlv(&mut after, header::FILENAME.code(), &filename);
-        put_tlv(&mut after, header::TIMESTAMP.code(), &settings.timestamp.to_be_bytes());
+        put_tlv(
+            &mut after,
+            header::TIMESTAMP.code(),
+            &settings.timestamp.to_be_bytes(),
+        );
         let unpadded = before.len() + 3 + signer.signature_len + after.len();
         let padding = (4 - unpadded % 4) % 4;
         after.extend(core::iter::repeat_n(header::PADDING.code(), padding));
@@ -449,7 +511,11 @@ impl HeaderPlan {
         if let Some(slot) = before.get_mut(8..10) {
             slot.copy_from_slice(&header_length.to_be_bytes());
         }
-        Ok(Self { before, after, signature_len: signer.signature_len })
+        Ok(Self {
+            before,
+            after,
+            signature_len: signer.signature_len,
+        })
     }
 
     fn len(&self) -> usize {
@@ -457,7 +523,12 @@ impl HeaderPlan {
     }
 
     /// Signs `header ++ body` and returns the file.
-    fn sign(&self, body: &[&[u8]], digest: DigestAlgorithm, signer: &dyn Signer) -> Result<Vec<u8>, BuildError> {
+    fn sign(
+        &self,
+        body: &[&[u8]],
+        digest: DigestAlgorithm,
+        signer: &dyn Signer,
+    ) -> Result<Vec<u8>, BuildError> {
         let body_len: usize = body.iter().map(|b| b.len()).sum();
         let mut tbs = Vec::with_capacity(self.before.len() + self.after.len() + body_len);
         tbs.extend_from_slice(&self.before);
@@ -467,7 +538,10 @@ impl HeaderPlan {
         }
         let signature = signer.sign(digest, &tbs).map_err(BuildError::Signer)?;
         if signature.len() != self.signature_len {
-            return Err(BuildError::SignatureLength { expected: self.signature_len, found: signature.len() });
+            return Err(BuildError::SignatureLength {
+                expected: self.signature_len,
+                found: signature.len(),
+            });
         }
         let mut out = Vec::with_capacity(tbs.len() + 3 + signature.len());
         out.extend_from_slice(&self.before);
@@ -554,13 +628,16 @@ impl TrustListBuilder {
 
     /// Appends a record built from a certificate.
     pub fn push(&mut self, spec: RecordSpec) -> &mut Self {
-        self.entries.push(Entry::Spec(spec));
+        self.entries.push(Entry::Spec(Box::new(spec)));
         self
     }
 
     /// Appends a record of a parsed file, byte for byte.
     pub fn push_record(&mut self, record: &Record<'_>) -> &mut Self {
-        self.entries.push(Entry::Raw { bytes: record.as_bytes().to_vec(), role: record.role().unwrap_or(Role(u16::MAX)) });
+        self.entries.push(Entry::Raw {
+            bytes: record.as_bytes().to_vec(),
+            role: record.role().unwrap_or(Role(u16::MAX)),
+        });
         self
     }
 
@@ -597,8 +674,10 @@ impl TrustListBuilder {
             return Err(BuildError::NoRecords);
         }
         let facts = SignerFacts::of(signer_cert, self.settings.layout)?;
-        let signer_version =
-            self.settings.signer_version.unwrap_or_else(|| self.settings.layout.default_signer_version());
+        let signer_version = self
+            .settings
+            .signer_version
+            .unwrap_or_else(|| self.settings.layout.default_signer_version());
         let plan = HeaderPlan::new(&self.settings, Version::V1_2, signer_version, &facts)?;
         let records = self.encode_records()?;
         let size = plan.len() + records.iter().map(Vec::len).sum::<usize>();
@@ -610,7 +689,11 @@ impl TrustListBuilder {
                 .collect();
             largest.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
             largest.truncate(3);
-            return Err(BuildError::TooLarge { size, limit: MAX_LEN, largest });
+            return Err(BuildError::TooLarge {
+                size,
+                limit: MAX_LEN,
+                largest,
+            });
         }
         Ok((plan, records))
     }

@@ -119,13 +119,17 @@ impl Certificate {
     /// # Errors
     /// When it is not DER X.509, or its key is neither RSA nor EC.
     pub fn from_der(der: &[u8]) -> Result<Self, CertificateError> {
-        let cert = x509_cert::Certificate::from_der(der).map_err(|e| CertificateError::Der(e.to_string()))?;
+        let cert = x509_cert::Certificate::from_der(der)
+            .map_err(|e| CertificateError::Der(e.to_string()))?;
         let tbs = cert.tbs_certificate();
         let spki = tbs.subject_public_key_info();
         let oid = spki.algorithm.oid.to_string();
         let key_bytes = spki.subject_public_key.raw_bytes();
         let key = match oid.as_str() {
-            RSA_ENCRYPTION => PublicKey::Rsa { pkcs1: key_bytes.to_vec(), bits: rsa_bits(key_bytes)? },
+            RSA_ENCRYPTION => PublicKey::Rsa {
+                pkcs1: key_bytes.to_vec(),
+                bits: rsa_bits(key_bytes)?,
+            },
             EC_PUBLIC_KEY => {
                 if key_bytes.first() != Some(&4) {
                     return Err(CertificateError::CompressedPoint);
@@ -137,7 +141,10 @@ impl Certificate {
                     .and_then(|p| p.decode_as::<der::asn1::ObjectIdentifier>().ok())
                     .map(|o| curve_name(&o.to_string()))
                     .unwrap_or_else(|| "unknown".to_owned());
-                PublicKey::Ec { point: key_bytes.to_vec(), curve }
+                PublicKey::Ec {
+                    point: key_bytes.to_vec(),
+                    curve,
+                }
             }
             _ => return Err(CertificateError::UnsupportedKey { oid }),
         };
@@ -171,7 +178,11 @@ impl Certificate {
     /// # Errors
     /// See [`from_der`](Self::from_der) and [`from_pem`](Self::from_pem).
     pub fn from_der_or_pem(bytes: &[u8]) -> Result<Self, CertificateError> {
-        if looks_like_pem(bytes) { Self::from_pem(bytes) } else { Self::from_der(bytes) }
+        if looks_like_pem(bytes) {
+            Self::from_pem(bytes)
+        } else {
+            Self::from_der(bytes)
+        }
     }
 
     /// The DER bytes.
@@ -221,10 +232,19 @@ fn looks_like_pem(bytes: &[u8]) -> bool {
 
 fn serial_bytes(tbs: &x509_cert::TbsCertificate) -> Result<Vec<u8>, CertificateError> {
     // The DER INTEGER contents; a positive serial with its top bit set has a 00 sign byte.
-    let der = tbs.serial_number().to_der().map_err(|e| CertificateError::Der(e.to_string()))?;
-    let contents = der::AnyRef::from_der(&der).map_err(|e| CertificateError::Der(e.to_string()))?.value();
+    let der = tbs
+        .serial_number()
+        .to_der()
+        .map_err(|e| CertificateError::Der(e.to_string()))?;
+    let contents = der::AnyRef::from_der(&der)
+        .map_err(|e| CertificateError::Der(e.to_string()))?
+        .value();
     let minimal = strip_leading_zeros(contents);
-    Ok(if minimal.is_empty() { vec![0] } else { minimal.to_vec() })
+    Ok(if minimal.is_empty() {
+        vec![0]
+    } else {
+        minimal.to_vec()
+    })
 }
 
 /// The modulus size in bits of a PKCS#1 `RSAPublicKey`.
@@ -235,7 +255,11 @@ fn rsa_bits(pkcs1: &[u8]) -> Result<usize, CertificateError> {
     let n: der::asn1::UintRef<'_> = der::Decode::decode(&mut reader).map_err(err)?;
     let bytes = n.as_bytes();
     let top = bytes.first().copied().unwrap_or(0);
-    Ok(bytes.len().saturating_sub(1).saturating_mul(8).saturating_add(8usize.saturating_sub(top.leading_zeros() as usize)))
+    Ok(bytes
+        .len()
+        .saturating_sub(1)
+        .saturating_mul(8)
+        .saturating_add(8usize.saturating_sub(top.leading_zeros() as usize)))
 }
 
 fn curve_name(oid: &str) -> String {
@@ -284,10 +308,13 @@ fn decode_string(tag: DerTag, bytes: &[u8]) -> Option<String> {
         // Teletex is read as Latin-1, as most decoders do.
         DerTag::TeletexString => Some(bytes.iter().map(|&b| char::from(b)).collect()),
         DerTag::BmpString => {
-            let units: Vec<u16> = bytes.chunks(2).map(|c| match c {
-                [a, b] => u16::from_be_bytes([*a, *b]),
-                _ => 0xFFFD,
-            }).collect();
+            let units: Vec<u16> = bytes
+                .chunks(2)
+                .map(|c| match c {
+                    [a, b] => u16::from_be_bytes([*a, *b]),
+                    _ => 0xFFFD,
+                })
+                .collect();
             Some(String::from_utf16_lossy(&units))
         }
         _ => None,
@@ -344,8 +371,13 @@ pub(crate) struct PemBlock<'a> {
 
 impl PemBlock<'_> {
     pub(crate) fn decode(&self) -> Result<Vec<u8>, CertificateError> {
-        let compact: String = self.body.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-        <base64ct::Base64 as base64ct::Encoding>::decode_vec(&compact).map_err(|_| CertificateError::Pem("a block that is not base64"))
+        let compact: String = self
+            .body
+            .chars()
+            .filter(|c| !c.is_ascii_whitespace())
+            .collect();
+        <base64ct::Base64 as base64ct::Encoding>::decode_vec(&compact)
+            .map_err(|_| CertificateError::Pem("a block that is not base64"))
     }
 }
 
@@ -377,7 +409,10 @@ pub(crate) fn pem_blocks(text: &[u8]) -> impl Iterator<Item = PemBlock<'_>> {
 /// # Errors
 /// A block that is not base64.
 pub fn pem_decode_all(text: &[u8], label: &str) -> Result<Vec<Vec<u8>>, CertificateError> {
-    pem_blocks(text).filter(|b| b.label == label).map(|b| b.decode()).collect()
+    pem_blocks(text)
+        .filter(|b| b.label == label)
+        .map(|b| b.decode())
+        .collect()
 }
 
 /// The labels of the PEM blocks in `text`, in order.
@@ -409,6 +444,9 @@ mod tests {
         let text = b"junk\n-----BEGIN PRIVATE KEY-----\nAAEC\n-----END PRIVATE KEY-----\n-----BEGIN CERTIFICATE-----\nAwQ=\n-----END CERTIFICATE-----\n";
         let labels: Vec<_> = pem_blocks(text).map(|b| b.label).collect();
         assert_eq!(labels, ["PRIVATE KEY", "CERTIFICATE"]);
-        assert_eq!(pem_decode_all(text, "CERTIFICATE").unwrap(), vec![vec![3, 4]]);
+        assert_eq!(
+            pem_decode_all(text, "CERTIFICATE").unwrap(),
+            vec![vec![3, 4]]
+        );
     }
 }

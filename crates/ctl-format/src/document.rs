@@ -202,7 +202,9 @@ impl<'a> Header<'a> {
 
     /// The items of the header in file order, VERSION and HEADER_LENGTH included.
     pub fn items(&self) -> HeaderItems<'a> {
-        HeaderItems { reader: Reader::new(self.raw) }
+        HeaderItems {
+            reader: Reader::new(self.raw),
+        }
     }
 }
 
@@ -225,10 +227,22 @@ impl<'a> Iterator for HeaderItems<'a> {
         if header::is_container(code) {
             let _ = self.reader.u8(What::TagByte).ok()?;
             let length = self.reader.u16(What::Length(Tag::header(code))).ok()?;
-            return Some(HeaderItem::Container { tag: Tag::header(code), length, offset });
+            return Some(HeaderItem::Container {
+                tag: Tag::header(code),
+                length,
+                offset,
+            });
         }
-        let Tlv { code, value, offset } = self.reader.tlv(Tag::header).ok()?;
-        Some(HeaderItem::Element(Element { tag: Tag::header(code), value, offset }))
+        let Tlv {
+            code,
+            value,
+            offset,
+        } = self.reader.tlv(Tag::header).ok()?;
+        Some(HeaderItem::Element(Element {
+            tag: Tag::header(code),
+            value,
+            offset,
+        }))
     }
 }
 
@@ -347,7 +361,10 @@ impl<'a> Record<'a> {
         let mut reader = Reader::new(self.raw);
         // RECORD_LENGTH was checked when parsing.
         let _ = reader.tlv(Tag::record);
-        RecordElements { reader, base: self.offset }
+        RecordElements {
+            reader,
+            base: self.offset,
+        }
     }
 }
 
@@ -362,8 +379,16 @@ impl<'a> Iterator for RecordElements<'a> {
     type Item = Element<'a>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let Tlv { code, value, offset } = self.reader.tlv(Tag::record).ok()?;
-        Some(Element { tag: Tag::record(code), value, offset: self.base.saturating_add(offset) })
+        let Tlv {
+            code,
+            value,
+            offset,
+        } = self.reader.tlv(Tag::record).ok()?;
+        Some(Element {
+            tag: Tag::record(code),
+            value,
+            offset: self.base.saturating_add(offset),
+        })
     }
 }
 
@@ -407,7 +432,9 @@ impl<'a> Document<'a> {
     /// The signed bytes: the file without its SIGNATURE element, as two slices.
     pub fn signed_parts(&self) -> [&'a [u8]; 2] {
         let start = self.header.signature_offset;
-        let end = start.saturating_add(3).saturating_add(self.header.signature.len());
+        let end = start
+            .saturating_add(3)
+            .saturating_add(self.header.signature.len());
         [
             self.input.get(..start).unwrap_or_default(),
             self.input.get(end..).unwrap_or_default(),
@@ -418,23 +445,26 @@ impl<'a> Document<'a> {
     pub fn signer_candidates(&self) -> impl Iterator<Item = &Record<'a>> {
         self.records.iter().rev().filter(|r| {
             r.role == Some(Role::SAST)
-                && r.serial.is_some_and(|s| crate::types::serials_equal(s, self.header.serial))
+                && r.serial
+                    .is_some_and(|s| crate::types::serials_equal(s, self.header.serial))
         })
     }
 
     /// The size [`encode_into`](Self::encode_into) writes.
     pub fn encoded_len(&self) -> usize {
-        let header: usize = self.header.items().map(|i| item_len(&i)).sum();
-        let records: usize = self
+        let header = self
+            .header
+            .items()
+            .fold(0usize, |acc, i| acc.saturating_add(item_len(&i)));
+        let records = self
             .records
             .iter()
-            .map(|r| 5 + r.elements().map(|e| 3 + e.value.len()).sum::<usize>())
-            .sum();
+            .fold(0usize, |acc, r| acc.saturating_add(record_len(r)));
         let payload = match self.kind {
             FileKind::Signed => self.body_unverified().len(),
             FileKind::TrustList => 0,
         };
-        header + records + payload
+        header.saturating_add(records).saturating_add(payload)
     }
 
     /// Re-encodes the document from its items and elements. For a parsed file this
@@ -452,8 +482,12 @@ impl<'a> Document<'a> {
             }
         }
         for r in &self.records {
-            let len = 5 + r.elements().map(|e| 3 + e.value.len()).sum::<usize>();
-            put_tlv(out, record::RECORD_LENGTH.code(), &u16::try_from(len).unwrap_or(u16::MAX).to_be_bytes());
+            let len = record_len(r);
+            put_tlv(
+                out,
+                record::RECORD_LENGTH.code(),
+                &u16::try_from(len).unwrap_or(u16::MAX).to_be_bytes(),
+            );
             for e in r.elements() {
                 put_tlv(out, e.tag.code(), e.value);
             }
@@ -471,9 +505,16 @@ impl<'a> Document<'a> {
     }
 }
 
+/// The encoded size of a record: RECORD_LENGTH plus its elements.
+fn record_len(r: &Record<'_>) -> usize {
+    r.elements().fold(5usize, |acc, e| {
+        acc.saturating_add(3).saturating_add(e.value.len())
+    })
+}
+
 fn item_len(item: &HeaderItem<'_>) -> usize {
     match item {
-        HeaderItem::Element(e) => 3 + e.value.len(),
+        HeaderItem::Element(e) => e.value.len().saturating_add(3),
         HeaderItem::Container { .. } => 3,
         HeaderItem::Padding { .. } => 1,
     }
@@ -520,7 +561,10 @@ pub fn parse_with<'a>(
     kind: Option<FileKind>,
     options: &ParseOptions,
 ) -> Result<Document<'a>, Error> {
-    let too_large = Error::without_offset(ErrorKind::TooLarge { len: input.len(), limit: MAX_LEN });
+    let too_large = Error::without_offset(ErrorKind::TooLarge {
+        len: input.len(),
+        limit: MAX_LEN,
+    });
     if kind == Some(FileKind::TrustList) && input.len() > MAX_LEN {
         return Err(too_large);
     }
@@ -536,7 +580,12 @@ pub fn parse_with<'a>(
             parse_records(&mut reader)?
         }
     };
-    Ok(Document { input, kind, header, records })
+    Ok(Document {
+        input,
+        kind,
+        header,
+        records,
+    })
 }
 
 fn detect(header: &Header<'_>) -> FileKind {
@@ -548,7 +597,11 @@ fn detect(header: &Header<'_>) -> FileKind {
             return FileKind::TrustList;
         }
     }
-    if header.version == Version::V1_0 { FileKind::Signed } else { FileKind::TrustList }
+    if header.version == Version::V1_0 {
+        FileKind::Signed
+    } else {
+        FileKind::TrustList
+    }
 }
 
 /// Checks that a text value ends with its NUL and returns it without.
@@ -556,7 +609,10 @@ fn nul_text<'a>(e: &Tlv<'a>, tag: Tag) -> Result<&'a [u8], Error> {
     match e.value {
         [] => Err(Error::new(ErrorKind::EmptyValue { tag }, e.offset)),
         [text @ .., 0] => Ok(text),
-        [.., last] => Err(Error::new(ErrorKind::MissingNul { tag, found: *last }, e.offset)),
+        [.., last] => Err(Error::new(
+            ErrorKind::MissingNul { tag, found: *last },
+            e.offset,
+        )),
     }
 }
 
@@ -620,20 +676,32 @@ fn parse_header<'a>(reader: &mut Reader<'a>, options: &ParseOptions) -> Result<H
     let version_el = expect_tlv(reader, header::VERSION)?;
     let [major, minor] = fixed::<2>(&version_el, header::VERSION)?;
     if major != 1 {
-        return Err(Error::new(ErrorKind::UnsupportedVersion { major, minor }, version_el.offset));
+        return Err(Error::new(
+            ErrorKind::UnsupportedVersion { major, minor },
+            version_el.offset,
+        ));
     }
     let hl_el = expect_tlv(reader, header::HEADER_LENGTH)?;
     let header_length = u16::from_be_bytes(fixed::<2>(&hl_el, header::HEADER_LENGTH)?);
     let file_len = reader.end();
     if header_length < 12 {
-        return Err(Error::new(ErrorKind::HeaderLengthTooSmall { header_length }, hl_el.offset));
+        return Err(Error::new(
+            ErrorKind::HeaderLengthTooSmall { header_length },
+            hl_el.offset,
+        ));
     }
     if header_length % 4 != 0 {
-        return Err(Error::new(ErrorKind::HeaderLengthNotAligned { header_length }, hl_el.offset));
+        return Err(Error::new(
+            ErrorKind::HeaderLengthNotAligned { header_length },
+            hl_el.offset,
+        ));
     }
     if usize::from(header_length) > file_len {
         return Err(Error::new(
-            ErrorKind::HeaderLengthPastEnd { header_length, file_len },
+            ErrorKind::HeaderLengthPastEnd {
+                header_length,
+                file_len,
+            },
             hl_el.offset,
         ));
     }
@@ -645,9 +713,14 @@ fn parse_header<'a>(reader: &mut Reader<'a>, options: &ParseOptions) -> Result<H
     walk_header(&mut body, 0, &mut fields, &mut seen, options)?;
 
     let missing = |tag| Error::new(ErrorKind::MissingElement { tag }, start);
-    let serial = fields.serial.ok_or_else(|| missing(header::SERIAL_NUMBER))?;
-    let digest = fields.digest.ok_or_else(|| missing(header::HASH_ALGORITHM))?;
-    let (signature, signature_offset) = fields.signature.ok_or_else(|| missing(header::SIGNATURE))?;
+    let serial = fields
+        .serial
+        .ok_or_else(|| missing(header::SERIAL_NUMBER))?;
+    let digest = fields
+        .digest
+        .ok_or_else(|| missing(header::HASH_ALGORITHM))?;
+    let (signature, signature_offset) =
+        fields.signature.ok_or_else(|| missing(header::SIGNATURE))?;
     let raw = reader_bytes(reader, start, header_length);
     Ok(Header {
         raw,
@@ -670,16 +743,29 @@ fn parse_header<'a>(reader: &mut Reader<'a>, options: &ParseOptions) -> Result<H
 
 /// The input bytes `[start, start + len)`, which the reader has already walked.
 fn reader_bytes<'a>(reader: &Reader<'a>, start: usize, len: u16) -> &'a [u8] {
-    reader.input().get(start..start.saturating_add(usize::from(len))).unwrap_or_default()
+    reader
+        .input()
+        .get(start..start.saturating_add(usize::from(len)))
+        .unwrap_or_default()
 }
 
 fn expect_tlv<'a>(reader: &mut Reader<'a>, tag: Tag) -> Result<Tlv<'a>, Error> {
     let offset = reader.offset();
     match reader.peek() {
         Some(code) if code == tag.code() => reader.tlv(Tag::header),
-        Some(found) => Err(Error::new(ErrorKind::UnexpectedTag { expected: tag, found }, offset)),
+        Some(found) => Err(Error::new(
+            ErrorKind::UnexpectedTag {
+                expected: tag,
+                found,
+            },
+            offset,
+        )),
         None => Err(Error::new(
-            ErrorKind::Truncated { what: What::Value(tag), needed: 5, available: 0 },
+            ErrorKind::Truncated {
+                what: What::Value(tag),
+                needed: 5,
+                available: 0,
+            },
             offset,
         )),
     }
@@ -710,19 +796,23 @@ fn walk_header<'a>(
             seen.check(tag, offset)?;
             r.u8(What::TagByte)?;
             let len = r.u16(What::Length(tag))?;
-            let mut child = r.sub(usize::from(len), What::Value(tag), Some(tag)).map_err(|e| e.with_offset(offset))?;
+            let mut child = r
+                .sub(usize::from(len), What::Value(tag), Some(tag))
+                .map_err(|e| e.with_offset(offset))?;
             walk_header(&mut child, depth.saturating_add(1), f, seen, options)?;
             continue;
         }
         let e = r.tlv(Tag::header)?;
-        match code {
-            1..=28 => seen.check(tag, offset)?,
-            _ => {}
+        if (1..=28).contains(&code) {
+            seen.check(tag, offset)?;
         }
         match code {
             1 | 2 => {
                 // Only at the start; a second one is a duplicate.
-                return Err(Error::new(ErrorKind::DuplicateTag { tag, first: 0 }, offset));
+                return Err(Error::new(
+                    ErrorKind::DuplicateTag { tag, first: 0 },
+                    offset,
+                ));
             }
             4 => f.signer_name = Some(nul_text(&e, tag)?),
             5 => f.serial = Some(non_empty(&e, tag)?),
@@ -731,7 +821,10 @@ fn walk_header<'a>(
                 let [c] = fixed::<1>(&e, tag)?;
                 let digest = DigestAlgorithm::from_code(c)
                     .filter(|d| *d != DigestAlgorithm::Sha256 || options.allow_sha256)
-                    .ok_or(Error::new(ErrorKind::UnsupportedDigest { code: c }, e.offset))?;
+                    .ok_or(Error::new(
+                        ErrorKind::UnsupportedDigest { code: c },
+                        e.offset,
+                    ))?;
                 f.digest = Some(digest);
             }
             10 => f.signature_algorithm = Some(u8::from_be_bytes(fixed::<1>(&e, tag)?)),
@@ -755,7 +848,7 @@ fn parse_records<'a>(reader: &mut Reader<'a>) -> Result<Vec<Record<'a>>, Error> 
     }
     // A 2048-bit record is about 1.6 KB; this rarely reallocates and never
     // reserves more than the input could hold.
-    let mut records = Vec::with_capacity(reader.remaining() / 1024 + 1);
+    let mut records = Vec::with_capacity((reader.remaining() / 1024).saturating_add(1));
     while !reader.is_empty() {
         records.push(parse_record(reader)?);
     }
@@ -768,7 +861,10 @@ fn parse_record<'a>(reader: &mut Reader<'a>) -> Result<Record<'a>, Error> {
         Some(c) if c == record::RECORD_LENGTH.code() => reader.tlv(Tag::record)?,
         Some(found) => {
             return Err(Error::new(
-                ErrorKind::UnexpectedTag { expected: record::RECORD_LENGTH, found },
+                ErrorKind::UnexpectedTag {
+                    expected: record::RECORD_LENGTH,
+                    found,
+                },
                 offset,
             ));
         }
@@ -776,17 +872,27 @@ fn parse_record<'a>(reader: &mut Reader<'a>) -> Result<Record<'a>, Error> {
     };
     let length = u16::from_be_bytes(fixed::<2>(&first, record::RECORD_LENGTH)?);
     if length < 5 {
-        return Err(Error::new(ErrorKind::RecordLengthTooSmall { found: length }, offset));
+        return Err(Error::new(
+            ErrorKind::RecordLengthTooSmall { found: length },
+            offset,
+        ));
     }
     let available = reader.remaining().saturating_add(5);
     if usize::from(length) > available {
         return Err(Error::new(
-            ErrorKind::Truncated { what: What::Record, needed: usize::from(length), available },
+            ErrorKind::Truncated {
+                what: What::Record,
+                needed: usize::from(length),
+                available,
+            },
             offset,
         ));
     }
     let mut body = reader.sub(usize::from(length).saturating_sub(5), What::Record, None)?;
-    let raw = reader.input().get(offset..offset.saturating_add(usize::from(length))).unwrap_or_default();
+    let raw = reader
+        .input()
+        .get(offset..offset.saturating_add(usize::from(length)))
+        .unwrap_or_default();
     let mut rec = Record {
         offset,
         raw,
@@ -833,4 +939,3 @@ fn parse_record<'a>(reader: &mut Reader<'a>) -> Result<Record<'a>, Error> {
     }
     Ok(rec)
 }
-

@@ -16,7 +16,10 @@ pub struct Error {
 
 impl Error {
     pub(crate) const fn new(kind: ErrorKind, offset: usize) -> Self {
-        Self { kind, offset: Some(offset) }
+        Self {
+            kind,
+            offset: Some(offset),
+        }
     }
 
     pub(crate) const fn without_offset(kind: ErrorKind) -> Self {
@@ -195,18 +198,35 @@ impl fmt::Display for What {
 impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            Self::Truncated { what, needed, available } => write!(
+            Self::Truncated {
+                what,
+                needed,
+                available,
+            } => write!(
                 f,
                 "truncated: expected {needed} bytes for {what}, found {available}"
             ),
             Self::TooLarge { len, limit } => {
-                write!(f, "file too large: expected at most {limit} bytes, found {len}")
+                write!(
+                    f,
+                    "file too large: expected at most {limit} bytes, found {len}"
+                )
             }
             Self::UnexpectedTag { expected, found } => {
-                write!(f, "expected {expected}, found tag byte {found} (0x{found:02x})")
+                write!(
+                    f,
+                    "expected {expected}, found tag byte {found} (0x{found:02x})"
+                )
             }
-            Self::BadLength { tag, expected, found } => {
-                write!(f, "{tag}: expected a {expected}-byte value, found {found} bytes")
+            Self::BadLength {
+                tag,
+                expected,
+                found,
+            } => {
+                write!(
+                    f,
+                    "{tag}: expected a {expected}-byte value, found {found} bytes"
+                )
             }
             Self::EmptyValue { tag } => write!(f, "{tag}: expected a value, found an empty one"),
             Self::MissingNul { tag, found } => write!(
@@ -222,7 +242,10 @@ impl fmt::Display for ErrorKind {
                 f,
                 "HEADER_LENGTH: expected at least 12 bytes, found {header_length}"
             ),
-            Self::HeaderLengthPastEnd { header_length, file_len } => write!(
+            Self::HeaderLengthPastEnd {
+                header_length,
+                file_len,
+            } => write!(
                 f,
                 "HEADER_LENGTH: expected at most the file size {file_len}, found {header_length}"
             ),
@@ -230,10 +253,9 @@ impl fmt::Display for ErrorKind {
                 f,
                 "{tag} runs past its enclosing section: expected it to end by byte {limit}, it ends at byte {end}"
             ),
-            Self::RecordLengthTooSmall { found } => write!(
-                f,
-                "RECORD_LENGTH: expected at least 5 bytes, found {found}"
-            ),
+            Self::RecordLengthTooSmall { found } => {
+                write!(f, "RECORD_LENGTH: expected at least 5 bytes, found {found}")
+            }
             Self::MissingElement { tag } => write!(f, "expected {tag}, found none"),
             Self::DuplicateTag { tag, first } => write!(
                 f,
@@ -242,18 +264,27 @@ impl fmt::Display for ErrorKind {
             Self::UnsupportedDigest { code } => write!(
                 f,
                 "HASH_ALGORITHM: expected 1 (SHA-1) or 3 (SHA-512){}, found {code}",
-                if code == 2 { " (SHA-256 needs the allow-sha256 option)" } else { "" }
+                if code == 2 {
+                    " (SHA-256 needs the allow-sha256 option)"
+                } else {
+                    ""
+                }
             ),
             Self::UnsupportedVersion { major, minor } => {
                 write!(f, "VERSION: expected 1.x, found {major}.{minor}")
             }
             Self::NestingTooDeep { tag } => {
-                write!(f, "{tag}: containers nested too deep (expected at most 3 levels)")
+                write!(
+                    f,
+                    "{tag}: containers nested too deep (expected at most 3 levels)"
+                )
             }
             Self::PaddingInContainer => {
                 f.write_str("expected an element inside a container, found a padding byte")
             }
-            Self::NoRecords => f.write_str("expected at least one record after the header, found none"),
+            Self::NoRecords => {
+                f.write_str("expected at least one record after the header, found none")
+            }
         }
     }
 }

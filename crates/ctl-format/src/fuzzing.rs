@@ -1,13 +1,14 @@
 //! Harnesses for the fuzz targets in `fuzz/` (kept here so the targets stay two lines).
 //!
 //! Not a stable API.
+#![allow(clippy::arithmetic_side_effects)] // test harness: small counters only
 
 use arbitrary::{Arbitrary, Unstructured};
 
 use crate::{
     Certificate, DigestAlgorithm, Document, FileKind, Layout, ParseOptions, RecordSpec, Role,
-    SignedFileBuilder, Signer, SignerError, TrustListBuilder, Verifier, VerifyError, Version,
-    lint, parse_with, phone_accepts,
+    SignedFileBuilder, Signer, SignerError, TrustListBuilder, Verifier, VerifyError, Version, lint,
+    parse_with, phone_accepts,
 };
 
 /// Accepts every signature, so the code after the signature check is reached.
@@ -15,7 +16,13 @@ use crate::{
 pub struct AcceptAll;
 
 impl Verifier for AcceptAll {
-    fn verify(&self, certificate: &[u8], _: DigestAlgorithm, _: [&[u8]; 2], _: &[u8]) -> Result<(), VerifyError> {
+    fn verify(
+        &self,
+        certificate: &[u8],
+        _: DigestAlgorithm,
+        _: [&[u8]; 2],
+        _: &[u8],
+    ) -> Result<(), VerifyError> {
         // Still decode the certificate, as the real verifier would.
         let _ = Certificate::from_der(certificate);
         Ok(())
@@ -52,8 +59,13 @@ impl Signer for ZeroSigner {
 /// When a parsed file does not re-encode to its own bytes: a bug the fuzzer should report.
 pub fn parse_input(data: &[u8]) {
     for kind in [None, Some(FileKind::TrustList), Some(FileKind::Signed)] {
-        for options in [ParseOptions::default(), ParseOptions::default().with_sha256()] {
-            let Ok(doc) = parse_with(data, kind, &options) else { continue };
+        for options in [
+            ParseOptions::default(),
+            ParseOptions::default().with_sha256(),
+        ] {
+            let Ok(doc) = parse_with(data, kind, &options) else {
+                continue;
+            };
             exercise(&doc);
         }
     }
@@ -61,7 +73,11 @@ pub fn parse_input(data: &[u8]) {
 
 fn exercise(doc: &Document<'_>) {
     assert!(doc.as_bytes().len() <= crate::MAX_LEN || doc.kind() == FileKind::Signed);
-    assert_eq!(doc.to_vec(), doc.as_bytes(), "re-encoding changed the bytes");
+    assert_eq!(
+        doc.to_vec(),
+        doc.as_bytes(),
+        "re-encoding changed the bytes"
+    );
     assert_eq!(doc.encoded_len(), doc.as_bytes().len());
     let _ = doc.verify(&AcceptAll);
     let _ = doc.verify_with_trust_list(doc, &AcceptAll);
@@ -70,10 +86,8 @@ fn exercise(doc: &Document<'_>) {
     let _ = lint(doc, 1_735_689_600);
     for r in doc.records() {
         let _ = r.subject_name();
-        if let Some(der) = r.certificate() {
-            if let Ok(cert) = Certificate::from_der(der) {
-                let _ = cert.subject_text(crate::NameStyle::Reversed);
-            }
+        if let Some(Ok(cert)) = r.certificate().map(Certificate::from_der) {
+            let _ = cert.subject_text(crate::NameStyle::Reversed);
         }
     }
 }
@@ -110,16 +124,28 @@ pub fn build_round_trip(input: &BuildInput) {
         1 => Layout::Certutils,
         _ => Layout::CertutilsLegacy,
     };
-    let digest = if input.digest % 2 == 0 { DigestAlgorithm::Sha1 } else { DigestAlgorithm::Sha512 };
+    let digest = if input.digest.is_multiple_of(2) {
+        DigestAlgorithm::Sha1
+    } else {
+        DigestAlgorithm::Sha512
+    };
     let mut b = TrustListBuilder::new();
-    b.layout(layout).digest(digest).filename(input.filename.clone()).timestamp(input.timestamp);
+    b.layout(layout)
+        .digest(digest)
+        .filename(input.filename.clone())
+        .timestamp(input.timestamp);
     if let Some((major, minor)) = input.signer_version {
         b.signer_version(Some(Version { major, minor }));
     }
     let mut specs = Vec::new();
     for r in input.records.iter().take(48) {
-        let der = CERTS.get(usize::from(r.cert) % CERTS.len()).copied().unwrap_or(SIGNER_CERT);
-        let Ok(cert) = Certificate::from_der(der) else { return };
+        let der = CERTS
+            .get(usize::from(r.cert) % CERTS.len())
+            .copied()
+            .unwrap_or(SIGNER_CERT);
+        let Ok(cert) = Certificate::from_der(der) else {
+            return;
+        };
         let mut spec = RecordSpec::new(cert, Role(r.role));
         if layout == Layout::Cucm {
             if let Some(d) = &r.dns_name {
@@ -143,7 +169,10 @@ pub fn build_round_trip(input: &BuildInput) {
     let (predicted, bytes) = match (predicted, built) {
         (Ok(p), Ok(bytes)) => (p, bytes),
         (Err(_), Err(_)) => return,
-        (p, b) => panic!("encoded_len and build disagree: {p:?} vs {:?}", b.map(|v| v.len())),
+        (p, b) => panic!(
+            "encoded_len and build disagree: {p:?} vs {:?}",
+            b.map(|v| v.len())
+        ),
     };
     assert_eq!(predicted, bytes.len());
     let doc = match parse_with(&bytes, Some(FileKind::TrustList), &ParseOptions::default()) {
@@ -159,7 +188,10 @@ pub fn build_round_trip(input: &BuildInput) {
         assert_eq!(record.certificate(), Some(spec.certificate().der()));
         assert_eq!(record.signature().is_none(), r.no_signature);
         if layout == Layout::Cucm {
-            assert_eq!(record.dns_name_bytes(), Some(r.dns_name.as_deref().unwrap_or("").as_bytes()));
+            assert_eq!(
+                record.dns_name_bytes(),
+                Some(r.dns_name.as_deref().unwrap_or("").as_bytes())
+            );
         }
     }
 }
@@ -170,7 +202,11 @@ pub fn build_round_trip(input: &BuildInput) {
 /// When the payload does not come back unchanged.
 pub fn signed_round_trip(payload: &[u8]) {
     let mut u = Unstructured::new(payload);
-    let layout = if u.arbitrary::<bool>().unwrap_or(false) { Layout::Certutils } else { Layout::Cucm };
+    let layout = if u.arbitrary::<bool>().unwrap_or(false) {
+        Layout::Certutils
+    } else {
+        Layout::Cucm
+    };
     let mut b = SignedFileBuilder::new("SEP001122334455.cnf.xml.sgn");
     b.layout(layout);
     if let Ok(bytes) = b.build(payload, &ZeroSigner) {

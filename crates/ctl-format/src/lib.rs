@@ -14,26 +14,30 @@ mod build;
 mod cert;
 mod document;
 mod error;
-pub mod lint;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod lint;
 mod reader;
 pub mod tag;
 mod types;
 mod verify;
 
+pub use build::{
+    BuildError, Layout, RecordSpec, SignedFileBuilder, Signer, SignerError, TrustListBuilder,
+};
+pub use cert::{Certificate, CertificateError, NameStyle, PublicKey, pem_decode_all, pem_labels};
 pub use document::{
     Document, Element, FileKind, Header, HeaderItem, HeaderItems, ParseOptions, Record,
     RecordElements, parse, parse_signed, parse_trust_list, parse_with,
 };
-pub use build::{BuildError, Layout, RecordSpec, SignedFileBuilder, Signer, SignerError, TrustListBuilder};
-pub use cert::{Certificate, CertificateError, NameStyle, PublicKey, pem_decode_all, pem_labels};
-pub use lint::{Warning, lint};
 pub use error::{Error, ErrorKind, What};
+pub use lint::{Warning, lint};
 pub use tag::{Tag, TagSpace};
-pub use verify::{Acceptance, Refusal, RsaVerifier, Verified, Verifier, VerifyError, modulus_code, phone_accepts};
 pub use types::{DigestAlgorithm, Role, UnknownName, Version, format_utc, hex, serials_equal};
+pub use verify::{
+    Acceptance, Refusal, RsaVerifier, Verified, Verifier, VerifyError, modulus_code, phone_accepts,
+};
 
 /// The largest trust list phones load, and the largest this crate writes: 64 KiB.
 pub const MAX_LEN: usize = 64 * 1024;

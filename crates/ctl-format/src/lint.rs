@@ -71,18 +71,29 @@ impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::TooManySast { count } => {
-                write!(f, "{count} SAST records: phones are documented to accept at most 2")
+                write!(
+                    f,
+                    "{count} SAST records: phones are documented to accept at most 2"
+                )
             }
-            Self::Expired { index, role, not_after } => write!(
+            Self::Expired {
+                index,
+                role,
+                not_after,
+            } => write!(
                 f,
                 "record #{} ({role}): certificate expired on {} UTC",
-                index + 1,
+                index.saturating_add(1),
                 format_utc(*not_after)
             ),
-            Self::ExpiresSoon { index, role, not_after } => write!(
+            Self::ExpiresSoon {
+                index,
+                role,
+                not_after,
+            } => write!(
                 f,
                 "record #{} ({role}): certificate expires within 30 days, on {} UTC",
-                index + 1,
+                index.saturating_add(1),
                 format_utc(*not_after)
             ),
             Self::LargeSignerKey { bits } => write!(
@@ -92,16 +103,22 @@ impl fmt::Display for Warning {
             Self::DuplicateRecord { first, second } => write!(
                 f,
                 "record #{} repeats record #{} (same role and certificate)",
-                second + 1,
-                first + 1
+                second.saturating_add(1),
+                first.saturating_add(1)
             ),
-            Self::NoServerRecord => f.write_str("no CCM, CCM+TFTP or TFTP record: phones will not trust any server"),
+            Self::NoServerRecord => {
+                f.write_str("no CCM, CCM+TFTP or TFTP record: phones will not trust any server")
+            }
             Self::NearSizeLimit { size } => write!(
                 f,
                 "{size} bytes: above 60 KiB, close to the 65536 bytes phones load"
             ),
             Self::UnreadableCertificate { index, error } => {
-                write!(f, "record #{}: certificate cannot be read: {error}", index + 1)
+                write!(
+                    f,
+                    "record #{}: certificate cannot be read: {error}",
+                    index.saturating_add(1)
+                )
             }
         }
     }
@@ -111,7 +128,10 @@ impl fmt::Display for Warning {
 pub fn lint(doc: &Document<'_>, now: u64) -> Vec<Warning> {
     let mut out = Vec::new();
     let records = doc.records();
-    let sast = records.iter().filter(|r| r.role() == Some(Role::SAST)).count();
+    let sast = records
+        .iter()
+        .filter(|r| r.role() == Some(Role::SAST))
+        .count();
     if sast > 2 {
         out.push(Warning::TooManySast { count: sast });
     }
@@ -120,13 +140,24 @@ pub fn lint(doc: &Document<'_>, now: u64) -> Vec<Warning> {
         let role = r.role().unwrap_or(Role(u16::MAX));
         match Certificate::from_der(der) {
             Ok(cert) if cert.not_after() < now => {
-                out.push(Warning::Expired { index, role, not_after: cert.not_after() });
+                out.push(Warning::Expired {
+                    index,
+                    role,
+                    not_after: cert.not_after(),
+                });
             }
             Ok(cert) if cert.not_after() < now.saturating_add(EXPIRY_WARNING) => {
-                out.push(Warning::ExpiresSoon { index, role, not_after: cert.not_after() });
+                out.push(Warning::ExpiresSoon {
+                    index,
+                    role,
+                    not_after: cert.not_after(),
+                });
             }
             Ok(_) => {}
-            Err(e) => out.push(Warning::UnreadableCertificate { index, error: e.to_string() }),
+            Err(e) => out.push(Warning::UnreadableCertificate {
+                index,
+                error: e.to_string(),
+            }),
         }
     }
     let bits = doc.header().signature().len().saturating_mul(8);
@@ -143,11 +174,17 @@ pub fn lint(doc: &Document<'_>, now: u64) -> Vec<Warning> {
         }
     }
     let servers = [Role::CCM, Role::CCM_TFTP, Role::TFTP];
-    if doc.kind() == FileKind::TrustList && !records.iter().any(|r| r.role().is_some_and(|x| servers.contains(&x))) {
+    if doc.kind() == FileKind::TrustList
+        && !records
+            .iter()
+            .any(|r| r.role().is_some_and(|x| servers.contains(&x)))
+    {
         out.push(Warning::NoServerRecord);
     }
     if doc.as_bytes().len() > SIZE_WARNING {
-        out.push(Warning::NearSizeLimit { size: doc.as_bytes().len() });
+        out.push(Warning::NearSizeLimit {
+            size: doc.as_bytes().len(),
+        });
     }
     out
 }

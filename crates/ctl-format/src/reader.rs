@@ -25,7 +25,13 @@ pub(crate) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     pub(crate) fn new(input: &'a [u8]) -> Self {
-        Self { whole: input, buf: input, pos: 0, base: 0, input_len: input.len() }
+        Self {
+            whole: input,
+            buf: input,
+            pos: 0,
+            base: 0,
+            input_len: input.len(),
+        }
     }
 
     /// Absolute offset of the next byte.
@@ -61,7 +67,11 @@ impl<'a> Reader<'a> {
         let end = start.saturating_add(needed);
         match tag {
             Some(tag) if end <= self.input_len => Error::new(
-                ErrorKind::Overshoot { tag, end, limit: self.end() },
+                ErrorKind::Overshoot {
+                    tag,
+                    end,
+                    limit: self.end(),
+                },
                 start,
             ),
             _ => Error::new(
@@ -76,7 +86,12 @@ impl<'a> Reader<'a> {
     }
 
     /// Takes `n` bytes.
-    pub(crate) fn take(&mut self, n: usize, what: What, tag: Option<Tag>) -> Result<&'a [u8], Error> {
+    pub(crate) fn take(
+        &mut self,
+        n: usize,
+        what: What,
+        tag: Option<Tag>,
+    ) -> Result<&'a [u8], Error> {
         let start = self.offset();
         let Some(end) = self.pos.checked_add(n) else {
             return Err(self.short(what, tag, start, n));
@@ -114,23 +129,35 @@ impl<'a> Reader<'a> {
             self.short(What::Length(tag), None, offset.saturating_add(1), 2)
         })?;
         let value_start = self.offset();
-        let value = self.take(usize::from(len), What::Value(tag), Some(tag)).map_err(|e| {
-            // An overshoot is reported for the whole element, from its tag byte.
-            match e.kind() {
-                ErrorKind::Overshoot { tag, end, limit } => {
-                    Error::new(ErrorKind::Overshoot { tag, end, limit }, offset)
+        let value = self
+            .take(usize::from(len), What::Value(tag), Some(tag))
+            .map_err(|e| {
+                // An overshoot is reported for the whole element, from its tag byte.
+                match e.kind() {
+                    ErrorKind::Overshoot { tag, end, limit } => {
+                        Error::new(ErrorKind::Overshoot { tag, end, limit }, offset)
+                    }
+                    _ => e.with_offset(value_start),
                 }
-                _ => e.with_offset(value_start),
-            }
-        })?;
-        Ok(Tlv { code, value, offset })
+            })?;
+        Ok(Tlv {
+            code,
+            value,
+            offset,
+        })
     }
 
     /// Splits off the next `n` bytes as a reader of their own.
     pub(crate) fn sub(&mut self, n: usize, what: What, tag: Option<Tag>) -> Result<Self, Error> {
         let base = self.offset();
         let buf = self.take(n, what, tag)?;
-        Ok(Self { whole: self.whole, buf, pos: 0, base, input_len: self.input_len })
+        Ok(Self {
+            whole: self.whole,
+            buf,
+            pos: 0,
+            base,
+            input_len: self.input_len,
+        })
     }
 }
 
@@ -165,7 +192,11 @@ mod tests {
         assert_eq!(e.offset(), Some(3));
         assert_eq!(
             e.kind(),
-            ErrorKind::Overshoot { tag: Tag::header(4), end: 11, limit: 6 }
+            ErrorKind::Overshoot {
+                tag: Tag::header(4),
+                end: 11,
+                limit: 6
+            }
         );
     }
 }

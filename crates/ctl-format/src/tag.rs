@@ -26,12 +26,18 @@ pub struct Tag {
 impl Tag {
     /// A header tag.
     pub const fn header(code: u8) -> Self {
-        Self { space: TagSpace::Header, code }
+        Self {
+            space: TagSpace::Header,
+            code,
+        }
     }
 
     /// A record tag.
     pub const fn record(code: u8) -> Self {
-        Self { space: TagSpace::Record, code }
+        Self {
+            space: TagSpace::Record,
+            code,
+        }
     }
 
     /// The tag byte.
@@ -190,8 +196,14 @@ mod tests {
 
     #[test]
     fn names_carry_their_namespace() {
-        assert_eq!(header::SIGNER_INFO.to_string(), "header tag 3 (SIGNER_INFO)");
-        assert_eq!(record::SUBJECT_NAME.to_string(), "record tag 3 (SUBJECT_NAME)");
+        assert_eq!(
+            header::SIGNER_INFO.to_string(),
+            "header tag 3 (SIGNER_INFO)"
+        );
+        assert_eq!(
+            record::SUBJECT_NAME.to_string(),
+            "record tag 3 (SUBJECT_NAME)"
+        );
         assert_eq!(Tag::record(99).to_string(), "record tag 99");
     }
 }

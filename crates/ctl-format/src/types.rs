@@ -90,13 +90,21 @@ pub struct UnknownName {
 
 impl UnknownName {
     pub(crate) fn new(what: &'static str, expected: &'static str, found: &str) -> Self {
-        Self { what, expected, found: found.to_owned() }
+        Self {
+            what,
+            expected,
+            found: found.to_owned(),
+        }
     }
 }
 
 impl fmt::Display for UnknownName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown {}: expected {}, found {:?}", self.what, self.expected, self.found)
+        write!(
+            f,
+            "unknown {}: expected {}, found {:?}",
+            self.what, self.expected, self.found
+        )
     }
 }
 
@@ -213,7 +221,6 @@ impl Version {
     pub const V1_1: Self = Self { major: 1, minor: 1 };
     /// 1.2: CTL and ITL files.
     pub const V1_2: Self = Self { major: 1, minor: 2 };
-
 }
 
 impl fmt::Display for Version {
@@ -226,9 +233,16 @@ impl FromStr for Version {
     type Err = UnknownName;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = || UnknownName { what: "version", expected: "MAJOR.MINOR such as 1.0", found: s.to_owned() };
+        let err = || UnknownName {
+            what: "version",
+            expected: "MAJOR.MINOR such as 1.0",
+            found: s.to_owned(),
+        };
         let (a, b) = s.split_once('.').ok_or_else(err)?;
-        Ok(Self { major: a.parse().map_err(|_| err())?, minor: b.parse().map_err(|_| err())? })
+        Ok(Self {
+            major: a.parse().map_err(|_| err())?,
+            minor: b.parse().map_err(|_| err())?,
+        })
     }
 }
 
@@ -252,6 +266,29 @@ pub fn hex(bytes: &[u8]) -> String {
         let _ = write!(s, "{b:02x}");
     }
     s
+}
+
+/// `YYYY-MM-DD HH:MM:SS` (UTC) of Unix seconds.
+#[allow(clippy::arithmetic_side_effects)] // every step is bounded: days < 2^64 / 86400, and each subtraction is of a smaller part of the same value
+pub fn format_utc(unix_seconds: u64) -> String {
+    let days = unix_seconds / 86_400;
+    let secs = unix_seconds % 86_400;
+    // Days to civil date (proleptic Gregorian), after Howard Hinnant's algorithm.
+    let z = days.saturating_add(719_468);
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
 }
 
 #[cfg(test)]
@@ -278,7 +315,11 @@ mod tests {
 
     #[test]
     fn digest_codes() {
-        for d in [DigestAlgorithm::Sha1, DigestAlgorithm::Sha256, DigestAlgorithm::Sha512] {
+        for d in [
+            DigestAlgorithm::Sha1,
+            DigestAlgorithm::Sha256,
+            DigestAlgorithm::Sha512,
+        ] {
             assert_eq!(DigestAlgorithm::from_code(d.code()), Some(d));
             assert_eq!(d.digest(&[b"a", b"bc"]), d.digest(&[b"abc"]));
             assert_eq!(d.digest(&[]).len(), d.output_len());
@@ -300,27 +341,4 @@ mod tests {
         assert!(!serials_equal(&[1, 0], &[1]));
         assert!(serials_equal(&[], &[0]));
     }
-}
-
-/// `YYYY-MM-DD HH:MM:SS` (UTC) of Unix seconds.
-#[allow(clippy::arithmetic_side_effects)] // every step is bounded: days < 2^64 / 86400, and each subtraction is of a smaller part of the same value
-pub fn format_utc(unix_seconds: u64) -> String {
-    let days = unix_seconds / 86_400;
-    let secs = unix_seconds % 86_400;
-    // Days to civil date (proleptic Gregorian), after Howard Hinnant's algorithm.
-    let z = days.saturating_add(719_468);
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
 }

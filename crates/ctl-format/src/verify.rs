@@ -38,18 +38,30 @@ impl Verifier for RsaVerifier {
         let cert = Certificate::from_der(certificate).map_err(VerifyError::Certificate)?;
         let pkcs1 = match cert.public_key() {
             PublicKey::Rsa { pkcs1, .. } => pkcs1,
-            other => return Err(VerifyError::KeyNotRsa { algorithm: other.algorithm() }),
+            other => {
+                return Err(VerifyError::KeyNotRsa {
+                    algorithm: other.algorithm(),
+                });
+            }
         };
-        let key = rsa::PublicKey::from_pkcs1_der(pkcs1).map_err(|e| VerifyError::Key(e.to_string()))?;
+        let key =
+            rsa::PublicKey::from_pkcs1_der(pkcs1).map_err(|e| VerifyError::Key(e.to_string()))?;
         let key_len = rsa::traits::PublicKeyParts::size(&key);
         if key_len != signature.len() {
-            return Err(VerifyError::KeySize { key_len, signature_len: signature.len() });
+            return Err(VerifyError::KeySize {
+                key_len,
+                signature_len: signature.len(),
+            });
         }
         let hash = digest.digest(&signed);
         let result = match digest {
             DigestAlgorithm::Sha1 => key.pkcs1v15_verify_prehash::<sha1::Sha1>(&hash, signature),
-            DigestAlgorithm::Sha256 => key.pkcs1v15_verify_prehash::<sha2::Sha256>(&hash, signature),
-            DigestAlgorithm::Sha512 => key.pkcs1v15_verify_prehash::<sha2::Sha512>(&hash, signature),
+            DigestAlgorithm::Sha256 => {
+                key.pkcs1v15_verify_prehash::<sha2::Sha256>(&hash, signature)
+            }
+            DigestAlgorithm::Sha512 => {
+                key.pkcs1v15_verify_prehash::<sha2::Sha512>(&hash, signature)
+            }
         };
         result.map_err(|_| VerifyError::BadSignature)
     }
@@ -114,36 +126,61 @@ impl fmt::Display for VerifyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::NoSignerRecord { serial } => {
-                write!(f, "no SAST record with the signer serial {serial} (header SERIAL_NUMBER)")
+                write!(
+                    f,
+                    "no SAST record with the signer serial {serial} (header SERIAL_NUMBER)"
+                )
             }
             Self::SignerWithoutCertificate { index } => {
-                write!(f, "signer record #{} has no CERTIFICATE", index + 1)
+                write!(
+                    f,
+                    "signer record #{} has no CERTIFICATE",
+                    index.saturating_add(1)
+                )
             }
-            Self::NeedsCertificate => {
-                f.write_str("a .sgn file is checked against a certificate or a trust list; none was given")
-            }
+            Self::NeedsCertificate => f.write_str(
+                "a .sgn file is checked against a certificate or a trust list; none was given",
+            ),
             Self::NotInTrustList { serial, roles } => {
-                write!(f, "the trust list has no {roles} record with the signer serial {serial}")
+                write!(
+                    f,
+                    "the trust list has no {roles} record with the signer serial {serial}"
+                )
             }
             Self::Certificate(e) => write!(f, "signer certificate: {e}"),
             Self::KeyNotRsa { algorithm } => {
                 write!(f, "the signer key is {algorithm}: expected RSA")
             }
             Self::Key(e) => write!(f, "signer RSA key: {e}"),
-            Self::KeySize { key_len, signature_len } => write!(
+            Self::KeySize {
+                key_len,
+                signature_len,
+            } => write!(
                 f,
                 "signature is {signature_len} bytes, expected {key_len} bytes for the signer's key"
             ),
-            Self::ModulusCode { code, signature_len } => match code {
+            Self::ModulusCode {
+                code,
+                signature_len,
+            } => match code {
                 Some(c) => write!(
                     f,
                     "SIGNATURE_MODULUS {c} does not match a {signature_len}-byte signature (expected {})",
-                    modulus_code(*signature_len).map_or_else(|| "none: 64, 128, 256 or 512 bytes".to_owned(), |c| c.to_string())
+                    modulus_code(*signature_len).map_or_else(
+                        || "none: 64, 128, 256 or 512 bytes".to_owned(),
+                        |c| c.to_string()
+                    )
                 ),
-                None => write!(f, "SIGNATURE_MODULUS is absent for a {signature_len}-byte signature"),
+                None => write!(
+                    f,
+                    "SIGNATURE_MODULUS is absent for a {signature_len}-byte signature"
+                ),
             },
             Self::SignatureAlgorithm { code } => {
-                write!(f, "SIGNATURE_ALGORITHM: expected 0 (RSA PKCS#1 v1.5), found {code}")
+                write!(
+                    f,
+                    "SIGNATURE_ALGORITHM: expected 0 (RSA PKCS#1 v1.5), found {code}"
+                )
             }
             Self::BadSignature => f.write_str("the signature does not match the file"),
         }
@@ -203,8 +240,12 @@ impl<'a> Document<'a> {
             .iter()
             .enumerate()
             .rev()
-            .find(|(_, r)| r.role() == Some(Role::SAST) && r.serial().is_some_and(|s| serials_equal(s, serial)))
-            .ok_or_else(|| VerifyError::NoSignerRecord { serial: hex(serial) })?;
+            .find(|(_, r)| {
+                r.role() == Some(Role::SAST) && r.serial().is_some_and(|s| serials_equal(s, serial))
+            })
+            .ok_or_else(|| VerifyError::NoSignerRecord {
+                serial: hex(serial),
+            })?;
         Ok((index, record))
     }
 
@@ -216,7 +257,10 @@ impl<'a> Document<'a> {
         }
         match (h.modulus_code(), modulus_code(signature_len)) {
             (Some(found), Some(expected)) if found == expected => Ok(()),
-            (code, _) => Err(VerifyError::ModulusCode { code, signature_len }),
+            (code, _) => Err(VerifyError::ModulusCode {
+                code,
+                signature_len,
+            }),
         }
     }
 
@@ -230,7 +274,9 @@ impl<'a> Document<'a> {
             return Err(VerifyError::NeedsCertificate);
         }
         let (index, record) = self.signer_record()?;
-        let cert = record.certificate().ok_or(VerifyError::SignerWithoutCertificate { index })?;
+        let cert = record
+            .certificate()
+            .ok_or(VerifyError::SignerWithoutCertificate { index })?;
         self.verify_with_certificate(cert, verifier)
     }
 
@@ -244,8 +290,16 @@ impl<'a> Document<'a> {
         verifier: &dyn Verifier,
     ) -> Result<Verified<'d, 'a>, VerifyError> {
         self.check_signature_info()?;
-        verifier.verify(certificate, self.header().digest(), self.signed_parts(), self.header().signature())?;
-        Ok(Verified { document: self, signer: certificate })
+        verifier.verify(
+            certificate,
+            self.header().digest(),
+            self.signed_parts(),
+            self.header().signature(),
+        )?;
+        Ok(Verified {
+            document: self,
+            signer: certificate,
+        })
     }
 
     /// Verifies the signature against a trust list, as a phone holding `trust` does: a trust
@@ -256,7 +310,7 @@ impl<'a> Document<'a> {
     /// No matching record, or a signature that does not verify with any of them.
     pub fn verify_with_trust_list<'d>(
         &'d self,
-        trust: &Document<'a>,
+        trust: &Self,
         verifier: &dyn Verifier,
     ) -> Result<Verified<'d, 'a>, VerifyError> {
         let serial = self.header().serial();
@@ -266,7 +320,8 @@ impl<'a> Document<'a> {
         };
         let mut last_error = None;
         for record in trust.records().iter().rev() {
-            let eligible = record.role().is_some_and(allowed) && record.serial().is_some_and(|s| serials_equal(s, serial));
+            let eligible = record.role().is_some_and(allowed)
+                && record.serial().is_some_and(|s| serials_equal(s, serial));
             let Some(cert) = record.certificate().filter(|_| eligible) else {
                 continue;
             };
@@ -275,7 +330,10 @@ impl<'a> Document<'a> {
                 Err(e) => last_error = Some(e),
             }
         }
-        Err(last_error.unwrap_or(VerifyError::NotInTrustList { serial: hex(serial), roles }))
+        Err(last_error.unwrap_or(VerifyError::NotInTrustList {
+            serial: hex(serial),
+            roles,
+        }))
     }
 }
 
@@ -307,9 +365,16 @@ impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Signature(e) => write!(f, "refused: {e}"),
-            Self::NotSignedByHeld(e) => write!(f, "refused: not signed by a certificate the phone trusts: {e}"),
-            Self::NoTrustList => f.write_str("refused: a phone without a trust list cannot check a .sgn file"),
-            Self::HeldNotTrustList => f.write_str("refused: the held file is a .sgn, not a trust list"),
+            Self::NotSignedByHeld(e) => write!(
+                f,
+                "refused: not signed by a certificate the phone trusts: {e}"
+            ),
+            Self::NoTrustList => {
+                f.write_str("refused: a phone without a trust list cannot check a .sgn file")
+            }
+            Self::HeldNotTrustList => {
+                f.write_str("refused: the held file is a .sgn, not a trust list")
+            }
         }
     }
 }
@@ -337,10 +402,12 @@ pub fn phone_accepts(
         }
         (None, FileKind::Signed) => Err(Refusal::NoTrustList),
         (Some(h), _) => {
-            candidate.verify_with_trust_list(h, verifier).map_err(|e| match e {
-                VerifyError::NotInTrustList { .. } => Refusal::NotSignedByHeld(e),
-                other => Refusal::Signature(other),
-            })?;
+            candidate
+                .verify_with_trust_list(h, verifier)
+                .map_err(|e| match e {
+                    VerifyError::NotInTrustList { .. } => Refusal::NotSignedByHeld(e),
+                    other => Refusal::Signature(other),
+                })?;
             Ok(Acceptance::SignedByHeld)
         }
     }

@@ -12,7 +12,9 @@ fn render(doc: &Document<'_>) -> String {
     let mut out = String::new();
     let mut line = |k: &str, v: String| out.push_str(&format!("{:<18}{v}\n", format!("{k}:")));
     for item in h.items() {
-        let HeaderItem::Element(e) = item else { continue };
+        let HeaderItem::Element(e) = item else {
+            continue;
+        };
         let text = || String::from_utf8_lossy(e.value.strip_suffix(&[0]).unwrap()).into_owned();
         match e.tag.code() {
             1 => line("Version", h.version().to_string()),
@@ -46,7 +48,10 @@ fn render(doc: &Document<'_>) -> String {
                     line("Certificate", format!("{} bytes", e.value.len()));
                     let cert = Certificate::from_der(e.value).unwrap();
                     line("Key Algorithm", cert.public_key().algorithm().to_owned());
-                    line("Certificate Hash", hex(&ctl_format::DigestAlgorithm::Sha1.digest(&[e.value])));
+                    line(
+                        "Certificate Hash",
+                        hex(&ctl_format::DigestAlgorithm::Sha1.digest(&[e.value])),
+                    );
                 }
                 11 => line("Certificate Hash", hex(e.value)),
                 _ => {}
@@ -63,10 +68,16 @@ fn every_vector_reports_the_facts_of_its_parse_txt() {
         let doc = parse(&bytes).unwrap();
         let valid = match doc.kind() {
             ctl_format::FileKind::TrustList => doc.verify(&RsaVerifier).is_ok(),
-            _ => doc.verify_with_certificate(&vector("keys/ccm.crt.der"), &RsaVerifier).is_ok(),
+            _ => doc
+                .verify_with_certificate(&vector("keys/ccm.crt.der"), &RsaVerifier)
+                .is_ok(),
         };
         let expected = String::from_utf8(vector(&format!("{path}.parse.txt"))).unwrap();
-        let verdict = if valid { "Valid signature" } else { "Invalid signature" };
+        let verdict = if valid {
+            "Valid signature"
+        } else {
+            "Invalid signature"
+        };
         let rendered = format!("{}\n{verdict}\n", render(&doc));
         assert_eq!(rendered, expected, "{path}");
     }

@@ -1,13 +1,17 @@
 //! Malformed inputs: each gives an error naming what and where; none panics.
 
-use ctl_format::{ErrorKind, FileKind, MAX_LEN, ParseOptions, RsaVerifier, Tag, VerifyError, What, parse, parse_signed, parse_trust_list, parse_with};
+use ctl_format::{
+    ErrorKind, FileKind, MAX_LEN, ParseOptions, RsaVerifier, Tag, VerifyError, What, parse,
+    parse_signed, parse_trust_list, parse_with,
+};
 use hex_literal::hex;
 
 use crate::vectors::{ALL, vector};
 
 /// A minimal valid `.sgn` header (24 bytes) followed by `payload`.
 fn sgn(payload: &[u8]) -> Vec<u8> {
-    let mut v = hex!("01 0002 0100  02 0002 0018  05 0001 01  08 0001 01  0c 0001 aa  0d 0d").to_vec();
+    let mut v =
+        hex!("01 0002 0100  02 0002 0018  05 0001 01  08 0001 01  0c 0001 aa  0d 0d").to_vec();
     v.extend_from_slice(payload);
     v
 }
@@ -170,7 +174,12 @@ fn a_table_of_malformed_headers() {
 #[test]
 fn sha256_parses_behind_its_option() {
     let bytes = hex!("01 0002 0100  02 0002 0018  05 0001 01  08 0001 02  0c 0001 aa  0d 0d");
-    let doc = parse_with(&bytes, Some(FileKind::Signed), &ParseOptions::default().with_sha256()).unwrap();
+    let doc = parse_with(
+        &bytes,
+        Some(FileKind::Signed),
+        &ParseOptions::default().with_sha256(),
+    )
+    .unwrap();
     assert_eq!(doc.header().digest(), ctl_format::DigestAlgorithm::Sha256);
 }
 
@@ -187,11 +196,19 @@ fn a_table_of_malformed_records() {
     use ctl_format::tag::record as r;
     let t = Some(FileKind::TrustList);
     let cases: Vec<(&str, Vec<u8>, ErrorKind, Option<usize>)> = vec![
-        ("no records", ctl_with_first_record(&[]), ErrorKind::NoRecords, Some(464)),
+        (
+            "no records",
+            ctl_with_first_record(&[]),
+            ErrorKind::NoRecords,
+            Some(464),
+        ),
         (
             "record not starting with RECORD_LENGTH",
             ctl_with_first_record(&hex!("03 0002 4100")),
-            ErrorKind::UnexpectedTag { expected: r::RECORD_LENGTH, found: 3 },
+            ErrorKind::UnexpectedTag {
+                expected: r::RECORD_LENGTH,
+                found: 3,
+            },
             Some(464),
         ),
         (
@@ -203,49 +220,77 @@ fn a_table_of_malformed_records() {
         (
             "record length past the file",
             ctl_with_first_record(&hex!("01 0002 0010 04 0002 0000")),
-            ErrorKind::Truncated { what: What::Record, needed: 16, available: 10 },
+            ErrorKind::Truncated {
+                what: What::Record,
+                needed: 16,
+                available: 10,
+            },
             Some(464),
         ),
         (
             "field overshoots its record",
             ctl_with_first_record(&hex!("01 0002 0009 04 0002 0000 00")),
-            ErrorKind::Overshoot { tag: r::ROLE, end: 474, limit: 473 },
+            ErrorKind::Overshoot {
+                tag: r::ROLE,
+                end: 474,
+                limit: 473,
+            },
             Some(469),
         ),
         (
             "field overshoots the file",
             ctl_with_first_record(&hex!("01 0002 000a 09 0010 0000")),
-            ErrorKind::Truncated { what: What::Value(r::CERTIFICATE), needed: 16, available: 2 },
+            ErrorKind::Truncated {
+                what: What::Value(r::CERTIFICATE),
+                needed: 16,
+                available: 2,
+            },
             Some(472),
         ),
         (
             "role of 1 byte",
             ctl_with_first_record(&hex!("01 0002 0009 04 0001 00")),
-            ErrorKind::BadLength { tag: r::ROLE, expected: 2, found: 1 },
+            ErrorKind::BadLength {
+                tag: r::ROLE,
+                expected: 2,
+                found: 1,
+            },
             Some(469),
         ),
         (
             "IP address of 5 bytes",
             ctl_with_first_record(&hex!("01 0002 000d 0a 0005 0000000000")),
-            ErrorKind::BadLength { tag: r::IP_ADDRESS, expected: 4, found: 5 },
+            ErrorKind::BadLength {
+                tag: r::IP_ADDRESS,
+                expected: 4,
+                found: 5,
+            },
             Some(469),
         ),
         (
             "zero-length certificate",
             ctl_with_first_record(&hex!("01 0002 0008 09 0000")),
-            ErrorKind::EmptyValue { tag: r::CERTIFICATE },
+            ErrorKind::EmptyValue {
+                tag: r::CERTIFICATE,
+            },
             Some(469),
         ),
         (
             "two roles",
             ctl_with_first_record(&hex!("01 0002 000f 04 0002 0000 04 0002 0001")),
-            ErrorKind::DuplicateTag { tag: r::ROLE, first: 469 },
+            ErrorKind::DuplicateTag {
+                tag: r::ROLE,
+                first: 469,
+            },
             Some(474),
         ),
         (
             "subject without NUL",
             ctl_with_first_record(&hex!("01 0002 0009 03 0001 41")),
-            ErrorKind::MissingNul { tag: r::SUBJECT_NAME, found: 0x41 },
+            ErrorKind::MissingNul {
+                tag: r::SUBJECT_NAME,
+                found: 0x41,
+            },
             Some(469),
         ),
     ];
@@ -274,12 +319,29 @@ fn a_trust_list_over_64_kib_is_refused_before_parsing() {
     let mut big = vector("ctl/CTLFile-sha1.tlv");
     big.resize(MAX_LEN + 1, 0);
     let err = parse_trust_list(&big).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::TooLarge { len: 65_537, limit: 65_536 });
+    assert_eq!(
+        err.kind(),
+        ErrorKind::TooLarge {
+            len: 65_537,
+            limit: 65_536
+        }
+    );
     assert_eq!(err.offset(), None);
-    assert_eq!(err.to_string(), "file too large: expected at most 65536 bytes, found 65537");
+    assert_eq!(
+        err.to_string(),
+        "file too large: expected at most 65536 bytes, found 65537"
+    );
     assert!(parse(&big).is_err());
     // Garbage over the limit is refused the same way, unread.
-    assert_eq!(parse_trust_list(&vec![0xff; MAX_LEN + 1]).unwrap_err().kind(), ErrorKind::TooLarge { len: 65_537, limit: 65_536 });
+    assert_eq!(
+        parse_trust_list(&vec![0xff; MAX_LEN + 1])
+            .unwrap_err()
+            .kind(),
+        ErrorKind::TooLarge {
+            len: 65_537,
+            limit: 65_536
+        }
+    );
 }
 
 #[test]
@@ -301,7 +363,10 @@ fn every_truncation_of_every_vector_is_refused() {
                     match doc.kind() {
                         FileKind::TrustList => {
                             assert!(boundaries.contains(&len), "{path}[..{len}] parsed");
-                            assert!(doc.verify(&RsaVerifier).is_err(), "{path}[..{len}] verified");
+                            assert!(
+                                doc.verify(&RsaVerifier).is_err(),
+                                "{path}[..{len}] verified"
+                            );
                         }
                         _ => {
                             assert!(len >= doc.header().length(), "{path}[..{len}] parsed");

@@ -1,6 +1,8 @@
 //! The certutils-made vectors, rebuilt byte for byte with the options in their README.
 
-use ctl_format::{DigestAlgorithm, Layout, RecordSpec, Role, SignedFileBuilder, TrustListBuilder, parse};
+use ctl_format::{
+    DigestAlgorithm, Layout, RecordSpec, Role, SignedFileBuilder, TrustListBuilder, parse,
+};
 
 use crate::support::{KeySigner, cert};
 use crate::vectors::vector;
@@ -9,7 +11,10 @@ const T: u32 = 1_735_689_600;
 
 fn ctl(digest: DigestAlgorithm) -> Vec<u8> {
     let mut b = TrustListBuilder::new();
-    b.layout(Layout::Certutils).digest(digest).filename("CTLFile.tlv").timestamp(T);
+    b.layout(Layout::Certutils)
+        .digest(digest)
+        .filename("CTLFile.tlv")
+        .timestamp(T);
     for (name, role) in [
         ("sast1", Role::SAST),
         ("sast2", Role::SAST),
@@ -20,7 +25,9 @@ fn ctl(digest: DigestAlgorithm) -> Vec<u8> {
         b.push(RecordSpec::new(cert(name), role));
     }
     let signer = KeySigner::vector("sast1");
-    let len = b.encoded_len(ctl_format::Signer::certificate(&signer)).unwrap();
+    let len = b
+        .encoded_len(ctl_format::Signer::certificate(&signer))
+        .unwrap();
     let out = b.build(&signer).unwrap();
     assert_eq!(out.len(), len);
     out
@@ -33,13 +40,18 @@ fn ctl_sha1_rebuilds_byte_for_byte() {
 
 #[test]
 fn ctl_sha512_rebuilds_byte_for_byte() {
-    assert_eq!(ctl(DigestAlgorithm::Sha512), vector("ctl/CTLFile-sha512.tlv"));
+    assert_eq!(
+        ctl(DigestAlgorithm::Sha512),
+        vector("ctl/CTLFile-sha512.tlv")
+    );
 }
 
 #[test]
 fn itl_rebuilds_byte_for_byte() {
     let mut b = TrustListBuilder::new();
-    b.layout(Layout::Certutils).filename("ITLFile.tlv").timestamp(T);
+    b.layout(Layout::Certutils)
+        .filename("ITLFile.tlv")
+        .timestamp(T);
     for (name, role) in [
         ("itlrecovery", Role::SAST),
         ("ccm", Role::SAST),
@@ -49,7 +61,10 @@ fn itl_rebuilds_byte_for_byte() {
     ] {
         b.push(RecordSpec::new(cert(name), role));
     }
-    assert_eq!(b.build(&KeySigner::vector("itlrecovery")).unwrap(), vector("itl/ITLFile-sha1.tlv"));
+    assert_eq!(
+        b.build(&KeySigner::vector("itlrecovery")).unwrap(),
+        vector("itl/ITLFile-sha1.tlv")
+    );
 }
 
 #[test]
@@ -69,16 +84,31 @@ fn synthetic_cucm_layout_rebuilds_byte_for_byte() {
     let mut b = TrustListBuilder::new();
     b.layout(Layout::Cucm).filename("CTLFile.tlv").timestamp(T);
     b.push(RecordSpec::new(cert("sast1"), Role::SAST).without_certificate_signature());
-    b.push(RecordSpec::new(cert("ccm"), Role::CCM_TFTP).dns_name("cucm-pub").ip_address(ip));
-    b.push(RecordSpec::new(cert("capf"), Role::CAPF).dns_name("cucm-pub").ip_address(ip));
-    b.push(RecordSpec::new(cert("tftp"), Role::TFTP).dns_name("tftp").ip_address("2001:db8::10".parse().unwrap()));
+    b.push(
+        RecordSpec::new(cert("ccm"), Role::CCM_TFTP)
+            .dns_name("cucm-pub")
+            .ip_address(ip),
+    );
+    b.push(
+        RecordSpec::new(cert("capf"), Role::CAPF)
+            .dns_name("cucm-pub")
+            .ip_address(ip),
+    );
+    b.push(
+        RecordSpec::new(cert("tftp"), Role::TFTP)
+            .dns_name("tftp")
+            .ip_address("2001:db8::10".parse().unwrap()),
+    );
     b.push(
         RecordSpec::new(cert("tvs"), Role::TVS)
             .dns_name("cucm-pub")
             .ip_address(ip)
             .certificate_hash(DigestAlgorithm::Sha1),
     );
-    assert_eq!(b.build(&KeySigner::vector("sast1")).unwrap(), vector("synthetic/CTLFile-cisco-layout.tlv"));
+    assert_eq!(
+        b.build(&KeySigner::vector("sast1")).unwrap(),
+        vector("synthetic/CTLFile-cisco-layout.tlv")
+    );
 }
 
 #[test]

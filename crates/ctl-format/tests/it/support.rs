@@ -13,11 +13,10 @@ pub(crate) struct KeySigner {
 impl KeySigner {
     pub(crate) fn vector(name: &str) -> Self {
         let pem = String::from_utf8(vector(&format!("keys/{name}.key.pem"))).unwrap();
-        Self { key: rsa::PrivateKey::from_pkcs8_pem(&pem).unwrap(), cert: vector(&format!("keys/{name}.crt.der")) }
-    }
-
-    pub(crate) fn new(key: rsa::PrivateKey, cert: Vec<u8>) -> Self {
-        Self { key, cert }
+        Self {
+            key: rsa::PrivateKey::from_pkcs8_pem(&pem).unwrap(),
+            cert: vector(&format!("keys/{name}.crt.der")),
+        }
     }
 }
 

@@ -21,7 +21,11 @@ fn every_vector_round_trips() {
         let doc = parse(&bytes).unwrap_or_else(|e| panic!("{path}: {e}"));
         assert_eq!(doc.encoded_len(), bytes.len(), "{path}");
         assert_eq!(doc.to_vec(), bytes, "{path}");
-        let expected = if path.ends_with(".sgn") { FileKind::Signed } else { FileKind::TrustList };
+        let expected = if path.ends_with(".sgn") {
+            FileKind::Signed
+        } else {
+            FileKind::TrustList
+        };
         assert_eq!(doc.kind(), expected, "{path}");
     }
 }
@@ -41,13 +45,23 @@ fn every_vector_verifies_except_the_tampered_one() {
     }
     let sgn = vector("sgn/sha1/SEP001122334455.cnf.xml.sgn");
     let doc = parse(&sgn).unwrap();
-    assert_eq!(doc.verify(&RsaVerifier).unwrap_err(), VerifyError::NeedsCertificate);
+    assert_eq!(
+        doc.verify(&RsaVerifier).unwrap_err(),
+        VerifyError::NeedsCertificate
+    );
     let ccm = vector("keys/ccm.crt.der");
     let verified = doc.verify_with_certificate(&ccm, &RsaVerifier).unwrap();
-    assert_eq!(verified.payload(), vector("sgn/sha1/SEP001122334455.cnf.xml"));
+    assert_eq!(
+        verified.payload(),
+        vector("sgn/sha1/SEP001122334455.cnf.xml")
+    );
     let ctl = vector("ctl/CTLFile-sha1.tlv");
     let ctl = parse(&ctl).unwrap();
     doc.verify_with_trust_list(&ctl, &RsaVerifier).unwrap();
     let wrong = vector("keys/tftp.crt.der");
-    assert_eq!(doc.verify_with_certificate(&wrong, &RsaVerifier).unwrap_err(), VerifyError::BadSignature);
+    assert_eq!(
+        doc.verify_with_certificate(&wrong, &RsaVerifier)
+            .unwrap_err(),
+        VerifyError::BadSignature
+    );
 }
