@@ -1,0 +1,292 @@
+//! The software signer: an RSA key from a PEM file.
+
+use std::fmt;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+use ctl_format::{Certificate, CertificateError, DigestAlgorithm, PublicKey, Signer, SignerError};
+use rsa::pkcs1::{DecodeRsaPrivateKey as _, EncodeRsaPublicKey as _};
+use rsa::pkcs8::DecodePrivateKey as _;
+use zeroize::Zeroizing;
+
+/// Key and certificate files are small; anything larger is not one.
+const MAX_PEM_FILE: u64 = 1024 * 1024;
+
+/// Why a software signer could not be made or could not sign.
+///
+/// No variant carries key material: texts name the file and the problem only.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is larger than any key or certificate file.
+    #[error("{path}: over {MAX_PEM_FILE} bytes, not a key or certificate file")]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+    },
+    /// No private key block in the PEM text.
+    #[error("{what}: no private key (expected a PEM block PRIVATE KEY or RSA PRIVATE KEY)")]
+    NoKey {
+        /// Where it was looked for.
+        what: String,
+    },
+    /// No certificate in the PEM text, and none given.
+    #[error("{what}: no certificate (expected a PEM block CERTIFICATE)")]
+    NoCertificate {
+        /// Where it was looked for.
+        what: String,
+    },
+    /// An encrypted private key.
+    #[error(
+        "{what}: the private key is encrypted; decrypt it first (openssl pkcs8 -in KEY -out PLAIN)"
+    )]
+    EncryptedKey {
+        /// Where it was found.
+        what: String,
+    },
+    /// A key that is not RSA.
+    #[error("{what}: the key is {algorithm}; CTL, ITL and .sgn files can only be signed with RSA")]
+    KeyNotRsa {
+        /// Where it was found.
+        what: String,
+        /// The algorithm found.
+        algorithm: &'static str,
+    },
+    /// The key could not be decoded (the decoder's message, which carries no key material).
+    #[error("{what}: invalid RSA private key: {reason}")]
+    InvalidKey {
+        /// Where it was found.
+        what: String,
+        /// Why.
+        reason: String,
+    },
+    /// The certificate could not be decoded.
+    #[error("{what}: {source}")]
+    Certificate {
+        /// Where it was found.
+        what: String,
+        /// Why.
+        source: CertificateError,
+    },
+    /// The key does not belong to the certificate.
+    #[error("{what}: the private key does not match the certificate's public key")]
+    Mismatch {
+        /// Where they were found.
+        what: String,
+    },
+}
+
+/// Signs with an RSA private key held in memory (zeroized when dropped).
+pub struct SoftwareSigner {
+    key: rsa::PrivateKey,
+    cert: Vec<u8>,
+    subject: String,
+}
+
+impl fmt::Debug for SoftwareSigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SoftwareSigner")
+            .field("certificate", &self.subject)
+            .field("key", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Reads a small file, refusing anything too large to be a key or certificate.
+///
+/// # Errors
+/// I/O errors, and files over 1 MiB.
+pub(crate) fn read_small(path: &Path) -> Result<Zeroizing<Vec<u8>>, Error> {
+    let io = |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut buf = Zeroizing::new(Vec::new());
+    file.take(MAX_PEM_FILE + 1)
+        .read_to_end(&mut buf)
+        .map_err(io)?;
+    if buf.len() as u64 > MAX_PEM_FILE {
+        return Err(Error::TooLarge {
+            path: path.to_owned(),
+        });
+    }
+    Ok(buf)
+}
+
+impl SoftwareSigner {
+    /// A signer from PEM text holding the private key, and a DER certificate.
+    ///
+    /// `what` names the source in error messages (a file name).
+    ///
+    /// # Errors
+    /// No key, an encrypted or non-RSA key, or a key that does not match the certificate.
+    pub fn from_pem_key(key_pem: &[u8], cert_der: &[u8], what: &str) -> Result<Self, Error> {
+        let key = decode_key(key_pem, what)?;
+        let cert = Certificate::from_der(cert_der).map_err(|source| Error::Certificate {
+            what: what.to_owned(),
+            source,
+        })?;
+        Self::new(key, &cert, what)
+    }
+
+    /// A signer from one PEM file holding both the key and the certificate (the form
+    /// certutils takes), or from a key file and a separate certificate file (PEM or DER).
+    ///
+    /// # Errors
+    /// Unreadable files, and the errors of [`from_pem_key`](Self::from_pem_key).
+    pub fn from_files(key: &Path, cert: Option<&Path>) -> Result<Self, Error> {
+        let what = key.display().to_string();
+        let key_pem = read_small(key)?;
+        let private = decode_key(&key_pem, &what)?;
+        let (cert_bytes, cert_what) = match cert {
+            Some(p) => (read_small(p)?, p.display().to_string()),
+            None => (key_pem, what.clone()),
+        };
+        if cert.is_none()
+            && !ctl_format::pem_labels(&cert_bytes)
+                .iter()
+                .any(|l| l == "CERTIFICATE")
+        {
+            return Err(Error::NoCertificate { what });
+        }
+        let cert =
+            Certificate::from_der_or_pem(&cert_bytes).map_err(|source| Error::Certificate {
+                what: cert_what,
+                source,
+            })?;
+        Self::new(private, &cert, &what)
+    }
+
+    /// A signer from a key and the certificate it belongs to.
+    ///
+    /// # Errors
+    /// A certificate that is not RSA or does not match the key.
+    pub fn new(key: rsa::PrivateKey, cert: &Certificate, what: &str) -> Result<Self, Error> {
+        let pkcs1 = match cert.public_key() {
+            PublicKey::Rsa { pkcs1, .. } => pkcs1,
+            other => {
+                return Err(Error::KeyNotRsa {
+                    what: what.to_owned(),
+                    algorithm: other.algorithm(),
+                });
+            }
+        };
+        let ours = key
+            .as_public_key()
+            .to_pkcs1_der()
+            .map_err(|e| Error::InvalidKey {
+                what: what.to_owned(),
+                reason: e.to_string(),
+            })?;
+        if ours.as_bytes() != pkcs1.as_slice() {
+            return Err(Error::Mismatch {
+                what: what.to_owned(),
+            });
+        }
+        Ok(Self {
+            key,
+            cert: cert.der().to_vec(),
+            subject: cert.subject_text(ctl_format::NameStyle::Reversed),
+        })
+    }
+
+    /// Whether PEM text holds a private key block of any kind.
+    pub fn has_private_key(pem: &[u8]) -> bool {
+        ctl_format::pem_labels(pem)
+            .iter()
+            .any(|l| l.ends_with("PRIVATE KEY"))
+    }
+}
+
+const RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
+const EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
+const ED25519: &str = "1.3.101.112";
+
+fn decode_key(pem: &[u8], what: &str) -> Result<rsa::PrivateKey, Error> {
+    let labels = ctl_format::pem_labels(pem);
+    let invalid = |e: &dyn fmt::Display| Error::InvalidKey {
+        what: what.to_owned(),
+        reason: e.to_string(),
+    };
+    let cert_err = |source| Error::Certificate {
+        what: what.to_owned(),
+        source,
+    };
+    for label in &labels {
+        match label.as_str() {
+            "PRIVATE KEY" => {
+                let der = Zeroizing::new(
+                    ctl_format::pem_decode_all(pem, label)
+                        .map_err(cert_err)?
+                        .into_iter()
+                        .next()
+                        .unwrap_or_default(),
+                );
+                let info = rsa::pkcs8::PrivateKeyInfoRef::try_from(der.as_slice())
+                    .map_err(|e| invalid(&e))?;
+                let algorithm = match info.algorithm.oid.to_string().as_str() {
+                    RSA_ENCRYPTION => {
+                        return rsa::PrivateKey::from_pkcs8_der(&der).map_err(|e| invalid(&e));
+                    }
+                    EC_PUBLIC_KEY => "EC",
+                    ED25519 => "Ed25519",
+                    _ => "not RSA",
+                };
+                return Err(Error::KeyNotRsa {
+                    what: what.to_owned(),
+                    algorithm,
+                });
+            }
+            "RSA PRIVATE KEY" => {
+                let der = Zeroizing::new(
+                    ctl_format::pem_decode_all(pem, label)
+                        .map_err(cert_err)?
+                        .into_iter()
+                        .next()
+                        .unwrap_or_default(),
+                );
+                return rsa::PrivateKey::from_pkcs1_der(&der).map_err(|e| invalid(&e));
+            }
+            "ENCRYPTED PRIVATE KEY" => {
+                return Err(Error::EncryptedKey {
+                    what: what.to_owned(),
+                });
+            }
+            "EC PRIVATE KEY" => {
+                return Err(Error::KeyNotRsa {
+                    what: what.to_owned(),
+                    algorithm: "EC",
+                });
+            }
+            _ => {}
+        }
+    }
+    Err(Error::NoKey {
+        what: what.to_owned(),
+    })
+}
+
+impl Signer for SoftwareSigner {
+    fn certificate(&self) -> &[u8] {
+        &self.cert
+    }
+
+    fn sign(&self, digest: DigestAlgorithm, message: &[u8]) -> Result<Vec<u8>, SignerError> {
+        let sig = match digest {
+            DigestAlgorithm::Sha1 => self.key.pkcs1v15_sign::<sha1::Sha1>(message),
+            DigestAlgorithm::Sha256 => self.key.pkcs1v15_sign::<sha2::Sha256>(message),
+            DigestAlgorithm::Sha512 => self.key.pkcs1v15_sign::<sha2::Sha512>(message),
+            _ => return Err(format!("digest {digest} is not supported").into()),
+        };
+        sig.map_err(|e| format!("RSA signing failed: {e}").into())
+    }
+}
