@@ -199,6 +199,29 @@ impl SoftwareSigner {
         })
     }
 
+    /// A signer from a key file and the first of `candidates` that the key belongs to;
+    /// when the key file holds a certificate, that one is used instead.
+    ///
+    /// # Errors
+    /// Unreadable file, bad key, or no candidate matching the key.
+    pub fn from_key_file_matching(key: &Path, candidates: &[Certificate]) -> Result<Self, Error> {
+        let what = key.display().to_string();
+        let pem = read_small(key)?;
+        if ctl_format::pem_labels(&pem)
+            .iter()
+            .any(|l| l == "CERTIFICATE")
+        {
+            return Self::from_files(key, None);
+        }
+        let private = decode_key(&pem, &what)?;
+        for cert in candidates {
+            if let Ok(signer) = Self::new(private.clone(), cert, &what) {
+                return Ok(signer);
+            }
+        }
+        Err(Error::NoCertificate { what })
+    }
+
     /// Whether PEM text holds a private key block of any kind.
     pub fn has_private_key(pem: &[u8]) -> bool {
         ctl_format::pem_labels(pem)

@@ -1,0 +1,256 @@
+//! `ctl inspect`: what a file holds, for people and for scripts.
+
+use std::path::PathBuf;
+
+use ctl_format::{
+    Certificate, Document, FileKind, Record, Role, RsaVerifier, format_utc, hex, lint,
+};
+use serde::Serialize;
+
+use crate::files::{parse, read_certificate, read_document};
+use crate::verify::{Check, check_signature, load_trust};
+use crate::{Outcome, ReadOptions};
+
+/// Arguments of `ctl inspect`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct InspectArgs {
+    /// The CTL, ITL or .sgn file.
+    file: PathBuf,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Check a .sgn (or a trust list) against this certificate (PEM or DER).
+    #[arg(long, value_name = "PEM")]
+    cert: Option<PathBuf>,
+    /// Check the signature against this trust list, as a phone holding it would.
+    #[arg(long, value_name = "TLV")]
+    trust: Option<PathBuf>,
+    #[command(flatten)]
+    read: ReadOptions,
+}
+
+#[derive(Serialize)]
+pub(crate) struct SignerJson {
+    pub(crate) name: Option<String>,
+    pub(crate) issuer: Option<String>,
+    pub(crate) serial: String,
+}
+
+#[derive(Serialize)]
+pub(crate) struct RecordJson {
+    length: usize,
+    role: &'static str,
+    role_code: Option<u16>,
+    subject: Option<String>,
+    issuer: Option<String>,
+    serial: Option<String>,
+    dns_name: Option<String>,
+    ip_address: Option<String>,
+    public_key_length: Option<usize>,
+    signature_length: Option<usize>,
+    certificate_length: Option<usize>,
+    key_algorithm: Option<&'static str>,
+    certificate_sha1: Option<String>,
+    not_after: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct InspectJson {
+    format: &'static str,
+    version: String,
+    header_length: usize,
+    signer_version: Option<String>,
+    signer: SignerJson,
+    digest: &'static str,
+    signature_length: usize,
+    filename: Option<String>,
+    timestamp: Option<u32>,
+    records: Vec<RecordJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payload_length: Option<usize>,
+    signature_valid: bool,
+    warnings: Vec<String>,
+}
+
+pub(crate) fn signer_json(doc: &Document<'_>) -> SignerJson {
+    let h = doc.header();
+    SignerJson {
+        name: h.signer_name().map(|s| s.into_owned()),
+        issuer: h.issuer_name().map(|s| s.into_owned()),
+        serial: hex(h.serial()),
+    }
+}
+
+/// The role name, `UNKNOWN` for other codes.
+pub(crate) fn role_name(role: Option<Role>) -> &'static str {
+    role.and_then(Role::name).unwrap_or("UNKNOWN")
+}
+
+pub(crate) fn record_json(r: &Record<'_>) -> RecordJson {
+    let cert = r
+        .certificate()
+        .and_then(|der| Certificate::from_der(der).ok());
+    RecordJson {
+        length: r.length(),
+        role: role_name(r.role()),
+        role_code: r.role().map(|x| x.0),
+        subject: r.subject_name().map(|s| s.into_owned()),
+        issuer: r.issuer_name().map(|s| s.into_owned()),
+        serial: r.serial().map(hex),
+        dns_name: r.dns_name().map(|s| s.into_owned()),
+        ip_address: r.ip_address().map(|ip| ip.to_string()),
+        public_key_length: r.public_key().map(<[u8]>::len),
+        signature_length: r.signature().map(<[u8]>::len),
+        certificate_length: r.certificate().map(<[u8]>::len),
+        key_algorithm: cert.as_ref().map(|c| c.public_key().algorithm()),
+        certificate_sha1: r
+            .certificate()
+            .map(|der| hex(&ctl_format::DigestAlgorithm::Sha1.digest(&[der]))),
+        not_after: cert.as_ref().map(Certificate::not_after),
+    }
+}
+
+pub(crate) fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+pub(crate) fn run(args: &InspectArgs) -> Outcome {
+    let bytes = read_document(&args.file)?;
+    let doc = parse(&args.file, &bytes, args.read)?;
+    let cert = args.cert.as_deref().map(read_certificate).transpose()?;
+    let trust_bytes = args.trust.as_deref().map(read_document).transpose()?;
+    let trust = match (&args.trust, &trust_bytes) {
+        (Some(path), Some(b)) => Some(load_trust(path, b, args.read)?),
+        _ => None,
+    };
+    let check = check_signature(&doc, cert.as_ref().map(Certificate::der), trust.as_ref());
+    let mut warnings: Vec<String> = lint(&doc, now()).iter().map(ToString::to_string).collect();
+    if let Check::Invalid(reason) | Check::Unchecked(reason) = &check {
+        warnings.push(format!("signature not verified: {reason}"));
+    }
+    if args.json {
+        let h = doc.header();
+        let out = InspectJson {
+            format: doc.kind().name(),
+            version: h.version().to_string(),
+            header_length: h.length(),
+            signer_version: h.signer_version().map(|v| v.to_string()),
+            signer: signer_json(&doc),
+            digest: h.digest().name(),
+            signature_length: h.signature().len(),
+            filename: h.filename().map(|s| s.into_owned()),
+            timestamp: h.timestamp(),
+            records: doc.records().iter().map(record_json).collect(),
+            payload_length: (doc.kind() == FileKind::Signed).then(|| doc.body_unverified().len()),
+            signature_valid: matches!(check, Check::Valid(_)),
+            warnings,
+        };
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    } else {
+        print!("{}", human(&doc, &check, &warnings));
+    }
+    Ok(())
+}
+
+fn human(doc: &Document<'_>, check: &Check, warnings: &[String]) -> String {
+    use std::fmt::Write as _;
+    let h = doc.header();
+    let mut s = String::new();
+    let mut line = |k: &str, v: &dyn std::fmt::Display| {
+        let _ = writeln!(s, "{:<18}{v}", format!("{k}:"));
+    };
+    let kind = match doc.kind() {
+        FileKind::TrustList => "trust list (.tlv)",
+        _ => "signed file (.sgn)",
+    };
+    line("Format", &kind);
+    line("Version", &h.version());
+    line(
+        "Header Length",
+        &format!("{} bytes ({} padding)", h.length(), h.padding()),
+    );
+    if let Some(v) = h.signer_version() {
+        line("Signer Version", &v);
+    }
+    line("Signer Name", &h.signer_name().unwrap_or_default());
+    line("Issuer Name", &h.issuer_name().unwrap_or_default());
+    line("Serial Number", &hex(h.serial()));
+    line("Digest", &h.digest());
+    line("Signature", &format!("{} bytes", h.signature().len()));
+    line("Filename", &h.filename().unwrap_or_default());
+    match h.timestamp() {
+        Some(t) => line(
+            "Timestamp",
+            &format!("{} UTC ({t})", format_utc(u64::from(t))),
+        ),
+        None => line("Timestamp", &"(absent)"),
+    }
+    if doc.kind() == FileKind::Signed {
+        line("Payload", &format!("{} bytes", doc.body_unverified().len()));
+    }
+    for (i, r) in doc.records().iter().enumerate() {
+        let j = record_json(r);
+        let _ = writeln!(s, "\nRecord #{} at byte {}", i + 1, r.offset());
+        let mut line = |k: &str, v: &dyn std::fmt::Display| {
+            let _ = writeln!(s, "  {:<18}{v}", format!("{k}:"));
+        };
+        line("Length", &format!("{} bytes", j.length));
+        line(
+            "Role",
+            &r.role()
+                .map_or_else(|| "(absent)".to_owned(), |x| format!("{x} ({})", x.0)),
+        );
+        if let Some(d) = &j.dns_name {
+            line("DNS Name", d);
+        }
+        if let Some(ip) = &j.ip_address {
+            line("IP Address", ip);
+        }
+        line("Subject", &j.subject.unwrap_or_default());
+        line("Issuer", &j.issuer.unwrap_or_default());
+        line("Serial", &j.serial.unwrap_or_default());
+        if let Some(n) = j.public_key_length {
+            line(
+                "Public Key",
+                &format!(
+                    "{n} bytes ({})",
+                    j.key_algorithm.unwrap_or("unreadable certificate")
+                ),
+            );
+        }
+        match j.signature_length {
+            Some(n) => line("Cert Signature", &format!("{n} bytes")),
+            None => line("Cert Signature", &"(absent)"),
+        }
+        if let (Some(n), Some(sha1)) = (j.certificate_length, &j.certificate_sha1) {
+            line("Certificate", &format!("{n} bytes, SHA-1 {sha1}"));
+        }
+        if let Some(t) = j.not_after {
+            line("Not After", &format!("{} UTC", format_utc(t)));
+        }
+        if r.opaque_elements() > 0 {
+            line("Unknown Elements", &r.opaque_elements());
+        }
+    }
+    let _ = writeln!(s);
+    match check {
+        Check::Valid(by) => {
+            let _ = writeln!(s, "Valid signature ({by})");
+        }
+        Check::Invalid(_) => {
+            let _ = writeln!(s, "Invalid signature");
+        }
+        Check::Unchecked(_) => {
+            let _ = writeln!(s, "Signature not checked");
+        }
+    }
+    for w in warnings {
+        let _ = writeln!(s, "warning: {w}");
+    }
+    s
+}
+
+/// The verifier every command uses.
+pub(crate) const VERIFIER: RsaVerifier = RsaVerifier;

@@ -1,0 +1,113 @@
+//! `ctl`: inspect, verify, build, sign and diff Cisco CTL, ITL and `.sgn` files.
+//!
+//! Exit codes: 0 success; 1 an invalid signature, a refused file, a difference
+//! (`diff`) or a failure while working; 2 a malformed file or a wrong call.
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
+
+mod build;
+mod diff;
+mod files;
+mod inspect;
+mod verify;
+
+/// The outcome of a command that did not succeed: an exit code and one line for stderr.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    /// A malformed input or a wrong call (exit 2).
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
+        Self {
+            code: 2,
+            message: message.into(),
+        }
+    }
+
+    /// A failure while working, or a negative verdict (exit 1).
+    pub(crate) fn failed(message: impl Into<String>) -> Self {
+        Self {
+            code: 1,
+            message: message.into(),
+        }
+    }
+
+    /// A negative verdict already reported on stdout (exit 1, nothing on stderr).
+    pub(crate) const fn quiet(code: u8) -> Self {
+        Self {
+            code,
+            message: String::new(),
+        }
+    }
+}
+
+pub(crate) type Outcome = Result<(), Failure>;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ctl",
+    version,
+    about = "Cisco Certificate Trust List files: inspect, verify, build, sign, diff"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Show what a CTL, ITL or .sgn file holds.
+    Inspect(inspect::InspectArgs),
+    /// Check a file's signature, and whether a phone holding --trust would take it.
+    Verify(verify::VerifyArgs),
+    /// Build and sign a CTL or ITL from certificates.
+    Build(Box<build::BuildArgs>),
+    /// Sign a file as FILE.sgn.
+    Sign(build::SignArgs),
+    /// Compare two files: records added, removed and changed, and header changes.
+    Diff(diff::DiffArgs),
+}
+
+fn main() -> ExitCode {
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let outcome = match cli.command {
+        Command::Inspect(a) => inspect::run(&a),
+        Command::Verify(a) => verify::run(&a),
+        Command::Build(a) => {
+            let sub = matches.subcommand_matches("build");
+            build::run_build(&a, sub)
+        }
+        Command::Sign(a) => build::run_sign(&a),
+        Command::Diff(a) => diff::run(&a),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            if !f.message.is_empty() {
+                eprintln!("ctl: {}", f.message);
+            }
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+/// Options shared by the commands that read files.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub(crate) struct ReadOptions {
+    /// Accept SHA-256 (digest code 2), which no phone is known to use.
+    #[arg(long)]
+    pub(crate) allow_sha256: bool,
+}
+
+pub(crate) fn display(path: &std::path::Path) -> String {
+    path.display().to_string()
+}

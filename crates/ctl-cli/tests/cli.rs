@@ -1,0 +1,534 @@
+//! The `ctl` binary, run as a user would.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn vectors() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../ctl-format/tests/vectors")
+}
+
+fn v(rel: &str) -> String {
+    vectors().join(rel).display().to_string()
+}
+
+fn ctl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ctl"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+/// A failure is one line on stderr naming the file, no backtrace, no panic.
+fn assert_one_line_error(o: &Output, code: i32, names: &str) {
+    assert_eq!(o.status.code(), Some(code), "{}", stderr(o));
+    let err = stderr(o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("ctl: "), "{err}");
+    assert!(err.contains(names), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "{err}"
+    );
+}
+
+const ALL: &[&str] = &[
+    "ctl/CTLFile-sha1.tlv",
+    "ctl/CTLFile-sha512.tlv",
+    "itl/ITLFile-sha1.tlv",
+    "neg/CTLFile-sha1-tampered.tlv",
+    "synthetic/CTLFile-cisco-layout.tlv",
+    "sgn/sha1/SEP001122334455.cnf.xml.sgn",
+];
+
+#[test]
+fn inspect_json_has_exactly_the_contract_keys() {
+    let top = [
+        "format",
+        "version",
+        "header_length",
+        "signer_version",
+        "signer",
+        "digest",
+        "signature_length",
+        "filename",
+        "timestamp",
+        "records",
+        "signature_valid",
+        "warnings",
+    ];
+    let rec = [
+        "length",
+        "role",
+        "role_code",
+        "subject",
+        "issuer",
+        "serial",
+        "dns_name",
+        "ip_address",
+        "public_key_length",
+        "signature_length",
+        "certificate_length",
+        "key_algorithm",
+        "certificate_sha1",
+        "not_after",
+    ];
+    for path in ALL {
+        let o = ctl(&["inspect", "--json", &v(path)]);
+        assert_eq!(o.status.code(), Some(0), "{path}: {}", stderr(&o));
+        let j: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        let mut keys: Vec<&str> = j.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        let mut want: Vec<&str> = top.to_vec();
+        if path.ends_with(".sgn") {
+            want.push("payload_length");
+        }
+        want.sort_unstable();
+        assert_eq!(keys, want, "{path}");
+        let mut signer: Vec<&str> = j["signer"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        signer.sort_unstable();
+        assert_eq!(signer, ["issuer", "name", "serial"]);
+        for r in j["records"].as_array().unwrap() {
+            let mut k: Vec<&str> = r.as_object().unwrap().keys().map(String::as_str).collect();
+            k.sort_unstable();
+            let mut w = rec.to_vec();
+            w.sort_unstable();
+            assert_eq!(k, w, "{path}");
+        }
+    }
+}
+
+#[test]
+fn inspect_json_reports_the_vector_facts() {
+    let o = ctl(&["inspect", "--json", &v("ctl/CTLFile-sha1.tlv")]);
+    let j: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(j["format"], "tlv");
+    assert_eq!(j["version"], "1.2");
+    assert_eq!(j["header_length"], 464);
+    assert_eq!(j["signer_version"], "1.0");
+    assert_eq!(j["signer"]["serial"], "8a1b2c3d4e5f60718293a4b5c6d7e8f9");
+    assert_eq!(j["digest"], "sha1");
+    assert_eq!(j["signature_length"], 256);
+    assert_eq!(j["filename"], "CTLFile.tlv");
+    assert_eq!(j["timestamp"], 1_735_689_600);
+    assert_eq!(j["signature_valid"], true);
+    let roles: Vec<&str> = j["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["SAST", "SAST", "CCM+TFTP", "CAPF", "TFTP"]);
+    let r5 = &j["records"][4];
+    assert_eq!(
+        r5["subject"],
+        "CN=tftp.example.com,O=Example\\, Inc.,OU=VoIP"
+    );
+    assert_eq!(r5["serial"], "ff");
+    assert_eq!(r5["role_code"], 3);
+    assert_eq!(r5["dns_name"], serde_json::Value::Null);
+    assert_eq!(r5["ip_address"], serde_json::Value::Null);
+    assert_eq!(
+        r5["certificate_sha1"],
+        "e5c8f8c0278ecc9a1a8d00262dac86dd41ad20a4"
+    );
+    assert_eq!(r5["key_algorithm"], "RSA");
+    assert_eq!(r5["public_key_length"], 270);
+    assert_eq!(r5["certificate_length"], 904);
+    assert_eq!(r5["not_after"], 2_366_841_600_u64);
+
+    let o = ctl(&[
+        "inspect",
+        "--json",
+        &v("synthetic/CTLFile-cisco-layout.tlv"),
+    ]);
+    let j: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(j["signer_version"], serde_json::Value::Null);
+    assert_eq!(j["records"][0]["dns_name"], "");
+    assert_eq!(j["records"][0]["signature_length"], serde_json::Value::Null);
+    assert_eq!(j["records"][3]["ip_address"], "2001:db8::10");
+    assert_eq!(j["records"][1]["ip_address"], "192.0.2.10");
+
+    let o = ctl(&["inspect", "--json", &v("neg/CTLFile-sha1-tampered.tlv")]);
+    let j: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(j["signature_valid"], false);
+    assert!(
+        j["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("does not match"))
+    );
+}
+
+#[test]
+fn verify_exit_codes() {
+    for path in [
+        "ctl/CTLFile-sha1.tlv",
+        "ctl/CTLFile-sha512.tlv",
+        "itl/ITLFile-sha1.tlv",
+        "synthetic/CTLFile-cisco-layout.tlv",
+    ] {
+        let o = ctl(&["verify", &v(path)]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{path}: {}{}",
+            stdout(&o),
+            stderr(&o)
+        );
+    }
+    assert_eq!(
+        ctl(&["verify", &v("neg/CTLFile-sha1-tampered.tlv")])
+            .status
+            .code(),
+        Some(1)
+    );
+    let sgn = v("sgn/sha1/SEP001122334455.cnf.xml.sgn");
+    assert_eq!(
+        ctl(&["verify", &sgn, "--cert", &v("keys/ccm.crt.pem")])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        ctl(&["verify", &sgn, "--cert", &v("keys/tftp.crt.der")])
+            .status
+            .code(),
+        Some(1)
+    );
+    assert_eq!(
+        ctl(&["verify", &sgn, "--trust", &v("ctl/CTLFile-sha1.tlv")])
+            .status
+            .code(),
+        Some(0)
+    );
+    // The ITL holds ccm as CCM+TFTP too, so a phone with it takes the .sgn.
+    assert_eq!(
+        ctl(&["verify", &sgn, "--trust", &v("itl/ITLFile-sha1.tlv")])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_one_line_error(&ctl(&["verify", &sgn]), 2, "SEP001122334455.cnf.xml.sgn");
+    // A phone holding the CTL refuses the ITL: signed by a key it does not know.
+    let o = ctl(&[
+        "verify",
+        &v("itl/ITLFile-sha1.tlv"),
+        "--trust",
+        &v("ctl/CTLFile-sha1.tlv"),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("refused"), "{}", stdout(&o));
+    // And takes a new CTL signed by a SAST it holds.
+    let o = ctl(&[
+        "verify",
+        &v("ctl/CTLFile-sha512.tlv"),
+        "--trust",
+        &v("ctl/CTLFile-sha1.tlv"),
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let j: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(j["valid"], true);
+}
+
+#[test]
+fn malformed_files_and_wrong_calls_exit_2_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(vectors().join("ctl/CTLFile-sha1.tlv")).unwrap();
+    let cut = dir.path().join("cut.tlv");
+    std::fs::write(&cut, &bytes[..1000]).unwrap();
+    let o = ctl(&["verify", cut.to_str().unwrap()]);
+    assert_one_line_error(&o, 2, "cut.tlv");
+    assert!(stderr(&o).contains("at byte"), "{}", stderr(&o));
+    let big = dir.path().join("big.tlv");
+    std::fs::write(&big, vec![0u8; 70_000]).unwrap();
+    assert_one_line_error(&ctl(&["inspect", big.to_str().unwrap()]), 2, "found 70000");
+    assert_one_line_error(
+        &ctl(&["inspect", "/nonexistent/x.tlv"]),
+        1,
+        "/nonexistent/x.tlv",
+    );
+    assert_eq!(ctl(&["verify"]).status.code(), Some(2));
+    assert_eq!(ctl(&["frobnicate"]).status.code(), Some(2));
+}
+
+fn build(out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "build",
+        "--out",
+        out.to_str().unwrap(),
+        "--timestamp",
+        "1735689600",
+    ];
+    args.extend_from_slice(extra);
+    ctl(&args)
+}
+
+#[test]
+fn build_rebuilds_the_certutils_vectors_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s1, s2, ccm, capf, tftp) = (
+        v("keys/sast1.pem"),
+        v("keys/sast2.crt.pem"),
+        v("keys/ccm.crt.pem"),
+        v("keys/capf.crt.pem"),
+        v("keys/tftp.crt.pem"),
+    );
+    for (digest, vector) in [
+        ("sha1", "ctl/CTLFile-sha1.tlv"),
+        ("sha512", "ctl/CTLFile-sha512.tlv"),
+    ] {
+        let out = dir.path().join("CTLFile.tlv");
+        let o = build(
+            &out,
+            &[
+                "--layout",
+                "certutils",
+                "--digest",
+                digest,
+                "--sast",
+                &s1,
+                "--sast",
+                &s2,
+                "--ccm-tftp",
+                &ccm,
+                "--capf",
+                &capf,
+                "--tftp",
+                &tftp,
+            ],
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert_eq!(
+            std::fs::read(&out).unwrap(),
+            std::fs::read(vectors().join(vector)).unwrap(),
+            "{vector}"
+        );
+    }
+    // The ITL: FILENAME from --out, the ccm certificate twice, records in command-line order.
+    let out = dir.path().join("ITLFile.tlv");
+    let o = build(
+        &out,
+        &[
+            "--layout",
+            "certutils",
+            "--sast",
+            &v("keys/itlrecovery.pem"),
+            "--sast",
+            &ccm,
+            "--ccm-tftp",
+            &ccm,
+            "--tvs",
+            &v("keys/tvs.crt.pem"),
+            "--capf",
+            &capf,
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        std::fs::read(vectors().join("itl/ITLFile-sha1.tlv")).unwrap()
+    );
+    // The cucm synthetic vector, with DNS names, addresses and a certificate hash on the command line.
+    let out = dir.path().join("CTLFile.tlv");
+    let o = build(
+        &out,
+        &[
+            "--signer",
+            &v("keys/sast1.key.pem"),
+            "--sast",
+            &format!("{},no-signature", v("keys/sast1.crt.pem")),
+            "--ccm-tftp",
+            &format!("{ccm},dns=cucm-pub,ip=192.0.2.10"),
+            "--capf",
+            &format!("{capf},dns=cucm-pub,ip=192.0.2.10"),
+            "--tftp",
+            &format!("{tftp},dns=tftp,ip=2001:db8::10"),
+            "--record",
+            &format!(
+                "TVS={},dns=cucm-pub,ip=192.0.2.10,hash",
+                v("keys/tvs.crt.der")
+            ),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let synthetic = std::fs::read(vectors().join("synthetic/CTLFile-cisco-layout.tlv")).unwrap();
+    assert_eq!(std::fs::read(&out).unwrap(), synthetic);
+}
+
+#[test]
+fn sign_rebuilds_the_sgn_vector_and_names_it_file_sgn() {
+    let dir = tempfile::tempdir().unwrap();
+    let payload = dir.path().join("SEP001122334455.cnf.xml");
+    std::fs::copy(vectors().join("sgn/sha1/SEP001122334455.cnf.xml"), &payload).unwrap();
+    let o = ctl(&[
+        "sign",
+        payload.to_str().unwrap(),
+        "--signer",
+        &v("keys/ccm.pem"),
+        "--layout",
+        "certutils",
+        "--timestamp",
+        "1735689600",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = dir.path().join("SEP001122334455.cnf.xml.sgn");
+    assert_eq!(
+        std::fs::read(out).unwrap(),
+        std::fs::read(vectors().join("sgn/sha1/SEP001122334455.cnf.xml.sgn")).unwrap()
+    );
+}
+
+#[test]
+fn build_defaults_and_refusals() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("My.tlv");
+    std::fs::write(&out, b"old contents").unwrap();
+    // No signer anywhere: refused, and the existing file is untouched.
+    let o = build(
+        &out,
+        &[
+            "--sast",
+            &v("keys/sast2.crt.pem"),
+            "--ccm",
+            &v("keys/ccm.crt.pem"),
+        ],
+    );
+    assert_one_line_error(&o, 2, "no signer");
+    // A key that matches none of the certificates.
+    let o = build(
+        &out,
+        &[
+            "--signer",
+            &v("keys/tftp.key.pem"),
+            "--sast",
+            &v("keys/sast2.crt.pem"),
+        ],
+    );
+    assert_one_line_error(&o, 2, "tftp.key.pem");
+    // A field the layout cannot carry.
+    let o = build(
+        &out,
+        &[
+            "--layout",
+            "certutils",
+            "--sast",
+            &v("keys/sast1.pem"),
+            "--ccm",
+            &format!("{},dns=x", v("keys/ccm.crt.pem")),
+        ],
+    );
+    assert_one_line_error(&o, 2, "no DNS name field");
+    // SHA-256 needs its flag.
+    let o = build(
+        &out,
+        &["--digest", "sha256", "--sast", &v("keys/sast1.pem")],
+    );
+    assert_one_line_error(&o, 2, "SHA-256");
+    assert_eq!(std::fs::read(&out).unwrap(), b"old contents");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers.len(), 1, "{leftovers:?}");
+    // Defaults: cucm layout, no SIGNER_VERSION, FILENAME from --out, the first --sast with a key signs.
+    let o = build(
+        &out,
+        &[
+            "--sast",
+            &v("keys/sast2.crt.pem"),
+            "--sast",
+            &v("keys/sast1.pem"),
+            "--ccm",
+            &v("keys/ccm.crt.pem"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("room for"), "{}", stdout(&o));
+    let o = ctl(&["inspect", "--json", out.to_str().unwrap()]);
+    let j: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(j["filename"], "My.tlv");
+    assert_eq!(j["signer_version"], serde_json::Value::Null);
+    assert_eq!(
+        j["signer"]["name"],
+        "C=NZ;ST=Wellington;L=Wellington;OU=VoIP;O=Example;CN=SAST-1"
+    );
+    assert_eq!(j["signature_valid"], true);
+    assert_eq!(j["records"][0]["dns_name"], "");
+    let sv = build(
+        &out,
+        &[
+            "--layout",
+            "certutils",
+            "--signer-version",
+            "1.1",
+            "--sast",
+            &v("keys/sast1.pem"),
+        ],
+    );
+    assert_eq!(sv.status.code(), Some(0));
+    let o = ctl(&["inspect", "--json", out.to_str().unwrap()]);
+    let j: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(j["signer_version"], "1.1");
+}
+
+#[test]
+fn diff_reports_changes_and_exit_codes() {
+    let a = v("ctl/CTLFile-sha1.tlv");
+    let o = ctl(&["diff", &a, &a]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(stdout(&o).trim(), "identical");
+    let o = ctl(&["diff", &a, &v("ctl/CTLFile-sha512.tlv"), "--json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let j: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(j["equal"], false);
+    let fields: Vec<&str> = j["header"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["digest", "signature"]);
+    assert!(j["added"].as_array().unwrap().is_empty());
+    assert!(j["changed"].as_array().unwrap().is_empty());
+
+    let o = ctl(&["diff", &a, &v("itl/ITLFile-sha1.tlv"), "--json"]);
+    let j: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let added: Vec<&str> = j["added"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["role"].as_str().unwrap())
+        .collect();
+    let removed: Vec<&str> = j["removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(added, ["SAST", "SAST", "TVS"]);
+    assert_eq!(removed, ["SAST", "SAST", "TFTP"]);
+    let o = ctl(&["diff", &a, &v("neg/CTLFile-sha1-tampered.tlv")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("certificate_sha1"), "{}", stdout(&o));
+}
