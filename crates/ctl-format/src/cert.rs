@@ -226,6 +226,37 @@ impl Certificate {
     }
 }
 
+/// The subject public key of a DER certificate, found without decoding the rest of it:
+/// the algorithm (`RSA`, `EC` or the OID) and the key bytes (PKCS#1 `RSAPublicKey` for RSA).
+///
+/// Verification needs only this; a full decode would cost more than the hash of a file.
+pub(crate) fn public_key_of(der: &[u8]) -> Result<(&'static str, &[u8]), CertificateError> {
+    use der::Reader as _;
+    let err = |e: der::Error| CertificateError::Der(e.to_string());
+    let cert = der::AnyRef::from_der(der).map_err(err)?;
+    let mut outer = der::SliceReader::new(cert.value()).map_err(err)?;
+    let tbs: der::AnyRef<'_> = outer.decode().map_err(err)?;
+    let mut r = der::SliceReader::new(tbs.value()).map_err(err)?;
+    let version = DerTag::ContextSpecific {
+        constructed: true,
+        number: der::TagNumber(0),
+    };
+    if DerTag::peek(&r).map_err(err)? == version {
+        r.tlv_bytes().map_err(err)?;
+    }
+    // serialNumber, signature, issuer, validity, subject
+    for _ in 0..5 {
+        r.tlv_bytes().map_err(err)?;
+    }
+    let spki: x509_cert::spki::SubjectPublicKeyInfoRef<'_> = r.decode().map_err(err)?;
+    let algorithm = match spki.algorithm.oid.to_string().as_str() {
+        RSA_ENCRYPTION => "RSA",
+        EC_PUBLIC_KEY => "EC",
+        _ => "not RSA",
+    };
+    Ok((algorithm, spki.subject_public_key.raw_bytes()))
+}
+
 fn looks_like_pem(bytes: &[u8]) -> bool {
     bytes.windows(11).any(|w| w == b"-----BEGIN ")
 }

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use crate::MAX_LEN;
 use crate::error::{Error, ErrorKind, What};
 use crate::reader::{Reader, Tlv};
-use crate::tag::{Tag, header, record};
+use crate::tag::{Tag, TagSpace, header, record};
 use crate::types::{DigestAlgorithm, Role, Version};
 
 /// What follows the header.
@@ -247,22 +247,14 @@ impl<'a> Iterator for HeaderItems<'a> {
 }
 
 /// A record of a trust list.
-#[derive(Clone, Debug)]
+///
+/// Parsing checks every element of the record; the accessors then find their
+/// element again in the record's bytes (a few elements, no allocation), so a
+/// record costs nothing beyond its position until it is looked at.
+#[derive(Clone, Copy, Debug)]
 pub struct Record<'a> {
     offset: usize,
     raw: &'a [u8],
-    dns_name: Option<&'a [u8]>,
-    subject_name: Option<&'a [u8]>,
-    role: Option<Role>,
-    issuer_name: Option<&'a [u8]>,
-    serial: Option<&'a [u8]>,
-    public_key: Option<&'a [u8]>,
-    signature: Option<&'a [u8]>,
-    certificate: Option<&'a [u8]>,
-    ip_address: Option<IpAddr>,
-    certificate_hash: Option<&'a [u8]>,
-    hash_algorithm: Option<u8>,
-    opaque: usize,
 }
 
 impl<'a> Record<'a> {
@@ -281,79 +273,102 @@ impl<'a> Record<'a> {
         self.raw.len()
     }
 
+    /// The value of the element with this record tag code (the only one: parsing refuses repeats).
+    fn value(&self, code: u8) -> Option<&'a [u8]> {
+        self.elements()
+            .find(|e| e.tag.code() == code)
+            .map(|e| e.value)
+    }
+
+    /// A text value without its NUL (parsing checked it is there).
+    fn text_bytes(&self, code: u8) -> Option<&'a [u8]> {
+        self.value(code)
+            .map(|v| v.split_last().map_or(v, |(_, text)| text))
+    }
+
     /// DNS_NAME without the NUL (`Some(b"")` when stored empty).
-    pub const fn dns_name_bytes(&self) -> Option<&'a [u8]> {
-        self.dns_name
+    pub fn dns_name_bytes(&self) -> Option<&'a [u8]> {
+        self.text_bytes(record::DNS_NAME.code())
     }
 
     /// DNS_NAME as text.
     pub fn dns_name(&self) -> Option<Cow<'a, str>> {
-        self.dns_name.map(text)
+        self.dns_name_bytes().map(text)
     }
 
     /// SUBJECT_NAME without the NUL.
-    pub const fn subject_name_bytes(&self) -> Option<&'a [u8]> {
-        self.subject_name
+    pub fn subject_name_bytes(&self) -> Option<&'a [u8]> {
+        self.text_bytes(record::SUBJECT_NAME.code())
     }
 
     /// SUBJECT_NAME as text.
     pub fn subject_name(&self) -> Option<Cow<'a, str>> {
-        self.subject_name.map(text)
+        self.subject_name_bytes().map(text)
     }
 
     /// ISSUER_NAME without the NUL.
-    pub const fn issuer_name_bytes(&self) -> Option<&'a [u8]> {
-        self.issuer_name
+    pub fn issuer_name_bytes(&self) -> Option<&'a [u8]> {
+        self.text_bytes(record::ISSUER_NAME.code())
     }
 
     /// ISSUER_NAME as text.
     pub fn issuer_name(&self) -> Option<Cow<'a, str>> {
-        self.issuer_name.map(text)
+        self.issuer_name_bytes().map(text)
     }
 
     /// ROLE.
-    pub const fn role(&self) -> Option<Role> {
-        self.role
+    pub fn role(&self) -> Option<Role> {
+        let v = self.value(record::ROLE.code())?;
+        <[u8; 2]>::try_from(v)
+            .ok()
+            .map(|b| Role(u16::from_be_bytes(b)))
     }
 
     /// SERIAL_NUMBER as stored.
-    pub const fn serial(&self) -> Option<&'a [u8]> {
-        self.serial
+    pub fn serial(&self) -> Option<&'a [u8]> {
+        self.value(record::SERIAL_NUMBER.code())
     }
 
     /// PUBLIC_KEY: PKCS#1 RSAPublicKey DER, or an EC point.
-    pub const fn public_key(&self) -> Option<&'a [u8]> {
-        self.public_key
+    pub fn public_key(&self) -> Option<&'a [u8]> {
+        self.value(record::PUBLIC_KEY.code())
     }
 
     /// SIGNATURE: the certificate's own signature value.
-    pub const fn signature(&self) -> Option<&'a [u8]> {
-        self.signature
+    pub fn signature(&self) -> Option<&'a [u8]> {
+        self.value(record::SIGNATURE.code())
     }
 
     /// CERTIFICATE, DER.
-    pub const fn certificate(&self) -> Option<&'a [u8]> {
-        self.certificate
+    pub fn certificate(&self) -> Option<&'a [u8]> {
+        self.value(record::CERTIFICATE.code())
     }
 
     /// IP_ADDRESS.
-    pub const fn ip_address(&self) -> Option<IpAddr> {
-        self.ip_address
+    pub fn ip_address(&self) -> Option<IpAddr> {
+        let v = self.value(record::IP_ADDRESS.code())?;
+        if let Ok(v6) = <[u8; 16]>::try_from(v) {
+            return Some(IpAddr::V6(Ipv6Addr::from(v6)));
+        }
+        <[u8; 4]>::try_from(v)
+            .ok()
+            .map(|v4| IpAddr::V4(Ipv4Addr::from(v4)))
     }
 
     /// CERTIFICATE_HASH.
-    pub const fn certificate_hash(&self) -> Option<&'a [u8]> {
-        self.certificate_hash
+    pub fn certificate_hash(&self) -> Option<&'a [u8]> {
+        self.value(record::CERTIFICATE_HASH.code())
     }
 
     /// HASH_ALGORITHM code of CERTIFICATE_HASH.
-    pub const fn hash_algorithm(&self) -> Option<u8> {
-        self.hash_algorithm
+    pub fn hash_algorithm(&self) -> Option<u8> {
+        self.value(record::HASH_ALGORITHM.code())
+            .and_then(|v| v.first().copied())
     }
 
     /// Number of elements with tags this reader does not know, kept as they are.
-    pub const fn opaque_elements(&self) -> usize {
-        self.opaque
+    pub fn opaque_elements(&self) -> usize {
+        self.elements().filter(|e| e.tag.name().is_none()).count()
     }
 
     /// The elements after RECORD_LENGTH, in file order.
@@ -439,15 +454,6 @@ impl<'a> Document<'a> {
             self.input.get(..start).unwrap_or_default(),
             self.input.get(end..).unwrap_or_default(),
         ]
-    }
-
-    /// The signer records: SAST records whose serial matches the header's, last first.
-    pub fn signer_candidates(&self) -> impl Iterator<Item = &Record<'a>> {
-        self.records.iter().rev().filter(|r| {
-            r.role == Some(Role::SAST)
-                && r.serial
-                    .is_some_and(|s| crate::types::serials_equal(s, self.header.serial))
-        })
     }
 
     /// The size [`encode_into`](Self::encode_into) writes.
@@ -636,19 +642,62 @@ fn non_empty<'a>(e: &Tlv<'a>, tag: Tag) -> Result<&'a [u8], Error> {
     Ok(e.value)
 }
 
-/// Remembers the first offset of each tag code so a second one is refused.
-struct Seen([Option<usize>; 32]);
+/// Which tag codes (those below 32) a section has had, so a second one is refused.
+///
+/// Only the bit is kept; where the first one was is found again on the error path.
+struct Seen<'a> {
+    mask: u32,
+    /// The section's bytes, from its first element (the header, or a record).
+    section: &'a [u8],
+    /// Absolute offset of `section`.
+    base: usize,
+}
 
-impl Seen {
+impl<'a> Seen<'a> {
+    const fn new(section: &'a [u8], base: usize) -> Self {
+        Self {
+            mask: 0,
+            section,
+            base,
+        }
+    }
+
     fn check(&mut self, tag: Tag, offset: usize) -> Result<(), Error> {
-        let Some(slot) = self.0.get_mut(usize::from(tag.code())) else {
+        let Some(bit) = 1u32.checked_shl(u32::from(tag.code())) else {
             return Ok(());
         };
-        if let Some(first) = *slot {
-            return Err(Error::new(ErrorKind::DuplicateTag { tag, first }, offset));
+        if self.mask & bit == 0 {
+            self.mask |= bit;
+            return Ok(());
         }
-        *slot = Some(offset);
-        Ok(())
+        Err(Error::new(
+            ErrorKind::DuplicateTag {
+                tag,
+                first: self.first(tag),
+            },
+            offset,
+        ))
+    }
+
+    /// The offset of the first element with this tag (the part before the duplicate is valid).
+    fn first(&self, tag: Tag) -> usize {
+        let found = match tag.space() {
+            TagSpace::Header => HeaderItems {
+                reader: Reader::new(self.section),
+            }
+            .find_map(|item| match item {
+                HeaderItem::Element(e) if e.tag == tag => Some(e.offset),
+                HeaderItem::Container { tag: t, offset, .. } if t == tag => Some(offset),
+                _ => None,
+            }),
+            _ => RecordElements {
+                reader: Reader::new(self.section),
+                base: 0,
+            }
+            .find(|e| e.tag == tag)
+            .map(|e| e.offset),
+        };
+        self.base.saturating_add(found.unwrap_or(0))
     }
 }
 
@@ -709,7 +758,9 @@ fn parse_header<'a>(reader: &mut Reader<'a>, options: &ParseOptions) -> Result<H
     let rest_len = usize::from(header_length).saturating_sub(reader.offset().saturating_sub(start));
     let mut body = reader.sub(rest_len, What::Header, None)?;
     let mut fields = HeaderFields::default();
-    let mut seen = Seen([None; 32]);
+    let mut seen = Seen::new(reader.input().get(start..).unwrap_or_default(), start);
+    seen.check(header::VERSION, version_el.offset)?;
+    seen.check(header::HEADER_LENGTH, hl_el.offset)?;
     walk_header(&mut body, 0, &mut fields, &mut seen, options)?;
 
     let missing = |tag| Error::new(ErrorKind::MissingElement { tag }, start);
@@ -775,7 +826,7 @@ fn walk_header<'a>(
     r: &mut Reader<'a>,
     depth: usize,
     f: &mut HeaderFields<'a>,
-    seen: &mut Seen,
+    seen: &mut Seen<'a>,
     options: &ParseOptions,
 ) -> Result<(), Error> {
     while let Some(code) = r.peek() {
@@ -807,13 +858,6 @@ fn walk_header<'a>(
             seen.check(tag, offset)?;
         }
         match code {
-            1 | 2 => {
-                // Only at the start; a second one is a duplicate.
-                return Err(Error::new(
-                    ErrorKind::DuplicateTag { tag, first: 0 },
-                    offset,
-                ));
-            }
             4 => f.signer_name = Some(nul_text(&e, tag)?),
             5 => f.serial = Some(non_empty(&e, tag)?),
             6 => f.issuer_name = Some(nul_text(&e, tag)?),
@@ -893,23 +937,7 @@ fn parse_record<'a>(reader: &mut Reader<'a>) -> Result<Record<'a>, Error> {
         .input()
         .get(offset..offset.saturating_add(usize::from(length)))
         .unwrap_or_default();
-    let mut rec = Record {
-        offset,
-        raw,
-        dns_name: None,
-        subject_name: None,
-        role: None,
-        issuer_name: None,
-        serial: None,
-        public_key: None,
-        signature: None,
-        certificate: None,
-        ip_address: None,
-        certificate_hash: None,
-        hash_algorithm: None,
-        opaque: 0,
-    };
-    let mut seen = Seen([None; 32]);
+    let mut seen = Seen::new(raw, offset);
     seen.check(record::RECORD_LENGTH, offset)?;
     while !body.is_empty() {
         let e = body.tlv(Tag::record)?;
@@ -918,24 +946,23 @@ fn parse_record<'a>(reader: &mut Reader<'a>) -> Result<Record<'a>, Error> {
             seen.check(tag, e.offset)?;
         }
         match e.code {
-            2 => rec.dns_name = Some(nul_text(&e, tag)?),
-            3 => rec.subject_name = Some(nul_text(&e, tag)?),
-            4 => rec.role = Some(Role(u16::from_be_bytes(fixed::<2>(&e, tag)?))),
-            5 => rec.issuer_name = Some(nul_text(&e, tag)?),
-            6 => rec.serial = Some(non_empty(&e, tag)?),
-            7 => rec.public_key = Some(non_empty(&e, tag)?),
-            8 => rec.signature = Some(non_empty(&e, tag)?),
-            9 => rec.certificate = Some(non_empty(&e, tag)?),
-            10 => {
-                rec.ip_address = Some(match e.value.len() {
-                    16 => IpAddr::V6(Ipv6Addr::from(fixed::<16>(&e, tag)?)),
-                    _ => IpAddr::V4(Ipv4Addr::from(fixed::<4>(&e, tag)?)),
-                });
+            2 | 3 | 5 => {
+                nul_text(&e, tag)?;
             }
-            11 => rec.certificate_hash = Some(non_empty(&e, tag)?),
-            12 => rec.hash_algorithm = Some(u8::from_be_bytes(fixed::<1>(&e, tag)?)),
-            _ => rec.opaque = rec.opaque.saturating_add(1),
+            4 => {
+                fixed::<2>(&e, tag)?;
+            }
+            6..=9 | 11 => {
+                non_empty(&e, tag)?;
+            }
+            10 if e.value.len() != 16 => {
+                fixed::<4>(&e, tag)?;
+            }
+            12 => {
+                fixed::<1>(&e, tag)?;
+            }
+            _ => {}
         }
     }
-    Ok(rec)
+    Ok(Record { offset, raw })
 }

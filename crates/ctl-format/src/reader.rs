@@ -35,28 +35,34 @@ impl<'a> Reader<'a> {
     }
 
     /// Absolute offset of the next byte.
+    #[inline]
     pub(crate) fn offset(&self) -> usize {
         self.base.saturating_add(self.pos)
     }
 
     /// Absolute offset of the end of this reader's section.
+    #[inline]
     pub(crate) fn end(&self) -> usize {
         self.base.saturating_add(self.buf.len())
     }
 
+    #[inline]
     pub(crate) fn remaining(&self) -> usize {
         self.buf.len().saturating_sub(self.pos)
     }
 
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.remaining() == 0
     }
 
     /// The whole input this reader is part of.
+    #[inline]
     pub(crate) fn input(&self) -> &'a [u8] {
         self.whole
     }
 
+    #[inline]
     pub(crate) fn peek(&self) -> Option<u8> {
         self.buf.get(self.pos).copied()
     }
@@ -86,6 +92,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Takes `n` bytes.
+    #[inline]
     pub(crate) fn take(
         &mut self,
         n: usize,
@@ -105,6 +112,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn u8(&mut self, what: What) -> Result<u8, Error> {
         match self.take(1, what, None)? {
             [b] => Ok(*b),
@@ -112,6 +120,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn u16(&mut self, what: What) -> Result<u16, Error> {
         match self.take(2, what, None)? {
             [a, b] => Ok(u16::from_be_bytes([*a, *b])),
@@ -120,7 +129,28 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a `tag, u16 length, value` element of the given namespace.
+    #[inline]
     pub(crate) fn tlv(&mut self, tag_of: fn(u8) -> Tag) -> Result<Tlv<'a>, Error> {
+        let offset = self.offset();
+        if let Some([code, hi, lo, tail @ ..]) = self.buf.get(self.pos..) {
+            let len = usize::from(u16::from_be_bytes([*hi, *lo]));
+            if let Some(value) = tail.get(..len) {
+                // Cannot overflow: pos + 3 + len is within `buf`.
+                self.pos = self.pos.saturating_add(3).saturating_add(len);
+                return Ok(Tlv {
+                    code: *code,
+                    value,
+                    offset,
+                });
+            }
+        }
+        self.tlv_slow(tag_of)
+    }
+
+    /// [`tlv`](Self::tlv) when the element does not fit: works out the precise error.
+    #[cold]
+    #[inline(never)]
+    fn tlv_slow(&mut self, tag_of: fn(u8) -> Tag) -> Result<Tlv<'a>, Error> {
         let offset = self.offset();
         let code = self.u8(What::TagByte)?;
         let tag = tag_of(code);
@@ -148,6 +178,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Splits off the next `n` bytes as a reader of their own.
+    #[inline]
     pub(crate) fn sub(&mut self, n: usize, what: What, tag: Option<Tag>) -> Result<Self, Error> {
         let base = self.offset();
         let buf = self.take(n, what, tag)?;

@@ -4,7 +4,7 @@ use core::fmt;
 
 use rsa::pkcs1::DecodeRsaPublicKey as _;
 
-use crate::cert::{Certificate, CertificateError, PublicKey};
+use crate::cert::{CertificateError, public_key_of};
 use crate::document::{Document, FileKind, Record};
 use crate::types::{DigestAlgorithm, Role, hex, serials_equal};
 
@@ -35,15 +35,10 @@ impl Verifier for RsaVerifier {
         signed: [&[u8]; 2],
         signature: &[u8],
     ) -> Result<(), VerifyError> {
-        let cert = Certificate::from_der(certificate).map_err(VerifyError::Certificate)?;
-        let pkcs1 = match cert.public_key() {
-            PublicKey::Rsa { pkcs1, .. } => pkcs1,
-            other => {
-                return Err(VerifyError::KeyNotRsa {
-                    algorithm: other.algorithm(),
-                });
-            }
-        };
+        let (algorithm, pkcs1) = public_key_of(certificate).map_err(VerifyError::Certificate)?;
+        if algorithm != "RSA" {
+            return Err(VerifyError::KeyNotRsa { algorithm });
+        }
         let key =
             rsa::PublicKey::from_pkcs1_der(pkcs1).map_err(|e| VerifyError::Key(e.to_string()))?;
         let key_len = rsa::traits::PublicKeyParts::size(&key);

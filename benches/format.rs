@@ -1,0 +1,120 @@
+//! ctl-format against its baselines, measured in the same run:
+//!
+//! * parsing a maximal CTL against copying its bytes once (target: ratio <= 1.0);
+//! * parsing and verifying it against hashing it plus one RSA verification (target: <= 1.2);
+//! * building and signing it against one signature alone (target: <= 1.2).
+//!
+//! Run: `cargo bench -p ctl-benches --bench format`. The ratios are printed at the end.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use criterion::Criterion;
+use ctl_format::{DigestAlgorithm, RsaVerifier, Signer as _, parse_trust_list};
+use rsa::pkcs1::DecodeRsaPublicKey as _;
+
+fn output_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(
+            || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"),
+            PathBuf::from,
+        )
+        .join("criterion")
+}
+
+/// Mean time in nanoseconds of `group/function` from criterion's estimates.
+fn mean_ns(group: &str, function: &str) -> Option<f64> {
+    let path = output_dir()
+        .join(group)
+        .join(function)
+        .join("new/estimates.json");
+    let text = std::fs::read_to_string(path).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    json["mean"]["point_estimate"].as_f64()
+}
+
+fn main() {
+    let mut c = Criterion::default()
+        .output_directory(&output_dir())
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .configure_from_args();
+
+    let builder = ctl_benches::maximal_builder();
+    let signer = ctl_benches::signer();
+    let bytes = builder.build(&signer).unwrap();
+    let records = parse_trust_list(&bytes).unwrap().records().len();
+    println!(
+        "maximal CTL: {} bytes, {records} records of 2048-bit certificates",
+        bytes.len()
+    );
+
+    let mut g = c.benchmark_group("parse");
+    g.bench_function("copy_baseline", |b| {
+        b.iter(|| black_box(black_box(&bytes[..]).to_vec()))
+    });
+    g.bench_function("parse", |b| {
+        b.iter(|| parse_trust_list(black_box(&bytes)).map(|d| d.records().len()))
+    });
+    g.finish();
+
+    let doc = parse_trust_list(&bytes).unwrap();
+    let (_, signer_record) = doc.signer_record().unwrap();
+    let cert = ctl_format::Certificate::from_der(signer_record.certificate().unwrap()).unwrap();
+    let key = rsa::PublicKey::from_pkcs1_der(cert.public_key().record_bytes()).unwrap();
+    let signature = doc.header().signature().to_vec();
+    let mut g = c.benchmark_group("verify");
+    g.bench_function("hash_and_rsa_baseline", |b| {
+        b.iter(|| {
+            let hash = DigestAlgorithm::Sha1.digest(&doc.signed_parts());
+            key.pkcs1v15_verify_prehash::<sha1::Sha1>(&hash, &signature)
+                .is_ok()
+        })
+    });
+    g.bench_function("parse_and_verify", |b| {
+        b.iter(|| {
+            parse_trust_list(black_box(&bytes))
+                .unwrap()
+                .verify(&RsaVerifier)
+                .is_ok()
+        })
+    });
+    g.finish();
+
+    let message = vec![0x5a_u8; bytes.len() - 259];
+    let mut g = c.benchmark_group("build");
+    g.sample_size(20);
+    g.bench_function("one_signature_baseline", |b| {
+        b.iter(|| signer.sign(DigestAlgorithm::Sha1, black_box(&message)))
+    });
+    g.bench_function("build_and_sign", |b| {
+        b.iter(|| builder.build(&signer).map(|v| v.len()))
+    });
+    g.finish();
+
+    c.final_summary();
+    report("parse", "parse", "copy_baseline", 1.0);
+    report("verify", "parse_and_verify", "hash_and_rsa_baseline", 1.2);
+    report("build", "build_and_sign", "one_signature_baseline", 1.2);
+}
+
+fn report(group: &str, subject: &str, baseline: &str, target: f64) {
+    match (mean_ns(group, subject), mean_ns(group, baseline)) {
+        (Some(s), Some(b)) => {
+            let ratio = s / b;
+            let verdict = if ratio <= target {
+                "within target"
+            } else {
+                "OVER TARGET"
+            };
+            println!(
+                "RATIO {group}: {subject} {:.1} us / {baseline} {:.1} us = {ratio:.2} (target <= {target:.2}: {verdict})",
+                s / 1000.0,
+                b / 1000.0
+            );
+        }
+        _ => println!("RATIO {group}: no estimates (run without --test / filters to measure)"),
+    }
+}

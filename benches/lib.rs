@@ -1,0 +1,75 @@
+//! Fixtures shared by the benchmarks: the test-vector identities and a maximal CTL.
+
+use ctl_format::{Certificate, MAX_LEN, RecordSpec, Role, TrustListBuilder};
+use ctl_token::SoftwareSigner;
+
+const KEYS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../crates/ctl-format/tests/vectors/keys"
+);
+
+fn read(name: &str) -> Vec<u8> {
+    let path = format!("{KEYS}/{name}");
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The `sast1` test identity as a software signer.
+///
+/// # Panics
+/// When the test vectors are missing.
+pub fn signer() -> SoftwareSigner {
+    let key = read("sast1.key.pem");
+    SoftwareSigner::from_pem_key(&key, &read("sast1.crt.der"), "sast1")
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The 2048-bit certificates of the test vectors.
+///
+/// # Panics
+/// When the test vectors are missing.
+pub fn certificates() -> Vec<Certificate> {
+    [
+        "sast1",
+        "sast2",
+        "ccm",
+        "tftp",
+        "capf",
+        "tvs",
+        "itlrecovery",
+    ]
+    .iter()
+    .map(|n| {
+        Certificate::from_der(&read(&format!("{n}.crt.der"))).unwrap_or_else(|e| panic!("{n}: {e}"))
+    })
+    .collect()
+}
+
+/// A builder holding as many 2048-bit records as fit in 64 KiB (two SAST, then servers).
+///
+/// # Panics
+/// When the test vectors are missing.
+pub fn maximal_builder() -> TrustListBuilder {
+    let certs = certificates();
+    let signer_cert = certs.first().map(|c| c.der().to_vec()).unwrap_or_default();
+    let roles = [Role::CCM_TFTP, Role::CCM, Role::TFTP, Role::CAPF, Role::TVS];
+    let mut b = TrustListBuilder::new();
+    b.timestamp(1_735_689_600);
+    for (i, cert) in certs.iter().cycle().enumerate() {
+        let role = if i < 2 {
+            Role::SAST
+        } else {
+            roles[i % roles.len()]
+        };
+        let dns = format!("node-{i:02}");
+        b.push(
+            RecordSpec::new(cert.clone(), role)
+                .dns_name(dns)
+                .ip_address([192, 0, 2, 10].into()),
+        );
+        if b.encoded_len(&signer_cert).map_or(true, |n| n > MAX_LEN) {
+            b.remove(b.len() - 1);
+            break;
+        }
+    }
+    b
+}
