@@ -10,6 +10,8 @@ use crate::types::{hex, strip_leading_zeros};
 
 const RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
 const EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
+const RSA_ENCRYPTION_OID: der::asn1::ObjectIdentifier = der::asn1::ObjectIdentifier::new_unwrap(RSA_ENCRYPTION);
+const EC_PUBLIC_KEY_OID: der::asn1::ObjectIdentifier = der::asn1::ObjectIdentifier::new_unwrap(EC_PUBLIC_KEY);
 
 /// The public key of a certificate, in the form a record stores it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -249,10 +251,13 @@ pub(crate) fn public_key_of(der: &[u8]) -> Result<(&'static str, &[u8]), Certifi
         r.tlv_bytes().map_err(err)?;
     }
     let spki: x509_cert::spki::SubjectPublicKeyInfoRef<'_> = r.decode().map_err(err)?;
-    let algorithm = match spki.algorithm.oid.to_string().as_str() {
-        RSA_ENCRYPTION => "RSA",
-        EC_PUBLIC_KEY => "EC",
-        _ => "not RSA",
+    let oid = spki.algorithm.oid;
+    let algorithm = if oid == RSA_ENCRYPTION_OID {
+        "RSA"
+    } else if oid == EC_PUBLIC_KEY_OID {
+        "EC"
+    } else {
+        "not RSA"
     };
     Ok((algorithm, spki.subject_public_key.raw_bytes()))
 }
