@@ -10,8 +10,10 @@ use crate::types::{hex, strip_leading_zeros};
 
 const RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
 const EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
-const RSA_ENCRYPTION_OID: der::asn1::ObjectIdentifier = der::asn1::ObjectIdentifier::new_unwrap(RSA_ENCRYPTION);
-const EC_PUBLIC_KEY_OID: der::asn1::ObjectIdentifier = der::asn1::ObjectIdentifier::new_unwrap(EC_PUBLIC_KEY);
+const RSA_ENCRYPTION_OID: der::asn1::ObjectIdentifier =
+    der::asn1::ObjectIdentifier::new_unwrap(RSA_ENCRYPTION);
+const EC_PUBLIC_KEY_OID: der::asn1::ObjectIdentifier =
+    der::asn1::ObjectIdentifier::new_unwrap(EC_PUBLIC_KEY);
 
 /// The public key of a certificate, in the form a record stores it.
 #[derive(Clone, Debug, PartialEq, Eq)]

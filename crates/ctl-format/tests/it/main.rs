@@ -12,5 +12,6 @@ mod facts;
 mod malformed;
 mod props;
 mod rebuild;
+mod rules;
 mod support;
 mod vectors;

@@ -20,6 +20,12 @@ impl KeySigner {
     }
 }
 
+impl KeySigner {
+    pub(crate) fn from_parts(key: rsa::PrivateKey, cert: Vec<u8>) -> Self {
+        Self { key, cert }
+    }
+}
+
 impl Signer for KeySigner {
     fn certificate(&self) -> &[u8] {
         &self.cert
