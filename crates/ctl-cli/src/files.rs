@@ -60,6 +60,9 @@ pub(crate) fn parse<'a>(
     if options.allow_sha256 {
         parse_options = parse_options.with_sha256();
     }
+    if options.strict {
+        parse_options = parse_options.strict();
+    }
     ctl_format::parse_with(bytes, kind_of(path), &parse_options)
         .map_err(|e| Failure::usage(format!("{}: {e}", display(path))))
 }

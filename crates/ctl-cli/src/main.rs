@@ -106,6 +106,9 @@ pub(crate) struct ReadOptions {
     /// Accept SHA-256 (digest code 2), which no phone is known to use.
     #[arg(long)]
     pub(crate) allow_sha256: bool,
+    /// Refuse elements with unknown tags and padding before the end of the header.
+    #[arg(long)]
+    pub(crate) strict: bool,
 }
 
 pub(crate) fn display(path: &std::path::Path) -> String {

@@ -35,9 +35,19 @@ impl FileKind {
 pub struct ParseOptions {
     /// Accept HASH_ALGORITHM 2 (SHA-256), which no real file is known to use.
     pub allow_sha256: bool,
+    /// Refuse elements with unknown tags (kept as opaque items otherwise) and padding
+    /// anywhere but at the end of the header.
+    pub strict: bool,
 }
 
 impl ParseOptions {
+    /// Refuses unknown tags and misplaced padding.
+    #[must_use]
+    pub const fn strict(mut self) -> Self {
+        self.strict = true;
+        self
+    }
+
     /// Accepts SHA-256 (code 2) as well as SHA-1 and SHA-512.
     #[must_use]
     pub const fn with_sha256(mut self) -> Self {
@@ -583,7 +593,7 @@ pub fn parse_with<'a>(
             if input.len() > MAX_LEN {
                 return Err(too_large);
             }
-            parse_records(&mut reader)?
+            parse_records(&mut reader, options)?
         }
     };
     Ok(Document {
@@ -837,6 +847,9 @@ fn walk_header<'a>(
             }
             r.take(1, What::TagByte, None)?;
             f.padding = f.padding.saturating_add(1);
+            if options.strict && r.peek().is_some_and(|next| next != header::PADDING.code()) {
+                return Err(Error::new(ErrorKind::PaddingNotAtEnd, offset));
+            }
             continue;
         }
         let tag = Tag::header(code);
@@ -880,13 +893,17 @@ fn walk_header<'a>(
                 let [major, minor] = fixed::<2>(&e, tag)?;
                 f.signer_version = Some(Version { major, minor });
             }
+            _ if options.strict => return Err(Error::new(ErrorKind::UnknownTag { tag }, offset)),
             _ => f.opaque = f.opaque.saturating_add(1),
         }
     }
     Ok(())
 }
 
-fn parse_records<'a>(reader: &mut Reader<'a>) -> Result<Vec<Record<'a>>, Error> {
+fn parse_records<'a>(
+    reader: &mut Reader<'a>,
+    options: &ParseOptions,
+) -> Result<Vec<Record<'a>>, Error> {
     if reader.is_empty() {
         return Err(Error::new(ErrorKind::NoRecords, reader.offset()));
     }
@@ -894,12 +911,12 @@ fn parse_records<'a>(reader: &mut Reader<'a>) -> Result<Vec<Record<'a>>, Error> 
     // reserves more than the input could hold.
     let mut records = Vec::with_capacity((reader.remaining() / 1024).saturating_add(1));
     while !reader.is_empty() {
-        records.push(parse_record(reader)?);
+        records.push(parse_record(reader, options)?);
     }
     Ok(records)
 }
 
-fn parse_record<'a>(reader: &mut Reader<'a>) -> Result<Record<'a>, Error> {
+fn parse_record<'a>(reader: &mut Reader<'a>, options: &ParseOptions) -> Result<Record<'a>, Error> {
     let offset = reader.offset();
     let first = match reader.peek() {
         Some(c) if c == record::RECORD_LENGTH.code() => reader.tlv(Tag::record)?,
@@ -955,12 +972,15 @@ fn parse_record<'a>(reader: &mut Reader<'a>) -> Result<Record<'a>, Error> {
             6..=9 | 11 => {
                 non_empty(&e, tag)?;
             }
-            10 if e.value.len() != 16 => {
+            // IPv6 (16 bytes) or IPv4 (4 bytes).
+            10 if e.value.len() == 16 => {}
+            10 => {
                 fixed::<4>(&e, tag)?;
             }
             12 => {
                 fixed::<1>(&e, tag)?;
             }
+            _ if options.strict => return Err(Error::new(ErrorKind::UnknownTag { tag }, e.offset)),
             _ => {}
         }
     }

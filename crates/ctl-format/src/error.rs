@@ -165,6 +165,13 @@ pub enum ErrorKind {
     PaddingInContainer,
     /// The file has no record (a CTL or ITL needs at least one).
     NoRecords,
+    /// An element with a tag this reader does not know ([`ParseOptions::strict`](crate::ParseOptions) only).
+    UnknownTag {
+        /// The tag.
+        tag: Tag,
+    },
+    /// A padding byte before the last element of the header ([`ParseOptions::strict`](crate::ParseOptions) only).
+    PaddingNotAtEnd,
 }
 
 /// What was being read when the input ran out.
@@ -285,6 +292,12 @@ impl fmt::Display for ErrorKind {
             Self::NoRecords => {
                 f.write_str("expected at least one record after the header, found none")
             }
+            Self::UnknownTag { tag } => {
+                write!(f, "expected a documented tag (strict mode), found {tag}")
+            }
+            Self::PaddingNotAtEnd => f.write_str(
+                "expected padding only at the end of the header (strict mode), found an element after it",
+            ),
         }
     }
 }

@@ -409,3 +409,41 @@ fn deep_garbage_never_panics() {
         assert!(parse_trust_list(&garbage).is_err());
     }
 }
+
+#[test]
+fn strict_mode_refuses_what_lenient_mode_keeps() {
+    let strict = ParseOptions::default().strict();
+    let unknown = ctl_with_first_record(&hex!("01 0002 0012 04 0002 0000 63 0005 0102030405"));
+    assert!(parse_trust_list(&unknown).is_ok());
+    let err = parse_with(&unknown, Some(FileKind::TrustList), &strict).unwrap_err();
+    assert_eq!(
+        err.kind(),
+        ErrorKind::UnknownTag {
+            tag: Tag::record(99)
+        }
+    );
+    assert_eq!(err.offset(), Some(474));
+    // An unknown header element, then padding in the middle of the header.
+    let header =
+        hex!("01 0002 0100  02 0002 001c  05 0001 01  08 0001 01  0c 0001 aa  63 0001 00 0d 0d");
+    assert!(parse_signed(&header).is_ok());
+    let err = parse_with(&header, Some(FileKind::Signed), &strict).unwrap_err();
+    assert_eq!(
+        err.kind(),
+        ErrorKind::UnknownTag {
+            tag: Tag::header(99)
+        }
+    );
+    let mid = hex!("01 0002 0100  02 0002 0018  05 0001 01  0d  08 0001 01  0c 0001 aa  0d");
+    assert!(parse_signed(&mid).is_ok());
+    let err = parse_with(&mid, Some(FileKind::Signed), &strict).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.offset()),
+        (ErrorKind::PaddingNotAtEnd, Some(14))
+    );
+    // Every vector is strict-clean.
+    for path in ALL {
+        let bytes = vector(path);
+        parse_with(&bytes, None, &strict).unwrap_or_else(|e| panic!("{path}: {e}"));
+    }
+}
