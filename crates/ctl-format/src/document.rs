@@ -1,5 +1,6 @@
 //! The zero-copy parser and the parsed [`Document`].
 
+use core::fmt;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::borrow::Cow;
 
@@ -90,7 +91,7 @@ pub enum HeaderItem<'a> {
 }
 
 /// The parsed header, common to trust lists and signed files.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Header<'a> {
     raw: &'a [u8],
     version: Version,
@@ -261,7 +262,7 @@ impl<'a> Iterator for HeaderItems<'a> {
 /// Parsing checks every element of the record; the accessors then find their
 /// element again in the record's bytes (a few elements, no allocation), so a
 /// record costs nothing beyond its position until it is looked at.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct Record<'a> {
     offset: usize,
     raw: &'a [u8],
@@ -417,8 +418,8 @@ impl<'a> Iterator for RecordElements<'a> {
     }
 }
 
-/// A parsed trust list or signed file. Nothing in it is trusted until [`verify`](crate::verify) says so.
-#[derive(Clone, Debug)]
+/// A parsed trust list or signed file. Nothing in it is trusted until a `verify` method says so.
+#[derive(Clone)]
 pub struct Document<'a> {
     input: &'a [u8],
     kind: FileKind,
@@ -526,6 +527,46 @@ fn record_len(r: &Record<'_>) -> usize {
     r.elements().fold(5usize, |acc, e| {
         acc.saturating_add(3).saturating_add(e.value.len())
     })
+}
+
+// Debug shows the structure, not kilobytes of certificate bytes.
+impl fmt::Debug for Header<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Header")
+            .field("version", &self.version)
+            .field("length", &self.raw.len())
+            .field("signer_version", &self.signer_version)
+            .field("signer_name", &self.signer_name())
+            .field("serial", &crate::hex(self.serial))
+            .field("digest", &self.digest)
+            .field("signature_len", &self.signature.len())
+            .field("filename", &self.filename())
+            .field("timestamp", &self.timestamp)
+            .field("padding", &self.padding)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for Record<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Record")
+            .field("offset", &self.offset)
+            .field("length", &self.raw.len())
+            .field("role", &self.role())
+            .field("subject_name", &self.subject_name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for Document<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Document")
+            .field("kind", &self.kind)
+            .field("len", &self.input.len())
+            .field("header", &self.header)
+            .field("records", &self.records)
+            .finish()
+    }
 }
 
 fn item_len(item: &HeaderItem<'_>) -> usize {

@@ -65,3 +65,13 @@ fn every_vector_verifies_except_the_tampered_one() {
         VerifyError::BadSignature
     );
 }
+
+#[test]
+fn debug_output_shows_structure_not_bytes() {
+    let bytes = vector("ctl/CTLFile-sha1.tlv");
+    let doc = parse(&bytes).unwrap();
+    let text = format!("{doc:?}");
+    assert!(text.len() < 2000, "{text}");
+    assert!(text.contains("8a1b2c3d4e5f60718293a4b5c6d7e8f9"), "{text}");
+    assert!(text.contains("CN=tftp.example.com"), "{text}");
+}
