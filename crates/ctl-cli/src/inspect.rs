@@ -7,8 +7,7 @@ use ctl_format::{
 };
 use serde::Serialize;
 
-use crate::files::{parse, read_certificate, read_document};
-use crate::verify::{Check, check_signature, load_trust};
+use crate::verify::{Check, with_checked};
 use crate::{Outcome, ReadOptions};
 
 /// Arguments of `ctl inspect`.
@@ -117,17 +116,21 @@ pub(crate) fn now() -> u64 {
 }
 
 pub(crate) fn run(args: &InspectArgs) -> Outcome {
-    let bytes = read_document(&args.file)?;
-    let doc = parse(&args.file, &bytes, args.read)?;
-    let cert = args.cert.as_deref().map(read_certificate).transpose()?;
-    let trust_bytes = args.trust.as_deref().map(read_document).transpose()?;
-    let trust = match (&args.trust, &trust_bytes) {
-        (Some(path), Some(b)) => Some(load_trust(path, b, args.read)?),
-        _ => None,
-    };
-    let check = check_signature(&doc, cert.as_ref().map(Certificate::der), trust.as_ref());
-    let mut warnings: Vec<String> = lint(&doc, now()).iter().map(ToString::to_string).collect();
-    if let Check::Invalid(reason) | Check::Unchecked(reason) = &check {
+    with_checked(
+        &args.file,
+        args.cert.as_deref(),
+        args.trust.as_deref(),
+        args.read,
+        |doc, check| {
+            report(args, doc, &check);
+            Ok(())
+        },
+    )
+}
+
+fn report(args: &InspectArgs, doc: &Document<'_>, check: &Check) {
+    let mut warnings: Vec<String> = lint(doc, now()).iter().map(ToString::to_string).collect();
+    if let Check::Invalid(reason) | Check::Unchecked(reason) = check {
         warnings.push(format!("signature not verified: {reason}"));
     }
     if args.json {
@@ -137,7 +140,7 @@ pub(crate) fn run(args: &InspectArgs) -> Outcome {
             version: h.version().to_string(),
             header_length: h.length(),
             signer_version: h.signer_version().map(|v| v.to_string()),
-            signer: signer_json(&doc),
+            signer: signer_json(doc),
             digest: h.digest().name(),
             signature_length: h.signature().len(),
             filename: h.filename().map(|s| s.into_owned()),
@@ -149,9 +152,8 @@ pub(crate) fn run(args: &InspectArgs) -> Outcome {
         };
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     } else {
-        print!("{}", human(&doc, &check, &warnings));
+        print!("{}", human(doc, check, &warnings));
     }
-    Ok(())
 }
 
 fn human(doc: &Document<'_>, check: &Check, warnings: &[String]) -> String {

@@ -110,6 +110,27 @@ pub(crate) fn check_signature(
     }
 }
 
+/// Reads and parses `file`, the `cert` and the held `trust` list, checks the signature,
+/// and hands the document and the verdict to `then`.
+pub(crate) fn with_checked(
+    file: &Path,
+    cert: Option<&Path>,
+    trust: Option<&Path>,
+    read: ReadOptions,
+    then: impl FnOnce(&Document<'_>, Check) -> Outcome,
+) -> Outcome {
+    let bytes = read_document(file)?;
+    let doc = parse(file, &bytes, read)?;
+    let cert = cert.map(read_certificate).transpose()?;
+    let trust_bytes = trust.map(read_document).transpose()?;
+    let held = match (trust, &trust_bytes) {
+        (Some(path), Some(b)) => Some(load_trust(path, b, read)?),
+        _ => None,
+    };
+    let check = check_signature(&doc, cert.as_ref().map(Certificate::der), held.as_ref());
+    then(&doc, check)
+}
+
 #[derive(Serialize)]
 struct VerifyJson {
     file: String,
@@ -122,18 +143,19 @@ struct VerifyJson {
 }
 
 pub(crate) fn run(args: &VerifyArgs) -> Outcome {
-    let bytes = read_document(&args.file)?;
-    let doc = parse(&args.file, &bytes, args.read)?;
-    let cert = args.cert.as_deref().map(read_certificate).transpose()?;
-    let trust_bytes = args.trust.as_deref().map(read_document).transpose()?;
-    let trust = match (&args.trust, &trust_bytes) {
-        (Some(path), Some(b)) => Some(load_trust(path, b, args.read)?),
-        _ => None,
-    };
-    if args.cert.is_some() && trust.is_some() {
+    if args.cert.is_some() && args.trust.is_some() {
         return Err(Failure::usage("give --cert or --trust, not both"));
     }
-    let check = check_signature(&doc, cert.as_ref().map(Certificate::der), trust.as_ref());
+    with_checked(
+        &args.file,
+        args.cert.as_deref(),
+        args.trust.as_deref(),
+        args.read,
+        |doc, check| report(args, doc, check),
+    )
+}
+
+fn report(args: &VerifyArgs, doc: &Document<'_>, check: Check) -> Outcome {
     let file = display(&args.file);
     if let Check::Unchecked(reason) = &check {
         return Err(Failure::usage(format!("{file}: {reason}")));
@@ -147,7 +169,7 @@ pub(crate) fn run(args: &VerifyArgs) -> Outcome {
             file,
             format: doc.kind().name(),
             valid,
-            signer: signer_json(&doc),
+            signer: signer_json(doc),
             signed_by,
             trust: args.trust.as_deref().map(display),
             reason,

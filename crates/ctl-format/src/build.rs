@@ -551,6 +551,40 @@ impl HeaderPlan {
     }
 }
 
+/// The header setters both builders share (they keep their settings in `self.settings`).
+macro_rules! header_setters {
+    ($builder:ty) => {
+        impl $builder {
+            /// Sets the layout.
+            pub fn layout(&mut self, layout: Layout) -> &mut Self {
+                self.settings.layout = layout;
+                self
+            }
+
+            /// Sets the digest of the signature.
+            pub fn digest(&mut self, digest: DigestAlgorithm) -> &mut Self {
+                self.settings.digest = digest;
+                self
+            }
+
+            /// Allows [`DigestAlgorithm::Sha256`], which no phone is known to accept.
+            pub fn allow_sha256(&mut self, allow: bool) -> &mut Self {
+                self.settings.allow_sha256 = allow;
+                self
+            }
+
+            /// Sets TIMESTAMP (Unix seconds).
+            pub fn timestamp(&mut self, unix_seconds: u32) -> &mut Self {
+                self.settings.timestamp = unix_seconds;
+                self
+            }
+        }
+    };
+}
+
+header_setters!(TrustListBuilder);
+header_setters!(SignedFileBuilder);
+
 /// Builds a trust list (`CTLFile.tlv`, `ITLFile.tlv`).
 ///
 /// ```
@@ -590,24 +624,6 @@ impl TrustListBuilder {
         }
     }
 
-    /// Sets the layout.
-    pub fn layout(&mut self, layout: Layout) -> &mut Self {
-        self.settings.layout = layout;
-        self
-    }
-
-    /// Sets the digest of the signature.
-    pub fn digest(&mut self, digest: DigestAlgorithm) -> &mut Self {
-        self.settings.digest = digest;
-        self
-    }
-
-    /// Allows [`DigestAlgorithm::Sha256`], which no phone is known to accept.
-    pub fn allow_sha256(&mut self, allow: bool) -> &mut Self {
-        self.settings.allow_sha256 = allow;
-        self
-    }
-
     /// Sets SIGNER_VERSION (`None` leaves the element out); by default the layout decides.
     pub fn signer_version(&mut self, version: Option<Version>) -> &mut Self {
         self.settings.signer_version = Some(version);
@@ -617,12 +633,6 @@ impl TrustListBuilder {
     /// Sets FILENAME.
     pub fn filename(&mut self, name: impl Into<String>) -> &mut Self {
         self.settings.filename = name.into();
-        self
-    }
-
-    /// Sets TIMESTAMP (Unix seconds).
-    pub fn timestamp(&mut self, unix_seconds: u32) -> &mut Self {
-        self.settings.timestamp = unix_seconds;
         self
     }
 
@@ -746,30 +756,6 @@ impl SignedFileBuilder {
                 timestamp: 0,
             },
         }
-    }
-
-    /// Sets the layout.
-    pub fn layout(&mut self, layout: Layout) -> &mut Self {
-        self.settings.layout = layout;
-        self
-    }
-
-    /// Sets the digest.
-    pub fn digest(&mut self, digest: DigestAlgorithm) -> &mut Self {
-        self.settings.digest = digest;
-        self
-    }
-
-    /// Allows [`DigestAlgorithm::Sha256`].
-    pub fn allow_sha256(&mut self, allow: bool) -> &mut Self {
-        self.settings.allow_sha256 = allow;
-        self
-    }
-
-    /// Sets TIMESTAMP (Unix seconds).
-    pub fn timestamp(&mut self, unix_seconds: u32) -> &mut Self {
-        self.settings.timestamp = unix_seconds;
-        self
     }
 
     /// Signs `payload` and returns the `.sgn` file.

@@ -234,6 +234,17 @@ const RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
 const EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
 const ED25519: &str = "1.3.101.112";
 
+/// The first PEM block with `label`, in a buffer zeroized on drop.
+fn first_block(pem: &[u8], label: &str) -> Result<Zeroizing<Vec<u8>>, CertificateError> {
+    let blocks = ctl_format::pem_decode_all(pem, label)?;
+    let mut zeroizing: Vec<Zeroizing<Vec<u8>>> = blocks.into_iter().map(Zeroizing::new).collect();
+    Ok(if zeroizing.is_empty() {
+        Zeroizing::new(Vec::new())
+    } else {
+        zeroizing.swap_remove(0)
+    })
+}
+
 fn decode_key(pem: &[u8], what: &str) -> Result<rsa::PrivateKey, Error> {
     let labels = ctl_format::pem_labels(pem);
     let invalid = |e: &dyn fmt::Display| Error::InvalidKey {
@@ -247,13 +258,7 @@ fn decode_key(pem: &[u8], what: &str) -> Result<rsa::PrivateKey, Error> {
     for label in &labels {
         match label.as_str() {
             "PRIVATE KEY" => {
-                let der = Zeroizing::new(
-                    ctl_format::pem_decode_all(pem, label)
-                        .map_err(cert_err)?
-                        .into_iter()
-                        .next()
-                        .unwrap_or_default(),
-                );
+                let der = first_block(pem, label).map_err(cert_err)?;
                 let info = rsa::pkcs8::PrivateKeyInfoRef::try_from(der.as_slice())
                     .map_err(|e| invalid(&e))?;
                 let algorithm = match info.algorithm.oid.to_string().as_str() {
@@ -270,13 +275,7 @@ fn decode_key(pem: &[u8], what: &str) -> Result<rsa::PrivateKey, Error> {
                 });
             }
             "RSA PRIVATE KEY" => {
-                let der = Zeroizing::new(
-                    ctl_format::pem_decode_all(pem, label)
-                        .map_err(cert_err)?
-                        .into_iter()
-                        .next()
-                        .unwrap_or_default(),
-                );
+                let der = first_block(pem, label).map_err(cert_err)?;
                 return rsa::PrivateKey::from_pkcs1_der(&der).map_err(|e| invalid(&e));
             }
             "ENCRYPTED PRIVATE KEY" => {
