@@ -8,6 +8,11 @@
 //! writes key material to logs, errors or `Debug` output.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod error;
+pub mod pkcs11;
 mod software;
 
-pub use software::{Error, SoftwareSigner};
+pub use error::Error;
+pub use pkcs11::signer::{SignerOptions, TokenSigner};
+pub use pkcs11::uri::{ObjectType, Pkcs11Uri, UriError};
+pub use software::SoftwareSigner;

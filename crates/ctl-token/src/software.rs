@@ -2,87 +2,14 @@
 
 use std::fmt;
 use std::io::Read as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ctl_format::{Certificate, CertificateError, DigestAlgorithm, PublicKey, Signer, SignerError};
 use rsa::pkcs1::{DecodeRsaPrivateKey as _, EncodeRsaPublicKey as _};
 use rsa::pkcs8::DecodePrivateKey as _;
 use zeroize::Zeroizing;
 
-/// Key and certificate files are small; anything larger is not one.
-const MAX_PEM_FILE: u64 = 1024 * 1024;
-
-/// Why a software signer could not be made or could not sign.
-///
-/// No variant carries key material: texts name the file and the problem only.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// The file could not be read.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The file is larger than any key or certificate file.
-    #[error("{path}: over {MAX_PEM_FILE} bytes, not a key or certificate file")]
-    TooLarge {
-        /// The file.
-        path: PathBuf,
-    },
-    /// No private key block in the PEM text.
-    #[error("{what}: no private key (expected a PEM block PRIVATE KEY or RSA PRIVATE KEY)")]
-    NoKey {
-        /// Where it was looked for.
-        what: String,
-    },
-    /// No certificate in the PEM text, and none given.
-    #[error("{what}: no certificate (expected a PEM block CERTIFICATE)")]
-    NoCertificate {
-        /// Where it was looked for.
-        what: String,
-    },
-    /// An encrypted private key.
-    #[error(
-        "{what}: the private key is encrypted; decrypt it first (openssl pkcs8 -in KEY -out PLAIN)"
-    )]
-    EncryptedKey {
-        /// Where it was found.
-        what: String,
-    },
-    /// A key that is not RSA.
-    #[error("{what}: the key is {algorithm}; CTL, ITL and .sgn files can only be signed with RSA")]
-    KeyNotRsa {
-        /// Where it was found.
-        what: String,
-        /// The algorithm found.
-        algorithm: &'static str,
-    },
-    /// The key could not be decoded (the decoder's message, which carries no key material).
-    #[error("{what}: invalid RSA private key: {reason}")]
-    InvalidKey {
-        /// Where it was found.
-        what: String,
-        /// Why.
-        reason: String,
-    },
-    /// The certificate could not be decoded.
-    #[error("{what}: {source}")]
-    Certificate {
-        /// Where it was found.
-        what: String,
-        /// Why.
-        source: CertificateError,
-    },
-    /// The key does not belong to the certificate.
-    #[error("{what}: the private key does not match the certificate's public key")]
-    Mismatch {
-        /// Where they were found.
-        what: String,
-    },
-}
+use crate::error::{Error, MAX_PEM_FILE};
 
 /// Signs with an RSA private key held in memory (zeroized when dropped).
 pub struct SoftwareSigner {

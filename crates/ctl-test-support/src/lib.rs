@@ -1,0 +1,154 @@
+//! Test fixtures for the token tests: a fresh SoftHSM2 token directory per process,
+//! and uniquely labelled tokens provisioned in-process.
+//!
+//! Does not mock anything: the tokens are real SoftHSM2 tokens behind the real module.
+#![allow(clippy::missing_panics_doc)] // fixtures panic on a broken test environment by design
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use ctl_token::pkcs11::lab;
+use ctl_token::pkcs11::{Module, Token};
+use secrecy::SecretString;
+
+/// Where SoftHSM2's module is: `CTL_TEST_PKCS11_MODULE`, else the Debian path.
+pub fn softhsm_module_path() -> PathBuf {
+    std::env::var_os("CTL_TEST_PKCS11_MODULE").map_or_else(
+        || PathBuf::from("/usr/lib/softhsm/libsofthsm2.so"),
+        PathBuf::from,
+    )
+}
+
+/// The SO PIN of every test token.
+pub const SO_PIN: &str = "87654321";
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    module: Module,
+}
+
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("temporary token directory");
+        let tokens = dir.path().join("tokens");
+        std::fs::create_dir(&tokens).expect("token directory");
+        let conf = dir.path().join("softhsm2.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n",
+                tokens.display()
+            ),
+        )
+        .expect("softhsm2.conf");
+        // Read by SoftHSM2 in C_Initialize, which has not run yet in this process.
+        std::env::set_var("SOFTHSM2_CONF", &conf);
+        let module = Module::load(&softhsm_module_path()).expect("SoftHSM2 loads");
+        Fixture { _dir: dir, module }
+    })
+}
+
+/// The loaded SoftHSM2 module of this test process.
+pub fn module() -> Module {
+    fixture().module.clone()
+}
+
+/// The SOFTHSM2_CONF of this test process (for child processes).
+pub fn softhsm_conf() -> PathBuf {
+    let _ = fixture();
+    PathBuf::from(std::env::var_os("SOFTHSM2_CONF").expect("set by the fixture"))
+}
+
+/// A label no other token of this process has.
+pub fn unique_label(prefix: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A new token with its own label and this user PIN.
+pub fn new_token(prefix: &str, pin: &str) -> (Token, String) {
+    let label = unique_label(prefix);
+    let token = lab::init_token(
+        &module(),
+        &label,
+        &SecretString::from(SO_PIN),
+        &SecretString::from(pin),
+    )
+    .expect("token initialized");
+    (token, label)
+}
+
+/// The URI of a token by label, with its PIN and the module.
+pub fn uri(label: &str, pin: &str) -> ctl_token::Pkcs11Uri {
+    format!(
+        "pkcs11:token={label}?module-path={}&pin-value={pin}",
+        softhsm_module_path().display()
+    )
+    .parse()
+    .expect("test URI")
+}
+
+/// Reads a test data file of the calling crate.
+pub fn read(dir: &Path, name: &str) -> Vec<u8> {
+    std::fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// Generates an EC P-256 key pair on the token (to test that EC keys are refused for signing).
+pub fn generate_ec_p256_key(token: &mut Token, pin: &str, id: &[u8], label: &str) {
+    use cryptoki::mechanism::Mechanism;
+    use cryptoki::object::Attribute;
+    let session = token.open_rw_session().expect("session");
+    token
+        .login(&session, &SecretString::from(pin))
+        .expect("login");
+    // DER of the OID 1.2.840.10045.3.1.7 (prime256v1).
+    let p256 = vec![0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+    session
+        .generate_key_pair(
+            &Mechanism::EccKeyPairGen,
+            &[
+                Attribute::Token(true),
+                Attribute::Verify(true),
+                Attribute::EcParams(p256),
+                Attribute::Label(label.as_bytes().to_vec()),
+                Attribute::Id(id.to_vec()),
+            ],
+            &[
+                Attribute::Token(true),
+                Attribute::Private(true),
+                Attribute::Sensitive(true),
+                Attribute::Sign(true),
+                Attribute::Label(label.as_bytes().to_vec()),
+                Attribute::Id(id.to_vec()),
+            ],
+        )
+        .expect("EC key pair");
+}
+
+/// Removes a SoftHSM2 token's files from this process's token directory, as when a
+/// USB token is pulled out. Returns whether a token with that serial was found.
+pub fn remove_token_files(serial: &str) -> bool {
+    let conf = std::fs::read_to_string(softhsm_conf()).expect("softhsm2.conf");
+    let dir = conf
+        .lines()
+        .find_map(|l| l.strip_prefix("directories.tokendir = "))
+        .map(PathBuf::from)
+        .expect("tokendir in the conf");
+    for entry in std::fs::read_dir(dir).expect("token directory").flatten() {
+        let token_object = entry.path().join("token.object");
+        let Ok(bytes) = std::fs::read(&token_object) else {
+            continue;
+        };
+        if bytes.windows(serial.len()).any(|w| w == serial.as_bytes()) {
+            std::fs::remove_dir_all(entry.path()).expect("remove token files");
+            return true;
+        }
+    }
+    false
+}

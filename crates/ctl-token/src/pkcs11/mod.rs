@@ -1,0 +1,472 @@
+//! PKCS#11 tokens: discovery, selection by URI, login, and the objects on a token.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use cryptoki::error::RvError;
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::session::{Session, UserType};
+use cryptoki::slot::Slot;
+use secrecy::{ExposeSecret as _, SecretString};
+
+use crate::Error;
+
+pub mod lab;
+pub mod module;
+pub mod pin;
+pub mod signer;
+pub mod uri;
+pub mod wait;
+
+pub use module::Module;
+pub use uri::Pkcs11Uri;
+
+/// What a token says about itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenSummary {
+    /// The module that serves it.
+    pub module: PathBuf,
+    /// Its slot number (not stable across modules' restarts; select by label or serial).
+    pub slot_id: u64,
+    /// CKA label.
+    pub label: String,
+    /// Manufacturer.
+    pub manufacturer: String,
+    /// Model.
+    pub model: String,
+    /// Serial number.
+    pub serial: String,
+    /// Token flags.
+    pub flags: TokenFlags,
+}
+
+/// The token flags a user acts on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[allow(clippy::struct_excessive_bools)] // they are the token's flags
+pub struct TokenFlags {
+    /// A login is needed to use private objects.
+    pub login_required: bool,
+    /// The user PIN is set.
+    pub user_pin_initialized: bool,
+    /// A wrong PIN was entered since the last good one.
+    pub user_pin_count_low: bool,
+    /// The next wrong PIN locks the token.
+    pub user_pin_final_try: bool,
+    /// The user PIN is locked.
+    pub user_pin_locked: bool,
+    /// The token asks for its PIN to be changed (factory PIN).
+    pub user_pin_to_be_changed: bool,
+    /// Read-only token.
+    pub write_protected: bool,
+    /// PIN entry on the token's own pad.
+    pub protected_authentication_path: bool,
+}
+
+impl fmt::Display for TokenSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:?} (serial {}, {} {})",
+            self.label, self.serial, self.manufacturer, self.model
+        )
+    }
+}
+
+/// A token in a slot of a loaded module.
+#[derive(Clone, Debug)]
+pub struct Token {
+    module: Module,
+    slot: Slot,
+    summary: TokenSummary,
+}
+
+impl Token {
+    /// What the token says about itself.
+    pub const fn summary(&self) -> &TokenSummary {
+        &self.summary
+    }
+
+    /// The module serving it.
+    pub const fn module(&self) -> &Module {
+        &self.module
+    }
+
+    pub(crate) const fn slot(&self) -> Slot {
+        self.slot
+    }
+
+    pub(crate) fn name(&self) -> String {
+        self.summary.to_string()
+    }
+
+    /// A URI naming this token (by label and serial) and its module.
+    pub fn uri(&self) -> Pkcs11Uri {
+        Pkcs11Uri {
+            token: Some(self.summary.label.clone()),
+            serial: Some(self.summary.serial.clone()),
+            module_path: Some(self.summary.module.clone()),
+            ..Pkcs11Uri::default()
+        }
+    }
+
+    /// Reads the token's information again (flags change after logins).
+    ///
+    /// # Errors
+    /// The token went away.
+    pub fn refresh(&mut self) -> Result<(), Error> {
+        let info = self
+            .module
+            .ctx()
+            .get_token_info(self.slot)
+            .map_err(|e| self.error("C_GetTokenInfo", e))?;
+        self.summary = summary(&self.module, self.slot, &info);
+        Ok(())
+    }
+
+    /// Maps a cryptoki error: a token that went away is [`Error::TokenRemoved`].
+    pub(crate) fn error(&self, operation: &'static str, e: cryptoki::error::Error) -> Error {
+        token_error(&self.name(), operation, e)
+    }
+
+    /// Opens a read-only session.
+    ///
+    /// # Errors
+    /// The token went away.
+    pub fn open_session(&self) -> Result<Session, Error> {
+        self.module
+            .ctx()
+            .open_ro_session(self.slot)
+            .map_err(|e| self.error("C_OpenSession", e))
+    }
+
+    /// Opens a read-write session.
+    ///
+    /// # Errors
+    /// The token went away or is write-protected.
+    pub fn open_rw_session(&self) -> Result<Session, Error> {
+        self.module
+            .ctx()
+            .open_rw_session(self.slot)
+            .map_err(|e| self.error("C_OpenSession", e))
+    }
+
+    /// Logs the user in, with distinct errors for a wrong PIN, a low count, a final try and a lock.
+    ///
+    /// # Errors
+    /// See above; a token that went away.
+    pub fn login(&mut self, session: &Session, pin: &SecretString) -> Result<(), Error> {
+        self.refresh()?;
+        let token = self.name();
+        if self.summary.flags.user_pin_locked {
+            return Err(Error::PinLocked { token });
+        }
+        let auth = cryptoki::types::AuthPin::from(pin.expose_secret());
+        match session.login(UserType::User, Some(&auth)) {
+            Ok(()) | Err(cryptoki::error::Error::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(()),
+            Err(cryptoki::error::Error::Pkcs11(
+                RvError::PinIncorrect | RvError::PinLenRange,
+                _,
+            )) => {
+                self.refresh()?;
+                let f = self.summary.flags;
+                Err(if f.user_pin_locked {
+                    Error::PinLocked { token }
+                } else if f.user_pin_final_try {
+                    Error::PinFinalTry { token }
+                } else if f.user_pin_count_low {
+                    Error::PinCountLow { token }
+                } else {
+                    Error::PinIncorrect { token }
+                })
+            }
+            Err(cryptoki::error::Error::Pkcs11(RvError::PinLocked, _)) => {
+                Err(Error::PinLocked { token })
+            }
+            Err(e) => Err(self.error("C_Login", e)),
+        }
+    }
+
+    /// The key and certificate pairs on the token (private keys only show after a login).
+    ///
+    /// # Errors
+    /// The token went away.
+    pub fn objects(&self, session: &Session) -> Result<Vec<KeyEntry>, Error> {
+        let find = |class| {
+            session
+                .find_objects(&[Attribute::Class(class)])
+                .map_err(|e| self.error("C_FindObjects", e))
+        };
+        let mut entries: Vec<KeyEntry> = Vec::new();
+        for (class, kind) in [
+            (ObjectClass::PRIVATE_KEY, Part::Private),
+            (ObjectClass::PUBLIC_KEY, Part::Public),
+            (ObjectClass::CERTIFICATE, Part::Certificate),
+        ] {
+            for handle in find(class)? {
+                let attrs = session
+                    .get_attributes(
+                        handle,
+                        &[
+                            AttributeType::Id,
+                            AttributeType::Label,
+                            AttributeType::KeyType,
+                            AttributeType::Value,
+                            AttributeType::Modulus,
+                        ],
+                    )
+                    .map_err(|e| self.error("C_GetAttributeValue", e))?;
+                let mut id = Vec::new();
+                let mut label = String::new();
+                let mut key_type = None;
+                let mut value = None;
+                let mut modulus_bits = None;
+                for a in attrs {
+                    match a {
+                        Attribute::Id(v) => id = v,
+                        Attribute::Label(v) => label = String::from_utf8_lossy(&v).into_owned(),
+                        Attribute::KeyType(t) => key_type = Some(t),
+                        Attribute::Value(v) => value = Some(v),
+                        Attribute::Modulus(m) => modulus_bits = Some(bits(&m)),
+                        _ => {}
+                    }
+                }
+                let entry = match entries.iter_mut().position(|e| e.id == id) {
+                    Some(i) => &mut entries[i],
+                    None => {
+                        entries.push(KeyEntry {
+                            id: id.clone(),
+                            ..KeyEntry::default()
+                        });
+                        let last = entries.len() - 1;
+                        &mut entries[last]
+                    }
+                };
+                if entry.label.is_empty() {
+                    entry.label.clone_from(&label);
+                }
+                match kind {
+                    Part::Private => {
+                        entry.private_key = Some(handle);
+                        entry.key_type = key_type.map(key_type_name);
+                        entry.key_bits = entry.key_bits.or(modulus_bits);
+                    }
+                    Part::Public => {
+                        entry.has_public_key = true;
+                        entry.key_type = entry.key_type.clone().or(key_type.map(key_type_name));
+                        entry.key_bits = entry.key_bits.or(modulus_bits);
+                    }
+                    Part::Certificate => {
+                        entry.certificate_label = Some(label);
+                        entry.certificate = value;
+                    }
+                }
+            }
+        }
+        for e in &mut entries {
+            if let Some(Ok(cert)) = e
+                .certificate
+                .as_deref()
+                .map(ctl_format::Certificate::from_der)
+            {
+                if let ctl_format::PublicKey::Rsa { bits, .. } = cert.public_key() {
+                    e.key_bits = e.key_bits.or(Some(*bits));
+                }
+                e.key_type = e
+                    .key_type
+                    .clone()
+                    .or(Some(cert.public_key().algorithm().to_owned()));
+            }
+        }
+        Ok(entries)
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Part {
+    Private,
+    Public,
+    Certificate,
+}
+
+fn bits(modulus: &[u8]) -> usize {
+    let trimmed: &[u8] = {
+        let mut m = modulus;
+        while let [0, rest @ ..] = m {
+            m = rest;
+        }
+        m
+    };
+    trimmed
+        .first()
+        .map_or(0, |top| trimmed.len() * 8 - top.leading_zeros() as usize)
+}
+
+fn key_type_name(t: KeyType) -> String {
+    if t == KeyType::RSA {
+        "RSA".to_owned()
+    } else if t == KeyType::EC {
+        "EC".to_owned()
+    } else {
+        t.to_string()
+    }
+}
+
+/// A key pair or certificate on a token, grouped by CKA_ID.
+#[derive(Clone, Debug, Default)]
+pub struct KeyEntry {
+    /// CKA_ID.
+    pub id: Vec<u8>,
+    /// CKA_LABEL of the key (or of the certificate when there is no key).
+    pub label: String,
+    /// `RSA`, `EC` or another key type.
+    pub key_type: Option<String>,
+    /// Key size in bits (RSA).
+    pub key_bits: Option<usize>,
+    /// The private key, when visible (after a login).
+    pub private_key: Option<ObjectHandle>,
+    /// A public key object with this id exists.
+    pub has_public_key: bool,
+    /// The certificate with this id, DER.
+    pub certificate: Option<Vec<u8>>,
+    /// Its label.
+    pub certificate_label: Option<String>,
+}
+
+impl KeyEntry {
+    /// Whether the entry matches the URI's object attributes (label of the key or the certificate, id).
+    pub fn matches(&self, uri: &Pkcs11Uri) -> bool {
+        let label_ok = uri
+            .object
+            .as_deref()
+            .is_none_or(|o| o == self.label || self.certificate_label.as_deref() == Some(o));
+        let id_ok = uri.id.as_deref().is_none_or(|id| id == self.id.as_slice());
+        label_ok && id_ok
+    }
+
+    /// `label (id HEX)`.
+    pub fn describe(&self) -> String {
+        format!("{:?} (id {})", self.label, ctl_format::hex(&self.id))
+    }
+}
+
+fn summary(module: &Module, slot: Slot, info: &cryptoki::slot::TokenInfo) -> TokenSummary {
+    TokenSummary {
+        module: module.path().to_owned(),
+        slot_id: slot.id(),
+        label: info.label().trim().to_owned(),
+        manufacturer: info.manufacturer_id().trim().to_owned(),
+        model: info.model().trim().to_owned(),
+        serial: info.serial_number().trim().to_owned(),
+        flags: TokenFlags {
+            login_required: info.login_required(),
+            user_pin_initialized: info.user_pin_initialized(),
+            user_pin_count_low: info.user_pin_count_low(),
+            user_pin_final_try: info.user_pin_final_try(),
+            user_pin_locked: info.user_pin_locked(),
+            user_pin_to_be_changed: info.user_pin_to_be_changed(),
+            write_protected: info.write_protected(),
+            protected_authentication_path: info.protected_authentication_path(),
+        },
+    }
+}
+
+pub(crate) fn token_error(
+    token: &str,
+    operation: &'static str,
+    e: cryptoki::error::Error,
+) -> Error {
+    match e {
+        cryptoki::error::Error::Pkcs11(
+            RvError::SessionHandleInvalid
+            | RvError::SessionClosed
+            | RvError::DeviceRemoved
+            | RvError::TokenNotPresent
+            | RvError::TokenNotRecognized
+            | RvError::SlotIdInvalid
+            | RvError::ObjectHandleInvalid
+            | RvError::KeyHandleInvalid,
+            _,
+        ) => Error::TokenRemoved {
+            token: token.to_owned(),
+            operation,
+        },
+        cryptoki::error::Error::Pkcs11(rv, function) => Error::Pkcs11 {
+            token: token.to_owned(),
+            function: format!("{function:?}"),
+            code: format!("{rv:?}"),
+            source: e,
+        },
+        other => Error::Pkcs11 {
+            token: token.to_owned(),
+            function: operation.to_owned(),
+            code: other.to_string(),
+            source: other,
+        },
+    }
+}
+
+/// Every initialized token in the given modules.
+///
+/// # Errors
+/// A module that fails to list its slots.
+pub fn list_tokens(modules: &[Module]) -> Result<Vec<Token>, Error> {
+    let mut out = Vec::new();
+    for module in modules {
+        let name = module.path().display().to_string();
+        let slots = module
+            .ctx()
+            .get_slots_with_token()
+            .map_err(|e| token_error(&name, "C_GetSlotList", e))?;
+        for slot in slots {
+            // A token pulled out between the two calls is simply not listed.
+            let Ok(info) = module.ctx().get_token_info(slot) else {
+                continue;
+            };
+            if !info.token_initialized() {
+                continue;
+            }
+            out.push(Token {
+                module: module.clone(),
+                slot,
+                summary: summary(module, slot, &info),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The one token a URI names.
+///
+/// # Errors
+/// No module, no matching token, or several (the Cisco guide: never two tokens at once).
+pub fn select_token(uri: &Pkcs11Uri) -> Result<Token, Error> {
+    let modules = Module::for_uri(uri)?;
+    let tokens = list_tokens(&modules)?;
+    let (matching, others): (Vec<Token>, Vec<Token>) = tokens.into_iter().partition(|t| {
+        let s = &t.summary;
+        uri.matches_token(&s.label, &s.manufacturer, &s.model, &s.serial)
+            && uri.slot_id.is_none_or(|id| id == s.slot_id)
+    });
+    match matching.len() {
+        1 => Ok(matching
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::Internal("token vanished".into()))?),
+        0 => Err(Error::TokenNotPresent {
+            uri: uri.to_string(),
+            present: if others.is_empty() {
+                "none".to_owned()
+            } else {
+                others
+                    .iter()
+                    .map(Token::name)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            },
+        }),
+        _ => Err(Error::AmbiguousToken {
+            uri: uri.to_string(),
+            tokens: matching.iter().map(Token::name).collect(),
+        }),
+    }
+}

@@ -1,0 +1,298 @@
+//! [`TokenSigner`]: signs CTL files with a private key that never leaves its token.
+
+use std::fmt;
+use std::sync::Mutex;
+
+use cryptoki::mechanism::{Mechanism, MechanismType};
+use cryptoki::object::ObjectHandle;
+use cryptoki::session::Session;
+use ctl_format::{DigestAlgorithm, Signer, SignerError};
+use secrecy::{ExposeSecret as _, SecretString};
+
+use super::pin::{DEFAULT_FACTORY_PINS, resolve};
+use super::uri::Pkcs11Uri;
+use super::{KeyEntry, Token, TokenSummary, select_token};
+use crate::Error;
+
+/// How to open a [`TokenSigner`].
+#[derive(Clone)]
+pub struct SignerOptions {
+    /// The PIN, when the caller has it (else the URI's `pin-value`, `pin-source`, or the terminal).
+    pub pin: Option<SecretString>,
+    /// Ask for the PIN on the terminal when no other source gives it.
+    pub prompt: bool,
+    /// PINs that count as factory PINs (default: `Cisco123`).
+    pub factory_pins: Vec<String>,
+    /// Sign even with a factory PIN (labs only).
+    pub allow_factory_pin: bool,
+    /// Always sign with CKM_RSA_PKCS over a DigestInfo built here, as for tokens
+    /// without the hashed mechanisms.
+    pub force_raw_rsa: bool,
+}
+
+impl Default for SignerOptions {
+    fn default() -> Self {
+        Self {
+            pin: None,
+            prompt: true,
+            factory_pins: DEFAULT_FACTORY_PINS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+            allow_factory_pin: false,
+            force_raw_rsa: false,
+        }
+    }
+}
+
+impl fmt::Debug for SignerOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignerOptions")
+            .field("pin", &self.pin.as_ref().map(|_| "<redacted>"))
+            .field("prompt", &self.prompt)
+            .field(
+                "factory_pins",
+                &format_args!("<{} redacted>", self.factory_pins.len()),
+            )
+            .field("allow_factory_pin", &self.allow_factory_pin)
+            .field("force_raw_rsa", &self.force_raw_rsa)
+            .finish()
+    }
+}
+
+/// A signer over a key on a PKCS#11 token. `Send + Sync`: the session sits behind a
+/// mutex, so several threads may share it; each signature takes the session in turn.
+pub struct TokenSigner {
+    token: TokenSummary,
+    session: Mutex<Session>,
+    key: ObjectHandle,
+    key_label: String,
+    certificate: Vec<u8>,
+    hashed: Vec<MechanismType>,
+    force_raw: bool,
+}
+
+impl fmt::Debug for TokenSigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenSigner")
+            .field("token", &self.token.to_string())
+            .field("key", &self.key_label)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The DER DigestInfo prefix of each digest (RFC 8017, section 9.2, note 1).
+fn digest_info_prefix(digest: DigestAlgorithm) -> Option<&'static [u8]> {
+    Some(match digest {
+        DigestAlgorithm::Sha1 => &[
+            0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04,
+            0x14,
+        ],
+        DigestAlgorithm::Sha256 => &[
+            0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+            0x01, 0x05, 0x00, 0x04, 0x20,
+        ],
+        DigestAlgorithm::Sha512 => &[
+            0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+            0x03, 0x05, 0x00, 0x04, 0x40,
+        ],
+        _ => return None,
+    })
+}
+
+/// The DigestInfo that CKM_RSA_PKCS signs for `digest` of `message`.
+pub fn digest_info(digest: DigestAlgorithm, message: &[u8]) -> Option<Vec<u8>> {
+    let prefix = digest_info_prefix(digest)?;
+    let mut out = prefix.to_vec();
+    out.extend_from_slice(&digest.digest(&[message]));
+    Some(out)
+}
+
+const fn hashed_mechanism(digest: DigestAlgorithm) -> Option<(MechanismType, Mechanism<'static>)> {
+    match digest {
+        DigestAlgorithm::Sha1 => Some((MechanismType::SHA1_RSA_PKCS, Mechanism::Sha1RsaPkcs)),
+        DigestAlgorithm::Sha256 => Some((MechanismType::SHA256_RSA_PKCS, Mechanism::Sha256RsaPkcs)),
+        DigestAlgorithm::Sha512 => Some((MechanismType::SHA512_RSA_PKCS, Mechanism::Sha512RsaPkcs)),
+        _ => None,
+    }
+}
+
+impl TokenSigner {
+    /// Opens the token the URI names, logs in, and finds the RSA key and the
+    /// certificate that share a CKA_ID.
+    ///
+    /// # Errors
+    /// No or several tokens; a wrong, low, final or locked PIN; a factory PIN;
+    /// no key, several keys, a key without certificate, a key that is not RSA.
+    pub fn open(uri: &Pkcs11Uri, options: &SignerOptions) -> Result<Self, Error> {
+        let mut token = select_token(uri)?;
+        let name = token.name();
+        let pin = resolve(
+            uri,
+            options.pin.as_ref(),
+            &token.summary().label,
+            options.prompt,
+        )?;
+        let session = token.open_session()?;
+        token.login(&session, &pin)?;
+        let factory = options
+            .factory_pins
+            .iter()
+            .any(|f| f.as_str() == pin.expose_secret());
+        if (factory || token.summary().flags.user_pin_to_be_changed) && !options.allow_factory_pin {
+            return Err(Error::FactoryPin { token: name });
+        }
+        let entry = find_key(&token, &session, uri)?;
+        let key = entry
+            .private_key
+            .ok_or_else(|| Error::Internal("key handle".into()))?;
+        let certificate = entry
+            .certificate
+            .clone()
+            .ok_or_else(|| Error::CertificateNotFound {
+                token: name.clone(),
+                key: entry.describe(),
+            })?;
+        let mechanisms = token
+            .module()
+            .ctx()
+            .get_mechanism_list(token.slot())
+            .map_err(|e| token.error("C_GetMechanismList", e))?;
+        let hashed = mechanisms
+            .into_iter()
+            .filter(|m| {
+                [
+                    MechanismType::SHA1_RSA_PKCS,
+                    MechanismType::SHA256_RSA_PKCS,
+                    MechanismType::SHA512_RSA_PKCS,
+                ]
+                .contains(m)
+            })
+            .collect();
+        Ok(Self {
+            token: token.summary().clone(),
+            session: Mutex::new(session),
+            key,
+            key_label: entry.describe(),
+            certificate,
+            hashed,
+            force_raw: options.force_raw_rsa,
+        })
+    }
+
+    /// The token this signer uses.
+    pub const fn token(&self) -> &TokenSummary {
+        &self.token
+    }
+
+    /// Signs, returning the token's error as it is.
+    ///
+    /// # Errors
+    /// The token went away, or refused the operation.
+    pub fn sign_with_token(
+        &self,
+        digest: DigestAlgorithm,
+        message: &[u8],
+    ) -> Result<Vec<u8>, Error> {
+        let name = self.token.to_string();
+        let session = self
+            .session
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let hashed =
+            hashed_mechanism(digest).filter(|(t, _)| !self.force_raw && self.hashed.contains(t));
+        let result = match hashed {
+            Some((_, mechanism)) => session.sign(&mechanism, self.key, message),
+            None => {
+                let info = digest_info(digest, message)
+                    .ok_or_else(|| Error::Unsupported(format!("digest {digest} on a token")))?;
+                session.sign(&Mechanism::RsaPkcs, self.key, &info)
+            }
+        };
+        result.map_err(|e| super::token_error(&name, "C_Sign", e))
+    }
+
+    /// Signs on a blocking thread of the tokio runtime, so async callers are not held up by the token.
+    ///
+    /// # Errors
+    /// See [`sign_with_token`](Self::sign_with_token).
+    #[cfg(feature = "tokio")]
+    pub async fn sign_async(
+        self: &std::sync::Arc<Self>,
+        digest: DigestAlgorithm,
+        message: Vec<u8>,
+    ) -> Result<Vec<u8>, Error> {
+        let this = std::sync::Arc::clone(self);
+        tokio::task::spawn_blocking(move || this.sign_with_token(digest, &message))
+            .await
+            .map_err(|e| Error::Internal(format!("signing thread: {e}")))?
+    }
+}
+
+impl Signer for TokenSigner {
+    fn certificate(&self) -> &[u8] {
+        &self.certificate
+    }
+
+    fn sign(&self, digest: DigestAlgorithm, message: &[u8]) -> Result<Vec<u8>, SignerError> {
+        self.sign_with_token(digest, message).map_err(Into::into)
+    }
+}
+
+/// The one RSA key with a certificate the URI names on the token.
+fn find_key(token: &Token, session: &Session, uri: &Pkcs11Uri) -> Result<KeyEntry, Error> {
+    let name = token.name();
+    let entries = token.objects(session)?;
+    let matching: Vec<&KeyEntry> = entries.iter().filter(|e| e.matches(uri)).collect();
+    let with_key: Vec<&KeyEntry> = matching
+        .iter()
+        .copied()
+        .filter(|e| e.private_key.is_some())
+        .collect();
+    match with_key.as_slice() {
+        [one] => {
+            let entry = (*one).clone();
+            if entry.key_type.as_deref() != Some("RSA") {
+                return Err(Error::TokenKeyNotRsa {
+                    token: name,
+                    key: entry.describe(),
+                    key_type: entry
+                        .key_type
+                        .unwrap_or_else(|| "of unknown type".to_owned()),
+                });
+            }
+            if entry.certificate.is_none() {
+                return Err(Error::CertificateNotFound {
+                    token: name,
+                    key: entry.describe(),
+                });
+            }
+            Ok(entry)
+        }
+        [] => {
+            let what = match matching.iter().find(|e| e.certificate.is_some()) {
+                Some(cert) => format!(
+                    "certificate {} has no private key with the same CKA_ID",
+                    cert.describe()
+                ),
+                None => format!(
+                    "no private key matches {uri}; on the token: {}",
+                    if entries.is_empty() {
+                        "nothing".to_owned()
+                    } else {
+                        entries
+                            .iter()
+                            .map(KeyEntry::describe)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                ),
+            };
+            Err(Error::KeyNotFound { token: name, what })
+        }
+        several => Err(Error::AmbiguousKey {
+            token: name,
+            keys: several.iter().map(|e| e.describe()).collect(),
+        }),
+    }
+}
