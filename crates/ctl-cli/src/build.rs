@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use clap::ArgMatches;
 use ctl_format::{
     BuildError, Certificate, DigestAlgorithm, Layout, MAX_LEN, RecordSpec, Role, SignedFileBuilder,
-    Signer as _, TrustListBuilder, Version, lint, parse_trust_list,
+    Signer, TrustListBuilder, Version, lint, parse_trust_list,
 };
-use ctl_token::SoftwareSigner;
+use ctl_token::{Pkcs11Uri, SignerOptions, SoftwareSigner, TokenSigner};
 
 use crate::files::{base_name, holds_private_key, read_capped, read_certificate, write_atomic};
 use crate::inspect::now;
@@ -41,10 +41,14 @@ pub(crate) struct BuildArgs {
     /// TIMESTAMP in Unix seconds (default: now).
     #[arg(long, value_name = "T")]
     timestamp: Option<u32>,
-    /// The signing key: PEM with key and certificate, or a key whose certificate is one of the --sast files.
-    /// Default: the first --sast file that holds a private key.
-    #[arg(long, value_name = "PEM")]
-    signer: Option<PathBuf>,
+    /// The signing key: a pkcs11: URI (a key on a token), PEM with key and certificate, or a key
+    /// whose certificate is one of the --sast files. Default: the first --sast that is a token
+    /// URI or a file holding a private key.
+    #[arg(long, value_name = "PEM|URI")]
+    signer: Option<String>,
+    /// Sign with a token still on its factory PIN (labs only).
+    #[arg(long)]
+    allow_factory_pin: bool,
     /// Allow --digest sha256, which no phone is known to accept.
     #[arg(long)]
     allow_sha256: bool,
@@ -74,9 +78,10 @@ pub(crate) struct BuildArgs {
     record: Vec<String>,
 }
 
-/// One certificate argument, split into its path and options.
+/// One certificate argument, split into its source and options.
 struct RecordArg {
     role: Role,
+    /// A file, or a `pkcs11:` URI (the certificate on a token).
     path: PathBuf,
     dns: Option<String>,
     ip: Option<std::net::IpAddr>,
@@ -166,9 +171,44 @@ fn signer_version(text: Option<&str>) -> Result<Option<Option<Version>>, Failure
     }
 }
 
-fn load_signer(path: &Path, candidates: &[Certificate]) -> Result<SoftwareSigner, Failure> {
-    SoftwareSigner::from_key_file_matching(path, candidates)
-        .map_err(|e| Failure::usage(e.to_string()))
+fn is_uri(text: &str) -> bool {
+    text.starts_with("pkcs11:")
+}
+
+fn parse_uri(text: &str) -> Result<Pkcs11Uri, Failure> {
+    text.parse()
+        .map_err(|e: ctl_token::UriError| Failure::usage(format!("{text}: {e}")))
+}
+
+/// A software key or a token, by what the argument looks like.
+fn load_signer(
+    source: &str,
+    candidates: &[Certificate],
+    allow_factory_pin: bool,
+) -> Result<Box<dyn Signer>, Failure> {
+    if is_uri(source) {
+        let options = SignerOptions {
+            allow_factory_pin,
+            ..SignerOptions::default()
+        };
+        let signer =
+            TokenSigner::open(&parse_uri(source)?, &options).map_err(|e| crate::token::fail(&e))?;
+        return Ok(Box::new(signer));
+    }
+    let signer = SoftwareSigner::from_key_file_matching(Path::new(source), candidates)
+        .map_err(|e| Failure::usage(e.to_string()))?;
+    Ok(Box::new(signer))
+}
+
+/// The certificate of a record argument: from its file, or from its token.
+fn record_certificate(r: &RecordArg) -> Result<Certificate, Failure> {
+    let text = r.path.to_string_lossy();
+    if is_uri(&text) {
+        let der = ctl_token::pkcs11::certificate_for(&parse_uri(&text)?)
+            .map_err(|e| crate::token::fail(&e))?;
+        return Certificate::from_der(&der).map_err(|e| Failure::usage(format!("{text}: {e}")));
+    }
+    read_certificate(&r.path)
 }
 
 pub(crate) fn run_build(args: &BuildArgs, matches: Option<&ArgMatches>) -> Outcome {
@@ -180,16 +220,22 @@ pub(crate) fn run_build(args: &BuildArgs, matches: Option<&ArgMatches>) -> Outco
     }
     let certs: Vec<Certificate> = records
         .iter()
-        .map(|r| read_certificate(&r.path))
+        .map(record_certificate)
         .collect::<Result<_, _>>()?;
     let signer = match &args.signer {
-        Some(p) => load_signer(p, &certs)?,
+        Some(s) => load_signer(s, &certs, args.allow_factory_pin)?,
         None => {
             let first = records
                 .iter()
-                .find(|r| r.role == Role::SAST && holds_private_key(&r.path))
-                .ok_or_else(|| Failure::usage("build: no signer; give --signer, or a --sast file that holds a private key"))?;
-            load_signer(&first.path, &certs)?
+                .find(|r| r.role == Role::SAST && (is_uri(&r.path.to_string_lossy()) || holds_private_key(&r.path)))
+                .ok_or_else(|| {
+                    Failure::usage("build: no signer; give --signer, or a --sast token URI or file that holds a private key")
+                })?;
+            load_signer(
+                &first.path.to_string_lossy(),
+                &certs,
+                args.allow_factory_pin,
+            )?
         }
     };
     let mut b = TrustListBuilder::new();
@@ -224,7 +270,9 @@ pub(crate) fn run_build(args: &BuildArgs, matches: Option<&ArgMatches>) -> Outco
         b.push(spec);
     }
     let out = display(&args.out);
-    let bytes = b.build(&signer).map_err(|e| build_failure(&out, &e))?;
+    let bytes = b
+        .build(signer.as_ref())
+        .map_err(|e| build_failure(&out, &e))?;
     let doc = parse_trust_list(&bytes)
         .map_err(|e| Failure::failed(format!("{out}: built file does not parse: {e}")))?;
     for w in lint(&doc, now()) {
@@ -261,9 +309,12 @@ pub(crate) struct SignArgs {
     /// Where to write the signed file (default: FILE.sgn).
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
-    /// PEM with the key and certificate (the TFTP / CCM+TFTP identity).
-    #[arg(long, value_name = "PEM")]
-    signer: PathBuf,
+    /// The TFTP / CCM+TFTP identity: PEM with the key and certificate, or a pkcs11: URI.
+    #[arg(long, value_name = "PEM|URI")]
+    signer: String,
+    /// Sign with a token still on its factory PIN (labs only).
+    #[arg(long)]
+    allow_factory_pin: bool,
     /// Digest: sha1 or sha512 (sha256 with --allow-sha256).
     #[arg(long, default_value = "sha1")]
     digest: DigestAlgorithm,
@@ -283,8 +334,7 @@ const MAX_PAYLOAD: u64 = 64 * 1024 * 1024;
 
 pub(crate) fn run_sign(args: &SignArgs) -> Outcome {
     let payload = read_capped(&args.file, MAX_PAYLOAD)?;
-    let signer = SoftwareSigner::from_files(&args.signer, None)
-        .map_err(|e| Failure::usage(e.to_string()))?;
+    let signer = load_signer(&args.signer, &[], args.allow_factory_pin)?;
     let out = args.out.clone().unwrap_or_else(|| {
         let mut p = args.file.clone().into_os_string();
         p.push(".sgn");

@@ -11,6 +11,7 @@ mod build;
 mod diff;
 mod files;
 mod inspect;
+mod token;
 mod verify;
 
 /// The outcome of a command that did not succeed: an exit code and one line for stderr.
@@ -71,6 +72,9 @@ enum Command {
     Sign(build::SignArgs),
     /// Compare two files: records added, removed and changed, and header changes.
     Diff(diff::DiffArgs),
+    /// PKCS#11 security tokens: list, info, change-pin, init (labs).
+    #[command(subcommand)]
+    Token(token::TokenCommand),
 }
 
 fn main() -> ExitCode {
@@ -88,6 +92,7 @@ fn main() -> ExitCode {
         }
         Command::Sign(a) => build::run_sign(&a),
         Command::Diff(a) => diff::run(&a),
+        Command::Token(c) => token::run(&c),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

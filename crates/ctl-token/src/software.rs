@@ -149,6 +149,11 @@ impl SoftwareSigner {
         Err(Error::NoCertificate { what })
     }
 
+    /// The private key (for moving it onto a token in a lab).
+    pub fn into_key(self) -> rsa::PrivateKey {
+        self.key
+    }
+
     /// Whether PEM text holds a private key block of any kind.
     pub fn has_private_key(pem: &[u8]) -> bool {
         ctl_format::pem_labels(pem)

@@ -186,6 +186,18 @@ impl Token {
         }
     }
 
+    /// The key and certificate pairs on the token; with a PIN, after a login, so private keys show too.
+    ///
+    /// # Errors
+    /// A wrong PIN, or the token went away.
+    pub fn list_objects(&mut self, pin: Option<&SecretString>) -> Result<Vec<KeyEntry>, Error> {
+        let session = self.open_session()?;
+        if let Some(pin) = pin {
+            self.login(&session, pin)?;
+        }
+        self.objects(&session)
+    }
+
     /// The key and certificate pairs on the token (private keys only show after a login).
     ///
     /// # Errors
@@ -467,6 +479,45 @@ pub fn select_token(uri: &Pkcs11Uri) -> Result<Token, Error> {
         _ => Err(Error::AmbiguousToken {
             uri: uri.to_string(),
             tokens: matching.iter().map(Token::name).collect(),
+        }),
+    }
+}
+
+/// The certificate a URI names on its token, read without a PIN (certificates are public objects).
+///
+/// # Errors
+/// No or several tokens, no certificate, or several certificates matching.
+pub fn certificate_for(uri: &Pkcs11Uri) -> Result<Vec<u8>, Error> {
+    let token = select_token(uri)?;
+    let session = token.open_session()?;
+    let entries = token.objects(&session)?;
+    let mut certs: Vec<&KeyEntry> = entries
+        .iter()
+        .filter(|e| e.certificate.is_some() && e.matches(uri))
+        .collect();
+    match certs.len() {
+        1 => Ok(certs
+            .pop()
+            .and_then(|e| e.certificate.clone())
+            .unwrap_or_default()),
+        0 => Err(Error::KeyNotFound {
+            token: token.name(),
+            what: format!(
+                "no certificate matches {uri}; on the token: {}",
+                if entries.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    entries
+                        .iter()
+                        .map(KeyEntry::describe)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            ),
+        }),
+        _ => Err(Error::AmbiguousKey {
+            token: token.name(),
+            keys: certs.iter().map(|e| e.describe()).collect(),
         }),
     }
 }

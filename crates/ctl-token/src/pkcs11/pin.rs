@@ -44,6 +44,17 @@ fn source_path(source: &str) -> &Path {
     Path::new(s)
 }
 
+/// Asks for a secret on the terminal, without echo.
+///
+/// # Errors
+/// The terminal cannot be read.
+pub fn prompt(prompt: &str) -> Result<String, Error> {
+    rpassword::prompt_password(prompt).map_err(|e| Error::PinSource {
+        source_name: "the terminal".to_owned(),
+        reason: e.to_string(),
+    })
+}
+
 /// The PIN for `token`: `explicit`, else the URI's `pin-value`, else its `pin-source`,
 /// else asked on the terminal (without echo) when `prompt` is set and stdin is a terminal.
 ///

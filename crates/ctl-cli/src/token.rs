@@ -1,0 +1,397 @@
+//! `ctl token`: list, inspect, change the PIN of, and (for labs) create PKCS#11 tokens.
+
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+
+use ctl_format::{format_utc, hex};
+use ctl_token::pkcs11::{self, Module, Token, lab, pin};
+use ctl_token::{Pkcs11Uri, SoftwareSigner};
+use secrecy::SecretString;
+use serde::Serialize;
+
+use crate::{Failure, Outcome};
+
+/// `ctl token` subcommands.
+#[derive(clap::Subcommand, Debug)]
+pub(crate) enum TokenCommand {
+    /// Every token in every slot: label, serial, manufacturer, model, flags, keys and certificates.
+    List(ListArgs),
+    /// One token, selected by a pkcs11: URI (with a PIN in the URI, private keys are listed too).
+    Info(InfoArgs),
+    /// Change a token's user PIN (C_SetPIN).
+    ChangePin(ChangePinArgs),
+    /// For labs: create a token (SoftHSM2 and other modules that allow it) and put a key on it.
+    Init(Box<InitArgs>),
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct ListArgs {
+    /// The PKCS#11 module (default: CTL_PKCS11_MODULE, else every well-known module present).
+    #[arg(long, value_name = "PATH")]
+    module: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct InfoArgs {
+    /// pkcs11:token=...;serial=...?module-path=...&pin-source=...
+    uri: String,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct ChangePinArgs {
+    /// The token; the current PIN comes from its pin-value or pin-source, or is asked.
+    uri: String,
+    /// A file holding the new PIN (default: asked twice on the terminal).
+    #[arg(long, value_name = "FILE")]
+    new_pin_file: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct InitArgs {
+    /// The PKCS#11 module.
+    #[arg(long, value_name = "PATH")]
+    module: PathBuf,
+    /// The new token's label.
+    #[arg(long)]
+    label: String,
+    /// A file holding the security officer PIN to set.
+    #[arg(long, value_name = "FILE")]
+    so_pin_file: PathBuf,
+    /// A file holding the user PIN to set.
+    #[arg(long, value_name = "FILE")]
+    pin_file: PathBuf,
+    /// Generate an RSA key on the token, with a self-signed certificate signed on it.
+    #[arg(long, conflicts_with = "import_key")]
+    generate: bool,
+    /// Common name of the generated certificate (default: the label).
+    #[arg(long, value_name = "CN", requires = "generate")]
+    common_name: Option<String>,
+    /// Key size of the generated key.
+    #[arg(long, default_value_t = 2048, requires = "generate")]
+    bits: usize,
+    /// Import this RSA key (PEM, PKCS#8 or PKCS#1; with its certificate, or see --import-cert).
+    #[arg(long, value_name = "PEM")]
+    import_key: Option<PathBuf>,
+    /// The certificate of --import-key, when it is not in the same file.
+    #[arg(long, value_name = "PEM", requires = "import_key")]
+    import_cert: Option<PathBuf>,
+    /// CKA_ID of the key and certificate, hex.
+    #[arg(long, default_value = "01")]
+    id: String,
+    /// CKA_LABEL of the key and certificate (default: the token label).
+    #[arg(long)]
+    object: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ObjectJson {
+    label: String,
+    id: String,
+    key_type: Option<String>,
+    key_bits: Option<usize>,
+    has_private_key: bool,
+    has_public_key: bool,
+    certificate: Option<CertJson>,
+    uri: String,
+}
+
+#[derive(Serialize)]
+struct CertJson {
+    subject: String,
+    serial: String,
+    not_after: u64,
+}
+
+#[derive(Serialize)]
+struct FlagsJson {
+    login_required: bool,
+    user_pin_initialized: bool,
+    user_pin_count_low: bool,
+    user_pin_final_try: bool,
+    user_pin_locked: bool,
+    user_pin_to_be_changed: bool,
+    write_protected: bool,
+    protected_authentication_path: bool,
+}
+
+#[derive(Serialize)]
+struct TokenJson {
+    module: String,
+    slot_id: u64,
+    label: String,
+    serial: String,
+    manufacturer: String,
+    model: String,
+    flags: FlagsJson,
+    uri: String,
+    objects: Vec<ObjectJson>,
+}
+
+pub(crate) fn fail(e: &ctl_token::Error) -> Failure {
+    match e {
+        ctl_token::Error::Uri(_)
+        | ctl_token::Error::ModuleNotFound { .. }
+        | ctl_token::Error::AmbiguousToken { .. } => Failure::usage(e.to_string()),
+        _ => Failure::failed(e.to_string()),
+    }
+}
+
+fn describe(token: &mut Token, pin: Option<&SecretString>) -> Result<TokenJson, Failure> {
+    let objects = token
+        .list_objects(pin)
+        .map_err(|e| fail(&e))?
+        .into_iter()
+        .map(|e| {
+            let cert = e
+                .certificate
+                .as_deref()
+                .and_then(|d| ctl_format::Certificate::from_der(d).ok());
+            let mut uri = token.uri();
+            uri.object = Some(e.label.clone());
+            uri.id = Some(e.id.clone());
+            ObjectJson {
+                label: e.label.clone(),
+                id: hex(&e.id),
+                key_type: e.key_type.clone(),
+                key_bits: e.key_bits,
+                has_private_key: e.private_key.is_some(),
+                has_public_key: e.has_public_key,
+                certificate: cert.map(|c| CertJson {
+                    subject: c.subject_text(ctl_format::NameStyle::Reversed),
+                    serial: hex(c.serial()),
+                    not_after: c.not_after(),
+                }),
+                uri: uri.to_string(),
+            }
+        })
+        .collect();
+    let s = token.summary();
+    let f = s.flags;
+    Ok(TokenJson {
+        module: s.module.display().to_string(),
+        slot_id: s.slot_id,
+        label: s.label.clone(),
+        serial: s.serial.clone(),
+        manufacturer: s.manufacturer.clone(),
+        model: s.model.clone(),
+        flags: FlagsJson {
+            login_required: f.login_required,
+            user_pin_initialized: f.user_pin_initialized,
+            user_pin_count_low: f.user_pin_count_low,
+            user_pin_final_try: f.user_pin_final_try,
+            user_pin_locked: f.user_pin_locked,
+            user_pin_to_be_changed: f.user_pin_to_be_changed,
+            write_protected: f.write_protected,
+            protected_authentication_path: f.protected_authentication_path,
+        },
+        uri: token.uri().to_string(),
+        objects,
+    })
+}
+
+fn print_tokens(tokens: &[TokenJson], json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(tokens).unwrap_or_default()
+        );
+        return;
+    }
+    if tokens.is_empty() {
+        println!("no tokens");
+    }
+    for t in tokens {
+        println!(
+            "{} (serial {}, {} {}, slot {} of {})",
+            t.label, t.serial, t.manufacturer, t.model, t.slot_id, t.module
+        );
+        let f = &t.flags;
+        let mut flags = Vec::new();
+        for (on, name) in [
+            (f.user_pin_locked, "PIN LOCKED"),
+            (f.user_pin_final_try, "PIN final try"),
+            (f.user_pin_count_low, "PIN count low"),
+            (f.user_pin_to_be_changed, "PIN must be changed"),
+            (!f.user_pin_initialized, "no user PIN"),
+            (f.write_protected, "write-protected"),
+        ] {
+            if on {
+                flags.push(name);
+            }
+        }
+        if !flags.is_empty() {
+            println!("  flags: {}", flags.join(", "));
+        }
+        println!("  uri:   {}", t.uri);
+        for o in &t.objects {
+            let key = match (&o.key_type, o.key_bits) {
+                (Some(k), Some(b)) => format!("{k}-{b}"),
+                (Some(k), None) => k.clone(),
+                _ => "no key".to_owned(),
+            };
+            let private = if o.has_private_key {
+                ", private key"
+            } else {
+                ""
+            };
+            match &o.certificate {
+                Some(c) => println!(
+                    "  - {:?} id {}: {key}{private}; certificate {} serial {} until {} UTC",
+                    o.label,
+                    o.id,
+                    c.subject,
+                    c.serial,
+                    format_utc(c.not_after)
+                ),
+                None => println!(
+                    "  - {:?} id {}: {key}{private}; no certificate",
+                    o.label, o.id
+                ),
+            }
+        }
+    }
+}
+
+pub(crate) fn run(command: &TokenCommand) -> Outcome {
+    match command {
+        TokenCommand::List(a) => {
+            let modules = match &a.module {
+                Some(p) => vec![Module::load(p).map_err(|e| fail(&e))?],
+                None => Module::defaults().map_err(|e| fail(&e))?,
+            };
+            let mut tokens = pkcs11::list_tokens(&modules).map_err(|e| fail(&e))?;
+            let described = tokens
+                .iter_mut()
+                .map(|t| describe(t, None))
+                .collect::<Result<Vec<_>, _>>()?;
+            print_tokens(&described, a.json);
+            Ok(())
+        }
+        TokenCommand::Info(a) => {
+            let uri: Pkcs11Uri = a
+                .uri
+                .parse()
+                .map_err(|e: ctl_token::UriError| Failure::usage(format!("{}: {e}", a.uri)))?;
+            let mut token = pkcs11::select_token(&uri).map_err(|e| fail(&e))?;
+            let has_pin = uri.pin_value.is_some() || uri.pin_source.is_some();
+            let pin = if has_pin {
+                Some(
+                    pin::resolve(&uri, None, &token.summary().label, false)
+                        .map_err(|e| fail(&e))?,
+                )
+            } else {
+                None
+            };
+            let described = describe(&mut token, pin.as_ref())?;
+            print_tokens(&[described], a.json);
+            Ok(())
+        }
+        TokenCommand::ChangePin(a) => {
+            let uri: Pkcs11Uri = a
+                .uri
+                .parse()
+                .map_err(|e: ctl_token::UriError| Failure::usage(format!("{}: {e}", a.uri)))?;
+            let new = match &a.new_pin_file {
+                Some(p) => pin::read_pin_file(p).map_err(|e| fail(&e))?,
+                None => ask_new_pin()?,
+            };
+            lab::change_pin(&uri, None, &new).map_err(|e| fail(&e))?;
+            println!(
+                "PIN changed on {}",
+                uri.token.as_deref().unwrap_or("the token")
+            );
+            Ok(())
+        }
+        TokenCommand::Init(a) => init(a),
+    }
+}
+
+fn ask_new_pin() -> Result<SecretString, Failure> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::usage(
+            "no new PIN: give --new-pin-file, or run on a terminal to be asked",
+        ));
+    }
+    let read = |prompt: &str| pin::prompt(prompt).map_err(|e| fail(&e));
+    let first = read("New PIN: ")?;
+    let second = read("New PIN again: ")?;
+    if first != second {
+        return Err(Failure::usage("the two new PINs differ; nothing changed"));
+    }
+    Ok(SecretString::from(first))
+}
+
+fn parse_id(text: &str) -> Result<Vec<u8>, Failure> {
+    let bad = || {
+        Failure::usage(format!(
+            "--id {text}: expected hex bytes such as 01 or a1b2"
+        ))
+    };
+    if text.is_empty() || !text.len().is_multiple_of(2) {
+        return Err(bad());
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| {
+            text.get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(bad)
+        })
+        .collect()
+}
+
+fn init(a: &InitArgs) -> Outcome {
+    let module = Module::load(&a.module).map_err(|e| fail(&e))?;
+    let so = pin::read_pin_file(&a.so_pin_file).map_err(|e| fail(&e))?;
+    let user = pin::read_pin_file(&a.pin_file).map_err(|e| fail(&e))?;
+    let id = parse_id(&a.id)?;
+    let object = a.object.clone().unwrap_or_else(|| a.label.clone());
+    if !a.generate && a.import_key.is_none() {
+        return Err(Failure::usage(
+            "token init: give --generate or --import-key",
+        ));
+    }
+    // Check the key before creating the token, so a bad key leaves nothing behind.
+    let import = match &a.import_key {
+        Some(key) => Some(load_key_and_cert(key, a.import_cert.as_deref())?),
+        None => None,
+    };
+    let mut token = lab::init_token(&module, &a.label, &so, &user).map_err(|e| fail(&e))?;
+    let cert = match import {
+        Some((key, cert)) => {
+            lab::import_rsa_key(&mut token, &user, &key, &id, &object).map_err(|e| fail(&e))?;
+            lab::import_certificate(&mut token, &user, &cert, &id, &object)
+                .map_err(|e| fail(&e))?;
+            cert
+        }
+        None => {
+            let cn = a.common_name.clone().unwrap_or_else(|| a.label.clone());
+            lab::generate_rsa_key(&mut token, &user, a.bits, &cn, &id, &object)
+                .map_err(|e| fail(&e))?
+        }
+    };
+    let subject = ctl_format::Certificate::from_der(&cert)
+        .map(|c| c.subject_text(ctl_format::NameStyle::Reversed))
+        .unwrap_or_default();
+    let mut uri = token.uri();
+    uri.object = Some(object);
+    println!("created token {} with {subject}", token.summary());
+    println!("uri: {uri}");
+    Ok(())
+}
+
+fn load_key_and_cert(
+    key: &Path,
+    cert: Option<&Path>,
+) -> Result<(rsa::PrivateKey, Vec<u8>), Failure> {
+    let signer =
+        SoftwareSigner::from_files(key, cert).map_err(|e| Failure::usage(e.to_string()))?;
+    let cert = ctl_format::Signer::certificate(&signer).to_vec();
+    Ok((signer.into_key(), cert))
+}
