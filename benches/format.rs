@@ -10,36 +10,15 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::Criterion;
 use ctl_format::{DigestAlgorithm, RsaVerifier, Signer as _, parse_trust_list};
 use rsa::pkcs1::DecodeRsaPublicKey as _;
 
-fn output_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(
-            || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"),
-            PathBuf::from,
-        )
-        .join("criterion")
-}
-
-/// Mean time in nanoseconds of `group/function` from criterion's estimates.
-fn mean_ns(group: &str, function: &str) -> Option<f64> {
-    let path = output_dir()
-        .join(group)
-        .join(function)
-        .join("new/estimates.json");
-    let text = std::fs::read_to_string(path).ok()?;
-    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
-    json["mean"]["point_estimate"].as_f64()
-}
-
 fn main() {
     let mut c = Criterion::default()
-        .output_directory(&output_dir())
+        .output_directory(&ctl_benches::criterion_dir())
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .configure_from_args();
@@ -97,26 +76,7 @@ fn main() {
     g.finish();
 
     c.final_summary();
-    report("parse", "parse", "copy_baseline", 1.0);
-    report("verify", "parse_and_verify", "hash_and_rsa_baseline", 1.2);
-    report("build", "build_and_sign", "one_signature_baseline", 1.2);
-}
-
-fn report(group: &str, subject: &str, baseline: &str, target: f64) {
-    match (mean_ns(group, subject), mean_ns(group, baseline)) {
-        (Some(s), Some(b)) => {
-            let ratio = s / b;
-            let verdict = if ratio <= target {
-                "within target"
-            } else {
-                "OVER TARGET"
-            };
-            println!(
-                "RATIO {group}: {subject} {:.1} us / {baseline} {:.1} us = {ratio:.2} (target <= {target:.2}: {verdict})",
-                s / 1000.0,
-                b / 1000.0
-            );
-        }
-        _ => println!("RATIO {group}: no estimates (run without --test / filters to measure)"),
-    }
+    ctl_benches::report_ratio("parse", "parse", "copy_baseline", 1.0);
+    ctl_benches::report_ratio("verify", "parse_and_verify", "hash_and_rsa_baseline", 1.2);
+    ctl_benches::report_ratio("build", "build_and_sign", "one_signature_baseline", 1.2);
 }

@@ -73,3 +73,44 @@ pub fn maximal_builder() -> TrustListBuilder {
     }
     b
 }
+
+/// Where criterion writes its estimates (`target/criterion`, or under `CARGO_TARGET_DIR`).
+pub fn criterion_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(
+            || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"),
+            std::path::PathBuf::from,
+        )
+        .join("criterion")
+}
+
+/// Mean time in nanoseconds of `group/function`, from criterion's estimates of this run.
+fn mean_ns(group: &str, function: &str) -> Option<f64> {
+    let path = criterion_dir()
+        .join(group)
+        .join(function)
+        .join("new/estimates.json");
+    let text = std::fs::read_to_string(path).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    json.get("mean")?.get("point_estimate")?.as_f64()
+}
+
+/// Prints `subject / baseline` of a group against its target.
+pub fn report_ratio(group: &str, subject: &str, baseline: &str, target: f64) {
+    match (mean_ns(group, subject), mean_ns(group, baseline)) {
+        (Some(s), Some(b)) => {
+            let ratio = s / b;
+            let verdict = if ratio <= target {
+                "within target"
+            } else {
+                "OVER TARGET"
+            };
+            println!(
+                "RATIO {group}: {subject} {:.1} us / {baseline} {:.1} us = {ratio:.2} (target <= {target:.2}: {verdict})",
+                s / 1000.0,
+                b / 1000.0
+            );
+        }
+        _ => println!("RATIO {group}: no estimates (run without --test or filters to measure)"),
+    }
+}

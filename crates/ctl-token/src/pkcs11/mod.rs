@@ -168,16 +168,7 @@ impl Token {
                 _,
             )) => {
                 self.refresh()?;
-                let f = self.summary.flags;
-                Err(if f.user_pin_locked {
-                    Error::PinLocked { token }
-                } else if f.user_pin_final_try {
-                    Error::PinFinalTry { token }
-                } else if f.user_pin_count_low {
-                    Error::PinCountLow { token }
-                } else {
-                    Error::PinIncorrect { token }
-                })
+                Err(wrong_pin(self.summary.flags, token))
             }
             Err(cryptoki::error::Error::Pkcs11(RvError::PinLocked, _)) => {
                 Err(Error::PinLocked { token })
@@ -290,6 +281,19 @@ impl Token {
             }
         }
         Ok(entries)
+    }
+}
+
+/// The error for a refused PIN, from the flags the token shows after the refusal.
+fn wrong_pin(flags: TokenFlags, token: String) -> Error {
+    if flags.user_pin_locked {
+        Error::PinLocked { token }
+    } else if flags.user_pin_final_try {
+        Error::PinFinalTry { token }
+    } else if flags.user_pin_count_low {
+        Error::PinCountLow { token }
+    } else {
+        Error::PinIncorrect { token }
     }
 }
 
@@ -519,5 +523,45 @@ pub fn certificate_for(uri: &Pkcs11Uri) -> Result<Vec<u8>, Error> {
             token: token.name(),
             keys: certs.iter().map(|e| e.describe()).collect(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_pin_state_has_its_own_error() {
+        let t = || "\"SAST1\" (serial 1)".to_owned();
+        let base = TokenFlags::default();
+        assert!(matches!(wrong_pin(base, t()), Error::PinIncorrect { .. }));
+        let low = TokenFlags {
+            user_pin_count_low: true,
+            ..base
+        };
+        assert!(matches!(wrong_pin(low, t()), Error::PinCountLow { .. }));
+        let last = TokenFlags {
+            user_pin_count_low: true,
+            user_pin_final_try: true,
+            ..base
+        };
+        let e = wrong_pin(last, t());
+        assert!(matches!(e, Error::PinFinalTry { .. }));
+        assert!(e.to_string().contains("next wrong PIN locks"), "{e}");
+        let locked = TokenFlags {
+            user_pin_locked: true,
+            user_pin_final_try: true,
+            ..base
+        };
+        let e = wrong_pin(locked, t());
+        assert!(matches!(e, Error::PinLocked { .. }));
+        assert!(e.to_string().contains("locked"), "{e}");
+    }
+
+    #[test]
+    fn key_sizes_from_moduli() {
+        assert_eq!(bits(&[0x00, 0x80, 0, 0]), 24);
+        assert_eq!(bits(&[0x01, 0xff]), 9);
+        assert_eq!(bits(&[]), 0);
     }
 }
