@@ -160,7 +160,7 @@ fn describe(token: &mut Token, pin: Option<&SecretString>) -> Result<TokenJson, 
                 id: hex(&e.id),
                 key_type: e.key_type.clone(),
                 key_bits: e.key_bits,
-                has_private_key: e.private_key.is_some(),
+                has_private_key: e.has_private_key(),
                 has_public_key: e.has_public_key,
                 certificate: cert.map(|c| CertJson {
                     subject: c.subject_text(ctl_format::NameStyle::Reversed),

@@ -99,38 +99,6 @@ pub fn read(dir: &Path, name: &str) -> Vec<u8> {
     std::fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
-/// Generates an EC P-256 key pair on the token (to test that EC keys are refused for signing).
-pub fn generate_ec_p256_key(token: &mut Token, pin: &str, id: &[u8], label: &str) {
-    use cryptoki::mechanism::Mechanism;
-    use cryptoki::object::Attribute;
-    let session = token.open_rw_session().expect("session");
-    token
-        .login(&session, &SecretString::from(pin))
-        .expect("login");
-    // DER of the OID 1.2.840.10045.3.1.7 (prime256v1).
-    let p256 = vec![0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
-    session
-        .generate_key_pair(
-            &Mechanism::EccKeyPairGen,
-            &[
-                Attribute::Token(true),
-                Attribute::Verify(true),
-                Attribute::EcParams(p256),
-                Attribute::Label(label.as_bytes().to_vec()),
-                Attribute::Id(id.to_vec()),
-            ],
-            &[
-                Attribute::Token(true),
-                Attribute::Private(true),
-                Attribute::Sensitive(true),
-                Attribute::Sign(true),
-                Attribute::Label(label.as_bytes().to_vec()),
-                Attribute::Id(id.to_vec()),
-            ],
-        )
-        .expect("EC key pair");
-}
-
 /// Removes a SoftHSM2 token's files from this process's token directory, as when a
 /// USB token is pulled out. Returns whether a token with that serial was found.
 pub fn remove_token_files(serial: &str) -> bool {

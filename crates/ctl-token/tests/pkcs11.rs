@@ -204,7 +204,7 @@ fn a_key_without_certificate_and_a_certificate_without_key() {
 )]
 fn an_ec_key_is_refused_for_signing() {
     let (mut token, label) = new_token("ec", "1234");
-    ctl_test_support::generate_ec_p256_key(&mut token, "1234", &[3], "ec-key");
+    lab::generate_ec_p256_key(&mut token, &pin("1234"), &[3], "ec-key").unwrap();
     lab::import_certificate(
         &mut token,
         &pin("1234"),

@@ -166,6 +166,43 @@ pub fn import_certificate(
     Ok(())
 }
 
+/// Generates an EC P-256 key pair on the token (for certificates that phones take in
+/// EC roles, such as TFTP for HTTPS provisioning; such keys cannot sign CTL files).
+///
+/// # Errors
+/// A wrong PIN, or a token that cannot generate EC keys.
+pub fn generate_ec_p256_key(
+    token: &mut Token,
+    pin: &SecretString,
+    id: &[u8],
+    label: &str,
+) -> Result<(), Error> {
+    let session = user_session(token, pin)?;
+    // DER of the OID 1.2.840.10045.3.1.7 (prime256v1).
+    let p256 = vec![0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+    session
+        .generate_key_pair(
+            &Mechanism::EccKeyPairGen,
+            &[
+                Attribute::Token(true),
+                Attribute::Verify(true),
+                Attribute::EcParams(p256),
+                Attribute::Label(label.as_bytes().to_vec()),
+                Attribute::Id(id.to_vec()),
+            ],
+            &[
+                Attribute::Token(true),
+                Attribute::Private(true),
+                Attribute::Sensitive(true),
+                Attribute::Sign(true),
+                Attribute::Label(label.as_bytes().to_vec()),
+                Attribute::Id(id.to_vec()),
+            ],
+        )
+        .map_err(|e| token.error("C_GenerateKeyPair", e))?;
+    Ok(())
+}
+
 /// The RSA public key of a key pair generated on the token, with rcgen signing through the token.
 struct OnTokenKey<'s> {
     session: &'s Session,

@@ -132,7 +132,7 @@ impl Token {
     ///
     /// # Errors
     /// The token went away.
-    pub fn open_session(&self) -> Result<Session, Error> {
+    pub(crate) fn open_session(&self) -> Result<Session, Error> {
         self.module
             .ctx()
             .open_ro_session(self.slot)
@@ -143,7 +143,7 @@ impl Token {
     ///
     /// # Errors
     /// The token went away or is write-protected.
-    pub fn open_rw_session(&self) -> Result<Session, Error> {
+    pub(crate) fn open_rw_session(&self) -> Result<Session, Error> {
         self.module
             .ctx()
             .open_rw_session(self.slot)
@@ -154,7 +154,7 @@ impl Token {
     ///
     /// # Errors
     /// See above; a token that went away.
-    pub fn login(&mut self, session: &Session, pin: &SecretString) -> Result<(), Error> {
+    pub(crate) fn login(&mut self, session: &Session, pin: &SecretString) -> Result<(), Error> {
         self.refresh()?;
         let token = self.name();
         if self.summary.flags.user_pin_locked {
@@ -193,7 +193,7 @@ impl Token {
     ///
     /// # Errors
     /// The token went away.
-    pub fn objects(&self, session: &Session) -> Result<Vec<KeyEntry>, Error> {
+    pub(crate) fn objects(&self, session: &Session) -> Result<Vec<KeyEntry>, Error> {
         let find = |class| {
             session
                 .find_objects(&[Attribute::Class(class)])
@@ -339,7 +339,7 @@ pub struct KeyEntry {
     /// Key size in bits (RSA).
     pub key_bits: Option<usize>,
     /// The private key, when visible (after a login).
-    pub private_key: Option<ObjectHandle>,
+    pub(crate) private_key: Option<ObjectHandle>,
     /// A public key object with this id exists.
     pub has_public_key: bool,
     /// The certificate with this id, DER.
@@ -357,6 +357,11 @@ impl KeyEntry {
             .is_none_or(|o| o == self.label || self.certificate_label.as_deref() == Some(o));
         let id_ok = uri.id.as_deref().is_none_or(|id| id == self.id.as_slice());
         label_ok && id_ok
+    }
+
+    /// Whether a private key with this id is visible (private keys usually show only after a login).
+    pub const fn has_private_key(&self) -> bool {
+        self.private_key.is_some()
     }
 
     /// `label (id HEX)`.
