@@ -166,6 +166,29 @@ pub fn import_certificate(
     Ok(())
 }
 
+/// A token public key that verifies, with one key-type attribute.
+fn public_template(label: &str, id: &[u8], key_attribute: Attribute) -> Vec<Attribute> {
+    vec![
+        Attribute::Token(true),
+        Attribute::Verify(true),
+        key_attribute,
+        Attribute::Label(label.as_bytes().to_vec()),
+        Attribute::Id(id.to_vec()),
+    ]
+}
+
+/// A token private key that signs and never leaves the token.
+fn private_template(label: &str, id: &[u8]) -> Vec<Attribute> {
+    vec![
+        Attribute::Token(true),
+        Attribute::Private(true),
+        Attribute::Sensitive(true),
+        Attribute::Sign(true),
+        Attribute::Label(label.as_bytes().to_vec()),
+        Attribute::Id(id.to_vec()),
+    ]
+}
+
 /// Generates an EC P-256 key pair on the token (for certificates that phones take in
 /// EC roles, such as TFTP for HTTPS provisioning; such keys cannot sign CTL files).
 ///
@@ -183,21 +206,8 @@ pub fn generate_ec_p256_key(
     session
         .generate_key_pair(
             &Mechanism::EccKeyPairGen,
-            &[
-                Attribute::Token(true),
-                Attribute::Verify(true),
-                Attribute::EcParams(p256),
-                Attribute::Label(label.as_bytes().to_vec()),
-                Attribute::Id(id.to_vec()),
-            ],
-            &[
-                Attribute::Token(true),
-                Attribute::Private(true),
-                Attribute::Sensitive(true),
-                Attribute::Sign(true),
-                Attribute::Label(label.as_bytes().to_vec()),
-                Attribute::Id(id.to_vec()),
-            ],
+            &public_template(label, id, Attribute::EcParams(p256)),
+            &private_template(label, id),
         )
         .map_err(|e| token.error("C_GenerateKeyPair", e))?;
     Ok(())
@@ -249,21 +259,11 @@ pub fn generate_rsa_key(
             .generate_key_pair(
                 &Mechanism::RsaPkcsKeyPairGen,
                 &[
-                    Attribute::Token(true),
-                    Attribute::Verify(true),
-                    Attribute::ModulusBits(modulus_bits),
-                    Attribute::PublicExponent(vec![1, 0, 1]),
-                    Attribute::Label(label.as_bytes().to_vec()),
-                    Attribute::Id(id.to_vec()),
-                ],
-                &[
-                    Attribute::Token(true),
-                    Attribute::Private(true),
-                    Attribute::Sensitive(true),
-                    Attribute::Sign(true),
-                    Attribute::Label(label.as_bytes().to_vec()),
-                    Attribute::Id(id.to_vec()),
-                ],
+                    public_template(label, id, Attribute::ModulusBits(modulus_bits)),
+                    vec![Attribute::PublicExponent(vec![1, 0, 1])],
+                ]
+                .concat(),
+                &private_template(label, id),
             )
             .map_err(|e| token.error("C_GenerateKeyPair", e))?;
         let attrs = session

@@ -492,6 +492,18 @@ pub fn select_token(uri: &Pkcs11Uri) -> Result<Token, Error> {
     }
 }
 
+/// What is on a token, for error messages: `"a" (id 01), "b" (id 02)` or `nothing`.
+pub(crate) fn inventory(entries: &[KeyEntry]) -> String {
+    if entries.is_empty() {
+        return "nothing".to_owned();
+    }
+    entries
+        .iter()
+        .map(KeyEntry::describe)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The certificate a URI names on its token, read without a PIN (certificates are public objects).
 ///
 /// # Errors
@@ -513,15 +525,7 @@ pub fn certificate_for(uri: &Pkcs11Uri) -> Result<Vec<u8>, Error> {
             token: token.name(),
             what: format!(
                 "no certificate matches {uri}; on the token: {}",
-                if entries.is_empty() {
-                    "nothing".to_owned()
-                } else {
-                    entries
-                        .iter()
-                        .map(KeyEntry::describe)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                }
+                inventory(&entries)
             ),
         }),
         _ => Err(Error::AmbiguousKey {

@@ -277,15 +277,7 @@ fn find_key(token: &Token, session: &Session, uri: &Pkcs11Uri) -> Result<KeyEntr
                 ),
                 None => format!(
                     "no private key matches {uri}; on the token: {}",
-                    if entries.is_empty() {
-                        "nothing".to_owned()
-                    } else {
-                        entries
-                            .iter()
-                            .map(KeyEntry::describe)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    }
+                    super::inventory(&entries)
                 ),
             };
             Err(Error::KeyNotFound { token: name, what })
