@@ -327,3 +327,17 @@ fn a_key_generated_on_the_token_signs_with_its_self_signed_certificate() {
     let bytes = b.build(&signer).unwrap();
     parse(&bytes).unwrap().verify(&RsaVerifier).unwrap();
 }
+
+#[test]
+fn options_and_signers_never_show_pins() {
+    let options = SignerOptions {
+        pin: Some(pin("s3cret-PIN")),
+        ..SignerOptions::default()
+    };
+    let text = format!("{options:?}");
+    assert!(
+        !text.contains("s3cret") && !text.contains("Cisco123"),
+        "{text}"
+    );
+    assert!(text.contains("<redacted>"), "{text}");
+}
