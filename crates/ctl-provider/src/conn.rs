@@ -1,0 +1,514 @@
+//! Session state machines for both ends (`docs/protocol.md`, section 7). Sans-I/O: bytes
+//! in, bytes and events out, time passed in by the caller.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use crate::ProtocolError;
+use crate::frame::{Frame, FrameReader};
+use crate::message::{ErrorCode, Password, Request, Response, Role, VERSION, kind};
+
+/// How a server session behaves.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// The node's name (sent in HELLO_OK).
+    pub node_name: String,
+    /// Server software name and version.
+    pub software: String,
+    /// Protocol versions served.
+    pub versions: Vec<u8>,
+    /// HELLO and a successful LOGIN must happen within this time.
+    pub login_timeout: Duration,
+    /// A logged-in session with no request for this long is closed.
+    pub idle_timeout: Duration,
+    /// Requests a client may have waiting for answers at once.
+    pub max_outstanding: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            node_name: String::new(),
+            software: concat!("ctl-providerd ", env!("CARGO_PKG_VERSION")).to_owned(),
+            versions: vec![VERSION],
+            login_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_outstanding: 8,
+        }
+    }
+}
+
+/// What the server application must act on.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ServerEvent {
+    /// Check these credentials and answer with [`Response::LoginOk`] or an error.
+    Login {
+        /// Request id.
+        id: u32,
+        /// User name.
+        user: String,
+        /// Password.
+        password: Password,
+    },
+    /// Carry out a request (the role is already checked) and answer it.
+    Request {
+        /// Request id.
+        id: u32,
+        /// The request.
+        request: Request,
+        /// The user's role.
+        role: Role,
+        /// The user's name.
+        user: String,
+    },
+    /// The session is over; send what [`ServerConn::poll_transmit`] still has, then close.
+    Closed {
+        /// Why.
+        reason: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Phase {
+    AwaitHello,
+    AwaitLogin,
+    LoginPending { user: String },
+    Ready { role: Role, user: String },
+    Closed,
+}
+
+/// The server side of one session.
+#[derive(Debug)]
+pub struct ServerConn {
+    config: ServerConfig,
+    phase: Phase,
+    version: u8,
+    reader: FrameReader,
+    out: Vec<u8>,
+    events: VecDeque<ServerEvent>,
+    pending: HashMap<u32, u8>,
+    /// Requests received while another awaits its answer: handled in order, one at a time.
+    queued: VecDeque<Frame>,
+    deadline: Instant,
+}
+
+impl ServerConn {
+    /// A new session, accepted at `now`.
+    pub fn new(config: ServerConfig, now: Instant) -> Self {
+        let deadline = now + config.login_timeout;
+        Self {
+            config,
+            phase: Phase::AwaitHello,
+            version: VERSION,
+            reader: FrameReader::new(),
+            out: Vec::new(),
+            events: VecDeque::new(),
+            pending: HashMap::new(),
+            queued: VecDeque::new(),
+            deadline,
+        }
+    }
+
+    /// Whether the session is over.
+    pub fn is_closed(&self) -> bool {
+        self.phase == Phase::Closed
+    }
+
+    /// The logged-in user's role, if any.
+    pub fn role(&self) -> Option<Role> {
+        match &self.phase {
+            Phase::Ready { role, .. } => Some(*role),
+            _ => None,
+        }
+    }
+
+    /// Feeds received bytes.
+    pub fn handle_input(&mut self, data: &[u8], now: Instant) {
+        if self.is_closed() {
+            return;
+        }
+        self.reader.push(data);
+        loop {
+            match self.reader.next_frame() {
+                Ok(Some(frame)) if self.pending.is_empty() => self.handle_frame(&frame, now),
+                Ok(Some(frame)) => {
+                    if self.queued.len() >= self.config.max_outstanding {
+                        self.fail(
+                            ErrorCode::BadMessage,
+                            "too many requests waiting for answers",
+                        );
+                        break;
+                    }
+                    self.queued.push_back(frame);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    self.fail(ErrorCode::BadMessage, &e.to_string());
+                    break;
+                }
+            }
+            if self.is_closed() {
+                break;
+            }
+        }
+    }
+
+    fn send(&mut self, id: u32, request_kind: u8, response: &Response) {
+        let mut frame = response.to_frame(id, request_kind);
+        frame.version = self.version;
+        // Responses are built by this crate and stay under the cap; an oversized one
+        // (a bug in the caller's data) closes the session rather than send a bad frame.
+        match frame.encode() {
+            Ok(bytes) => self.out.extend_from_slice(&bytes),
+            Err(e) => self.fail(ErrorCode::Internal, &e.to_string()),
+        }
+    }
+
+    /// Sends an ERROR and ends the session.
+    fn fail(&mut self, code: ErrorCode, message: &str) {
+        if self.is_closed() {
+            return;
+        }
+        let frame = Response::error(code, message).to_frame(0, kind::ERROR);
+        if let Ok(bytes) = frame.encode() {
+            self.out.extend_from_slice(&bytes);
+        }
+        self.phase = Phase::Closed;
+        self.events.push_back(ServerEvent::Closed {
+            reason: message.to_owned(),
+        });
+    }
+
+    fn handle_frame(&mut self, frame: &Frame, now: Instant) {
+        if self.phase != Phase::AwaitHello && frame.version != self.version {
+            let e = ProtocolError::WrongVersion {
+                expected: self.version,
+                found: frame.version,
+            };
+            return self.fail(ErrorCode::BadMessage, &e.to_string());
+        }
+        let request = match Request::from_frame(frame) {
+            Ok(r) => r,
+            Err(e @ ProtocolError::UnknownMessage { .. }) => {
+                return self.send(
+                    frame.id,
+                    frame.kind,
+                    &Response::error(ErrorCode::UnknownMessage, e.to_string()),
+                );
+            }
+            Err(e) => return self.fail(ErrorCode::BadMessage, &e.to_string()),
+        };
+        let id = frame.id;
+        let k = request.kind();
+        match (&self.phase, request) {
+            (Phase::AwaitHello, Request::Hello { versions, .. }) => {
+                let Some(v) = self
+                    .config
+                    .versions
+                    .iter()
+                    .copied()
+                    .filter(|v| versions.contains(v))
+                    .max()
+                else {
+                    return self.fail(
+                        ErrorCode::UnsupportedVersion,
+                        &format!(
+                            "no protocol version in common: client {versions:?}, server {:?}",
+                            self.config.versions
+                        ),
+                    );
+                };
+                self.version = v;
+                self.phase = Phase::AwaitLogin;
+                let hello = Response::HelloOk {
+                    version: v,
+                    node: self.config.node_name.clone(),
+                    software: self.config.software.clone(),
+                };
+                self.send(id, k, &hello);
+            }
+            (Phase::AwaitHello, _) => self.fail(ErrorCode::BadMessage, "expected HELLO first"),
+            (_, Request::Hello { .. }) => self.fail(ErrorCode::BadMessage, "HELLO twice"),
+            (_, Request::Bye) => {
+                self.send(id, k, &Response::ByeOk);
+                self.phase = Phase::Closed;
+                self.events.push_back(ServerEvent::Closed {
+                    reason: "client said BYE".to_owned(),
+                });
+            }
+            (Phase::AwaitLogin, Request::Login { user, password }) => {
+                self.phase = Phase::LoginPending { user: user.clone() };
+                self.pending.insert(id, k);
+                self.events
+                    .push_back(ServerEvent::Login { id, user, password });
+            }
+            (Phase::AwaitLogin | Phase::LoginPending { .. }, _) => {
+                self.send(
+                    id,
+                    k,
+                    &Response::error(ErrorCode::NotLoggedIn, "log in first"),
+                );
+            }
+            (Phase::Ready { .. }, Request::Login { .. }) => {
+                self.send(
+                    id,
+                    k,
+                    &Response::error(ErrorCode::BadMessage, "already logged in"),
+                );
+            }
+            (
+                Phase::Ready {
+                    role: Role::ReadOnly,
+                    ..
+                },
+                request,
+            ) if request.needs_super_user() => {
+                self.send(
+                    id,
+                    k,
+                    &Response::error(ErrorCode::Forbidden, "this user's role may only read"),
+                );
+            }
+            (Phase::Ready { role, user }, request) => {
+                let (role, user) = (*role, user.clone());
+                self.deadline = now + self.config.idle_timeout;
+                self.pending.insert(id, k);
+                self.events.push_back(ServerEvent::Request {
+                    id,
+                    request,
+                    role,
+                    user,
+                });
+            }
+            (Phase::Closed, _) => {}
+        }
+    }
+
+    /// Answers request `id`. A LOGIN answered with [`Response::LoginOk`] opens the session
+    /// for requests; answered with an error, it may be tried again.
+    pub fn respond(&mut self, id: u32, response: &Response, now: Instant) {
+        let Some(k) = self.pending.remove(&id) else {
+            return;
+        };
+        if self.is_closed() {
+            return;
+        }
+        if k == kind::LOGIN {
+            let user = match &self.phase {
+                Phase::LoginPending { user } => user.clone(),
+                _ => String::new(),
+            };
+            match response {
+                Response::LoginOk(role) => {
+                    self.phase = Phase::Ready { role: *role, user };
+                    self.deadline = now + self.config.idle_timeout;
+                }
+                _ => self.phase = Phase::AwaitLogin,
+            }
+        }
+        self.send(id, k, response);
+        if matches!(
+            response,
+            Response::Error {
+                code: ErrorCode::LockedOut | ErrorCode::TooManySessions,
+                ..
+            }
+        ) {
+            self.phase = Phase::Closed;
+            self.events.push_back(ServerEvent::Closed {
+                reason: "refused".to_owned(),
+            });
+            return;
+        }
+        while self.pending.is_empty() && !self.is_closed() {
+            let Some(frame) = self.queued.pop_front() else {
+                break;
+            };
+            self.handle_frame(&frame, now);
+        }
+    }
+
+    /// The next thing for the application to act on.
+    pub fn poll_event(&mut self) -> Option<ServerEvent> {
+        self.events.pop_front()
+    }
+
+    /// Bytes to send, if any.
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        if self.out.is_empty() {
+            None
+        } else {
+            Some(std::mem::take(&mut self.out))
+        }
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) must be called next (none while a request is being answered).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        (!self.is_closed() && self.pending.is_empty()).then_some(self.deadline)
+    }
+
+    /// Closes the session with a TIMEOUT error if its deadline has passed.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.pending.is_empty() && now >= self.deadline {
+            let what = if self.role().is_some() {
+                "idle too long"
+            } else {
+                "no login in time"
+            };
+            self.fail(ErrorCode::Timeout, what);
+        }
+    }
+}
+
+/// What a client receives.
+#[derive(Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientEvent {
+    /// The answer to request `id`.
+    Response {
+        /// Request id.
+        id: u32,
+        /// The answer.
+        response: Response,
+    },
+    /// The session is over.
+    Closed {
+        /// Why (the server's error message, or a protocol violation).
+        reason: String,
+    },
+}
+
+/// The client side of one session.
+#[derive(Debug)]
+pub struct ClientConn {
+    version: Option<u8>,
+    reader: FrameReader,
+    out: Vec<u8>,
+    events: VecDeque<ClientEvent>,
+    pending: HashMap<u32, u8>,
+    next_id: u32,
+    closed: bool,
+}
+
+impl ClientConn {
+    /// A new session; HELLO is queued at once (its id is 1).
+    pub fn new(software: &str) -> Self {
+        let mut c = Self {
+            version: None,
+            reader: FrameReader::new(),
+            out: Vec::new(),
+            events: VecDeque::new(),
+            pending: HashMap::new(),
+            next_id: 1,
+            closed: false,
+        };
+        c.send(&Request::Hello {
+            versions: vec![VERSION],
+            software: software.to_owned(),
+        });
+        c
+    }
+
+    /// The version the server chose, once it has.
+    pub const fn version(&self) -> Option<u8> {
+        self.version
+    }
+
+    /// Whether the session is over.
+    pub const fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Queues a request; returns its id.
+    pub fn send(&mut self, request: &Request) -> u32 {
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1).max(1);
+        let mut frame = request.to_frame(id);
+        frame.version = self.version.unwrap_or(VERSION);
+        match frame.encode() {
+            Ok(bytes) => {
+                self.out.extend_from_slice(&bytes);
+                self.pending.insert(id, request.kind());
+            }
+            Err(e) => self.events.push_back(ClientEvent::Response {
+                id,
+                response: Response::error(ErrorCode::BadMessage, e.to_string()),
+            }),
+        }
+        id
+    }
+
+    fn close(&mut self, reason: String) {
+        if !self.closed {
+            self.closed = true;
+            self.events.push_back(ClientEvent::Closed { reason });
+        }
+    }
+
+    /// Feeds received bytes.
+    pub fn handle_input(&mut self, data: &[u8]) {
+        if self.closed {
+            return;
+        }
+        self.reader.push(data);
+        loop {
+            let frame = match self.reader.next_frame() {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(e) => return self.close(format!("protocol error from the server: {e}")),
+            };
+            let response = match Response::from_frame(&frame) {
+                Ok(r) => r,
+                Err(e) => return self.close(format!("protocol error from the server: {e}")),
+            };
+            if frame.id == 0 {
+                let reason = match response {
+                    Response::Error { code, message } => format!(
+                        "server closed the session: {message} (error {})",
+                        code.code()
+                    ),
+                    other => format!("unsolicited message from the server: {other:?}"),
+                };
+                return self.close(reason);
+            }
+            let Some(k) = self.pending.remove(&frame.id) else {
+                return self.close(format!(
+                    "server answered request {} that was never sent",
+                    frame.id
+                ));
+            };
+            if frame.kind != kind::ERROR && frame.kind != k | kind::RESPONSE {
+                return self.close(format!(
+                    "server answered request type 0x{k:02x} with type 0x{:02x}",
+                    frame.kind
+                ));
+            }
+            if let Response::HelloOk { version, .. } = &response {
+                self.version = Some(*version);
+            }
+            let bye = matches!(response, Response::ByeOk);
+            self.events.push_back(ClientEvent::Response {
+                id: frame.id,
+                response,
+            });
+            if bye {
+                self.close("BYE".to_owned());
+            }
+        }
+    }
+
+    /// The next response or closure.
+    pub fn poll_event(&mut self) -> Option<ClientEvent> {
+        self.events.pop_front()
+    }
+
+    /// Bytes to send, if any.
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        if self.out.is_empty() {
+            None
+        } else {
+            Some(std::mem::take(&mut self.out))
+        }
+    }
+}

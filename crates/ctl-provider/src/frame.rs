@@ -1,0 +1,264 @@
+//! Frames and elements: the byte layer of the protocol (`docs/protocol.md`, sections 2 and 3).
+
+use crate::ProtocolError;
+
+/// The two magic bytes that open every frame: `CT`.
+pub const MAGIC: [u8; 2] = *b"CT";
+
+/// Size of the frame header.
+pub const HEADER_LEN: usize = 12;
+
+/// The largest body a frame may carry: room for a 64 KiB CTL and everything around it.
+pub const MAX_BODY: usize = 128 * 1024;
+
+/// The largest value of one element; longer values (files) are sent as several
+/// consecutive elements with the same tag.
+pub const MAX_ELEMENT: usize = u16::MAX as usize;
+
+/// A decoded frame header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameHeader {
+    /// Protocol version of the frame.
+    pub version: u8,
+    /// Message type.
+    pub kind: u8,
+    /// Request id (a response carries its request's).
+    pub id: u32,
+    /// Body length.
+    pub length: u32,
+}
+
+/// A whole frame: header fields and body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Frame {
+    /// Protocol version of the frame.
+    pub version: u8,
+    /// Message type.
+    pub kind: u8,
+    /// Request id.
+    pub id: u32,
+    /// The elements, encoded.
+    pub body: Vec<u8>,
+}
+
+impl Frame {
+    /// The frame's bytes: header and body.
+    ///
+    /// # Errors
+    /// A body over [`MAX_BODY`].
+    pub fn encode(&self) -> Result<Vec<u8>, ProtocolError> {
+        let length = u32::try_from(self.body.len())
+            .ok()
+            .filter(|l| *l as usize <= MAX_BODY)
+            .ok_or(ProtocolError::FrameTooLarge {
+                length: self.body.len(),
+                limit: MAX_BODY,
+            })?;
+        let mut out = Vec::with_capacity(HEADER_LEN + self.body.len());
+        out.extend_from_slice(&MAGIC);
+        out.push(self.version);
+        out.push(self.kind);
+        out.extend_from_slice(&self.id.to_be_bytes());
+        out.extend_from_slice(&length.to_be_bytes());
+        out.extend_from_slice(&self.body);
+        Ok(out)
+    }
+}
+
+/// Reads a frame header from the first [`HEADER_LEN`] bytes.
+///
+/// # Errors
+/// Wrong magic, or a body length over [`MAX_BODY`].
+pub fn decode_header(bytes: &[u8; HEADER_LEN]) -> Result<FrameHeader, ProtocolError> {
+    let [m0, m1, version, kind, i0, i1, i2, i3, l0, l1, l2, l3] = *bytes;
+    if [m0, m1] != MAGIC {
+        return Err(ProtocolError::BadMagic { found: [m0, m1] });
+    }
+    let length = u32::from_be_bytes([l0, l1, l2, l3]);
+    if length as usize > MAX_BODY {
+        return Err(ProtocolError::FrameTooLarge {
+            length: length as usize,
+            limit: MAX_BODY,
+        });
+    }
+    Ok(FrameHeader {
+        version,
+        kind,
+        id: u32::from_be_bytes([i0, i1, i2, i3]),
+        length,
+    })
+}
+
+/// Accumulates bytes and yields whole frames. Never holds more than one frame's
+/// worth of bytes beyond what it has yielded.
+#[derive(Debug, Default)]
+pub struct FrameReader {
+    buf: Vec<u8>,
+}
+
+impl FrameReader {
+    /// An empty reader.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds received bytes.
+    pub fn push(&mut self, data: &[u8]) {
+        self.buf.extend_from_slice(data);
+    }
+
+    /// Bytes received and not yet yielded.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The next whole frame, if all of it has arrived.
+    ///
+    /// # Errors
+    /// A bad header: the connection must then be closed (the stream cannot be resynchronized).
+    pub fn next_frame(&mut self) -> Result<Option<Frame>, ProtocolError> {
+        let Some(head) = self.buf.get(..HEADER_LEN) else {
+            return Ok(None);
+        };
+        let mut h = [0u8; HEADER_LEN];
+        h.copy_from_slice(head);
+        let header = decode_header(&h)?;
+        let total = HEADER_LEN + header.length as usize;
+        if self.buf.len() < total {
+            return Ok(None);
+        }
+        let body = self.buf.get(HEADER_LEN..total).unwrap_or_default().to_vec();
+        self.buf.drain(..total);
+        Ok(Some(Frame {
+            version: header.version,
+            kind: header.kind,
+            id: header.id,
+            body,
+        }))
+    }
+}
+
+/// One element: tag and value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Element<'a> {
+    /// The tag.
+    pub tag: u8,
+    /// The value.
+    pub value: &'a [u8],
+}
+
+/// Splits a body (or a nested value) into elements.
+///
+/// # Errors
+/// An element that runs past the end.
+pub fn elements(body: &[u8]) -> Result<Vec<Element<'_>>, ProtocolError> {
+    let mut out = Vec::new();
+    let mut rest = body;
+    let mut offset = 0usize;
+    while !rest.is_empty() {
+        let [tag, hi, lo, tail @ ..] = rest else {
+            return Err(ProtocolError::BadElement {
+                offset,
+                reason: "truncated element header",
+            });
+        };
+        let len = usize::from(u16::from_be_bytes([*hi, *lo]));
+        let Some(value) = tail.get(..len) else {
+            return Err(ProtocolError::BadElement {
+                offset,
+                reason: "element runs past the end of the frame",
+            });
+        };
+        out.push(Element { tag: *tag, value });
+        rest = tail.get(len..).unwrap_or_default();
+        offset += 3 + len;
+    }
+    Ok(out)
+}
+
+/// Builds a body element by element.
+#[derive(Debug, Default, Clone)]
+pub struct BodyWriter {
+    buf: Vec<u8>,
+}
+
+impl BodyWriter {
+    /// An empty body.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds one element; values over [`MAX_ELEMENT`] are split into consecutive
+    /// elements with the same tag (only defined for FILE).
+    pub fn put(&mut self, tag: u8, value: &[u8]) -> &mut Self {
+        if value.is_empty() {
+            self.buf.extend_from_slice(&[tag, 0, 0]);
+        }
+        for chunk in value.chunks(MAX_ELEMENT) {
+            self.buf.push(tag);
+            self.buf
+                .extend_from_slice(&u16::try_from(chunk.len()).unwrap_or(u16::MAX).to_be_bytes());
+            self.buf.extend_from_slice(chunk);
+        }
+        self
+    }
+
+    /// The body.
+    pub fn finish(self) -> Vec<u8> {
+        self.buf
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hex_literal::hex;
+
+    #[test]
+    fn header_round_trip_and_limits() {
+        let f = Frame {
+            version: 1,
+            kind: 0x05,
+            id: 7,
+            body: vec![0x10, 0, 1, 0xaa],
+        };
+        let bytes = f.encode().unwrap();
+        assert_eq!(bytes, hex!("4354 01 05 00000007 00000004 10 0001 aa"));
+        let mut r = FrameReader::new();
+        r.push(&bytes[..5]);
+        assert_eq!(r.next_frame().unwrap(), None);
+        r.push(&bytes[5..]);
+        assert_eq!(r.next_frame().unwrap(), Some(f));
+        assert_eq!(r.buffered(), 0);
+        let mut bad = FrameReader::new();
+        bad.push(&hex!("4354 01 05 00000007 00020001"));
+        assert!(matches!(
+            bad.next_frame(),
+            Err(ProtocolError::FrameTooLarge {
+                length: 131_073,
+                ..
+            })
+        ));
+        let mut magic = FrameReader::new();
+        magic.push(b"GET / HTTP/1.1\r\n");
+        assert!(matches!(
+            magic.next_frame(),
+            Err(ProtocolError::BadMagic {
+                found: [b'G', b'E']
+            })
+        ));
+    }
+
+    #[test]
+    fn long_values_are_chunked() {
+        let value = vec![7u8; 65_536];
+        let mut w = BodyWriter::new();
+        w.put(0x20, &value);
+        let body = w.finish();
+        let els = elements(&body).unwrap();
+        assert_eq!(els.len(), 2);
+        assert_eq!(els[0].value.len(), 65_535);
+        assert_eq!(els[1].value.len(), 1);
+        assert!(elements(&body[..body.len() - 1]).is_err());
+    }
+}

@@ -1,0 +1,81 @@
+//! The CTL provider protocol: how the `ctl` client and the `ctl-providerd` node service
+//! talk (`docs/protocol.md` is the specification).
+//!
+//! This crate is the sans-I/O core: frames, messages, and the client and server
+//! session state machines. It does **not** open sockets, run TLS, start tasks or read
+//! clocks: callers feed it bytes and the current `Instant`, and send the bytes it gives back.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod conn;
+pub mod frame;
+pub mod message;
+
+pub use conn::{ClientConn, ClientEvent, ServerConfig, ServerConn, ServerEvent};
+pub use message::{ErrorCode, Request, Response};
+
+/// A protocol violation. The session that saw it is closed; nothing else changes.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    /// The frame does not start with `CT`.
+    #[error("expected a frame starting with \"CT\", found {found:02x?}")]
+    BadMagic {
+        /// The two bytes found.
+        found: [u8; 2],
+    },
+    /// A frame body over the cap.
+    #[error("frame body of {length} bytes, over the limit of {limit}")]
+    FrameTooLarge {
+        /// Its length.
+        length: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// An element that does not fit.
+    #[error("element at body offset {offset}: {reason}")]
+    BadElement {
+        /// Offset in the body.
+        offset: usize,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// An unknown message type.
+    #[error("unknown message type 0x{kind:02x}")]
+    UnknownMessage {
+        /// The type.
+        kind: u8,
+    },
+    /// A required element is missing.
+    #[error("message 0x{kind:02x}: missing element 0x{tag:02x}")]
+    MissingElement {
+        /// The message type.
+        kind: u8,
+        /// The element tag.
+        tag: u8,
+    },
+    /// A malformed element value.
+    #[error("message 0x{kind:02x}: {reason}")]
+    BadMessage {
+        /// The message type.
+        kind: u8,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A file over the 64 KiB a CTL may have.
+    #[error("file over {limit} bytes")]
+    FileTooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// A frame with a version other than the one negotiated.
+    #[error("frame of protocol version {found}, expected {expected}")]
+    WrongVersion {
+        /// Negotiated.
+        expected: u8,
+        /// Found.
+        found: u8,
+    },
+    /// A message that is not allowed in the session's state.
+    #[error("{0}")]
+    State(&'static str),
+}
