@@ -8,6 +8,8 @@
 
 pub mod conn;
 pub mod frame;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod message;
 
 pub use conn::{ClientConn, ClientEvent, ServerConfig, ServerConn, ServerEvent};
