@@ -1,9 +1,10 @@
 //! The CTL provider protocol: how the `ctl` client and the `ctl-providerd` node service
 //! talk (`docs/protocol.md` is the specification).
 //!
-//! This crate is the sans-I/O core: frames, messages, and the client and server
-//! session state machines. It does **not** open sockets, run TLS, start tasks or read
-//! clocks: callers feed it bytes and the current `Instant`, and send the bytes it gives back.
+//! The core (`frame`, `message`, `conn`) is sans-I/O: frames, messages, and the client
+//! and server session state machines. It does **not** open sockets, run TLS, start tasks
+//! or read clocks: callers feed it bytes and the current `Instant`, and send the bytes it
+//! gives back. The `net` feature (default) adds the tokio + rustls shell in [`net`].
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod conn;
@@ -11,6 +12,9 @@ pub mod frame;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod message;
+#[cfg(feature = "net")]
+#[cfg_attr(docsrs, doc(cfg(feature = "net")))]
+pub mod net;
 
 pub use conn::{ClientConn, ClientEvent, ServerConfig, ServerConn, ServerEvent};
 pub use message::{ErrorCode, Request, Response};

@@ -1,0 +1,243 @@
+//! The TLS shell on loopback sockets: real rustls on both ends.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ctl_provider::ServerConfig;
+use ctl_provider::message::{ErrorCode, Password, Request, Response, Role, SecurityMode};
+use ctl_provider::net::{
+    Client, Fingerprints, Handler, NetError, PeerInfo, ServeConfig, client_tls, fingerprint, serve,
+    server_tls,
+};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpListener;
+
+struct Toy;
+
+impl Handler for Toy {
+    async fn login(&self, _: &PeerInfo, user: &str, password: &Password) -> Response {
+        if user == "admin" && password.expose() == "s3cret" {
+            Response::LoginOk(Role::SuperUser)
+        } else {
+            Response::error(ErrorCode::LoginRefused, "wrong user or password")
+        }
+    }
+
+    async fn handle(&self, _: &PeerInfo, _: &str, _: Role, request: Request) -> Response {
+        match request {
+            Request::GetMode => Response::Mode(SecurityMode::Mixed),
+            Request::GetCtl => Response::Ctl(Some(([9; 32], vec![0xab; 65_536]))),
+            _ => Response::error(ErrorCode::Internal, "not in this toy"),
+        }
+    }
+
+    async fn closed(&self, _: &PeerInfo) {}
+}
+
+struct Server {
+    addr: std::net::SocketAddr,
+    cert: Vec<u8>,
+}
+
+async fn start(config: ServeConfig) -> Server {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".into()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let tls = server_tls(vec![cert.der().to_vec()], key.serialize_der()).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(serve(
+        listener,
+        tls,
+        config,
+        Arc::new(Toy),
+        std::future::pending(),
+    ));
+    Server {
+        addr,
+        cert: cert.der().to_vec(),
+    }
+}
+
+fn trusting(cert: &[u8]) -> Arc<rustls::ClientConfig> {
+    client_tls(Arc::new(Fingerprints(vec![fingerprint(cert)]))).unwrap()
+}
+
+#[tokio::test]
+async fn a_session_over_tls() {
+    let s = start(ServeConfig::default()).await;
+    let mut c = Client::connect(
+        s.addr,
+        "localhost",
+        trusting(&s.cert),
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    assert_eq!(c.version(), Some(1));
+    assert_eq!(c.peer_certificate(), s.cert.as_slice());
+    assert!(c.login("admin", &Password::new("wrong")).await.is_err());
+    assert_eq!(
+        c.login("admin", &Password::new("s3cret")).await.unwrap(),
+        Role::SuperUser
+    );
+    assert_eq!(
+        c.call(&Request::GetMode).await.unwrap(),
+        Response::Mode(SecurityMode::Mixed)
+    );
+    // A whole 64 KiB CTL comes back in one message.
+    let Response::Ctl(Some((_, file))) = c.call(&Request::GetCtl).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(file.len(), 65_536);
+    c.bye().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_untrusted_certificate_is_refused_with_its_fingerprint() {
+    let s = start(ServeConfig::default()).await;
+    let other = rcgen::KeyPair::generate().unwrap();
+    let other = rcgen::CertificateParams::new(vec!["x".into()])
+        .unwrap()
+        .self_signed(&other)
+        .unwrap();
+    let err = Client::connect(
+        s.addr,
+        "localhost",
+        trusting(other.der()),
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, NetError::Tls(_)), "{text}");
+    let fp = ctl_provider::net::fingerprint_text(&fingerprint(&s.cert));
+    assert!(text.contains(&fp) && text.contains("not trusted"), "{text}");
+}
+
+/// A raw TLS stream to the server, trusting its certificate.
+async fn raw(s: &Server) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    let tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let connector = tokio_rustls::TlsConnector::from(trusting(&s.cert));
+    connector
+        .connect("localhost".try_into().unwrap(), tcp)
+        .await
+        .unwrap()
+}
+
+async fn read_all(stream: &mut tokio_rustls::client::TlsStream<tokio::net::TcpStream>) -> Vec<u8> {
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut out)).await;
+    out
+}
+
+#[tokio::test]
+async fn garbage_closes_that_session_only() {
+    let s = start(ServeConfig::default()).await;
+    let mut good = Client::connect(
+        s.addr,
+        "localhost",
+        trusting(&s.cert),
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    let mut bad = raw(&s).await;
+    bad.write_all(b"\x00\x01garbage garbage garbage")
+        .await
+        .unwrap();
+    let reply = read_all(&mut bad).await;
+    assert_eq!(&reply[..2], b"CT");
+    assert_eq!(reply[3], 0xff, "an ERROR frame");
+    assert!(String::from_utf8_lossy(&reply).contains("expected a frame starting with"));
+    // The other session is untouched.
+    good.login("admin", &Password::new("s3cret")).await.unwrap();
+    assert_eq!(
+        good.call(&Request::GetMode).await.unwrap(),
+        Response::Mode(SecurityMode::Mixed)
+    );
+}
+
+#[tokio::test]
+async fn an_oversized_frame_is_refused_before_its_body() {
+    let s = start(ServeConfig::default()).await;
+    let mut c = raw(&s).await;
+    c.write_all(&[b'C', b'T', 1, 1, 0, 0, 0, 1, 0x10, 0, 0, 0])
+        .await
+        .unwrap();
+    let reply = read_all(&mut c).await;
+    assert!(
+        String::from_utf8_lossy(&reply).contains("over the limit"),
+        "{reply:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_slow_client_is_cut_off_by_the_login_timeout() {
+    let config = ServeConfig {
+        session: ServerConfig {
+            login_timeout: Duration::from_millis(800),
+            ..ServerConfig::default()
+        },
+        ..ServeConfig::default()
+    };
+    let s = start(config).await;
+    let mut c = raw(&s).await;
+    let hello = Request::Hello {
+        versions: vec![1],
+        software: "slow".into(),
+    }
+    .to_frame(1)
+    .encode()
+    .unwrap();
+    let started = std::time::Instant::now();
+    for b in &hello {
+        if c.write_all(std::slice::from_ref(b)).await.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if started.elapsed() > Duration::from_secs(3) {
+            break;
+        }
+    }
+    let reply = read_all(&mut c).await;
+    assert!(
+        String::from_utf8_lossy(&reply).contains("no login in time"),
+        "{reply:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(4));
+}
+
+#[tokio::test]
+async fn sessions_over_the_cap_are_refused() {
+    let s = start(ServeConfig {
+        max_sessions: 1,
+        ..ServeConfig::default()
+    })
+    .await;
+    let _first = Client::connect(
+        s.addr,
+        "localhost",
+        trusting(&s.cert),
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    let err = Client::connect(
+        s.addr,
+        "localhost",
+        trusting(&s.cert),
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("too many sessions"), "{err}");
+}
