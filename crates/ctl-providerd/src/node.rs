@@ -1,0 +1,658 @@
+//! The node application: logins with back-off and lockout, reads, staging, commits under
+//! a lock with a lease, the on-commit hook, the audit log.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use argon2::{Argon2, PasswordVerifier as _};
+use ctl_format::RsaVerifier;
+use ctl_provider::message::{
+    AuditEntry, ErrorCode, HookOutcome, Member, Members, NodeInfo, Password, Peer, Request,
+    Response, Role, RoleCertificate, SecurityMode,
+};
+use ctl_provider::net::{Handler, PeerInfo};
+use sha2::Digest as _;
+
+use crate::config::{Config, services_bits};
+use crate::store::{AuditLine, State, Store};
+
+/// A file and its SHA-256.
+type HashedFile = ([u8; 32], Vec<u8>);
+
+struct User {
+    name: String,
+    role: Role,
+    hash: String,
+}
+
+struct Staged {
+    bytes: Vec<u8>,
+    base: Option<[u8; 32]>,
+    session: u64,
+}
+
+#[derive(Default)]
+struct Failures {
+    count: u32,
+    locked_until: Option<Instant>,
+}
+
+struct Lock {
+    session: u64,
+    expires: Instant,
+}
+
+#[derive(Default)]
+struct Inner {
+    staged: HashMap<[u8; 32], Staged>,
+    lock: Option<Lock>,
+    failures: HashMap<String, Failures>,
+}
+
+/// The node behind one `ctl-providerd`.
+pub(crate) struct Node {
+    config: Config,
+    store: Store,
+    info: NodeInfo,
+    members: Members,
+    users: Vec<User>,
+    inner: Mutex<Inner>,
+    /// One commit at a time, across sessions.
+    commit: tokio::sync::Mutex<()>,
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn hash(bytes: &[u8]) -> [u8; 32] {
+    sha2::Sha256::digest(bytes).into()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    ctl_format::hex(bytes)
+}
+
+fn read_pem_certificate(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    ctl_format::Certificate::from_der_or_pem(&text)
+        .map(|c| c.der().to_vec())
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+impl Node {
+    /// The node of `config`, listening on `bound` (it lists itself first among the members).
+    pub(crate) fn new(config: Config, bound: SocketAddr) -> Result<Self, String> {
+        let store = Store::open(&config.tftp_dir, &config.state_dir)
+            .map_err(|e| format!("storage: {e}"))?;
+        let services = services_bits(&config.services)?;
+        let has = |s: &str| config.services.iter().any(|x| x == s);
+        let cm_role = match (has("callmanager"), has("tftp")) {
+            (true, true) => 2,
+            (false, true) => 3,
+            _ => 1,
+        };
+        let mut certificates = vec![RoleCertificate {
+            role: cm_role,
+            der: read_pem_certificate(&config.certificates.callmanager)?,
+        }];
+        if let Some(p) = &config.certificates.capf {
+            certificates.push(RoleCertificate {
+                role: 4,
+                der: read_pem_certificate(p)?,
+            });
+        }
+        if let Some(p) = &config.certificates.tvs {
+            certificates.push(RoleCertificate {
+                role: 21,
+                der: read_pem_certificate(p)?,
+            });
+        }
+        let addresses = if config.addresses.is_empty() {
+            vec![bound.ip()]
+        } else {
+            config.addresses.clone()
+        };
+        let info = NodeInfo {
+            name: config.node.clone(),
+            addresses,
+            services,
+            first_node: config.first_node,
+            certificates,
+        };
+        let this = Member {
+            name: config.node.clone(),
+            host: bound.ip().to_string(),
+            addresses: info.addresses.clone(),
+            services,
+            port: bound.port(),
+        };
+        let members = Members {
+            members: std::iter::once(Ok(this))
+                .chain(config.members.iter().map(|m| {
+                    Ok(Member {
+                        name: m.name.clone(),
+                        host: m.host.clone(),
+                        addresses: m.addresses.clone(),
+                        services: services_bits(&m.services)?,
+                        port: m.port,
+                    })
+                }))
+                .collect::<Result<_, String>>()?,
+            alternate_tftp: config
+                .alternate_tftp
+                .iter()
+                .map(|p| Peer {
+                    name: p.name.clone(),
+                    host: p.host.clone(),
+                    port: p.port,
+                })
+                .collect(),
+            firewalls: config
+                .firewalls
+                .iter()
+                .map(|p| Peer {
+                    name: p.name.clone(),
+                    host: p.host.clone(),
+                    port: p.port,
+                })
+                .collect(),
+        };
+        let users = config
+            .users
+            .iter()
+            .map(|u| User {
+                name: u.name.clone(),
+                role: if u.role == "read-only" {
+                    Role::ReadOnly
+                } else {
+                    Role::SuperUser
+                },
+                hash: u.password_hash.clone(),
+            })
+            .collect();
+        // The state must agree with the file on disk (a crash between the two writes of a commit).
+        let mut state = store.state().map_err(|e| format!("state: {e}"))?;
+        let on_disk = store
+            .current_ctl()
+            .map_err(|e| format!("storage: {e}"))?
+            .map(|b| hex(&hash(&b)));
+        if state.current_hash != on_disk {
+            state.current_hash = on_disk;
+            store
+                .save_state(&state)
+                .map_err(|e| format!("state: {e}"))?;
+        }
+        Ok(Self {
+            config,
+            store,
+            info,
+            members,
+            users,
+            inner: Mutex::new(Inner::default()),
+            commit: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn audit(&self, user: &str, action: &str, message: String) {
+        let line = AuditLine {
+            time: unix_now(),
+            user: user.to_owned(),
+            action: action.to_owned(),
+            message,
+        };
+        // An audit failure must not undo the action; it is reported on stderr (no secrets in it).
+        if let Err(e) = self.store.audit(&line) {
+            eprintln!("ctl-providerd: audit log: {e}");
+        }
+    }
+
+    /// The current CTL and its hash, or the STORAGE error to answer.
+    fn current(&self) -> Result<Option<HashedFile>, Response> {
+        match self.store.current_ctl() {
+            Ok(c) => Ok(c.map(|b| (hash(&b), b))),
+            Err(e) => Err(Response::error(
+                ErrorCode::Storage,
+                format!("reading CTLFile.tlv: {e}"),
+            )),
+        }
+    }
+
+    fn stage(
+        &self,
+        peer: &PeerInfo,
+        user: &str,
+        base: Option<[u8; 32]>,
+        file: Vec<u8>,
+    ) -> Response {
+        {
+            let inner = self.inner();
+            let mut preparing: Vec<u64> = inner.staged.values().map(|s| s.session).collect();
+            preparing.sort_unstable();
+            preparing.dedup();
+            if !preparing.contains(&peer.session)
+                && preparing.len() >= self.config.limits.max_preparing
+            {
+                return Response::error(
+                    ErrorCode::Busy,
+                    format!("{} sessions are already preparing changes", preparing.len()),
+                );
+            }
+        }
+        let current = match self.current() {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+        if base != current.as_ref().map(|c| c.0) {
+            return Response::error(
+                ErrorCode::Conflict,
+                format!(
+                    "the base {} is not the current CTL {}; fetch it and prepare the change again",
+                    base.map_or_else(|| "(none)".to_owned(), |b| hex(&b)),
+                    current
+                        .as_ref()
+                        .map_or_else(|| "(none)".to_owned(), |c| hex(&c.0))
+                ),
+            );
+        }
+        let doc = match ctl_format::parse_trust_list(&file) {
+            Ok(d) => d,
+            Err(e) => {
+                return Response::error(ErrorCode::InvalidFile, format!("not a valid CTL: {e}"));
+            }
+        };
+        let verdict = match &current {
+            Some((_, bytes)) => match ctl_format::parse_trust_list(bytes) {
+                Ok(held) => doc.verify_with_trust_list(&held, &RsaVerifier).map(|_| ()),
+                Err(e) => {
+                    return Response::error(
+                        ErrorCode::Internal,
+                        format!("the current CTL does not parse: {e}"),
+                    );
+                }
+            },
+            None => doc.verify(&RsaVerifier).map(|_| ()),
+        };
+        if let Err(e) = verdict {
+            self.audit(user, "stage-refused", e.to_string());
+            return Response::error(
+                ErrorCode::SignatureRefused,
+                format!("not signed by a SAST of the current CTL: {e}"),
+            );
+        }
+        let h = hash(&file);
+        self.inner().staged.insert(
+            h,
+            Staged {
+                bytes: file,
+                base,
+                session: peer.session,
+            },
+        );
+        self.audit(user, "stage", hex(&h));
+        Response::Staged(h)
+    }
+
+    async fn commit(&self, peer: &PeerInfo, user: &str, h: [u8; 32]) -> Response {
+        let lease = Duration::from_secs(self.config.limits.lock_lease_secs);
+        {
+            let mut inner = self.inner();
+            let now = Instant::now();
+            if let Some(lock) = &inner.lock
+                && lock.session != peer.session
+                && lock.expires > now
+            {
+                return Response::error(ErrorCode::Busy, "another commit is in progress");
+            }
+            inner.lock = Some(Lock {
+                session: peer.session,
+                expires: now + lease,
+            });
+        }
+        let _serial = self.commit.lock().await;
+        let result = self.commit_locked(user, h).await;
+        let mut inner = self.inner();
+        if inner
+            .lock
+            .as_ref()
+            .is_some_and(|l| l.session == peer.session)
+        {
+            inner.lock = None;
+        }
+        result
+    }
+
+    async fn commit_locked(&self, user: &str, h: [u8; 32]) -> Response {
+        let current = match self.current() {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+        if current.as_ref().is_some_and(|c| c.0 == h) {
+            // Already current: a retry after a lost answer converges.
+            self.inner().staged.remove(&h);
+            return Response::Committed {
+                hash: h,
+                hook: None,
+            };
+        }
+        let Some(staged) = self.inner().staged.remove(&h) else {
+            return Response::error(ErrorCode::UnknownHash, format!("no staged CTL {}", hex(&h)));
+        };
+        if staged.base != current.as_ref().map(|c| c.0) {
+            return Response::error(
+                ErrorCode::Conflict,
+                "the CTL changed since this one was staged; stage it again",
+            );
+        }
+        if let Err(e) = self.store.install_ctl(&staged.bytes) {
+            self.audit(user, "commit-failed", e.to_string());
+            return Response::error(
+                ErrorCode::Storage,
+                format!("writing CTLFile.tlv: {e}; the previous file is unchanged"),
+            );
+        }
+        let state_result = self.store.state().and_then(|mut s| {
+            s.current_hash = Some(hex(&h));
+            self.store.save_state(&s)
+        });
+        if let Err(e) = state_result {
+            eprintln!("ctl-providerd: state: {e}");
+        }
+        self.audit(user, "commit", hex(&h));
+        let hook = self.run_hook(&h).await;
+        if let Some(o) = &hook {
+            self.audit(
+                user,
+                "hook",
+                format!("exit {}: {}", o.exit_status, o.message),
+            );
+        }
+        Response::Committed { hash: h, hook }
+    }
+
+    async fn run_hook(&self, h: &[u8; 32]) -> Option<HookOutcome> {
+        let (program, args) = self.config.hook.on_commit.split_first()?;
+        let mut cmd = tokio::process::Command::new(program);
+        cmd.args(args)
+            .env("CTL_NODE", &self.config.node)
+            .env("CTL_HASH", hex(h))
+            .env("CTL_FILE", self.store.ctl_path())
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true);
+        let timeout = Duration::from_secs(self.config.hook.timeout_secs);
+        let outcome = match cmd.output_timeout(timeout).await {
+            Ok(Ok(out)) => {
+                let mut text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+                let err = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+                if !err.is_empty() {
+                    text = if text.is_empty() {
+                        err
+                    } else {
+                        format!("{text}; {err}")
+                    };
+                }
+                text.truncate(1000);
+                HookOutcome {
+                    exit_status: out.status.code().unwrap_or(-1),
+                    message: text,
+                }
+            }
+            Ok(Err(e)) => HookOutcome {
+                exit_status: -1,
+                message: format!("could not run {program}: {e}"),
+            },
+            Err(()) => HookOutcome {
+                exit_status: -1,
+                message: format!("killed after {} s", timeout.as_secs()),
+            },
+        };
+        Some(outcome)
+    }
+
+    fn set_mode(&self, user: &str, mode: SecurityMode) -> Response {
+        if !self.config.first_node {
+            return Response::error(
+                ErrorCode::NotFirstNode,
+                "the security mode is set on the first node",
+            );
+        }
+        let code = match mode {
+            SecurityMode::Mixed => 1,
+            _ => 0,
+        };
+        let result = self.store.state().and_then(|mut s| {
+            s.mode = code;
+            self.store.save_state(&s)
+        });
+        match result {
+            Ok(()) => {
+                self.audit(
+                    user,
+                    "set-mode",
+                    if code == 1 {
+                        "mixed".into()
+                    } else {
+                        "non-secure".into()
+                    },
+                );
+                Response::ModeSet(mode)
+            }
+            Err(e) => Response::error(ErrorCode::Storage, format!("saving the mode: {e}")),
+        }
+    }
+
+    fn mode(&self) -> Response {
+        match self.store.state() {
+            Ok(State { mode: 1, .. }) => Response::Mode(SecurityMode::Mixed),
+            Ok(_) => Response::Mode(SecurityMode::NonSecure),
+            Err(e) => Response::error(ErrorCode::Storage, format!("reading the state: {e}")),
+        }
+    }
+
+    fn put_capf(&self, user: &str, der: &[u8]) -> Response {
+        if self.config.first_node {
+            return Response::error(
+                ErrorCode::Forbidden,
+                "the first node runs CAPF itself; the CAPF certificate goes to subsequent nodes",
+            );
+        }
+        let cert = match ctl_format::Certificate::from_der(der) {
+            Ok(c) => c,
+            Err(e) => {
+                return Response::error(ErrorCode::InvalidFile, format!("CAPF certificate: {e}"));
+            }
+        };
+        let pem = pem_encode(cert.der());
+        match self.store.install_capf(cert.der(), &pem) {
+            Ok(()) => {
+                self.audit(
+                    user,
+                    "put-capf",
+                    cert.subject_text(ctl_format::NameStyle::Reversed),
+                );
+                Response::CapfStored
+            }
+            Err(e) => Response::error(ErrorCode::Storage, format!("writing capf.cer: {e}")),
+        }
+    }
+}
+
+fn pem_encode(der: &[u8]) -> String {
+    const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut b64 = String::new();
+    for chunk in der.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                b64.push(char::from(B64[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                b64.push('=');
+            }
+        }
+    }
+    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(line));
+        out.push('\n');
+    }
+    out.push_str("-----END CERTIFICATE-----\n");
+    out
+}
+
+trait OutputTimeout {
+    async fn output_timeout(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<std::io::Result<std::process::Output>, ()>;
+}
+
+impl OutputTimeout for tokio::process::Command {
+    async fn output_timeout(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<std::io::Result<std::process::Output>, ()> {
+        tokio::time::timeout(timeout, self.output())
+            .await
+            .map_err(|_| ())
+    }
+}
+
+impl Handler for Node {
+    async fn login(&self, peer: &PeerInfo, user: &str, password: &Password) -> Response {
+        let key = format!("{user}@{}", peer.addr.ip());
+        let limits = &self.config.limits;
+        {
+            let inner = self.inner();
+            if let Some(f) = inner.failures.get(&key)
+                && f.locked_until.is_some_and(|t| t > Instant::now())
+            {
+                return Response::error(
+                    ErrorCode::LockedOut,
+                    "too many failed logins; try again later",
+                );
+            }
+        }
+        let found = self.users.iter().find(|u| u.name == user);
+        // Unknown users cost the same as wrong passwords.
+        let hash = found.map_or_else(
+            || {
+                self.users
+                    .first()
+                    .map(|u| u.hash.clone())
+                    .unwrap_or_default()
+            },
+            |u| u.hash.clone(),
+        );
+        let pw = password.clone();
+        let ok = tokio::task::spawn_blocking(move || {
+            Argon2::default()
+                .verify_password(pw.expose().as_bytes(), hash.as_str())
+                .is_ok()
+        })
+        .await
+        .unwrap_or(false)
+            && found.is_some();
+        if let (true, Some(u)) = (ok, found) {
+            self.inner().failures.remove(&key);
+            self.audit(user, "login", format!("from {}", peer.addr.ip()));
+            return Response::LoginOk(u.role);
+        }
+        let (count, locked) = {
+            let mut inner = self.inner();
+            let f = inner.failures.entry(key).or_default();
+            f.count = f.count.saturating_add(1);
+            if f.count >= limits.lockout_after {
+                f.locked_until = Some(Instant::now() + Duration::from_secs(limits.lockout_secs));
+            }
+            (f.count, f.locked_until.is_some())
+        };
+        self.audit(
+            user,
+            "login-failed",
+            format!("from {} (failure {count})", peer.addr.ip()),
+        );
+        if locked {
+            return Response::error(
+                ErrorCode::LockedOut,
+                "too many failed logins; try again later",
+            );
+        }
+        // Back off: 1, 2, 4 ... times the base delay, at most 30 s.
+        let factor = 1u64 << count.saturating_sub(1).min(5);
+        tokio::time::sleep(
+            Duration::from_millis(limits.login_backoff_ms.saturating_mul(factor))
+                .min(Duration::from_secs(30)),
+        )
+        .await;
+        Response::error(ErrorCode::LoginRefused, "wrong user or password")
+    }
+
+    async fn handle(&self, peer: &PeerInfo, user: &str, _role: Role, request: Request) -> Response {
+        match request {
+            Request::NodeInfo => Response::NodeInfo(self.info.clone()),
+            Request::Members if self.config.first_node => Response::Members(self.members.clone()),
+            Request::Members => Response::error(
+                ErrorCode::NotFirstNode,
+                "ask the first node for the members",
+            ),
+            Request::GetCtl => match self.current() {
+                Ok(c) => Response::Ctl(c),
+                Err(r) => r,
+            },
+            Request::GetMode => self.mode(),
+            Request::Stage { base, file } => self.stage(peer, user, base, file),
+            Request::Commit { hash } => self.commit(peer, user, hash).await,
+            Request::Abort { hash } => match self.inner().staged.remove(&hash) {
+                Some(_) => Response::Aborted(hash),
+                None => Response::error(
+                    ErrorCode::UnknownHash,
+                    format!("no staged CTL {}", ctl_format::hex(&hash)),
+                ),
+            },
+            Request::SetMode(mode) => self.set_mode(user, mode),
+            Request::PutCapf { certificate } => self.put_capf(user, &certificate),
+            Request::Audit { limit } => match self.store.audit_tail(limit as usize) {
+                Ok(lines) => Response::Audit(
+                    lines
+                        .into_iter()
+                        .map(|l| AuditEntry {
+                            time: l.time,
+                            user: l.user,
+                            action: l.action,
+                            message: l.message,
+                        })
+                        .collect(),
+                ),
+                Err(e) => {
+                    Response::error(ErrorCode::Storage, format!("reading the audit log: {e}"))
+                }
+            },
+            _ => Response::error(ErrorCode::UnknownMessage, "not served by this node"),
+        }
+    }
+
+    async fn closed(&self, peer: &PeerInfo) {
+        let mut inner = self.inner();
+        inner.staged.retain(|_, s| s.session != peer.session);
+        if inner
+            .lock
+            .as_ref()
+            .is_some_and(|l| l.session == peer.session)
+        {
+            inner.lock = None;
+        }
+    }
+}

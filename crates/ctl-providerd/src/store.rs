@@ -1,0 +1,138 @@
+//! The node's files: written atomically, so a crash leaves the old file or the new one.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Writes `bytes` to `path`: a temporary file in the same directory, fsync, rename,
+/// fsync of the directory. On any failure the old file is untouched and the temporary removed.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, path)?;
+        File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// What survives restarts besides the files themselves.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct State {
+    /// 0 non-secure, 1 mixed.
+    pub(crate) mode: u8,
+    /// SHA-256 (hex) of the current CTLFile.tlv, if any.
+    pub(crate) current_hash: Option<String>,
+}
+
+/// The node's storage.
+#[derive(Debug)]
+pub(crate) struct Store {
+    tftp_dir: PathBuf,
+    state_dir: PathBuf,
+}
+
+/// One audit log line.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct AuditLine {
+    pub(crate) time: u64,
+    pub(crate) user: String,
+    pub(crate) action: String,
+    pub(crate) message: String,
+}
+
+impl Store {
+    pub(crate) fn open(tftp_dir: &Path, state_dir: &Path) -> std::io::Result<Self> {
+        fs::create_dir_all(tftp_dir)?;
+        fs::create_dir_all(state_dir)?;
+        Ok(Self {
+            tftp_dir: tftp_dir.to_owned(),
+            state_dir: state_dir.to_owned(),
+        })
+    }
+
+    pub(crate) fn ctl_path(&self) -> PathBuf {
+        self.tftp_dir.join("CTLFile.tlv")
+    }
+
+    /// The current CTL, if there is one.
+    pub(crate) fn current_ctl(&self) -> std::io::Result<Option<Vec<u8>>> {
+        match fs::read(self.ctl_path()) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Makes `bytes` the current CTL, keeping the previous one as CTLFile_old.tlv.
+    pub(crate) fn install_ctl(&self, bytes: &[u8]) -> std::io::Result<()> {
+        if let Some(old) = self.current_ctl()? {
+            write_atomic(&self.tftp_dir.join("CTLFile_old.tlv"), &old)?;
+        }
+        write_atomic(&self.ctl_path(), bytes)
+    }
+
+    /// Stores the CAPF certificate as capf.cer (DER) and capf.pem.
+    pub(crate) fn install_capf(&self, der: &[u8], pem: &str) -> std::io::Result<()> {
+        write_atomic(&self.tftp_dir.join("capf.cer"), der)?;
+        write_atomic(&self.tftp_dir.join("capf.pem"), pem.as_bytes())
+    }
+
+    pub(crate) fn state(&self) -> std::io::Result<State> {
+        match fs::read(self.state_dir.join("state.json")) {
+            Ok(b) => serde_json::from_slice(&b)
+                .map_err(|e| std::io::Error::other(format!("state.json: {e}"))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub(crate) fn save_state(&self, state: &State) -> std::io::Result<()> {
+        let json = serde_json::to_vec_pretty(state).map_err(std::io::Error::other)?;
+        write_atomic(&self.state_dir.join("state.json"), &json)
+    }
+
+    /// Appends one line to audit.log and syncs it.
+    pub(crate) fn audit(&self, line: &AuditLine) -> std::io::Result<()> {
+        let mut json = serde_json::to_vec(line).map_err(std::io::Error::other)?;
+        json.push(b'\n');
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.state_dir.join("audit.log"))?;
+        f.write_all(&json)?;
+        f.sync_data()
+    }
+
+    /// The newest `limit` audit lines, oldest first (a torn last line is skipped).
+    pub(crate) fn audit_tail(&self, limit: usize) -> std::io::Result<Vec<AuditLine>> {
+        let text = match fs::read_to_string(self.state_dir.join("audit.log")) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let lines: Vec<AuditLine> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        let skip = lines.len().saturating_sub(limit);
+        Ok(lines.into_iter().skip(skip).collect())
+    }
+}

@@ -1,0 +1,350 @@
+//! `ctl-providerd` as separate processes, driven over TLS by the protocol client.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use std::io::{BufRead as _, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ctl_format::{Certificate, Layout, RecordSpec, Role as CtlRole, TrustListBuilder};
+use ctl_provider::message::{ErrorCode, Password, Request, Response, Role, SecurityMode};
+use ctl_provider::net::{Client, Fingerprints, client_tls, fingerprint};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ctl-providerd");
+
+fn vectors() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../ctl-format/tests/vectors")
+}
+
+struct Daemon {
+    child: Child,
+    addr: SocketAddr,
+    dir: PathBuf,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn init(dir: &Path, node: &str, extra: &[&str]) {
+    std::fs::write(dir.join("password"), "s3cret\n").unwrap();
+    let password = dir.join("password");
+    let mut args = vec![
+        "init",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--node",
+        node,
+        "--listen",
+        "127.0.0.1:0",
+        "--user",
+        "admin",
+        "--password-file",
+        password.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let o = Command::new(BIN).args(&args).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+fn start(dir: &Path) -> Daemon {
+    let mut child = Command::new(BIN)
+        .args([
+            "run",
+            "--config",
+            dir.join("provider.toml").to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line.trim().rsplit(' ').next().unwrap().parse().unwrap();
+    Daemon {
+        child,
+        addr,
+        dir: dir.to_owned(),
+    }
+}
+
+fn tls_cert(dir: &Path) -> Vec<u8> {
+    Certificate::from_pem(&std::fs::read(dir.join("callmanager.pem")).unwrap())
+        .unwrap()
+        .der()
+        .to_vec()
+}
+
+async fn connect(d: &Daemon) -> Client {
+    let tls = client_tls(Arc::new(Fingerprints(vec![fingerprint(&tls_cert(&d.dir))]))).unwrap();
+    Client::connect(d.addr, "localhost", tls, Duration::from_secs(10))
+        .await
+        .unwrap()
+}
+
+/// A CTL of the vector certificates, signed by `signer` (sast1 or sast2).
+fn ctl(signer: &str, timestamp: u32) -> Vec<u8> {
+    let keys = vectors().join("keys");
+    let cert = |n: &str| {
+        Certificate::from_der(&std::fs::read(keys.join(format!("{n}.crt.der"))).unwrap()).unwrap()
+    };
+    let mut b = TrustListBuilder::new();
+    b.layout(Layout::Cucm).timestamp(timestamp);
+    b.push(RecordSpec::new(cert("sast1"), CtlRole::SAST));
+    b.push(RecordSpec::new(cert("sast2"), CtlRole::SAST));
+    b.push(RecordSpec::new(cert("ccm"), CtlRole::CCM_TFTP));
+    let s =
+        ctl_token::SoftwareSigner::from_files(&keys.join(format!("{signer}.pem")), None).unwrap();
+    b.build(&s).unwrap()
+}
+
+fn sha(bytes: &[u8]) -> [u8; 32] {
+    fingerprint(bytes)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn first_node_serves_stages_commits_and_remembers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    init(
+        dir,
+        "cucm-pub",
+        &[
+            "--first-node",
+            "--services",
+            "callmanager,tftp,capf,provider",
+            "--member",
+            "sub1=127.0.0.1:2444",
+            "--firewall",
+            "asa=asa.example.com:2444",
+        ],
+    );
+    let config = std::fs::read_to_string(dir.join("provider.toml")).unwrap();
+    assert!(
+        config.contains("$argon2id$") && !config.contains("s3cret"),
+        "{config}"
+    );
+    let d = start(dir);
+    let mut c = connect(&d).await;
+    assert_eq!(c.node(), "cucm-pub");
+    assert_eq!(
+        c.login("admin", &Password::new("s3cret")).await.unwrap(),
+        Role::SuperUser
+    );
+    let Response::NodeInfo(info) = c.call(&Request::NodeInfo).await.unwrap() else {
+        panic!()
+    };
+    assert!(info.first_node);
+    let roles: Vec<u16> = info.certificates.iter().map(|c| c.role).collect();
+    assert_eq!(roles, [2, 4], "CCM+TFTP and CAPF");
+    let Response::Members(m) = c.call(&Request::Members).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(m.members.len(), 2);
+    assert_eq!(m.members[0].name, "cucm-pub");
+    assert_eq!(m.members[0].port, d.addr.port());
+    assert_eq!(m.firewalls[0].host, "asa.example.com");
+    assert_eq!(c.call(&Request::GetCtl).await.unwrap(), Response::Ctl(None));
+
+    // First CTL: signed by its own SAST.
+    let first = ctl("sast1", 1_735_689_600);
+    let Response::Staged(h1) = c
+        .call(&Request::Stage {
+            base: None,
+            file: first.clone(),
+        })
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(h1, sha(&first));
+    assert_eq!(
+        c.call(&Request::Commit { hash: h1 }).await.unwrap(),
+        Response::Committed {
+            hash: h1,
+            hook: None
+        }
+    );
+    assert_eq!(std::fs::read(dir.join("tftp/CTLFile.tlv")).unwrap(), first);
+    // Committing again converges.
+    assert!(matches!(
+        c.call(&Request::Commit { hash: h1 }).await.unwrap(),
+        Response::Committed { .. }
+    ));
+
+    // A stale base is a conflict; a list signed by an unknown key is refused; garbage is invalid.
+    let second = ctl("sast2", 1_735_689_700);
+    let r = c
+        .call(&Request::Stage {
+            base: None,
+            file: second.clone(),
+        })
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            r,
+            Response::Error {
+                code: ErrorCode::Conflict,
+                ..
+            }
+        ),
+        "{r:?}"
+    );
+    let itl = std::fs::read(vectors().join("itl/ITLFile-sha1.tlv")).unwrap();
+    let r = c
+        .call(&Request::Stage {
+            base: Some(h1),
+            file: itl,
+        })
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            &r,
+            Response::Error {
+                code: ErrorCode::SignatureRefused,
+                ..
+            }
+        ),
+        "{r:?}"
+    );
+    let r = c
+        .call(&Request::Stage {
+            base: Some(h1),
+            file: vec![1, 2, 3],
+        })
+        .await
+        .unwrap();
+    assert!(
+        matches!(&r, Response::Error { code: ErrorCode::InvalidFile, message } if message.contains("at byte")),
+        "{r:?}"
+    );
+
+    // An update signed by the other token of the current CTL.
+    let Response::Staged(h2) = c
+        .call(&Request::Stage {
+            base: Some(h1),
+            file: second.clone(),
+        })
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert!(matches!(
+        c.call(&Request::Commit { hash: h2 }).await.unwrap(),
+        Response::Committed { .. }
+    ));
+    assert_eq!(
+        std::fs::read(dir.join("tftp/CTLFile_old.tlv")).unwrap(),
+        first
+    );
+    assert_eq!(
+        c.call(&Request::SetMode(SecurityMode::Mixed))
+            .await
+            .unwrap(),
+        Response::ModeSet(SecurityMode::Mixed)
+    );
+    let Response::Audit(log) = c.call(&Request::Audit { limit: 100 }).await.unwrap() else {
+        panic!()
+    };
+    let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+    assert!(
+        actions.contains(&"commit")
+            && actions.contains(&"set-mode")
+            && actions.contains(&"stage-refused"),
+        "{actions:?}"
+    );
+    c.bye().await.unwrap();
+
+    // After a restart: the same CTL and mode.
+    drop(d);
+    let d = start(dir);
+    let mut c = connect(&d).await;
+    c.login("admin", &Password::new("s3cret")).await.unwrap();
+    assert_eq!(
+        c.call(&Request::GetCtl).await.unwrap(),
+        Response::Ctl(Some((h2, second)))
+    );
+    assert_eq!(
+        c.call(&Request::GetMode).await.unwrap(),
+        Response::Mode(SecurityMode::Mixed)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn subsequent_nodes_store_capf_and_refuse_first_node_requests() {
+    let tmp = tempfile::tempdir().unwrap();
+    init(tmp.path(), "sub1", &["--services", "callmanager,provider"]);
+    let d = start(tmp.path());
+    let mut c = connect(&d).await;
+    c.login("admin", &Password::new("s3cret")).await.unwrap();
+    let r = c.call(&Request::Members).await.unwrap();
+    assert!(
+        matches!(
+            r,
+            Response::Error {
+                code: ErrorCode::NotFirstNode,
+                ..
+            }
+        ),
+        "{r:?}"
+    );
+    let capf = std::fs::read(vectors().join("keys/capf.crt.der")).unwrap();
+    assert_eq!(
+        c.call(&Request::PutCapf {
+            certificate: capf.clone()
+        })
+        .await
+        .unwrap(),
+        Response::CapfStored
+    );
+    assert_eq!(
+        std::fs::read(tmp.path().join("tftp/capf.cer")).unwrap(),
+        capf
+    );
+    let pem = std::fs::read(tmp.path().join("tftp/capf.pem")).unwrap();
+    assert_eq!(Certificate::from_pem(&pem).unwrap().der(), capf.as_slice());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_passwords_back_off_then_lock_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    init(tmp.path(), "n1", &[]);
+    // Fast back-off for the test.
+    let path = tmp.path().join("provider.toml");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("login_backoff_ms = 1000", "login_backoff_ms = 10")
+        .replace("lockout_after = 5", "lockout_after = 3");
+    std::fs::write(&path, text).unwrap();
+    let d = start(tmp.path());
+    let mut c = connect(&d).await;
+    for _ in 0..2 {
+        let err = c.login("admin", &Password::new("nope")).await.unwrap_err();
+        assert!(err.to_string().contains("wrong user or password"), "{err}");
+    }
+    let err = c.login("admin", &Password::new("nope")).await.unwrap_err();
+    assert!(err.to_string().contains("too many failed logins"), "{err}");
+    // Locked out even with the right password, from a new session.
+    let mut c = connect(&d).await;
+    let err = c
+        .login("admin", &Password::new("s3cret"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("too many failed logins"), "{err}");
+}
