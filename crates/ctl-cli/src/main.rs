@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 mod build;
+mod cluster;
 mod diff;
 mod files;
 mod inspect;
@@ -75,6 +76,9 @@ enum Command {
     /// PKCS#11 security tokens: list, info, change-pin, init (labs).
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// The cluster, from its CTL providers.
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
 }
 
 fn main() -> ExitCode {
@@ -93,6 +97,7 @@ fn main() -> ExitCode {
         Command::Sign(a) => build::run_sign(&a),
         Command::Diff(a) => diff::run(&a),
         Command::Token(c) => token::run(&c),
+        Command::Cluster(c) => cluster::run(&c),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

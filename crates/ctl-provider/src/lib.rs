@@ -8,6 +8,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod conn;
+#[cfg(feature = "net")]
+#[cfg_attr(docsrs, doc(cfg(feature = "net")))]
+pub mod discovery;
 pub mod frame;
 #[doc(hidden)]
 pub mod fuzzing;

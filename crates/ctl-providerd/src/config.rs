@@ -8,101 +8,127 @@ use serde::{Deserialize, Serialize};
 /// The whole configuration file.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct Config {
+pub struct Config {
     /// This node's name.
-    pub(crate) node: String,
+    pub node: String,
     /// Address and port to listen on.
-    pub(crate) listen: SocketAddr,
+    pub listen: SocketAddr,
     /// Whether this is the first node (publisher): it answers MEMBERS and holds the security mode.
     #[serde(default)]
-    pub(crate) first_node: bool,
+    pub first_node: bool,
     /// Services: callmanager, tftp, capf, tvs, provider.
-    pub(crate) services: Vec<String>,
+    pub services: Vec<String>,
     /// Addresses reported in NODE_INFO (default: the listen address).
     #[serde(default)]
-    pub(crate) addresses: Vec<IpAddr>,
+    pub addresses: Vec<IpAddr>,
     /// The node's TFTP directory: CTLFile.tlv, CTLFile_old.tlv, capf.cer, capf.pem.
-    pub(crate) tftp_dir: PathBuf,
+    pub tftp_dir: PathBuf,
     /// Where state (security mode, current hash) and the audit log live.
-    pub(crate) state_dir: PathBuf,
+    pub state_dir: PathBuf,
     /// TLS identity: the CallManager certificate (PEM) and its key (PKCS#8 PEM).
-    pub(crate) tls_certificate: PathBuf,
+    pub tls_certificate: PathBuf,
     /// Key of `tls_certificate`.
-    pub(crate) tls_key: PathBuf,
+    pub tls_key: PathBuf,
     /// Certificates served per role: callmanager (always), capf and tvs where they run.
-    pub(crate) certificates: Certificates,
+    pub certificates: Certificates,
     /// Cluster members (first node).
     #[serde(default, rename = "member")]
-    pub(crate) members: Vec<MemberConfig>,
+    pub members: Vec<MemberConfig>,
     /// Off-cluster alternate TFTP servers (first node).
     #[serde(default)]
-    pub(crate) alternate_tftp: Vec<PeerConfig>,
+    pub alternate_tftp: Vec<PeerConfig>,
     /// Firewalls (first node).
     #[serde(default, rename = "firewall")]
-    pub(crate) firewalls: Vec<PeerConfig>,
+    pub firewalls: Vec<PeerConfig>,
     /// Application users.
     #[serde(rename = "user")]
-    pub(crate) users: Vec<UserConfig>,
+    pub users: Vec<UserConfig>,
     /// Limits and timeouts.
     #[serde(default)]
-    pub(crate) limits: Limits,
+    pub limits: Limits,
     /// The on-commit hook.
     #[serde(default)]
-    pub(crate) hook: Hook,
+    pub hook: Hook,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct Certificates {
-    pub(crate) callmanager: PathBuf,
+/// Certificates served per role (PEM files).
+pub struct Certificates {
+    /// The CallManager certificate (CCM, CCM+TFTP or TFTP by the node's services).
+    pub callmanager: PathBuf,
+    /// The CAPF certificate, where CAPF runs.
     #[serde(default)]
-    pub(crate) capf: Option<PathBuf>,
+    pub capf: Option<PathBuf>,
+    /// The TVS certificate, where TVS runs.
     #[serde(default)]
-    pub(crate) tvs: Option<PathBuf>,
+    pub tvs: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct MemberConfig {
-    pub(crate) name: String,
-    pub(crate) host: String,
-    pub(crate) port: u16,
+/// A cluster member the first node lists.
+pub struct MemberConfig {
+    /// Node name.
+    pub name: String,
+    /// Host name clients resolve.
+    pub host: String,
+    /// Provider port.
+    pub port: u16,
+    /// Services it runs.
     #[serde(default)]
-    pub(crate) services: Vec<String>,
+    pub services: Vec<String>,
+    /// Addresses the first node reports for it.
     #[serde(default)]
-    pub(crate) addresses: Vec<IpAddr>,
+    pub addresses: Vec<IpAddr>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct PeerConfig {
-    pub(crate) name: String,
-    pub(crate) host: String,
-    pub(crate) port: u16,
+/// An off-cluster server (alternate TFTP or firewall).
+pub struct PeerConfig {
+    /// Its name.
+    pub name: String,
+    /// Host name.
+    pub host: String,
+    /// Provider port.
+    pub port: u16,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct UserConfig {
-    pub(crate) name: String,
+/// An application user.
+pub struct UserConfig {
+    /// User name.
+    pub name: String,
     /// `super-user` or `read-only`.
-    pub(crate) role: String,
+    pub role: String,
     /// An argon2id PHC string; never the password.
-    pub(crate) password_hash: String,
+    pub password_hash: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub(crate) struct Limits {
-    pub(crate) max_sessions: usize,
-    pub(crate) max_preparing: usize,
-    pub(crate) handshake_timeout_secs: u64,
-    pub(crate) login_timeout_secs: u64,
-    pub(crate) idle_timeout_secs: u64,
-    pub(crate) lock_lease_secs: u64,
-    pub(crate) login_backoff_ms: u64,
-    pub(crate) lockout_after: u32,
-    pub(crate) lockout_secs: u64,
+/// Limits and timeouts (README: configuration keys).
+pub struct Limits {
+    /// Sessions at once.
+    pub max_sessions: usize,
+    /// Sessions with staged files at once.
+    pub max_preparing: usize,
+    /// TLS handshake timeout.
+    pub handshake_timeout_secs: u64,
+    /// Time from connection to a successful login.
+    pub login_timeout_secs: u64,
+    /// Idle session timeout.
+    pub idle_timeout_secs: u64,
+    /// Commit lock lease.
+    pub lock_lease_secs: u64,
+    /// First back-off after a failed login; doubles with each failure.
+    pub login_backoff_ms: u64,
+    /// Failed logins (per user and address) before a lockout.
+    pub lockout_after: u32,
+    /// Lockout length.
+    pub lockout_secs: u64,
 }
 
 impl Default for Limits {
@@ -123,13 +149,14 @@ impl Default for Limits {
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct Hook {
+/// The on-commit hook.
+pub struct Hook {
     /// A command and its arguments, run after every commit (no shell).
     #[serde(default)]
-    pub(crate) on_commit: Vec<String>,
+    pub on_commit: Vec<String>,
     /// Seconds before the hook is killed.
     #[serde(default = "default_hook_timeout")]
-    pub(crate) timeout_secs: u64,
+    pub timeout_secs: u64,
 }
 
 const fn default_hook_timeout() -> u64 {
@@ -137,7 +164,10 @@ const fn default_hook_timeout() -> u64 {
 }
 
 /// The services bit set of a list of names.
-pub(crate) fn services_bits(names: &[String]) -> Result<u16, String> {
+///
+/// # Errors
+/// An unknown service name.
+pub fn services_bits(names: &[String]) -> Result<u16, String> {
     use ctl_provider::message::service;
     let mut bits = 0;
     for n in names {
@@ -159,7 +189,10 @@ pub(crate) fn services_bits(names: &[String]) -> Result<u16, String> {
 
 impl Config {
     /// Reads and checks a configuration; relative paths are taken from its directory.
-    pub(crate) fn load(path: &Path) -> Result<Self, String> {
+    ///
+    /// # Errors
+    /// Unreadable, not TOML, unknown keys, bad services, roles or password hashes.
+    pub fn load(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let mut config: Self =
             toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;

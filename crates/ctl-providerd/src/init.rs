@@ -11,7 +11,7 @@ use crate::config::{
 
 /// Arguments of `init`.
 #[derive(clap::Args, Debug)]
-pub(crate) struct InitArgs {
+pub struct InitArgs {
     /// Directory for provider.toml, certificates, keys, tftp/ and state/.
     #[arg(long)]
     dir: PathBuf,
@@ -96,7 +96,11 @@ fn write(path: &Path, text: &str, private: bool) -> Result<(), String> {
     Ok(())
 }
 
-pub(crate) fn run(a: &InitArgs) -> Result<(), String> {
+/// Writes the node's files.
+///
+/// # Errors
+/// Bad arguments, an unreadable password file, or files that cannot be written.
+pub fn run(a: &InitArgs) -> Result<(), String> {
     services_bits(&a.services)?;
     std::fs::create_dir_all(&a.dir).map_err(|e| format!("{}: {e}", a.dir.display()))?;
     let password = std::fs::read_to_string(&a.password_file)

@@ -3,17 +3,11 @@
 //! `init` writes a node's configuration, certificates and user; `run` serves the provider
 //! protocol (`docs/protocol.md`) over TLS.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-
-mod config;
-mod init;
-mod node;
-mod store;
+use ctl_providerd::{init, run};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -51,53 +45,4 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
-}
-
-fn read_pem_blocks(path: &Path, label: &str) -> Result<Vec<Vec<u8>>, String> {
-    let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let blocks =
-        ctl_format::pem_decode_all(&text, label).map_err(|e| format!("{}: {e}", path.display()))?;
-    if blocks.is_empty() {
-        return Err(format!("{}: no {label} block", path.display()));
-    }
-    Ok(blocks)
-}
-
-fn run(path: &Path) -> Result<(), String> {
-    let config = config::Config::load(path)?;
-    let chain = read_pem_blocks(&config.tls_certificate, "CERTIFICATE")?;
-    let key = read_pem_blocks(&config.tls_key, "PRIVATE KEY")?
-        .into_iter()
-        .next()
-        .unwrap_or_default();
-    let tls =
-        ctl_provider::net::server_tls(chain, key).map_err(|e| format!("TLS identity: {e}"))?;
-    let limits = config.limits.clone();
-    let listen = config.listen;
-    let serve_config = ctl_provider::net::ServeConfig {
-        session: ctl_provider::ServerConfig {
-            node_name: config.node.clone(),
-            login_timeout: Duration::from_secs(limits.login_timeout_secs),
-            idle_timeout: Duration::from_secs(limits.idle_timeout_secs),
-            ..ctl_provider::ServerConfig::default()
-        },
-        handshake_timeout: Duration::from_secs(limits.handshake_timeout_secs),
-        max_sessions: limits.max_sessions,
-    };
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("runtime: {e}"))?;
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("listen on {listen}: {e}"))?;
-        let bound = listener.local_addr().map_err(|e| e.to_string())?;
-        let node = Arc::new(node::Node::new(config, bound)?);
-        // Scripts and tests read this line to learn the port.
-        println!("ctl-providerd listening on {bound}");
-        let shutdown = async {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                () = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
-            }
-        };
-        ctl_provider::net::serve(listener, tls, serve_config, node, shutdown).await.map_err(|e| e.to_string())
-    })
 }

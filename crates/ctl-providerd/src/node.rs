@@ -52,7 +52,7 @@ struct Inner {
 }
 
 /// The node behind one `ctl-providerd`.
-pub(crate) struct Node {
+pub struct Node {
     config: Config,
     store: Store,
     info: NodeInfo,
@@ -84,9 +84,20 @@ fn read_pem_certificate(path: &std::path::Path) -> Result<Vec<u8>, String> {
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("node", &self.config.node)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Node {
     /// The node of `config`, listening on `bound` (it lists itself first among the members).
-    pub(crate) fn new(config: Config, bound: SocketAddr) -> Result<Self, String> {
+    ///
+    /// # Errors
+    /// Unreadable certificates or storage.
+    pub fn new(config: Config, bound: SocketAddr) -> Result<Self, String> {
         let store = Store::open(&config.tftp_dir, &config.state_dir)
             .map_err(|e| format!("storage: {e}"))?;
         let services = services_bits(&config.services)?;

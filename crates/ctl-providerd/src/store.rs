@@ -6,9 +6,14 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-/// Writes `bytes` to `path`: a temporary file in the same directory, fsync, rename,
+/// Writes `bytes` to `path` atomically.
+///
+/// # Errors
+/// Any write, sync or rename failure.
+///
+/// A temporary file in the same directory, fsync, rename,
 /// fsync of the directory. On any failure the old file is untouched and the temporary removed.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
@@ -35,31 +40,39 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// What survives restarts besides the files themselves.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub(crate) struct State {
+pub struct State {
     /// 0 non-secure, 1 mixed.
-    pub(crate) mode: u8,
+    pub mode: u8,
     /// SHA-256 (hex) of the current CTLFile.tlv, if any.
-    pub(crate) current_hash: Option<String>,
+    pub current_hash: Option<String>,
 }
 
 /// The node's storage.
 #[derive(Debug)]
-pub(crate) struct Store {
+pub struct Store {
     tftp_dir: PathBuf,
     state_dir: PathBuf,
 }
 
 /// One audit log line.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) struct AuditLine {
-    pub(crate) time: u64,
-    pub(crate) user: String,
-    pub(crate) action: String,
-    pub(crate) message: String,
+pub struct AuditLine {
+    /// Unix seconds.
+    pub time: u64,
+    /// Who.
+    pub user: String,
+    /// What.
+    pub action: String,
+    /// Details.
+    pub message: String,
 }
 
 impl Store {
-    pub(crate) fn open(tftp_dir: &Path, state_dir: &Path) -> std::io::Result<Self> {
+    /// Opens (creating) the TFTP and state directories.
+    ///
+    /// # Errors
+    /// They cannot be created.
+    pub fn open(tftp_dir: &Path, state_dir: &Path) -> std::io::Result<Self> {
         fs::create_dir_all(tftp_dir)?;
         fs::create_dir_all(state_dir)?;
         Ok(Self {
@@ -68,12 +81,16 @@ impl Store {
         })
     }
 
-    pub(crate) fn ctl_path(&self) -> PathBuf {
+    /// The path of CTLFile.tlv.
+    pub fn ctl_path(&self) -> PathBuf {
         self.tftp_dir.join("CTLFile.tlv")
     }
 
     /// The current CTL, if there is one.
-    pub(crate) fn current_ctl(&self) -> std::io::Result<Option<Vec<u8>>> {
+    ///
+    /// # Errors
+    /// It exists but cannot be read.
+    pub fn current_ctl(&self) -> std::io::Result<Option<Vec<u8>>> {
         match fs::read(self.ctl_path()) {
             Ok(b) => Ok(Some(b)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -82,7 +99,10 @@ impl Store {
     }
 
     /// Makes `bytes` the current CTL, keeping the previous one as CTLFile_old.tlv.
-    pub(crate) fn install_ctl(&self, bytes: &[u8]) -> std::io::Result<()> {
+    ///
+    /// # Errors
+    /// A write failed; the current file is then unchanged.
+    pub fn install_ctl(&self, bytes: &[u8]) -> std::io::Result<()> {
         if let Some(old) = self.current_ctl()? {
             write_atomic(&self.tftp_dir.join("CTLFile_old.tlv"), &old)?;
         }
@@ -90,12 +110,19 @@ impl Store {
     }
 
     /// Stores the CAPF certificate as capf.cer (DER) and capf.pem.
-    pub(crate) fn install_capf(&self, der: &[u8], pem: &str) -> std::io::Result<()> {
+    ///
+    /// # Errors
+    /// A write failed.
+    pub fn install_capf(&self, der: &[u8], pem: &str) -> std::io::Result<()> {
         write_atomic(&self.tftp_dir.join("capf.cer"), der)?;
         write_atomic(&self.tftp_dir.join("capf.pem"), pem.as_bytes())
     }
 
-    pub(crate) fn state(&self) -> std::io::Result<State> {
+    /// The saved state (defaults when there is none).
+    ///
+    /// # Errors
+    /// Unreadable or corrupt.
+    pub fn state(&self) -> std::io::Result<State> {
         match fs::read(self.state_dir.join("state.json")) {
             Ok(b) => serde_json::from_slice(&b)
                 .map_err(|e| std::io::Error::other(format!("state.json: {e}"))),
@@ -104,13 +131,20 @@ impl Store {
         }
     }
 
-    pub(crate) fn save_state(&self, state: &State) -> std::io::Result<()> {
+    /// Saves the state atomically.
+    ///
+    /// # Errors
+    /// It cannot be written.
+    pub fn save_state(&self, state: &State) -> std::io::Result<()> {
         let json = serde_json::to_vec_pretty(state).map_err(std::io::Error::other)?;
         write_atomic(&self.state_dir.join("state.json"), &json)
     }
 
     /// Appends one line to audit.log and syncs it.
-    pub(crate) fn audit(&self, line: &AuditLine) -> std::io::Result<()> {
+    ///
+    /// # Errors
+    /// The log cannot be written.
+    pub fn audit(&self, line: &AuditLine) -> std::io::Result<()> {
         let mut json = serde_json::to_vec(line).map_err(std::io::Error::other)?;
         json.push(b'\n');
         let mut f = OpenOptions::new()
@@ -122,7 +156,10 @@ impl Store {
     }
 
     /// The newest `limit` audit lines, oldest first (a torn last line is skipped).
-    pub(crate) fn audit_tail(&self, limit: usize) -> std::io::Result<Vec<AuditLine>> {
+    ///
+    /// # Errors
+    /// The log exists but cannot be read.
+    pub fn audit_tail(&self, limit: usize) -> std::io::Result<Vec<AuditLine>> {
         let text = match fs::read_to_string(self.state_dir.join("audit.log")) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),

@@ -1,0 +1,448 @@
+//! Cluster discovery: from the first node's member list to a view of every node, each
+//! contacted concurrently, with a status per node; and the trust placed in provider
+//! certificates (known-providers file, explicit fingerprints, the current CTL, trust on first use).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::message::{NodeInfo, Password, Request, Response};
+use crate::net::{CertPolicy, Client, NetError, client_tls, fingerprint, fingerprint_text};
+
+/// Known providers: `host port sha256` lines (`#` comments), like SSH's known_hosts.
+#[derive(Debug, Default, Clone)]
+pub struct KnownProviders {
+    path: Option<PathBuf>,
+    entries: HashMap<(String, u16), [u8; 32]>,
+}
+
+fn parse_fingerprint(text: &str) -> Option<[u8; 32]> {
+    let hex: String = text.chars().filter(|c| *c != ':').collect();
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+impl KnownProviders {
+    /// Reads the file (a missing file is an empty list).
+    ///
+    /// # Errors
+    /// An unreadable file, or a line that is not `host port fingerprint` (named by number).
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        };
+        let mut entries = HashMap::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let bad = || {
+                format!(
+                    "{} line {}: expected HOST PORT SHA256",
+                    path.display(),
+                    n + 1
+                )
+            };
+            let mut parts = line.split_whitespace();
+            let (Some(host), Some(port), Some(fp), None) =
+                (parts.next(), parts.next(), parts.next(), parts.next())
+            else {
+                return Err(bad());
+            };
+            let port = port.parse().map_err(|_| bad())?;
+            entries.insert(
+                (host.to_owned(), port),
+                parse_fingerprint(fp).ok_or_else(bad)?,
+            );
+        }
+        Ok(Self {
+            path: Some(path.to_owned()),
+            entries,
+        })
+    }
+
+    /// The pinned fingerprint of `host:port`.
+    pub fn get(&self, host: &str, port: u16) -> Option<&[u8; 32]> {
+        self.entries.get(&(host.to_owned(), port))
+    }
+
+    /// Pins `host:port` to a fingerprint.
+    pub fn insert(&mut self, host: &str, port: u16, fp: [u8; 32]) {
+        self.entries.insert((host.to_owned(), port), fp);
+    }
+
+    /// Writes the file back (sorted), atomically.
+    ///
+    /// # Errors
+    /// The file cannot be written.
+    pub fn save(&self) -> Result<(), String> {
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
+        let mut lines: Vec<String> = self
+            .entries
+            .iter()
+            .map(|((h, p), fp)| format!("{h} {p} {}", fingerprint_text(fp)))
+            .collect();
+        lines.sort();
+        let text = format!(
+            "# ctl known providers: host port sha256-of-certificate\n{}\n",
+            lines.join("\n")
+        );
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, text)
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+/// How provider certificates are trusted.
+#[derive(Debug, Clone, Default)]
+pub struct TrustPolicy {
+    /// Pinned providers (consulted first; a changed certificate is refused).
+    pub known: KnownProviders,
+    /// Fingerprints trusted wherever they appear.
+    pub fingerprints: Vec<[u8; 32]>,
+    /// Certificates of the current CTL (trusted once there is a CTL).
+    pub ctl_certificates: Vec<Vec<u8>>,
+    /// Trust an unknown provider the first time, and pin it.
+    pub trust_on_first_use: bool,
+}
+
+/// The policy for one endpoint; remembers what trust on first use pinned.
+#[derive(Debug)]
+struct EndpointPolicy {
+    shared: Arc<Mutex<TrustPolicy>>,
+    host: String,
+    port: u16,
+}
+
+impl CertPolicy for EndpointPolicy {
+    fn check(&self, _server: &str, cert_der: &[u8]) -> Result<(), String> {
+        let fp = fingerprint(cert_der);
+        let mut p = self
+            .shared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let at = format!("{}:{}", self.host, self.port);
+        if let Some(known) = p.known.get(&self.host, self.port) {
+            return if *known == fp {
+                Ok(())
+            } else {
+                Err(format!(
+                    "the certificate of {at} changed: known {}, presented {}; if the change is expected, remove the line from the known-providers file",
+                    fingerprint_text(known),
+                    fingerprint_text(&fp)
+                ))
+            };
+        }
+        if p.fingerprints.contains(&fp) || p.ctl_certificates.iter().any(|c| fingerprint(c) == fp) {
+            p.known.insert(&self.host, self.port, fp);
+            return Ok(());
+        }
+        if p.trust_on_first_use {
+            p.known.insert(&self.host, self.port, fp);
+            return Ok(());
+        }
+        Err(format!(
+            "{at} presented an unknown certificate {}; trust it with --trust-on-first-use or an explicit fingerprint",
+            fingerprint_text(&fp)
+        ))
+    }
+}
+
+/// What became of one node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NodeStatus {
+    /// Contacted, logged in, facts collected.
+    Ok,
+    /// Its host name does not resolve from this client.
+    Unresolvable(String),
+    /// No TLS session could be made (refused, timed out).
+    Unreachable(String),
+    /// Its certificate is not the one trusted (both fingerprints are in the text).
+    IdentityMismatch(String),
+    /// The login was refused.
+    LoginRefused(String),
+    /// No protocol version in common, or another protocol failure.
+    ProtocolMismatch(String),
+}
+
+impl NodeStatus {
+    /// `ok`, `unresolvable`, `unreachable`, `identity-mismatch`, `login-refused`, `protocol-mismatch`.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Unresolvable(_) => "unresolvable",
+            Self::Unreachable(_) => "unreachable",
+            Self::IdentityMismatch(_) => "identity-mismatch",
+            Self::LoginRefused(_) => "login-refused",
+            Self::ProtocolMismatch(_) => "protocol-mismatch",
+        }
+    }
+
+    /// The detail, if any.
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            Self::Ok => None,
+            Self::Unresolvable(s)
+            | Self::Unreachable(s)
+            | Self::IdentityMismatch(s)
+            | Self::LoginRefused(s)
+            | Self::ProtocolMismatch(s) => Some(s),
+        }
+    }
+}
+
+impl fmt::Display for NodeStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.detail() {
+            Some(d) => write!(f, "{}: {d}", self.name()),
+            None => f.write_str(self.name()),
+        }
+    }
+}
+
+/// What kind of target a node is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TargetKind {
+    /// A cluster node.
+    Node,
+    /// An off-cluster alternate TFTP server.
+    AlternateTftp,
+    /// A firewall.
+    Firewall,
+}
+
+/// One node of the cluster view.
+#[derive(Clone, Debug)]
+pub struct NodeView {
+    /// Name (from the member list).
+    pub name: String,
+    /// Host name.
+    pub host: String,
+    /// Provider port.
+    pub port: u16,
+    /// What it is.
+    pub kind: TargetKind,
+    /// Services (from the member list; from NODE_INFO when contacted).
+    pub services: u16,
+    /// The addresses its host name resolved to, here.
+    pub resolved: Vec<IpAddr>,
+    /// NODE_INFO, when contacted.
+    pub info: Option<NodeInfo>,
+    /// Its TLS certificate, when contacted.
+    pub tls_certificate: Option<Vec<u8>>,
+    /// What happened.
+    pub status: NodeStatus,
+}
+
+/// The whole cluster as discovered.
+#[derive(Clone, Debug)]
+pub struct ClusterView {
+    /// Every node, the first node first, then alternate TFTP servers and firewalls.
+    pub nodes: Vec<NodeView>,
+}
+
+/// How to discover.
+#[derive(Clone, Debug)]
+pub struct DiscoverOptions {
+    /// The first node's host name and port.
+    pub publisher: (String, u16),
+    /// Application user.
+    pub user: String,
+    /// Its password.
+    pub password: Password,
+    /// Per-node connect and answer timeout.
+    pub timeout: Duration,
+}
+
+async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
+    match tokio::net::lookup_host((host, port)).await {
+        Ok(addrs) => {
+            let v: Vec<SocketAddr> = addrs.collect();
+            if v.is_empty() {
+                Err(format!("{host} has no address"))
+            } else {
+                Ok(v)
+            }
+        }
+        Err(e) => Err(format!("{host} does not resolve: {e}")),
+    }
+}
+
+fn classify(e: &NetError) -> NodeStatus {
+    match e {
+        NetError::Tls(rustls::Error::General(reason)) => {
+            NodeStatus::IdentityMismatch(reason.clone())
+        }
+        NetError::Tls(other) => NodeStatus::Unreachable(format!("TLS: {other}")),
+        NetError::Closed(reason) if reason.contains("no protocol version in common") => {
+            NodeStatus::ProtocolMismatch(reason.clone())
+        }
+        NetError::Closed(reason) if reason.starts_with("login refused") => {
+            NodeStatus::LoginRefused(reason.clone())
+        }
+        other => NodeStatus::Unreachable(other.to_string()),
+    }
+}
+
+/// Connects to `host:port` under the shared trust policy and logs in.
+async fn session(
+    policy: &Arc<Mutex<TrustPolicy>>,
+    host: &str,
+    port: u16,
+    options: &DiscoverOptions,
+) -> Result<(Client, Vec<IpAddr>), NodeStatus> {
+    let addrs = resolve(host, port)
+        .await
+        .map_err(NodeStatus::Unresolvable)?;
+    let resolved: Vec<IpAddr> = addrs.iter().map(SocketAddr::ip).collect();
+    let tls = client_tls(Arc::new(EndpointPolicy {
+        shared: Arc::clone(policy),
+        host: host.to_owned(),
+        port,
+    }))
+    .map_err(|e| NodeStatus::ProtocolMismatch(e.to_string()))?;
+    let mut last = NodeStatus::Unreachable(format!("{host}:{port}: no address answered"));
+    for addr in addrs {
+        match Client::connect(addr, host, Arc::clone(&tls), options.timeout).await {
+            Ok(mut c) => {
+                c.login(&options.user, &options.password)
+                    .await
+                    .map_err(|e| classify(&e))?;
+                return Ok((c, resolved));
+            }
+            Err(e) => last = classify(&e),
+        }
+    }
+    Err(last)
+}
+
+async fn visit(
+    policy: Arc<Mutex<TrustPolicy>>,
+    mut view: NodeView,
+    options: Arc<DiscoverOptions>,
+) -> NodeView {
+    match session(&policy, &view.host, view.port, &options).await {
+        Ok((mut c, resolved)) => {
+            view.resolved = resolved;
+            view.tls_certificate = Some(c.peer_certificate().to_vec());
+            match c.call(&Request::NodeInfo).await {
+                Ok(Response::NodeInfo(info)) => {
+                    view.services = info.services;
+                    view.info = Some(info);
+                    view.status = NodeStatus::Ok;
+                }
+                Ok(other) => {
+                    view.status =
+                        NodeStatus::ProtocolMismatch(format!("NODE_INFO answered {other:?}"))
+                }
+                Err(e) => view.status = classify(&e),
+            }
+            let _ = c.bye().await;
+        }
+        Err(status) => view.status = status,
+    }
+    view
+}
+
+/// Discovers the cluster: the member list from the first node, then every node (and
+/// alternate TFTP server and firewall) contacted at once.
+///
+/// # Errors
+/// The first node itself cannot be used (its status says why).
+pub async fn discover(
+    options: DiscoverOptions,
+    policy: TrustPolicy,
+) -> Result<(ClusterView, TrustPolicy), NodeStatus> {
+    let shared = Arc::new(Mutex::new(policy));
+    let (host, port) = options.publisher.clone();
+    let (mut first, _) = session(&shared, &host, port, &options).await?;
+    let members = match first.call(&Request::Members).await {
+        Ok(Response::Members(m)) => m,
+        Ok(Response::Error { message, .. }) => {
+            return Err(NodeStatus::ProtocolMismatch(format!("MEMBERS: {message}")));
+        }
+        Ok(other) => {
+            return Err(NodeStatus::ProtocolMismatch(format!(
+                "MEMBERS answered {other:?}"
+            )));
+        }
+        Err(e) => return Err(classify(&e)),
+    };
+    let _ = first.bye().await;
+    let mut targets: Vec<NodeView> = Vec::new();
+    let blank = |name: &str, host: &str, port: u16, kind, services| NodeView {
+        name: name.to_owned(),
+        host: host.to_owned(),
+        port,
+        kind,
+        services,
+        resolved: Vec::new(),
+        info: None,
+        tls_certificate: None,
+        status: NodeStatus::Unreachable("not contacted".into()),
+    };
+    for (i, m) in members.members.iter().enumerate() {
+        // The first node lists itself with its address; reach it as the operator named it.
+        let (h, p) = if i == 0 {
+            (host.as_str(), port)
+        } else {
+            (m.host.as_str(), m.port)
+        };
+        targets.push(blank(&m.name, h, p, TargetKind::Node, m.services));
+    }
+    for p in &members.alternate_tftp {
+        targets.push(blank(
+            &p.name,
+            &p.host,
+            p.port,
+            TargetKind::AlternateTftp,
+            0,
+        ));
+    }
+    for p in &members.firewalls {
+        targets.push(blank(&p.name, &p.host, p.port, TargetKind::Firewall, 0));
+    }
+    let options = Arc::new(options);
+    let mut set = tokio::task::JoinSet::new();
+    for (i, t) in targets.into_iter().enumerate() {
+        let (policy, options) = (Arc::clone(&shared), Arc::clone(&options));
+        set.spawn(async move { (i, visit(policy, t, options).await) });
+    }
+    let mut nodes: Vec<(usize, NodeView)> = Vec::new();
+    while let Some(r) = set.join_next().await {
+        if let Ok(x) = r {
+            nodes.push(x);
+        }
+    }
+    nodes.sort_by_key(|(i, _)| *i);
+    let policy = shared
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    Ok((
+        ClusterView {
+            nodes: nodes.into_iter().map(|(_, n)| n).collect(),
+        },
+        policy,
+    ))
+}

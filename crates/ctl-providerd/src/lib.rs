@@ -1,0 +1,73 @@
+//! The CTL provider service of one cluster node, as a library: `ctl-providerd` is a thin
+//! binary over it, and tests and examples run providers in-process with it.
+//!
+//! It does **not** build or sign CTL files: it serves the node's certificates, checks and
+//! stores the files clients send, and keeps the node's state and audit log.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub mod config;
+pub mod init;
+pub mod node;
+pub mod store;
+
+/// The DER of every `label` block of a PEM file.
+///
+/// # Errors
+/// An unreadable file or no such block.
+pub fn read_pem_blocks(path: &Path, label: &str) -> Result<Vec<Vec<u8>>, String> {
+    let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let blocks =
+        ctl_format::pem_decode_all(&text, label).map_err(|e| format!("{}: {e}", path.display()))?;
+    if blocks.is_empty() {
+        return Err(format!("{}: no {label} block", path.display()));
+    }
+    Ok(blocks)
+}
+
+/// Serves the node configured at `path` until SIGTERM or Ctrl-C, printing
+/// `ctl-providerd listening on ADDR` once it listens.
+///
+/// # Errors
+/// A bad configuration, an unusable TLS identity, or an address it cannot listen on.
+pub fn run(path: &Path) -> Result<(), String> {
+    let config = config::Config::load(path)?;
+    let chain = read_pem_blocks(&config.tls_certificate, "CERTIFICATE")?;
+    let key = read_pem_blocks(&config.tls_key, "PRIVATE KEY")?
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    let tls =
+        ctl_provider::net::server_tls(chain, key).map_err(|e| format!("TLS identity: {e}"))?;
+    let limits = config.limits.clone();
+    let listen = config.listen;
+    let serve_config = ctl_provider::net::ServeConfig {
+        session: ctl_provider::ServerConfig {
+            node_name: config.node.clone(),
+            login_timeout: Duration::from_secs(limits.login_timeout_secs),
+            idle_timeout: Duration::from_secs(limits.idle_timeout_secs),
+            ..ctl_provider::ServerConfig::default()
+        },
+        handshake_timeout: Duration::from_secs(limits.handshake_timeout_secs),
+        max_sessions: limits.max_sessions,
+    };
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("runtime: {e}"))?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("listen on {listen}: {e}"))?;
+        let bound = listener.local_addr().map_err(|e| e.to_string())?;
+        let node = Arc::new(node::Node::new(config, bound)?);
+        // Scripts and tests read this line to learn the port.
+        println!("ctl-providerd listening on {bound}");
+        let shutdown = async {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                () = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+            }
+        };
+        ctl_provider::net::serve(listener, tls, serve_config, node, shutdown).await.map_err(|e| e.to_string())
+    })
+}
