@@ -39,15 +39,9 @@ struct Failures {
     locked_until: Option<Instant>,
 }
 
-struct Lock {
-    session: u64,
-    expires: Instant,
-}
-
 #[derive(Default)]
 struct Inner {
     staged: HashMap<[u8; 32], Staged>,
-    lock: Option<Lock>,
     failures: HashMap<String, Failures>,
 }
 
@@ -59,7 +53,8 @@ pub struct Node {
     members: Members,
     users: Vec<User>,
     inner: Mutex<Inner>,
-    /// One commit at a time, across sessions.
+    /// One commit at a time, across sessions; held only inside a commit, so a session
+    /// that vanishes cannot keep it.
     commit: tokio::sync::Mutex<()>,
 }
 
@@ -314,33 +309,19 @@ impl Node {
         Response::Staged(h)
     }
 
-    async fn commit(&self, peer: &PeerInfo, user: &str, h: [u8; 32]) -> Response {
+    async fn commit(&self, user: &str, h: [u8; 32]) -> Response {
+        // One commit at a time: wait for the lock up to its lease, then give up as BUSY.
         let lease = Duration::from_secs(self.config.limits.lock_lease_secs);
-        {
-            let mut inner = self.inner();
-            let now = Instant::now();
-            if let Some(lock) = &inner.lock
-                && lock.session != peer.session
-                && lock.expires > now
-            {
-                return Response::error(ErrorCode::Busy, "another commit is in progress");
-            }
-            inner.lock = Some(Lock {
-                session: peer.session,
-                expires: now + lease,
-            });
-        }
-        let _serial = self.commit.lock().await;
-        let result = self.commit_locked(user, h).await;
-        let mut inner = self.inner();
-        if inner
-            .lock
-            .as_ref()
-            .is_some_and(|l| l.session == peer.session)
-        {
-            inner.lock = None;
-        }
-        result
+        let Ok(_lock) = tokio::time::timeout(lease, self.commit.lock()).await else {
+            return Response::error(
+                ErrorCode::Busy,
+                format!(
+                    "another commit held the lock for over {} s",
+                    lease.as_secs()
+                ),
+            );
+        };
+        self.commit_locked(user, h).await
     }
 
     async fn commit_locked(&self, user: &str, h: [u8; 32]) -> Response {
@@ -625,7 +606,7 @@ impl Handler for Node {
             },
             Request::GetMode => self.mode(),
             Request::Stage { base, file } => self.stage(peer, user, base, file),
-            Request::Commit { hash } => self.commit(peer, user, hash).await,
+            Request::Commit { hash } => self.commit(user, hash).await,
             Request::Abort { hash } => match self.inner().staged.remove(&hash) {
                 Some(_) => Response::Aborted(hash),
                 None => Response::error(
@@ -658,12 +639,5 @@ impl Handler for Node {
     async fn closed(&self, peer: &PeerInfo) {
         let mut inner = self.inner();
         inner.staged.retain(|_, s| s.session != peer.session);
-        if inner
-            .lock
-            .as_ref()
-            .is_some_and(|l| l.session == peer.session)
-        {
-            inner.lock = None;
-        }
     }
 }
