@@ -650,3 +650,46 @@ fn kill_9_during_commits_never_leaves_a_torn_file() {
         assert_eq!(current_hash(&mut c).await, Some(sha(&bytes)));
     });
 }
+
+#[test]
+fn every_configuration_key_is_documented_in_the_readme() {
+    let tmp = tempfile::tempdir().unwrap();
+    init(
+        tmp.path(),
+        "n1",
+        &[
+            "--first-node",
+            "--member",
+            "a=h:1",
+            "--alternate-tftp",
+            "t=h:2",
+            "--firewall",
+            "f=h:3",
+        ],
+    );
+    let config: toml::Table = std::fs::read_to_string(tmp.path().join("provider.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let mut keys = Vec::new();
+    for (k, v) in &config {
+        keys.push(k.clone());
+        let tables: Vec<&toml::Table> = match v {
+            toml::Value::Table(t) => vec![t],
+            toml::Value::Array(a) => a.iter().filter_map(toml::Value::as_table).collect(),
+            _ => vec![],
+        };
+        for t in tables {
+            keys.extend(t.keys().cloned());
+        }
+    }
+    keys.push("addresses".into());
+    for k in keys {
+        let documented = [format!("`{k}`"), format!("`[{k}]`"), format!("`[[{k}]]`")]
+            .iter()
+            .any(|form| readme.contains(form));
+        assert!(documented, "provider.toml key `{k}` is not in the README");
+    }
+}
