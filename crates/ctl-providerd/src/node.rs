@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use argon2::{Argon2, PasswordVerifier as _};
+use argon2::Argon2;
 use ctl_format::RsaVerifier;
 use ctl_provider::message::{
     AuditEntry, ErrorCode, HookOutcome, Member, Members, NodeInfo, Password, Peer, Request,
@@ -53,9 +53,100 @@ pub struct Node {
     members: Members,
     users: Vec<User>,
     inner: Mutex<Inner>,
+    /// Password checks run on a few dedicated threads: each argon2id check takes 19 MiB and
+    /// a core, so a burst of logins queues here instead of exhausting memory, and the memory
+    /// is reused by the same threads instead of piling up in many.
+    hasher: Hasher,
     /// One commit at a time, across sessions; held only inside a commit, so a session
     /// that vanishes cannot keep it.
     commit: tokio::sync::Mutex<()>,
+}
+
+type HashJob = (Password, String, tokio::sync::oneshot::Sender<bool>);
+
+/// A few threads that check passwords against argon2 PHC strings.
+struct Hasher {
+    jobs: std::sync::mpsc::SyncSender<HashJob>,
+}
+
+impl Hasher {
+    fn start(threads: usize) -> Self {
+        let (jobs, rx) = std::sync::mpsc::sync_channel::<HashJob>(1024);
+        let rx = std::sync::Arc::new(Mutex::new(rx));
+        for _ in 0..threads.max(1) {
+            let rx = std::sync::Arc::clone(&rx);
+            std::thread::spawn(move || {
+                // Each thread keeps its argon2 memory for the next check: allocating 19 MiB
+                // per login would fragment the heap and grow the process with every login.
+                let mut blocks: Vec<argon2::Block> = Vec::new();
+                loop {
+                    let job = rx
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .recv();
+                    let Ok((password, hash, reply)) = job else {
+                        return;
+                    };
+                    let _ = reply.send(verify_with(
+                        &mut blocks,
+                        password.expose().as_bytes(),
+                        &hash,
+                    ));
+                }
+            });
+        }
+        Self { jobs }
+    }
+
+    /// Whether `password` matches `hash` (false when the queue is full).
+    async fn verify(&self, password: Password, hash: String) -> bool {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if self.jobs.try_send((password, hash, tx)).is_err() {
+            return false;
+        }
+        rx.await.unwrap_or(false)
+    }
+}
+
+/// Checks a password against an argon2 PHC string, computing into `blocks` (grown as needed).
+fn verify_with(blocks: &mut Vec<argon2::Block>, password: &[u8], phc: &str) -> bool {
+    let Ok(parsed) = argon2::PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+        return false;
+    };
+    let (Ok(params), Ok(algorithm)) = (
+        argon2::Params::try_from(&parsed),
+        argon2::Algorithm::try_from(parsed.algorithm.as_str()),
+    ) else {
+        return false;
+    };
+    let version = match parsed.version.map(argon2::Version::try_from) {
+        None => argon2::Version::default(),
+        Some(Ok(v)) => v,
+        Some(Err(_)) => return false,
+    };
+    let needed = params.block_count();
+    if blocks.len() < needed {
+        blocks.resize(needed, argon2::Block::default());
+    }
+    let expected = expected.as_bytes();
+    let mut out = vec![0u8; expected.len()];
+    let Some(memory) = blocks.get_mut(..needed) else {
+        return false;
+    };
+    if Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(password, salt.as_ref(), &mut out, memory)
+        .is_err()
+    {
+        return false;
+    }
+    // Constant time: every byte is compared whatever the first difference.
+    out.iter()
+        .zip(expected)
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+        == 0
 }
 
 fn unix_now() -> u64 {
@@ -200,6 +291,11 @@ impl Node {
             members,
             users,
             inner: Mutex::new(Inner::default()),
+            hasher: Hasher::start(
+                std::thread::available_parallelism()
+                    .map_or(2, std::num::NonZero::get)
+                    .min(4),
+            ),
             commit: tokio::sync::Mutex::new(()),
         })
     }
@@ -548,15 +644,7 @@ impl Handler for Node {
             },
             |u| u.hash.clone(),
         );
-        let pw = password.clone();
-        let ok = tokio::task::spawn_blocking(move || {
-            Argon2::default()
-                .verify_password(pw.expose().as_bytes(), hash.as_str())
-                .is_ok()
-        })
-        .await
-        .unwrap_or(false)
-            && found.is_some();
+        let ok = self.hasher.verify(password.clone(), hash).await && found.is_some();
         if let (true, Some(u)) = (ok, found) {
             self.inner().failures.remove(&key);
             self.audit(user, "login", format!("from {}", peer.addr.ip()));

@@ -1,0 +1,183 @@
+//! Load: 1,000 concurrent sessions fetching the CTL from one `ctl-providerd` on loopback.
+//!
+//! The sessions are opened first (TLS, HELLO and a login each; logins are paced by the
+//! daemon's password-hashing limit, reported as setup time), then all 1,000 send GET_CTL at
+//! once for a maximal 64 KiB CTL. Reported: successes, p50/p99 latency of the fetch, and
+//! the daemon's peak RSS. Targets: all succeed, p99 under 250 ms, RSS under 100 MiB.
+//!
+//! Run: `cargo bench -p ctl-providerd --bench load` (SESSIONS=N to change the count).
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ctl_format::{Certificate, RecordSpec, Role as CtlRole, TrustListBuilder};
+use ctl_provider::message::{Password, Request, Response};
+use ctl_provider::net::{Client, Fingerprints, client_tls, fingerprint};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ctl-providerd");
+
+fn maximal_ctl(keys: &Path) -> Vec<u8> {
+    let names = [
+        "sast1",
+        "sast2",
+        "ccm",
+        "tftp",
+        "capf",
+        "tvs",
+        "itlrecovery",
+    ];
+    let certs: Vec<Certificate> = names
+        .iter()
+        .map(|n| {
+            Certificate::from_der(&std::fs::read(keys.join(format!("{n}.crt.der"))).unwrap())
+                .unwrap()
+        })
+        .collect();
+    let signer = ctl_token::SoftwareSigner::from_files(&keys.join("sast1.pem"), None).unwrap();
+    let mut b = TrustListBuilder::new();
+    for (i, c) in certs.iter().cycle().enumerate() {
+        b.push(RecordSpec::new(
+            c.clone(),
+            if i < 2 {
+                CtlRole::SAST
+            } else {
+                CtlRole::CCM_TFTP
+            },
+        ));
+        if b.encoded_len(certs[0].der()).is_err() {
+            b.remove(b.len() - 1);
+            break;
+        }
+    }
+    b.build(&signer).unwrap()
+}
+
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn main() {
+    let sessions: usize = std::env::var("SESSIONS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1000);
+    let keys = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ctl-format/tests/vectors/keys");
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("password"), "s3cret\n").unwrap();
+    let o = Command::new(BIN)
+        .args([
+            "init",
+            "--dir",
+            tmp.path().to_str().unwrap(),
+            "--node",
+            "load",
+            "--listen",
+            "127.0.0.1:0",
+            "--user",
+            "admin",
+        ])
+        .args([
+            "--password-file",
+            tmp.path().join("password").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let cfg = tmp.path().join("provider.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        "max_sessions = 64",
+        &format!("max_sessions = {}", sessions + 16),
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let mut child = Command::new(BIN)
+        .args(["run", "--config", cfg.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr: std::net::SocketAddr = line.trim().rsplit(' ').next().unwrap().parse().unwrap();
+    let cert = Certificate::from_pem(&std::fs::read(tmp.path().join("callmanager.pem")).unwrap())
+        .unwrap()
+        .der()
+        .to_vec();
+    let tls = client_tls(Arc::new(Fingerprints(vec![fingerprint(&cert)]))).unwrap();
+    let ctl = maximal_ctl(&keys);
+
+    let pid = child.id();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async move {
+        let mut admin = Client::connect(addr, "localhost", Arc::clone(&tls), Duration::from_secs(30)).await.unwrap();
+        admin.login("admin", &Password::new("s3cret")).await.unwrap();
+        let Response::Staged(h) = admin.call(&Request::Stage { base: None, file: ctl.clone() }).await.unwrap() else { panic!() };
+        admin.call(&Request::Commit { hash: h }).await.unwrap();
+
+        let setup = Instant::now();
+        let connect = Arc::new(tokio::sync::Semaphore::new(64));
+        let mut opening = tokio::task::JoinSet::new();
+        for _ in 0..sessions {
+            let (tls, connect) = (Arc::clone(&tls), Arc::clone(&connect));
+            opening.spawn(async move {
+                let _p = connect.acquire().await.unwrap();
+                let mut c = Client::connect(addr, "localhost", tls, Duration::from_secs(120)).await?;
+                c.login("admin", &Password::new("s3cret")).await?;
+                Ok::<Client, ctl_provider::net::NetError>(c)
+            });
+        }
+        let mut clients = Vec::new();
+        let mut setup_failures = 0;
+        while let Some(r) = opening.join_next().await {
+            match r {
+                Ok(Ok(c)) => clients.push(c),
+                _ => setup_failures += 1,
+            }
+        }
+        let setup_time = setup.elapsed();
+        let start = Arc::new(tokio::sync::Barrier::new(clients.len()));
+        let mut fetching = tokio::task::JoinSet::new();
+        for mut c in clients {
+            let start = Arc::clone(&start);
+            let expected = ctl.len();
+            fetching.spawn(async move {
+                start.wait().await;
+                let t = Instant::now();
+                let ok = matches!(c.call(&Request::GetCtl).await, Ok(Response::Ctl(Some((_, f)))) if f.len() == expected);
+                (ok, t.elapsed())
+            });
+        }
+        let mut latencies = Vec::new();
+        let mut ok = 0;
+        while let Some(r) = fetching.join_next().await {
+            let (success, d) = r.unwrap();
+            ok += usize::from(success);
+            latencies.push(d);
+        }
+        latencies.sort();
+        let pct = |permille: usize| latencies.get((latencies.len() * permille).div_ceil(1000).saturating_sub(1)).copied().unwrap_or_default();
+        let rss = peak_rss_kib(pid);
+        println!("sessions: {sessions} opened in {:.1} s ({setup_failures} failed to open)", setup_time.as_secs_f64());
+        println!("GET_CTL of a {}-byte CTL, all at once: {ok}/{sessions} succeeded", ctl.len());
+        println!("latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms", pct(500).as_secs_f64() * 1e3, pct(990).as_secs_f64() * 1e3, pct(1000).as_secs_f64() * 1e3);
+        println!("daemon peak RSS: {:.1} MiB", rss as f64 / 1024.0);
+        let verdict = ok == sessions && pct(990) < Duration::from_millis(250) && rss < 100 * 1024;
+        println!("TARGET (all succeed, p99 < 250 ms, RSS < 100 MiB): {}", if verdict { "met" } else { "NOT MET" });
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+}
