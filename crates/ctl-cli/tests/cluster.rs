@@ -1,0 +1,171 @@
+//! `ctl cluster discover` against providers running in this test process (real TLS on loopback).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Initializes a node with `ctl-providerd`'s library and serves it on a thread of this process.
+fn provider(dir: &Path, args: &[&str], port: u16) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("password"), "s3cret\n").unwrap();
+    let mut argv = vec![
+        "ctl-providerd",
+        "init",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--listen",
+    ];
+    let listen = format!("127.0.0.1:{port}");
+    argv.push(&listen);
+    let pw = dir.join("password");
+    argv.extend_from_slice(&["--user", "admin", "--password-file", pw.to_str().unwrap()]);
+    argv.extend_from_slice(args);
+    let init: InitCli = clap::Parser::parse_from(argv);
+    ctl_providerd::init::run(&init.args).unwrap();
+    let config = dir.join("provider.toml");
+    std::thread::spawn(move || ctl_providerd::run(&config));
+    // Wait until it listens.
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("provider on {port} did not start");
+}
+
+#[derive(clap::Parser)]
+struct InitCli {
+    #[arg()]
+    _init: String,
+    #[command(flatten)]
+    args: ctl_providerd::init::InitArgs,
+}
+
+#[test]
+fn discover_prints_every_node_with_its_status_and_certificates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (p1, p2) = (free_port(), free_port());
+    let member = format!("sub1=127.0.0.1:{p2}");
+    provider(
+        &tmp.path().join("pub"),
+        &[
+            "--node",
+            "cucm-pub",
+            "--first-node",
+            "--services",
+            "callmanager,tftp,capf,provider",
+            "--member",
+            &member,
+            "--firewall",
+            "asa=no-such-host.invalid:2444",
+        ],
+        p1,
+    );
+    provider(
+        &tmp.path().join("sub"),
+        &["--node", "sub1", "--services", "callmanager,provider"],
+        p2,
+    );
+    let known = tmp.path().join("known");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "cluster".to_owned(),
+            "discover".into(),
+            "--publisher".into(),
+            format!("127.0.0.1:{p1}"),
+            "--user".into(),
+            "admin".into(),
+            "--password-file".into(),
+            tmp.path().join("pub/password").display().to_string(),
+            "--known-providers".into(),
+            known.display().to_string(),
+            "--json".into(),
+        ];
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        Command::new(env!("CARGO_BIN_EXE_ctl"))
+            .args(&args)
+            .output()
+            .unwrap()
+    };
+    // Unknown providers are refused without trust on first use.
+    let o = run(&[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("unknown certificate"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = run(&["--trust-on-first-use"]);
+    assert_eq!(o.status.code(), Some(1), "the firewall does not resolve");
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let nodes = j.as_array().unwrap();
+    assert_eq!(nodes.len(), 3);
+    assert_eq!(nodes[0]["name"], "cucm-pub");
+    assert_eq!(nodes[0]["status"], "ok");
+    assert_eq!(
+        nodes[0]["services"],
+        serde_json::json!(["callmanager", "tftp", "capf", "provider"])
+    );
+    assert_eq!(nodes[0]["certificates"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        nodes[0]["certificates"][0]["subject"],
+        "O=CTL provider;CN=cucm-pub"
+    );
+    assert_eq!(
+        nodes[0]["certificates"][0]["sha256"]
+            .as_str()
+            .unwrap()
+            .len(),
+        95
+    );
+    assert_eq!(nodes[1]["name"], "sub1");
+    assert_eq!(nodes[1]["status"], "ok");
+    assert_eq!(nodes[2]["kind"], "firewall");
+    assert_eq!(nodes[2]["status"], "unresolvable");
+    assert!(
+        nodes[2]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no-such-host.invalid")
+    );
+    // Pinned: the next run needs no trust on first use, and the text output lists roles.
+    let text = Command::new(env!("CARGO_BIN_EXE_ctl"))
+        .args([
+            "cluster",
+            "discover",
+            "--publisher",
+            &format!("127.0.0.1:{p1}"),
+            "--user",
+            "admin",
+            "--password-file",
+        ])
+        .arg(tmp.path().join("pub/password"))
+        .arg("--known-providers")
+        .arg(&known)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        out.contains("sub1 (node 127.0.0.1:") && out.contains(": ok"),
+        "{out}"
+    );
+    assert!(
+        out.contains("CCM+TFTP: O=CTL provider;CN=cucm-pub"),
+        "{out}"
+    );
+}
