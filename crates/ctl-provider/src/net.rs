@@ -78,6 +78,80 @@ pub fn server_tls(
     Ok(Arc::new(config))
 }
 
+/// Asks clients for a certificate without requiring one, and checks only that the client
+/// holds its key: whose certificate it is, the node decides (a SAST of its current CTL).
+#[derive(Debug)]
+struct AnyClientCertificate {
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl rustls::server::danger::ClientCertVerifier for AnyClientCertificate {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
+        Ok(rustls::server::danger::ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+/// A TLS server config like [`server_tls`] that also asks clients for a certificate
+/// (optional); sessions then see it in [`PeerInfo::client_certificate`].
+///
+/// # Errors
+/// A key rustls cannot use.
+pub fn server_tls_with_client_certificates(
+    chain: Vec<Vec<u8>>,
+    key_pkcs8: Vec<u8>,
+) -> Result<Arc<rustls::ServerConfig>, NetError> {
+    let provider = crypto_provider();
+    let verifier = Arc::new(AnyClientCertificate {
+        algorithms: provider.signature_verification_algorithms,
+    });
+    let certs = chain.into_iter().map(CertificateDer::from).collect();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_pkcs8));
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(certs, key)?;
+    Ok(Arc::new(config))
+}
+
 /// Decides whether a provider's certificate is trusted (pinning, not a CA).
 pub trait CertPolicy: Send + Sync + fmt::Debug {
     /// `Ok` to trust `cert_der` for `server`, else the reason (shown to the user).
@@ -159,16 +233,35 @@ impl ServerCertVerifier for PinningVerifier {
 /// # Errors
 /// A rustls configuration error.
 pub fn client_tls(policy: Arc<dyn CertPolicy>) -> Result<Arc<rustls::ClientConfig>, NetError> {
+    client_tls_with_identity(policy, None)
+}
+
+/// A TLS client config that trusts provider certificates by `policy` and, when given,
+/// authenticates with a certificate chain and its PKCS#8 key (a SAST identity, for nodes
+/// that require one to stage and commit).
+///
+/// # Errors
+/// A key rustls cannot use.
+pub fn client_tls_with_identity(
+    policy: Arc<dyn CertPolicy>,
+    identity: Option<(Vec<Vec<u8>>, Vec<u8>)>,
+) -> Result<Arc<rustls::ClientConfig>, NetError> {
     let provider = crypto_provider();
     let verifier = Arc::new(PinningVerifier {
         policy,
         algorithms: provider.signature_verification_algorithms,
     });
-    let config = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
         .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
+        .with_custom_certificate_verifier(verifier);
+    let config = match identity {
+        None => builder.with_no_client_auth(),
+        Some((chain, key)) => builder.with_client_auth_cert(
+            chain.into_iter().map(CertificateDer::from).collect(),
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key)),
+        )?,
+    };
     Ok(Arc::new(config))
 }
 
@@ -179,6 +272,8 @@ pub struct PeerInfo {
     pub addr: SocketAddr,
     /// A number unique to this session in this process.
     pub session: u64,
+    /// The client's TLS certificate (DER), when it presented one.
+    pub client_certificate: Option<Vec<u8>>,
 }
 
 /// The node application behind a server: it checks logins and answers requests.
@@ -250,10 +345,7 @@ pub async fn serve<H: Handler>(
             },
             () = &mut shutdown => return Ok(()),
         };
-        let peer = PeerInfo {
-            addr,
-            session: SESSIONS.fetch_add(1, Ordering::Relaxed),
-        };
+        let session = SESSIONS.fetch_add(1, Ordering::Relaxed);
         let (acceptor, handler, config, slots) = (
             acceptor.clone(),
             Arc::clone(&handler),
@@ -266,6 +358,17 @@ pub async fn serve<H: Handler>(
                 tokio::time::timeout(config.handshake_timeout, acceptor.accept(stream)).await
             else {
                 return;
+            };
+            let client_certificate = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .map(|c| c.as_ref().to_vec());
+            let peer = PeerInfo {
+                addr,
+                session,
+                client_certificate,
             };
             match slots.try_acquire_owned() {
                 Ok(_permit) => run_session(tls, &config, handler.as_ref(), &peer).await,

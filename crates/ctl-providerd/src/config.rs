@@ -49,6 +49,10 @@ pub struct Config {
     /// The on-commit hook.
     #[serde(default)]
     pub hook: Hook,
+    /// Stage and commit only for clients whose TLS certificate is a SAST of the current
+    /// CTL (of the staged file when there is none yet).
+    #[serde(default)]
+    pub require_sast_client_certificate: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

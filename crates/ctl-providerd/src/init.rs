@@ -177,6 +177,7 @@ pub fn run(a: &InitArgs) -> Result<(), String> {
             on_commit: Vec::new(),
             timeout_secs: 30,
         },
+        require_sast_client_certificate: false,
     };
     let text = toml::to_string_pretty(&config).map_err(|e| e.to_string())?;
     write(&a.dir.join("provider.toml"), &text, true)?;

@@ -40,8 +40,12 @@ pub fn run(path: &Path) -> Result<(), String> {
         .into_iter()
         .next()
         .unwrap_or_default();
-    let tls =
-        ctl_provider::net::server_tls(chain, key).map_err(|e| format!("TLS identity: {e}"))?;
+    let tls = if config.require_sast_client_certificate {
+        ctl_provider::net::server_tls_with_client_certificates(chain, key)
+    } else {
+        ctl_provider::net::server_tls(chain, key)
+    }
+    .map_err(|e| format!("TLS identity: {e}"))?;
     let limits = config.limits.clone();
     let listen = config.listen;
     let serve_config = ctl_provider::net::ServeConfig {

@@ -330,6 +330,37 @@ impl Node {
         }
     }
 
+    /// When the node requires it, the client's certificate must be a SAST of `trust`
+    /// (the current CTL, or the staged file when there is none).
+    fn check_client_certificate(&self, peer: &PeerInfo, trust: &[u8]) -> Result<(), Response> {
+        if !self.config.require_sast_client_certificate {
+            return Ok(());
+        }
+        let Some(cert) = &peer.client_certificate else {
+            return Err(Response::error(
+                ErrorCode::Forbidden,
+                "this node requires a TLS client certificate that is a SAST of its current CTL",
+            ));
+        };
+        let doc = ctl_format::parse_trust_list(trust).map_err(|e| {
+            Response::error(ErrorCode::InvalidFile, format!("not a valid CTL: {e}"))
+        })?;
+        let is_sast = doc.records().iter().any(|r| {
+            r.role() == Some(ctl_format::Role::SAST) && r.certificate() == Some(cert.as_slice())
+        });
+        if is_sast {
+            Ok(())
+        } else {
+            Err(Response::error(
+                ErrorCode::Forbidden,
+                format!(
+                    "the client certificate (sha256 {}) is not a SAST of the current CTL",
+                    hex(&hash(cert))
+                ),
+            ))
+        }
+    }
+
     fn stage(
         &self,
         peer: &PeerInfo,
@@ -373,6 +404,11 @@ impl Node {
                 return Response::error(ErrorCode::InvalidFile, format!("not a valid CTL: {e}"));
             }
         };
+        if let Err(r) =
+            self.check_client_certificate(peer, current.as_ref().map_or(&file, |c| &c.1))
+        {
+            return r;
+        }
         let verdict = match &current {
             Some((_, bytes)) => match ctl_format::parse_trust_list(bytes) {
                 Ok(held) => doc.verify_with_trust_list(&held, &RsaVerifier).map(|_| ()),
@@ -405,7 +441,25 @@ impl Node {
         Response::Staged(h)
     }
 
-    async fn commit(&self, user: &str, h: [u8; 32]) -> Response {
+    async fn commit(&self, peer: &PeerInfo, user: &str, h: [u8; 32]) -> Response {
+        if self.config.require_sast_client_certificate {
+            let trust = match self.current() {
+                Ok(Some((_, bytes))) => bytes,
+                Ok(None) => match self.inner().staged.get(&h) {
+                    Some(s) => s.bytes.clone(),
+                    None => {
+                        return Response::error(
+                            ErrorCode::UnknownHash,
+                            format!("no staged CTL {}", hex(&h)),
+                        );
+                    }
+                },
+                Err(r) => return r,
+            };
+            if let Err(r) = self.check_client_certificate(peer, &trust) {
+                return r;
+            }
+        }
         // One commit at a time: wait for the lock up to its lease, then give up as BUSY.
         let lease = Duration::from_secs(self.config.limits.lock_lease_secs);
         let Ok(_lock) = tokio::time::timeout(lease, self.commit.lock()).await else {
@@ -694,7 +748,7 @@ impl Handler for Node {
             },
             Request::GetMode => self.mode(),
             Request::Stage { base, file } => self.stage(peer, user, base, file),
-            Request::Commit { hash } => self.commit(user, hash).await,
+            Request::Commit { hash } => self.commit(peer, user, hash).await,
             Request::Abort { hash } => match self.inner().staged.remove(&hash) {
                 Some(_) => Response::Aborted(hash),
                 None => Response::error(

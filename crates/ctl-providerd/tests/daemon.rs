@@ -693,3 +693,98 @@ fn every_configuration_key_is_documented_in_the_readme() {
         assert!(documented, "provider.toml key `{k}` is not in the README");
     }
 }
+
+/// A client authenticating with the `name` vector identity.
+async fn connect_as(d: &Daemon, name: &str) -> Client {
+    let keys = vectors().join("keys");
+    let cert = std::fs::read(keys.join(format!("{name}.crt.der"))).unwrap();
+    let pem = std::fs::read(keys.join(format!("{name}.key.pem"))).unwrap();
+    let key = ctl_format::pem_decode_all(&pem, "PRIVATE KEY")
+        .unwrap()
+        .remove(0);
+    let policy = Arc::new(Fingerprints(vec![fingerprint(&tls_cert(&d.dir))]));
+    let tls = ctl_provider::net::client_tls_with_identity(policy, Some((vec![cert], key))).unwrap();
+    let mut c = Client::connect(d.addr, "localhost", tls, Duration::from_secs(10))
+        .await
+        .unwrap();
+    c.login("admin", &Password::new("s3cret")).await.unwrap();
+    c
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stage_and_commit_can_require_a_sast_client_certificate() {
+    let tmp = tempfile::tempdir().unwrap();
+    init(tmp.path(), "n1", &[]);
+    edit_config(
+        tmp.path(),
+        "require_sast_client_certificate = false",
+        "require_sast_client_certificate = true",
+    );
+    let d = start(tmp.path());
+    let first = ctl("sast1", 1);
+    // Without a client certificate: refused; reading still works.
+    let mut plain = logged_in(&d).await;
+    assert_eq!(
+        plain.call(&Request::GetCtl).await.unwrap(),
+        Response::Ctl(None)
+    );
+    let r = plain
+        .call(&Request::Stage {
+            base: None,
+            file: first.clone(),
+        })
+        .await
+        .unwrap();
+    assert!(
+        matches!(&r, Response::Error { code: ErrorCode::Forbidden, message } if message.contains("client certificate")),
+        "{r:?}"
+    );
+    // A certificate that is not a SAST of the file: refused.
+    let mut ccm = connect_as(&d, "ccm").await;
+    let r = ccm
+        .call(&Request::Stage {
+            base: None,
+            file: first.clone(),
+        })
+        .await
+        .unwrap();
+    assert!(
+        matches!(&r, Response::Error { code: ErrorCode::Forbidden, message } if message.contains("not a SAST")),
+        "{r:?}"
+    );
+    // A SAST token's certificate: accepted.
+    let mut sast = connect_as(&d, "sast2").await;
+    let Response::Staged(h) = sast
+        .call(&Request::Stage {
+            base: None,
+            file: first.clone(),
+        })
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert!(matches!(
+        sast.call(&Request::Commit { hash: h }).await.unwrap(),
+        Response::Committed { .. }
+    ));
+    // Now the current CTL decides.
+    let mut itl_signer = connect_as(&d, "itlrecovery").await;
+    let r = itl_signer
+        .call(&Request::Stage {
+            base: Some(h),
+            file: ctl("sast2", 2),
+        })
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            &r,
+            Response::Error {
+                code: ErrorCode::Forbidden,
+                ..
+            }
+        ),
+        "{r:?}"
+    );
+}
