@@ -40,6 +40,9 @@ pub(crate) struct DiscoverArgs {
     /// Trust this SHA-256 certificate fingerprint (repeatable).
     #[arg(long, value_name = "SHA256")]
     fingerprint: Vec<String>,
+    /// Trust the providers whose certificates are in this CTL (the current one, once there is one).
+    #[arg(long, value_name = "CTL")]
+    trust_ctl: Option<PathBuf>,
     /// Seconds to wait for each node.
     #[arg(long, default_value_t = 10)]
     timeout: u64,
@@ -158,7 +161,18 @@ pub(crate) fn run(command: &ClusterCommand) -> Outcome {
             .iter()
             .map(|f| parse_fp(f))
             .collect::<Result<_, _>>()?,
-        ctl_certificates: Vec::new(),
+        ctl_certificates: match &args.trust_ctl {
+            Some(path) => {
+                let bytes = crate::files::read_document(path)?;
+                let doc = ctl_format::parse_trust_list(&bytes)
+                    .map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
+                doc.records()
+                    .iter()
+                    .filter_map(|r| r.certificate().map(<[u8]>::to_vec))
+                    .collect()
+            }
+            None => Vec::new(),
+        },
         trust_on_first_use: args.trust_on_first_use,
     };
     let options = DiscoverOptions {
