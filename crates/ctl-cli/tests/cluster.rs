@@ -168,4 +168,22 @@ fn discover_prints_every_node_with_its_status_and_certificates() {
         out.contains("CCM+TFTP: O=CTL provider;CN=cucm-pub"),
         "{out}"
     );
+
+    // A CTL holding the first node's certificate vouches for it (and only for it).
+    let vectors = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../ctl-format/tests/vectors/keys");
+    let ctl = tmp.path().join("CTLFile.tlv");
+    let o = Command::new(env!("CARGO_BIN_EXE_ctl"))
+        .args(["build", "--out", ctl.to_str().unwrap(), "--sast"])
+        .arg(vectors.join("sast1.pem"))
+        .arg("--ccm-tftp")
+        .arg(tmp.path().join("pub/callmanager.pem"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::remove_file(&known).unwrap();
+    let o = run(&["--trust-ctl", ctl.to_str().unwrap()]);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j[0]["status"], "ok", "{j}");
+    assert_eq!(j[1]["status"], "identity-mismatch", "{j}");
 }
