@@ -169,6 +169,7 @@ pub fn build_round_trip(input: &BuildInput) {
     let (predicted, bytes) = match (predicted, built) {
         (Ok(p), Ok(bytes)) => (p, bytes),
         (Err(_), Err(_)) => return,
+        // A panic here is the fuzzer's finding: the two must agree on every input.
         (p, b) => panic!(
             "encoded_len and build disagree: {p:?} vs {:?}",
             b.map(|v| v.len())
@@ -177,6 +178,7 @@ pub fn build_round_trip(input: &BuildInput) {
     assert_eq!(predicted, bytes.len());
     let doc = match parse_with(&bytes, Some(FileKind::TrustList), &ParseOptions::default()) {
         Ok(doc) => doc,
+        // A panic here is the fuzzer's finding: whatever the builder writes must parse.
         Err(e) => panic!("built file does not parse: {e}"),
     };
     assert_eq!(doc.to_vec(), bytes);
@@ -215,6 +217,7 @@ pub fn signed_round_trip(payload: &[u8]) {
                 assert_eq!(doc.body_unverified(), payload);
                 assert_eq!(doc.to_vec(), bytes);
             }
+            // A panic here is the fuzzer's finding: whatever the builder writes must parse.
             Err(e) => panic!("built .sgn does not parse: {e}"),
         }
     }
