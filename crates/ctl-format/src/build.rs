@@ -259,6 +259,7 @@ pub struct RecordSpec {
     dns_name: Option<String>,
     ip_address: Option<IpAddr>,
     certificate_signature: bool,
+    certificate_material: bool,
     certificate_hash: Option<DigestAlgorithm>,
 }
 
@@ -271,6 +272,7 @@ impl RecordSpec {
             dns_name: None,
             ip_address: None,
             certificate_signature: true,
+            certificate_material: true,
             certificate_hash: None,
         }
     }
@@ -293,6 +295,15 @@ impl RecordSpec {
     #[must_use]
     pub const fn without_certificate_signature(mut self) -> Self {
         self.certificate_signature = false;
+        self
+    }
+
+    /// Leaves out the public key, the certificate's signature and the certificate: the
+    /// record names a server (role, names, serial, DNS name, address) without vouching for
+    /// it, as server records are in non-secure mode.
+    #[must_use]
+    pub const fn without_certificate(mut self) -> Self {
+        self.certificate_material = false;
         self
     }
 
@@ -351,9 +362,11 @@ impl RecordSpec {
                 4 => &self.role.0.to_be_bytes(),
                 5 => &issuer,
                 6 => self.cert.serial(),
-                7 => self.cert.public_key().record_bytes(),
-                8 if self.certificate_signature => self.cert.signature(),
-                9 => self.cert.der(),
+                7 if self.certificate_material => self.cert.public_key().record_bytes(),
+                8 if self.certificate_signature && self.certificate_material => {
+                    self.cert.signature()
+                }
+                9 if self.certificate_material => self.cert.der(),
                 10 => &ip,
                 11 => match &hash {
                     Some(h) => h,

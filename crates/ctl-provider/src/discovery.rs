@@ -166,6 +166,16 @@ impl CertPolicy for EndpointPolicy {
     }
 }
 
+/// The certificate policy for one provider endpoint under a shared trust policy: what
+/// trust on first use pins is recorded in the shared policy.
+pub fn policy_for(shared: &Arc<Mutex<TrustPolicy>>, host: &str, port: u16) -> Arc<dyn CertPolicy> {
+    Arc::new(EndpointPolicy {
+        shared: Arc::clone(shared),
+        host: host.to_owned(),
+        port,
+    })
+}
+
 /// What became of one node.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]

@@ -14,38 +14,38 @@ use crate::config::{
 pub struct InitArgs {
     /// Directory for provider.toml, certificates, keys, tftp/ and state/.
     #[arg(long)]
-    dir: PathBuf,
+    pub dir: PathBuf,
     /// Node name (also the CallManager certificate's common name).
     #[arg(long)]
-    node: String,
+    pub node: String,
     /// Address and port to listen on (port 0: any free port, printed at start).
     #[arg(long)]
-    listen: std::net::SocketAddr,
+    pub listen: std::net::SocketAddr,
     /// This is the first node (publisher).
     #[arg(long)]
-    first_node: bool,
+    pub first_node: bool,
     /// Services, comma-separated: callmanager, tftp, capf, tvs, provider.
     #[arg(
         long,
         default_value = "callmanager,tftp,provider",
         value_delimiter = ','
     )]
-    services: Vec<String>,
+    pub services: Vec<String>,
     /// A cluster member, NAME=HOST:PORT (first node; repeatable).
     #[arg(long, value_name = "NAME=HOST:PORT")]
-    member: Vec<String>,
+    pub member: Vec<String>,
     /// An off-cluster alternate TFTP server, NAME=HOST:PORT (repeatable).
     #[arg(long, value_name = "NAME=HOST:PORT")]
-    alternate_tftp: Vec<String>,
+    pub alternate_tftp: Vec<String>,
     /// A firewall, NAME=HOST:PORT (repeatable).
     #[arg(long, value_name = "NAME=HOST:PORT")]
-    firewall: Vec<String>,
+    pub firewall: Vec<String>,
     /// The application user (super-user role).
     #[arg(long)]
-    user: String,
+    pub user: String,
     /// A file holding the user's password (only its argon2id hash is written).
     #[arg(long)]
-    password_file: PathBuf,
+    pub password_file: PathBuf,
 }
 
 fn peer(text: &str) -> Result<(String, String, u16), String> {

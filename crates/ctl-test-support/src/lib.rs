@@ -120,3 +120,81 @@ pub fn remove_token_files(serial: &str) -> bool {
     }
     false
 }
+
+/// A free TCP port on 127.0.0.1 (bound then released; good enough for tests).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("address")
+        .port()
+}
+
+/// A provider node served on a thread of this process, initialized in `dir` with the
+/// password `s3cret` for user `admin`.
+#[derive(Debug, Clone)]
+pub struct TestNode {
+    /// Its directory (provider.toml, tftp/, state/).
+    pub dir: PathBuf,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+}
+
+/// What a test node runs and knows.
+#[derive(Debug, Clone, Default)]
+pub struct NodeSpec {
+    /// Node name.
+    pub node: String,
+    /// The first node.
+    pub first_node: bool,
+    /// Services.
+    pub services: Vec<String>,
+    /// `NAME=HOST:PORT` members (first node).
+    pub members: Vec<String>,
+    /// `NAME=HOST:PORT` alternate TFTP servers.
+    pub alternate_tftp: Vec<String>,
+    /// `NAME=HOST:PORT` firewalls.
+    pub firewalls: Vec<String>,
+}
+
+impl NodeSpec {
+    /// A node with these services.
+    pub fn new(node: &str, services: &[&str]) -> Self {
+        Self {
+            node: node.to_owned(),
+            services: services.iter().map(|s| (*s).to_owned()).collect(),
+            ..Self::default()
+        }
+    }
+}
+
+/// Initializes a node in `dir` and serves it on `port` until the process ends.
+pub fn start_node(dir: &Path, port: u16, spec: &NodeSpec) -> TestNode {
+    std::fs::create_dir_all(dir).expect("node directory");
+    std::fs::write(dir.join("password"), "s3cret\n").expect("password file");
+    let args = ctl_providerd::init::InitArgs {
+        dir: dir.to_owned(),
+        node: spec.node.clone(),
+        listen: format!("127.0.0.1:{port}").parse().expect("address"),
+        first_node: spec.first_node,
+        services: spec.services.clone(),
+        member: spec.members.clone(),
+        alternate_tftp: spec.alternate_tftp.clone(),
+        firewall: spec.firewalls.clone(),
+        user: "admin".to_owned(),
+        password_file: dir.join("password"),
+    };
+    ctl_providerd::init::run(&args).expect("init");
+    let config = dir.join("provider.toml");
+    std::thread::spawn(move || ctl_providerd::run(&config));
+    for _ in 0..500 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return TestNode {
+                dir: dir.to_owned(),
+                port,
+            };
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("provider {} on port {port} did not start", spec.node);
+}

@@ -1,0 +1,535 @@
+//! The Cisco CTL Client workflows as a library: discover the cluster through its CTL
+//! providers, assemble the CTL by the Cisco rules, sign it on a token, and distribute it
+//! to every node atomically (stage everywhere, then commit everywhere, or abort everywhere).
+//!
+//! ```text
+//! ctl (CLI)   ctl-providerd (daemon)          examples/   benches/   fuzz/
+//!       \         |
+//!        ctl-client      facade: workflows, policy rules, distribution, progress events
+//!       /     |     \
+//! ctl-token  ctl-provider       PKCS#11 + software signers | wire protocol, client, server, discovery
+//!       \     /
+//!      ctl-format               pure: TLV codec, 64 KiB cap, signatures, trust rules (no I/O)
+//! ```
+//!
+//! It does **not** draw progress (it reports [`Event`]s for any UI to draw), prompt for
+//! PINs or passwords (callers pass them), or run the provider service.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub use ctl_format as format;
+pub use ctl_provider as provider;
+pub use ctl_token as token;
+
+pub use ctl_format::{Certificate, Role, Signer};
+pub use ctl_provider::discovery::{ClusterView, KnownProviders, NodeStatus, TrustPolicy};
+pub use ctl_provider::message::{HookOutcome, Password, SecurityMode};
+
+mod distribute;
+pub mod plan;
+
+pub use distribute::{DistributionReport, TargetReport, TargetStatus};
+pub use plan::{Change, Entry, Origin, Selector};
+
+/// Why a workflow stopped. Nothing was changed on any node unless the report says so.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The first node could not be used.
+    #[error("first node {publisher}: {status}")]
+    Publisher {
+        /// HOST:PORT.
+        publisher: String,
+        /// What happened.
+        status: String,
+    },
+    /// A node is not ready; the CTL must cover every node.
+    #[error("node {node} is not ready ({status}); every node must be reachable to build the CTL")]
+    NodeNotReady {
+        /// The node.
+        node: String,
+        /// Its status.
+        status: String,
+    },
+    /// A certificate that cannot be read.
+    #[error("{what}: {reason}")]
+    Certificate {
+        /// Whose.
+        what: String,
+        /// Why.
+        reason: String,
+    },
+    /// A Cisco rule refused the change (the text says which).
+    #[error("{0}")]
+    Rule(String),
+    /// The CTL cannot be built (over 64 KiB, a signer that cannot sign, ...).
+    #[error("building the CTL: {0}")]
+    Build(#[from] ctl_format::BuildError),
+    /// The current CTL does not check out.
+    #[error("the current CTL: {0}")]
+    CurrentCtl(String),
+    /// A protocol or network failure outside distribution.
+    #[error("{0}")]
+    Provider(String),
+    /// Distribution failed; every node that had staged the file aborted it.
+    #[error("distribution failed: {0}")]
+    Distribution(Box<DistributionReport>),
+}
+
+/// Progress, for any UI to draw.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A node answered discovery.
+    NodeContacted {
+        /// The node.
+        node: String,
+        /// Its status.
+        status: String,
+    },
+    /// A certificate was collected for the CTL.
+    CertificateCollected {
+        /// From which node or token.
+        from: String,
+        /// Role and subject.
+        entry: String,
+    },
+    /// A target staged the file.
+    Staged {
+        /// The target.
+        target: String,
+    },
+    /// A target committed the file.
+    Committed {
+        /// The target.
+        target: String,
+    },
+    /// A target aborted the staged file.
+    Aborted {
+        /// The target.
+        target: String,
+    },
+    /// A step failed on a target.
+    Failed {
+        /// The target.
+        target: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+type Sink = Arc<dyn Fn(Event) + Send + Sync>;
+
+/// Builds a [`Client`].
+pub struct ClientBuilder {
+    publisher: (String, u16),
+    user: String,
+    password: Password,
+    trust: TrustPolicy,
+    timeout: Duration,
+    concurrency: usize,
+    events: Option<Sink>,
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("publisher", &self.publisher)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// Sets the provider trust policy (known providers, fingerprints, trust on first use).
+    #[must_use]
+    pub fn trust(mut self, trust: TrustPolicy) -> Self {
+        self.trust = trust;
+        self
+    }
+
+    /// Per-node timeout for connecting and for each answer.
+    #[must_use]
+    pub const fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// At most this many nodes contacted at once during distribution.
+    #[must_use]
+    pub const fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = if n == 0 { 1 } else { n };
+        self
+    }
+
+    /// Receives progress events.
+    #[must_use]
+    pub fn on_event(mut self, sink: impl Fn(Event) + Send + Sync + 'static) -> Self {
+        self.events = Some(Arc::new(sink));
+        self
+    }
+
+    /// The client.
+    pub fn build(self) -> Client {
+        Client {
+            publisher: self.publisher,
+            user: self.user,
+            password: self.password,
+            trust: Arc::new(Mutex::new(self.trust)),
+            timeout: self.timeout,
+            concurrency: self.concurrency,
+            events: self.events,
+        }
+    }
+}
+
+/// A client of one cluster.
+pub struct Client {
+    publisher: (String, u16),
+    user: String,
+    password: Password,
+    trust: Arc<Mutex<TrustPolicy>>,
+    timeout: Duration,
+    concurrency: usize,
+    events: Option<Sink>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("publisher", &self.publisher)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The result of a workflow: the CTL written and what happened on each target.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// The CTL that was distributed.
+    pub ctl: Vec<u8>,
+    /// Per target.
+    pub distribution: DistributionReport,
+    /// Room left for more 2048-bit records under the 64 KiB limit.
+    pub room_for_records: usize,
+    /// What else was done (mode set, CAPF certificates put).
+    pub notes: Vec<String>,
+}
+
+/// A 2048-bit record in the CUCM layout is under this many bytes.
+const RECORD_2048: usize = 1750;
+
+fn room(size: usize) -> usize {
+    ctl_format::MAX_LEN.saturating_sub(size) / RECORD_2048
+}
+
+impl Client {
+    /// A builder for the cluster whose first node's provider is `host:port`.
+    pub fn builder(host: &str, port: u16, user: &str, password: Password) -> ClientBuilder {
+        ClientBuilder {
+            publisher: (host.to_owned(), port),
+            user: user.to_owned(),
+            password,
+            trust: TrustPolicy::default(),
+            timeout: Duration::from_secs(10),
+            concurrency: 16,
+            events: None,
+        }
+    }
+
+    fn emit(&self, event: Event) {
+        if let Some(sink) = &self.events {
+            sink(event);
+        }
+    }
+
+    /// The trust policy as it is now (with providers pinned on first use), to save.
+    pub fn trust(&self) -> TrustPolicy {
+        self.trust
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn publisher_text(&self) -> String {
+        format!("{}:{}", self.publisher.0, self.publisher.1)
+    }
+
+    /// Discovers the cluster.
+    ///
+    /// # Errors
+    /// The first node cannot be used.
+    pub async fn discover(&self) -> Result<ClusterView, Error> {
+        let options = ctl_provider::discovery::DiscoverOptions {
+            publisher: self.publisher.clone(),
+            user: self.user.clone(),
+            password: self.password.clone(),
+            timeout: self.timeout,
+        };
+        let trust = self.trust();
+        let (view, trust) = ctl_provider::discovery::discover(options, trust)
+            .await
+            .map_err(|s| Error::Publisher {
+                publisher: self.publisher_text(),
+                status: s.to_string(),
+            })?;
+        *self
+            .trust
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = trust;
+        for n in &view.nodes {
+            self.emit(Event::NodeContacted {
+                node: n.name.clone(),
+                status: n.status.to_string(),
+            });
+        }
+        Ok(view)
+    }
+
+    /// The first node's current CTL, if any.
+    ///
+    /// # Errors
+    /// The first node cannot be used.
+    pub async fn current_ctl(&self) -> Result<Option<Vec<u8>>, Error> {
+        let mut c = self.session(&self.publisher.0, self.publisher.1).await?;
+        match c
+            .call(&ctl_provider::Request::GetCtl)
+            .await
+            .map_err(|e| Error::Provider(e.to_string()))?
+        {
+            ctl_provider::Response::Ctl(x) => Ok(x.map(|(_, f)| f)),
+            other => Err(Error::Provider(format!("GET_CTL answered {other:?}"))),
+        }
+    }
+
+    async fn session(&self, host: &str, port: u16) -> Result<ctl_provider::net::Client, Error> {
+        distribute::open(self, host, port)
+            .await
+            .map_err(|e| Error::Provider(format!("{host}:{port}: {e}")))
+    }
+
+    fn build_ctl(
+        &self,
+        entries: &[Entry],
+        servers_certified: bool,
+        signer: &dyn Signer,
+    ) -> Result<Vec<u8>, Error> {
+        let mut b = ctl_format::TrustListBuilder::new();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        b.timestamp(u32::try_from(now).unwrap_or(u32::MAX));
+        for e in entries {
+            let certified = servers_certified || e.role == Role::SAST;
+            b.push(e.spec(certified));
+            self.emit(Event::CertificateCollected {
+                from: match &e.origin {
+                    Origin::Token => "token".to_owned(),
+                    Origin::Node(n) | Origin::AlternateTftp(n) | Origin::Firewall(n) => n.clone(),
+                },
+                entry: e.describe(),
+            });
+        }
+        // The size is known before anything is signed or sent.
+        b.encoded_len(signer.certificate())?;
+        Ok(b.build(signer)?)
+    }
+
+    /// **Set mixed mode, first time**: at least two tokens; records for every node, CAPF,
+    /// TVS, alternate TFTP servers and firewalls; signed by the last token; distributed;
+    /// mixed mode set on the first node; the CAPF certificate put on every subsequent node.
+    ///
+    /// # Errors
+    /// Fewer than two tokens, a cluster that already has a CTL, a node not ready, a CTL
+    /// over 64 KiB, or a failed distribution (aborted everywhere).
+    pub async fn set_mixed_mode(
+        &self,
+        tokens: &[Certificate],
+        signer: &dyn Signer,
+    ) -> Result<Outcome, Error> {
+        let mut distinct: Vec<&Certificate> = Vec::new();
+        for t in tokens {
+            if !distinct.iter().any(|d| d.der() == t.der()) {
+                distinct.push(t);
+            }
+        }
+        if distinct.len() < 2 {
+            return Err(Error::Rule(format!(
+                "mixed mode needs at least two security tokens; {} given",
+                distinct.len()
+            )));
+        }
+        if !tokens.iter().any(|t| t.der() == signer.certificate()) {
+            return Err(Error::Rule(
+                "the signing token must be one of the tokens in the CTL".into(),
+            ));
+        }
+        if self.current_ctl().await?.is_some() {
+            return Err(Error::Rule(
+                "the cluster already has a CTL: use update".into(),
+            ));
+        }
+        let view = self.discover().await?;
+        let mut entries = plan::token_entries(&distinct.into_iter().cloned().collect::<Vec<_>>());
+        entries.extend(plan::server_entries(&view)?);
+        let ctl = self.build_ctl(&entries, true, signer)?;
+        let distribution = distribute::distribute(self, &view, &ctl).await?;
+        let mut notes = Vec::new();
+        notes.push(self.set_mode(SecurityMode::Mixed).await?);
+        notes.extend(self.put_capf(&view).await?);
+        Ok(Outcome {
+            room_for_records: room(ctl.len()),
+            ctl,
+            distribution,
+            notes,
+        })
+    }
+
+    async fn set_mode(&self, mode: SecurityMode) -> Result<String, Error> {
+        let mut c = self.session(&self.publisher.0, self.publisher.1).await?;
+        match c
+            .call(&ctl_provider::Request::SetMode(mode))
+            .await
+            .map_err(|e| Error::Provider(e.to_string()))?
+        {
+            ctl_provider::Response::ModeSet(m) => {
+                Ok(format!("security mode on the first node: {m:?}"))
+            }
+            other => Err(Error::Provider(format!("SET_MODE answered {other:?}"))),
+        }
+    }
+
+    async fn put_capf(&self, view: &ClusterView) -> Result<Vec<String>, Error> {
+        let capf = view
+            .nodes
+            .iter()
+            .filter_map(|n| n.info.as_ref())
+            .find(|i| i.first_node)
+            .and_then(|i| i.certificates.iter().find(|c| c.role == 4))
+            .map(|c| c.der.clone());
+        let Some(capf) = capf else {
+            return Ok(Vec::new());
+        };
+        let mut notes = Vec::new();
+        for n in view
+            .nodes
+            .iter()
+            .filter(|n| n.kind == ctl_provider::discovery::TargetKind::Node)
+        {
+            if n.info.as_ref().is_some_and(|i| i.first_node) {
+                continue;
+            }
+            let mut c = self.session(&n.host, n.port).await?;
+            match c
+                .call(&ctl_provider::Request::PutCapf {
+                    certificate: capf.clone(),
+                })
+                .await
+            {
+                Ok(ctl_provider::Response::CapfStored) => {
+                    notes.push(format!("CAPF certificate stored on {}", n.name))
+                }
+                other => notes.push(format!(
+                    "CAPF certificate NOT stored on {}: {other:?}",
+                    n.name
+                )),
+            }
+        }
+        Ok(notes)
+    }
+
+    /// Checks that `token` is a SAST of the current CTL and that the CTL's signature
+    /// verifies; returns the current CTL.
+    async fn current_signed_by(&self, token: &Certificate) -> Result<Vec<u8>, Error> {
+        let current = self.current_ctl().await?.ok_or_else(|| {
+            Error::Rule("the cluster has no CTL yet: set mixed mode first".into())
+        })?;
+        let doc =
+            ctl_format::parse_trust_list(&current).map_err(|e| Error::CurrentCtl(e.to_string()))?;
+        let sasts = plan::sast_certificates(&doc)?;
+        if !sasts.iter().any(|s| s.der() == token.der()) {
+            return Err(Error::Rule(format!(
+                "token {} is not in the current CTL; present one of its {} security tokens",
+                token.subject_text(ctl_format::NameStyle::Reversed),
+                sasts.len()
+            )));
+        }
+        // The current file must check out before anything changes.
+        doc.verify(&ctl_format::RsaVerifier)
+            .map_err(|e| Error::CurrentCtl(format!("its signature does not verify: {e}")))?;
+        Ok(current)
+    }
+
+    /// **Update**: with a token of the current CTL (checked, and the current CTL's signature
+    /// verified first), rebuild the CTL from the current tokens plus `add_tokens`, minus
+    /// `remove`, and fresh server entries from discovery; distribute it.
+    ///
+    /// # Errors
+    /// A token not in the current CTL, a rule refusal (server entries cannot be removed by
+    /// hand; two tokens must remain), a node not ready, a failed distribution.
+    pub async fn update(
+        &self,
+        signer: &dyn Signer,
+        add_tokens: &[Certificate],
+        remove: Option<&Selector>,
+        non_secure: bool,
+    ) -> Result<Outcome, Error> {
+        let signer_cert =
+            Certificate::from_der(signer.certificate()).map_err(|e| Error::Certificate {
+                what: "the signing token".into(),
+                reason: e.to_string(),
+            })?;
+        let current = self.current_signed_by(&signer_cert).await?;
+        let doc =
+            ctl_format::parse_trust_list(&current).map_err(|e| Error::CurrentCtl(e.to_string()))?;
+        let mut tokens = plan::sast_certificates(&doc)?;
+        for t in add_tokens {
+            if !tokens.iter().any(|x| x.der() == t.der()) {
+                tokens.push(t.clone());
+            }
+        }
+        let view = self.discover().await?;
+        let servers = plan::server_entries(&view)?;
+        if let Some(selector) = remove {
+            let removed = plan::remove_token(&mut tokens, &servers, selector)?;
+            if removed.der() == signer.certificate() {
+                return Err(Error::Rule(
+                    "the token signing this change cannot remove itself; sign with the other token"
+                        .into(),
+                ));
+            }
+        }
+        let mut entries = plan::token_entries(&tokens);
+        entries.extend(servers);
+        let ctl = self.build_ctl(&entries, !non_secure, signer)?;
+        let distribution = distribute::distribute(self, &view, &ctl).await?;
+        let mut notes = Vec::new();
+        if non_secure {
+            notes.push(self.set_mode(SecurityMode::NonSecure).await?);
+        }
+        Ok(Outcome {
+            room_for_records: room(ctl.len()),
+            ctl,
+            distribution,
+            notes,
+        })
+    }
+
+    /// **Status**: what changed in the cluster since the current CTL was built. Empty: up to date.
+    ///
+    /// # Errors
+    /// No CTL, a CTL that does not parse, or the first node cannot be used.
+    pub async fn status(&self) -> Result<(Vec<u8>, Vec<Change>), Error> {
+        let current = self.current_ctl().await?.ok_or_else(|| {
+            Error::Rule("the cluster has no CTL (non-secure, never set to mixed mode)".into())
+        })?;
+        let doc =
+            ctl_format::parse_trust_list(&current).map_err(|e| Error::CurrentCtl(e.to_string()))?;
+        let view = self.discover().await?;
+        let servers = plan::server_entries(&view)?;
+        let changes = plan::changes(&doc, &servers);
+        Ok((current.clone(), changes))
+    }
+}

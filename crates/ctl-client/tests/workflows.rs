@@ -1,0 +1,349 @@
+//! The Cisco CTL Client workflows against three providers (real TLS on loopback),
+//! with software tokens.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use ctl_client::{
+    Certificate, Client, Error, Event, Password, Selector, TargetStatus, TrustPolicy,
+};
+use ctl_format::{RsaVerifier, parse_trust_list, phone_accepts};
+use ctl_test_support::{NodeSpec, TestNode, free_port, start_node};
+use ctl_token::SoftwareSigner;
+
+fn keys() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../ctl-format/tests/vectors/keys")
+}
+
+fn token(name: &str) -> (Certificate, SoftwareSigner) {
+    let signer = SoftwareSigner::from_files(&keys().join(format!("{name}.pem")), None).unwrap();
+    let cert = Certificate::from_der(ctl_format::Signer::certificate(&signer)).unwrap();
+    (cert, signer)
+}
+
+struct Cluster {
+    _tmp: tempfile::TempDir,
+    nodes: Vec<TestNode>,
+}
+
+impl Cluster {
+    fn ctl_of(&self, i: usize) -> Option<Vec<u8>> {
+        std::fs::read(self.nodes[i].dir.join("tftp/CTLFile.tlv")).ok()
+    }
+
+    fn client(&self, events: Arc<Mutex<Vec<Event>>>) -> Client {
+        Client::builder(
+            "127.0.0.1",
+            self.nodes[0].port,
+            "admin",
+            Password::new("s3cret"),
+        )
+        .trust(TrustPolicy {
+            trust_on_first_use: true,
+            ..TrustPolicy::default()
+        })
+        .on_event(move |e| events.lock().unwrap().push(e))
+        .build()
+    }
+}
+
+/// A first node (CallManager, TFTP, CAPF), a subsequent CallManager node, a TFTP node.
+fn cluster() -> Cluster {
+    let tmp = tempfile::tempdir().unwrap();
+    let (p0, p1, p2) = (free_port(), free_port(), free_port());
+    let mut first = NodeSpec::new("cucm-pub", &["callmanager", "tftp", "capf", "provider"]);
+    first.first_node = true;
+    first.members = vec![
+        format!("cucm-sub=127.0.0.1:{p1}"),
+        format!("tftp-1=127.0.0.1:{p2}"),
+    ];
+    let n0 = start_node(&tmp.path().join("pub"), p0, &first);
+    let n1 = start_node(
+        &tmp.path().join("sub"),
+        p1,
+        &NodeSpec::new("cucm-sub", &["callmanager", "provider"]),
+    );
+    let n2 = start_node(
+        &tmp.path().join("tftp"),
+        p2,
+        &NodeSpec::new("tftp-1", &["tftp", "provider"]),
+    );
+    Cluster {
+        _tmp: tmp,
+        nodes: vec![n0, n1, n2],
+    }
+}
+
+fn roles(ctl: &[u8]) -> Vec<String> {
+    parse_trust_list(ctl)
+        .unwrap()
+        .records()
+        .iter()
+        .map(|r| r.role().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mixed_mode_update_remove_and_non_secure() {
+    let c = cluster();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let client = c.client(Arc::clone(&events));
+    let (t1, s1) = token("sast1");
+    let (t2, s2) = token("sast2");
+    let (t3, _) = token("itlrecovery");
+
+    // One token is not enough.
+    let err = client.set_mixed_mode(&[t1.clone()], &s1).await.unwrap_err();
+    assert!(
+        err.to_string().contains("at least two security tokens"),
+        "{err}"
+    );
+
+    // First time: two tokens; every node gets the same file.
+    let outcome = client
+        .set_mixed_mode(&[t1.clone(), t2.clone()], &s2)
+        .await
+        .unwrap();
+    assert_eq!(outcome.distribution.targets.len(), 3);
+    assert!(
+        outcome
+            .distribution
+            .targets
+            .iter()
+            .all(|t| t.status == TargetStatus::Committed)
+    );
+    assert_eq!(
+        outcome.distribution.targets[0].restart,
+        ["Cisco CallManager", "Cisco TFTP"]
+    );
+    assert!(
+        outcome.room_for_records > 25,
+        "{}",
+        outcome.room_for_records
+    );
+    for i in 0..3 {
+        assert_eq!(
+            c.ctl_of(i).as_deref(),
+            Some(outcome.ctl.as_slice()),
+            "node {i}"
+        );
+    }
+    assert_eq!(
+        roles(&outcome.ctl),
+        ["SAST", "SAST", "CCM+TFTP", "CAPF", "CCM", "TFTP"]
+    );
+    let doc = parse_trust_list(&outcome.ctl).unwrap();
+    doc.verify(&RsaVerifier).unwrap();
+    assert_eq!(doc.records()[2].dns_name().as_deref(), Some("cucm-pub"));
+    assert_eq!(
+        doc.records()[2].ip_address(),
+        Some("127.0.0.1".parse().unwrap())
+    );
+    assert!(
+        outcome.notes.iter().any(|n| n.contains("Mixed")),
+        "{:?}",
+        outcome.notes
+    );
+    for i in 1..3 {
+        assert!(
+            c.nodes[i].dir.join("tftp/capf.cer").exists(),
+            "CAPF certificate on node {i}"
+        );
+    }
+    {
+        let ev = events.lock().unwrap();
+        assert_eq!(
+            ev.iter()
+                .filter(|e| matches!(e, Event::Committed { .. }))
+                .count(),
+            3
+        );
+        assert!(
+            ev.iter().any(
+                |e| matches!(e, Event::CertificateCollected { from, .. } if from == "cucm-sub")
+            )
+        );
+    }
+    // A second first time is refused.
+    let err = client
+        .set_mixed_mode(&[t1.clone(), t2.clone()], &s1)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("use update"), "{err}");
+    // Nothing changed since.
+    let (_, changes) = client.status().await.unwrap();
+    assert!(changes.is_empty(), "{changes:?}");
+
+    // Update: add a token, signed by a token of the current CTL; a phone takes it.
+    let held = outcome.ctl.clone();
+    let updated = client
+        .update(&s1, &[t3.clone()], None, false)
+        .await
+        .unwrap();
+    assert_eq!(roles(&updated.ctl)[..3], ["SAST", "SAST", "SAST"]);
+    let held_doc = parse_trust_list(&held).unwrap();
+    phone_accepts(
+        Some(&held_doc),
+        &parse_trust_list(&updated.ctl).unwrap(),
+        &RsaVerifier,
+    )
+    .unwrap();
+
+    // A token that is not in the CTL cannot update.
+    let (_, tftp_key) = token("tftp");
+    let err = client
+        .update(&tftp_key, &[], None, false)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not in the current CTL"), "{err}");
+
+    // Removing entries: servers never, tokens while two remain.
+    let ccm_serial = ctl_format::hex(
+        parse_trust_list(&updated.ctl).unwrap().records()[3]
+            .serial()
+            .unwrap(),
+    );
+    let err = client
+        .update(&s1, &[], Some(&Selector::Serial(ccm_serial)), false)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Rule(m) if m.contains("cannot be deleted by hand")),
+        "{err}"
+    );
+    let removed = client
+        .update(
+            &s1,
+            &[],
+            Some(&Selector::Serial(ctl_format::hex(t3.serial()))),
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        roles(&removed.ctl).iter().filter(|r| *r == "SAST").count(),
+        2
+    );
+    let err = client
+        .update(
+            &s1,
+            &[],
+            Some(&Selector::Serial(ctl_format::hex(t2.serial()))),
+            false,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Rule(m) if m.contains("two must remain")),
+        "{err}"
+    );
+
+    // Non-secure: the CTL stays, its server records carry no certificates.
+    let ns = client.update(&s2, &[], None, true).await.unwrap();
+    let doc = parse_trust_list(&ns.ctl).unwrap();
+    doc.verify(&RsaVerifier).unwrap();
+    for r in doc.records() {
+        let sast = r.role() == Some(ctl_format::Role::SAST);
+        assert_eq!(r.certificate().is_some(), sast, "{r:?}");
+    }
+    assert!(
+        ns.notes.iter().any(|n| n.contains("NonSecure")),
+        "{:?}",
+        ns.notes
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_that_refuses_the_stage_aborts_everywhere() {
+    let c = cluster();
+    let client = c.client(Arc::new(Mutex::new(Vec::new())));
+    let (t1, s1) = token("sast1");
+    let (t2, _) = token("sast2");
+    let first = client
+        .set_mixed_mode(&[t1.clone(), t2.clone()], &s1)
+        .await
+        .unwrap()
+        .ctl;
+    // The TFTP node gets a CTL of other tokens behind the cluster's back.
+    let (ti, si) = token("itlrecovery");
+    let (tc, _) = token("capf");
+    let other = {
+        let mut b = ctl_format::TrustListBuilder::new();
+        b.push(ctl_format::RecordSpec::new(
+            ti.clone(),
+            ctl_format::Role::SAST,
+        ));
+        b.push(ctl_format::RecordSpec::new(tc, ctl_format::Role::SAST));
+        b.build(&si).unwrap()
+    };
+    direct_replace(&c.nodes[2], &other).await;
+    // An update signed by sast1: the TFTP node refuses it, so nobody takes it.
+    let err = client.update(&s1, &[], None, false).await.unwrap_err();
+    let Error::Distribution(report) = &err else {
+        panic!("{err}")
+    };
+    let statuses: Vec<String> = report
+        .targets
+        .iter()
+        .map(|t| format!("{}={:?}", t.name, t.status))
+        .collect();
+    assert_eq!(
+        report.targets[0].status,
+        TargetStatus::Aborted,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        report.targets[1].status,
+        TargetStatus::Aborted,
+        "{statuses:?}"
+    );
+    assert!(
+        matches!(&report.targets[2].status, TargetStatus::Failed(m) if m.contains("stage refused")),
+        "{statuses:?}"
+    );
+    assert_eq!(c.ctl_of(0), Some(first.clone()));
+    assert_eq!(c.ctl_of(1), Some(first));
+    assert_eq!(c.ctl_of(2), Some(other));
+}
+
+/// Commits `file` on one node with its own session (a file signed by its own SAST).
+async fn direct_replace(node: &TestNode, file: &[u8]) {
+    use ctl_provider::message::{Request, Response};
+    let cert =
+        Certificate::from_pem(&std::fs::read(node.dir.join("callmanager.pem")).unwrap()).unwrap();
+    let tls = ctl_provider::net::client_tls(Arc::new(ctl_provider::net::Fingerprints(vec![
+        ctl_provider::net::fingerprint(cert.der()),
+    ])))
+    .unwrap();
+    let mut s = ctl_provider::net::Client::connect(
+        format!("127.0.0.1:{}", node.port).parse().unwrap(),
+        "localhost",
+        tls,
+        std::time::Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    s.login("admin", &Password::new("s3cret")).await.unwrap();
+    // Remove the node's current CTL first, as a reinstall would.
+    std::fs::remove_file(node.dir.join("tftp/CTLFile.tlv")).unwrap();
+    let Response::Staged(h) = s
+        .call(&Request::Stage {
+            base: None,
+            file: file.to_vec(),
+        })
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert!(matches!(
+        s.call(&Request::Commit { hash: h }).await.unwrap(),
+        Response::Committed { .. }
+    ));
+}
