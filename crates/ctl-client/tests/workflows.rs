@@ -99,7 +99,7 @@ async fn mixed_mode_update_remove_and_non_secure() {
     let (t3, _) = token("itlrecovery");
 
     // One token is not enough.
-    let err = client.set_mixed_mode(&[t1.clone()], &s1).await.unwrap_err();
+    let err = client.set_mixed_mode(std::slice::from_ref(&t1), &s1).await.unwrap_err();
     assert!(
         err.to_string().contains("at least two security tokens"),
         "{err}"
@@ -183,7 +183,7 @@ async fn mixed_mode_update_remove_and_non_secure() {
     // Update: add a token, signed by a token of the current CTL; a phone takes it.
     let held = outcome.ctl.clone();
     let updated = client
-        .update(&s1, &[t3.clone()], None, false)
+        .update(&s1, std::slice::from_ref(&t3), None, false)
         .await
         .unwrap();
     assert_eq!(roles(&updated.ctl)[..3], ["SAST", "SAST", "SAST"]);
