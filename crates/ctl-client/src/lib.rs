@@ -218,6 +218,32 @@ pub struct Outcome {
     pub notes: Vec<String>,
 }
 
+/// An off-cluster provider to add: an alternate TFTP server or a firewall.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Peer {
+    /// Its name (the DNS name of its records).
+    pub name: String,
+    /// Host name or address of its provider.
+    pub host: String,
+    /// Provider port.
+    pub port: u16,
+    /// A firewall (records with role CCM) rather than an alternate TFTP server (role TFTP).
+    pub firewall: bool,
+}
+
+/// What an update changes (build it with `..Changes::default()`).
+#[derive(Clone, Debug, Default)]
+pub struct Changes {
+    /// Tokens to add.
+    pub add_tokens: Vec<Certificate>,
+    /// A token entry to remove.
+    pub remove: Option<Selector>,
+    /// Alternate TFTP servers and firewalls to add (their providers are contacted).
+    pub add_peers: Vec<Peer>,
+    /// Server records without certificates (non-secure mode).
+    pub non_secure: bool,
+}
+
 /// A 2048-bit record in the CUCM layout is under this many bytes.
 const RECORD_2048: usize = 1750;
 
@@ -313,6 +339,7 @@ impl Client {
     fn build_ctl(
         &self,
         entries: &[Entry],
+        kept: &[ctl_format::Record<'_>],
         servers_certified: bool,
         signer: &dyn Signer,
     ) -> Result<Vec<u8>, Error> {
@@ -331,6 +358,9 @@ impl Client {
                 },
                 entry: e.describe(),
             });
+        }
+        for r in kept {
+            b.push_record(r);
         }
         // The size is known before anything is signed or sent.
         b.encoded_len(signer.certificate())?;
@@ -374,7 +404,7 @@ impl Client {
         let view = self.discover().await?;
         let mut entries = plan::token_entries(&distinct.into_iter().cloned().collect::<Vec<_>>());
         entries.extend(plan::server_entries(&view)?);
-        let ctl = self.build_ctl(&entries, true, signer)?;
+        let ctl = self.build_ctl(&entries, &[], true, signer)?;
         let distribution = distribute::distribute(self, &view, &ctl).await?;
         let mut notes = Vec::new();
         notes.push(self.set_mode(SecurityMode::Mixed).await?);
@@ -463,19 +493,14 @@ impl Client {
     }
 
     /// **Update**: with a token of the current CTL (checked, and the current CTL's signature
-    /// verified first), rebuild the CTL from the current tokens plus `add_tokens`, minus
-    /// `remove`, and fresh server entries from discovery; distribute it.
+    /// verified first), rebuild the CTL from the current tokens with `changes`, fresh server
+    /// entries from discovery, the alternate TFTP servers and firewalls to add, and the ones
+    /// the current CTL already holds; distribute it.
     ///
     /// # Errors
     /// A token not in the current CTL, a rule refusal (server entries cannot be removed by
     /// hand; two tokens must remain), a node not ready, a failed distribution.
-    pub async fn update(
-        &self,
-        signer: &dyn Signer,
-        add_tokens: &[Certificate],
-        remove: Option<&Selector>,
-        non_secure: bool,
-    ) -> Result<Outcome, Error> {
+    pub async fn update(&self, signer: &dyn Signer, changes: &Changes) -> Result<Outcome, Error> {
         let signer_cert =
             Certificate::from_der(signer.certificate()).map_err(|e| Error::Certificate {
                 what: "the signing token".into(),
@@ -485,14 +510,41 @@ impl Client {
         let doc =
             ctl_format::parse_trust_list(&current).map_err(|e| Error::CurrentCtl(e.to_string()))?;
         let mut tokens = plan::sast_certificates(&doc)?;
-        for t in add_tokens {
+        for t in &changes.add_tokens {
             if !tokens.iter().any(|x| x.der() == t.der()) {
                 tokens.push(t.clone());
             }
         }
-        let view = self.discover().await?;
+        let mut view = self.discover().await?;
+        for p in &changes.add_peers {
+            let options = Arc::new(ctl_provider::discovery::DiscoverOptions {
+                publisher: self.publisher.clone(),
+                user: self.user.clone(),
+                password: self.password.clone(),
+                timeout: self.timeout,
+            });
+            let kind = if p.firewall {
+                ctl_provider::discovery::TargetKind::Firewall
+            } else {
+                ctl_provider::discovery::TargetKind::AlternateTftp
+            };
+            let node = ctl_provider::discovery::visit_peer(
+                &self.trust,
+                &p.name,
+                &p.host,
+                p.port,
+                kind,
+                options,
+            )
+            .await;
+            self.emit(Event::NodeContacted {
+                node: node.name.clone(),
+                status: node.status.to_string(),
+            });
+            view.nodes.push(node);
+        }
         let servers = plan::server_entries(&view)?;
-        if let Some(selector) = remove {
+        if let Some(selector) = &changes.remove {
             let removed = plan::remove_token(&mut tokens, &servers, selector)?;
             if removed.der() == signer.certificate() {
                 return Err(Error::Rule(
@@ -501,12 +553,29 @@ impl Client {
                 ));
             }
         }
+        // Off-cluster entries the current CTL holds (added earlier) stay, byte for byte.
+        let kept: Vec<ctl_format::Record<'_>> = doc
+            .records()
+            .iter()
+            .filter(|r| r.role() != Some(Role::SAST))
+            .filter(|r| {
+                !servers.iter().any(|e| {
+                    Some(e.role) == r.role() && e.dns_name.as_deref() == r.dns_name().as_deref()
+                })
+            })
+            .filter(|r| {
+                !view.nodes.iter().any(|n| {
+                    r.dns_name().as_deref() == Some(n.name.split('.').next().unwrap_or(&n.name))
+                })
+            })
+            .copied()
+            .collect();
         let mut entries = plan::token_entries(&tokens);
         entries.extend(servers);
-        let ctl = self.build_ctl(&entries, !non_secure, signer)?;
+        let ctl = self.build_ctl(&entries, &kept, !changes.non_secure, signer)?;
         let distribution = distribute::distribute(self, &view, &ctl).await?;
         let mut notes = Vec::new();
-        if non_secure {
+        if changes.non_secure {
             notes.push(self.set_mode(SecurityMode::NonSecure).await?);
         }
         Ok(Outcome {

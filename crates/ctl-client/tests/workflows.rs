@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use ctl_client::{
-    Certificate, Client, Error, Event, Password, Selector, TargetStatus, TrustPolicy,
+    Certificate, Changes, Client, Error, Event, Password, Peer, Selector, TargetStatus, TrustPolicy,
 };
 use ctl_format::{RsaVerifier, parse_trust_list, phone_accepts};
 use ctl_test_support::{NodeSpec, TestNode, free_port, start_node};
@@ -99,7 +99,10 @@ async fn mixed_mode_update_remove_and_non_secure() {
     let (t3, _) = token("itlrecovery");
 
     // One token is not enough.
-    let err = client.set_mixed_mode(std::slice::from_ref(&t1), &s1).await.unwrap_err();
+    let err = client
+        .set_mixed_mode(std::slice::from_ref(&t1), &s1)
+        .await
+        .unwrap_err();
     assert!(
         err.to_string().contains("at least two security tokens"),
         "{err}"
@@ -183,7 +186,13 @@ async fn mixed_mode_update_remove_and_non_secure() {
     // Update: add a token, signed by a token of the current CTL; a phone takes it.
     let held = outcome.ctl.clone();
     let updated = client
-        .update(&s1, std::slice::from_ref(&t3), None, false)
+        .update(
+            &s1,
+            &Changes {
+                add_tokens: vec![t3.clone()],
+                ..Changes::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(roles(&updated.ctl)[..3], ["SAST", "SAST", "SAST"]);
@@ -198,7 +207,7 @@ async fn mixed_mode_update_remove_and_non_secure() {
     // A token that is not in the CTL cannot update.
     let (_, tftp_key) = token("tftp");
     let err = client
-        .update(&tftp_key, &[], None, false)
+        .update(&tftp_key, &Changes::default())
         .await
         .unwrap_err();
     assert!(err.to_string().contains("not in the current CTL"), "{err}");
@@ -210,7 +219,13 @@ async fn mixed_mode_update_remove_and_non_secure() {
             .unwrap(),
     );
     let err = client
-        .update(&s1, &[], Some(&Selector::Serial(ccm_serial)), false)
+        .update(
+            &s1,
+            &Changes {
+                remove: Some(Selector::Serial(ccm_serial)),
+                ..Changes::default()
+            },
+        )
         .await
         .unwrap_err();
     assert!(
@@ -220,9 +235,10 @@ async fn mixed_mode_update_remove_and_non_secure() {
     let removed = client
         .update(
             &s1,
-            &[],
-            Some(&Selector::Serial(ctl_format::hex(t3.serial()))),
-            false,
+            &Changes {
+                remove: Some(Selector::Serial(ctl_format::hex(t3.serial()))),
+                ..Changes::default()
+            },
         )
         .await
         .unwrap();
@@ -233,9 +249,10 @@ async fn mixed_mode_update_remove_and_non_secure() {
     let err = client
         .update(
             &s1,
-            &[],
-            Some(&Selector::Serial(ctl_format::hex(t2.serial()))),
-            false,
+            &Changes {
+                remove: Some(Selector::Serial(ctl_format::hex(t2.serial()))),
+                ..Changes::default()
+            },
         )
         .await
         .unwrap_err();
@@ -245,7 +262,16 @@ async fn mixed_mode_update_remove_and_non_secure() {
     );
 
     // Non-secure: the CTL stays, its server records carry no certificates.
-    let ns = client.update(&s2, &[], None, true).await.unwrap();
+    let ns = client
+        .update(
+            &s2,
+            &Changes {
+                non_secure: true,
+                ..Changes::default()
+            },
+        )
+        .await
+        .unwrap();
     let doc = parse_trust_list(&ns.ctl).unwrap();
     doc.verify(&RsaVerifier).unwrap();
     for r in doc.records() {
@@ -284,7 +310,7 @@ async fn a_node_that_refuses_the_stage_aborts_everywhere() {
     };
     direct_replace(&c.nodes[2], &other).await;
     // An update signed by sast1: the TFTP node refuses it, so nobody takes it.
-    let err = client.update(&s1, &[], None, false).await.unwrap_err();
+    let err = client.update(&s1, &Changes::default()).await.unwrap_err();
     let Error::Distribution(report) = &err else {
         panic!("{err}")
     };
@@ -346,4 +372,50 @@ async fn direct_replace(node: &TestNode, file: &[u8]) {
         s.call(&Request::Commit { hash: h }).await.unwrap(),
         Response::Committed { .. }
     ));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_firewall_added_by_update_stays_in_later_updates() {
+    let c = cluster();
+    let tmp = tempfile::tempdir().unwrap();
+    let fw_port = free_port();
+    let fw = start_node(
+        &tmp.path().join("asa"),
+        fw_port,
+        &NodeSpec::new("asa-1", &["provider"]),
+    );
+    let client = c.client(Arc::new(Mutex::new(Vec::new())));
+    let (t1, s1) = token("sast1");
+    let (t2, s2) = token("sast2");
+    client.set_mixed_mode(&[t1, t2], &s1).await.unwrap();
+    let peer = Peer {
+        name: "asa-1".into(),
+        host: "127.0.0.1".into(),
+        port: fw_port,
+        firewall: true,
+    };
+    let with_fw = client
+        .update(
+            &s2,
+            &Changes {
+                add_peers: vec![peer],
+                ..Changes::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        roles(&with_fw.ctl),
+        ["SAST", "SAST", "CCM+TFTP", "CAPF", "CCM", "TFTP", "CCM"]
+    );
+    assert_eq!(with_fw.distribution.targets.len(), 4);
+    assert_eq!(
+        std::fs::read(fw.dir.join("tftp/CTLFile.tlv")).unwrap(),
+        with_fw.ctl
+    );
+    let doc = parse_trust_list(&with_fw.ctl).unwrap();
+    assert_eq!(doc.records()[6].dns_name().as_deref(), Some("asa-1"));
+    // A later refresh keeps it.
+    let later = client.update(&s1, &Changes::default()).await.unwrap();
+    assert_eq!(roles(&later.ctl).len(), 7);
 }

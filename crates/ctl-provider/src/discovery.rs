@@ -374,6 +374,30 @@ async fn visit(
     view
 }
 
+/// Contacts one off-cluster provider (an alternate TFTP server or a firewall the operator
+/// names) the way discovery contacts members.
+pub async fn visit_peer(
+    trust: &Arc<Mutex<TrustPolicy>>,
+    name: &str,
+    host: &str,
+    port: u16,
+    kind: TargetKind,
+    options: Arc<DiscoverOptions>,
+) -> NodeView {
+    let view = NodeView {
+        name: name.to_owned(),
+        host: host.to_owned(),
+        port,
+        kind,
+        services: 0,
+        resolved: Vec::new(),
+        info: None,
+        tls_certificate: None,
+        status: NodeStatus::Unreachable("not contacted".into()),
+    };
+    visit(Arc::clone(trust), view, options).await
+}
+
 /// Discovers the cluster: the member list from the first node, then every node (and
 /// alternate TFTP server and firewall) contacted at once.
 ///
