@@ -8,7 +8,6 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -35,17 +34,8 @@ fn provider(dir: &Path, args: &[&str], port: u16) {
     argv.extend_from_slice(&["--user", "admin", "--password-file", pw.to_str().unwrap()]);
     argv.extend_from_slice(args);
     let init: InitCli = clap::Parser::parse_from(argv);
-    ctl_providerd::init::run(&init.args).unwrap();
-    let config = dir.join("provider.toml");
-    std::thread::spawn(move || ctl_providerd::run(&config));
-    // Wait until it listens.
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    panic!("provider on {port} did not start");
+    let config = ctl_providerd::init::run(&init.args).unwrap();
+    ctl_providerd::spawn(&config).unwrap();
 }
 
 #[derive(clap::Parser)]

@@ -96,11 +96,11 @@ fn write(path: &Path, text: &str, private: bool) -> Result<(), String> {
     Ok(())
 }
 
-/// Writes the node's files.
+/// Writes the node's files; returns the path of provider.toml.
 ///
 /// # Errors
 /// Bad arguments, an unreadable password file, or files that cannot be written.
-pub fn run(a: &InitArgs) -> Result<(), String> {
+pub fn run(a: &InitArgs) -> Result<PathBuf, String> {
     services_bits(&a.services)?;
     std::fs::create_dir_all(&a.dir).map_err(|e| format!("{}: {e}", a.dir.display()))?;
     let password = std::fs::read_to_string(&a.password_file)
@@ -181,6 +181,5 @@ pub fn run(a: &InitArgs) -> Result<(), String> {
     };
     let text = toml::to_string_pretty(&config).map_err(|e| e.to_string())?;
     write(&a.dir.join("provider.toml"), &text, true)?;
-    println!("wrote {}", a.dir.join("provider.toml").display());
-    Ok(())
+    Ok(a.dir.join("provider.toml"))
 }

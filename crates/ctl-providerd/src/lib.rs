@@ -28,12 +28,14 @@ pub fn read_pem_blocks(path: &Path, label: &str) -> Result<Vec<Vec<u8>>, String>
     Ok(blocks)
 }
 
-/// Serves the node configured at `path` until SIGTERM or Ctrl-C, printing
-/// `ctl-providerd listening on ADDR` once it listens.
-///
-/// # Errors
-/// A bad configuration, an unusable TLS identity, or an address it cannot listen on.
-pub fn run(path: &Path) -> Result<(), String> {
+/// A configured node, ready to serve: its TLS identity, settings and state.
+struct Prepared {
+    config: config::Config,
+    tls: Arc<ctl_provider::net::rustls::ServerConfig>,
+    serve: ctl_provider::net::ServeConfig,
+}
+
+fn prepare(path: &Path) -> Result<Prepared, String> {
     let config = config::Config::load(path)?;
     let chain = read_pem_blocks(&config.tls_certificate, "CERTIFICATE")?;
     let key = read_pem_blocks(&config.tls_key, "PRIVATE KEY")?
@@ -46,9 +48,8 @@ pub fn run(path: &Path) -> Result<(), String> {
         ctl_provider::net::server_tls(chain, key)
     }
     .map_err(|e| format!("TLS identity: {e}"))?;
-    let limits = config.limits.clone();
-    let listen = config.listen;
-    let serve_config = ctl_provider::net::ServeConfig {
+    let limits = &config.limits;
+    let serve = ctl_provider::net::ServeConfig {
         session: ctl_provider::ServerConfig {
             node_name: config.node.clone(),
             login_timeout: Duration::from_secs(limits.login_timeout_secs),
@@ -58,11 +59,22 @@ pub fn run(path: &Path) -> Result<(), String> {
         handshake_timeout: Duration::from_secs(limits.handshake_timeout_secs),
         max_sessions: limits.max_sessions,
     };
+    Ok(Prepared { config, tls, serve })
+}
+
+/// Serves the node configured at `path` until SIGTERM or Ctrl-C, printing
+/// `ctl-providerd listening on ADDR` once it listens.
+///
+/// # Errors
+/// A bad configuration, an unusable TLS identity, or an address it cannot listen on.
+pub fn run(path: &Path) -> Result<(), String> {
+    let p = prepare(path)?;
+    let listen = p.config.listen;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("runtime: {e}"))?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("listen on {listen}: {e}"))?;
         let bound = listener.local_addr().map_err(|e| e.to_string())?;
-        let node = Arc::new(node::Node::new(config, bound)?);
+        let node = Arc::new(node::Node::new(p.config, bound)?);
         // Scripts and tests read this line to learn the port.
         println!("ctl-providerd listening on {bound}");
         let shutdown = async {
@@ -72,6 +84,41 @@ pub fn run(path: &Path) -> Result<(), String> {
                 () = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
             }
         };
-        ctl_provider::net::serve(listener, tls, serve_config, node, shutdown).await.map_err(|e| e.to_string())
+        ctl_provider::net::serve(listener, p.tls, p.serve, node, shutdown).await.map_err(|e| e.to_string())
     })
+}
+
+/// Starts the node configured at `path` on a thread of this process (for examples and
+/// tests: an in-process cluster) and returns the address it listens on. It serves until
+/// the process ends.
+///
+/// # Errors
+/// A bad configuration, an unusable TLS identity, or an address it cannot listen on.
+pub fn spawn(path: &Path) -> Result<std::net::SocketAddr, String> {
+    let p = prepare(path)?;
+    let listener = std::net::TcpListener::bind(p.config.listen)
+        .map_err(|e| format!("listen on {}: {e}", p.config.listen))?;
+    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    let node = Arc::new(node::Node::new(p.config, bound)?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("runtime: {e}"))?;
+    std::thread::spawn(move || {
+        runtime.block_on(async move {
+            if let Ok(listener) = tokio::net::TcpListener::from_std(listener) {
+                let _ = ctl_provider::net::serve(
+                    listener,
+                    p.tls,
+                    p.serve,
+                    node,
+                    std::future::pending(),
+                )
+                .await;
+            }
+        });
+    });
+    Ok(bound)
 }

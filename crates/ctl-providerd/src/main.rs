@@ -35,7 +35,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Init(a) => init::run(&a),
+        Command::Init(a) => init::run(&a).map(|p| println!("wrote {}", p.display())),
         Command::Run { config } => run(&config),
     };
     match result {

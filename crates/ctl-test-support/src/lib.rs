@@ -184,17 +184,11 @@ pub fn start_node(dir: &Path, port: u16, spec: &NodeSpec) -> TestNode {
         user: "admin".to_owned(),
         password_file: dir.join("password"),
     };
-    ctl_providerd::init::run(&args).expect("init");
-    let config = dir.join("provider.toml");
-    std::thread::spawn(move || ctl_providerd::run(&config));
-    for _ in 0..500 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return TestNode {
-                dir: dir.to_owned(),
-                port,
-            };
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
+    let config = ctl_providerd::init::run(&args).expect("init");
+    let bound = ctl_providerd::spawn(&config).expect("provider starts");
+    assert_eq!(bound.port(), port);
+    TestNode {
+        dir: dir.to_owned(),
+        port,
     }
-    panic!("provider {} on port {port} did not start", spec.node);
 }
