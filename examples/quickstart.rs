@@ -1,22 +1,29 @@
-//! Quickstart: build a CTL from freshly generated certificates, sign it with a
-//! software key, verify it, print it, and show what a phone accepts and refuses.
+//! Quickstart: a whole cluster on loopback, as the Cisco CTL Client would run it.
 //!
-//! Run: `cargo run --release -p ctl-examples --example quickstart`
+//! It starts three CTL providers in this process (a first node with CallManager, TFTP and
+//! CAPF; a subsequent CallManager node; a TFTP node), creates two software security tokens,
+//! sets mixed mode (the CTL goes to every node, atomically), shows a phone accepting the
+//! CTL, adds a firewall with an update signed by the second token, shows the phone
+//! accepting the update, then shows it refusing a CTL signed by a key it does not know.
 //!
-//! Everything happens in memory with throw-away keys: no network, no files.
+//! Run: `cargo run --release -p ctl-examples --example quickstart` (no network beyond
+//! loopback, no root, throw-away keys in a temporary directory).
 
 use std::error::Error;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use ctl_client::{Changes, Client, Outcome, Password, Peer, TrustPolicy};
 use ctl_format::{
-    Certificate, DigestAlgorithm, Layout, RecordSpec, Role, RsaVerifier, TrustListBuilder,
-    format_utc, hex, lint, parse_trust_list, phone_accepts,
+    Certificate, RecordSpec, Role, RsaVerifier, TrustListBuilder, format_utc, hex,
+    parse_trust_list, phone_accepts,
 };
 use ctl_token::SoftwareSigner;
 use rsa::pkcs8::EncodePrivateKey as _;
 
 /// A throw-away RSA-2048 key and a self-signed certificate for `cn`.
-fn identity(cn: &str, org_unit: &str) -> Result<(rsa::PrivateKey, Certificate), Box<dyn Error>> {
+fn token(cn: &str) -> Result<(Certificate, SoftwareSigner), Box<dyn Error>> {
     let key = rsa::PrivateKey::new(&mut getrandom::SysRng, 2048)?;
     let pkcs8 = key.to_pkcs8_der()?;
     let key_pair = rcgen::KeyPair::try_from(pkcs8.as_bytes())?;
@@ -24,124 +31,208 @@ fn identity(cn: &str, org_unit: &str) -> Result<(rsa::PrivateKey, Certificate), 
     params.distinguished_name = rcgen::DistinguishedName::new();
     params
         .distinguished_name
-        .push(rcgen::DnType::CountryName, "NZ");
-    params
-        .distinguished_name
         .push(rcgen::DnType::OrganizationName, "Example");
     params
         .distinguished_name
-        .push(rcgen::DnType::OrganizationalUnitName, org_unit);
-    params
-        .distinguished_name
         .push(rcgen::DnType::CommonName, cn);
-    let cert = params.self_signed(&key_pair)?;
-    Ok((key, Certificate::from_der(cert.der())?))
+    let cert = Certificate::from_der(params.self_signed(&key_pair)?.der())?;
+    let signer = SoftwareSigner::new(key, &cert, cn)?;
+    Ok((cert, signer))
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
-    println!("Generating two security tokens (SAST) and three server identities (RSA-2048)...");
-    let (sast1_key, sast1) = identity("SAST-1", "Security")?;
-    let (_, sast2) = identity("SAST-2", "Security")?;
-    let (_, cucm) = identity("cucm-pub.example.com", "VoIP")?;
-    let (_, capf) = identity("CAPF-cucm-pub", "VoIP")?;
-    let (_, tftp) = identity("tftp.example.com", "VoIP")?;
+/// Initializes and starts one provider in this process; returns its address.
+fn node(
+    dir: &Path,
+    name: &str,
+    services: &str,
+    first: bool,
+    members: Vec<String>,
+) -> Result<SocketAddr, Box<dyn Error>> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join("password"), "quickstart-password\n")?;
+    let args = ctl_providerd::init::InitArgs {
+        dir: dir.to_owned(),
+        node: name.to_owned(),
+        listen: "127.0.0.1:0".parse()?,
+        first_node: first,
+        services: services.split(',').map(str::to_owned).collect(),
+        member: members,
+        alternate_tftp: Vec::new(),
+        firewall: Vec::new(),
+        user: "admin".to_owned(),
+        password_file: dir.join("password"),
+    };
+    let config = ctl_providerd::init::run(&args)?;
+    Ok(ctl_providerd::spawn(&config)?)
+}
 
-    let ip = "192.0.2.10".parse()?;
-    let mut builder = TrustListBuilder::new();
-    builder
-        .layout(Layout::Cucm)
-        .digest(DigestAlgorithm::Sha1)
-        .filename("CTLFile.tlv")
-        .timestamp(u32::try_from(now)?);
-    builder
-        .push(RecordSpec::new(sast1.clone(), Role::SAST))
-        .push(RecordSpec::new(sast2, Role::SAST))
-        .push(
-            RecordSpec::new(cucm, Role::CCM_TFTP)
-                .dns_name("cucm-pub")
-                .ip_address(ip),
-        )
-        .push(
-            RecordSpec::new(capf, Role::CAPF)
-                .dns_name("cucm-pub")
-                .ip_address(ip),
-        )
-        .push(
-            RecordSpec::new(tftp, Role::TFTP)
-                .dns_name("tftp")
-                .ip_address("192.0.2.11".parse()?),
+fn table(title: &str, outcome: &Outcome) {
+    println!(
+        "\n{title}: CTL of {} bytes, SHA-256 {}",
+        outcome.ctl.len(),
+        &outcome.distribution.hash[..16]
+    );
+    println!(
+        "  {:<10} {:<17} {:<34} {:<10} restart",
+        "server", "provider", "file location", "status"
+    );
+    for t in &outcome.distribution.targets {
+        println!(
+            "  {:<10} {:<17} {:<34} {:<10} {}",
+            t.name,
+            t.server,
+            t.location,
+            format!("{:?}", t.status),
+            if t.restart.is_empty() {
+                "-".to_owned()
+            } else {
+                t.restart.join(", ")
+            }
         );
-
-    let signer = SoftwareSigner::new(sast1_key, &sast1, "SAST-1 (generated)")?;
-    let predicted = builder.encoded_len(sast1.der())?;
-    let bytes = builder.build(&signer)?;
-    assert_eq!(predicted, bytes.len());
-
-    let ctl = parse_trust_list(&bytes)?;
-    let verified = ctl.verify(&RsaVerifier)?;
-    let h = ctl.header();
+    }
+    for n in &outcome.notes {
+        println!("  {n}");
+    }
     println!(
-        "\nCTLFile.tlv: {} bytes (predicted {predicted}), {} records",
-        bytes.len(),
-        ctl.records().len()
+        "  room left for {} more 2048-bit records under the 64 KiB limit",
+        outcome.room_for_records
     );
-    println!("  signed by   {}", h.signer_name().unwrap_or_default());
-    println!("  serial      {}", hex(h.serial()));
+}
+
+fn dump(ctl: &[u8]) -> Result<(), Box<dyn Error>> {
+    let doc = parse_trust_list(ctl)?;
+    let h = doc.header();
     println!(
-        "  digest      {}, {}-byte signature",
+        "\nCTLFile.tlv: signed by {} (serial {}), {}, {} UTC",
+        h.signer_name().unwrap_or_default(),
+        hex(h.serial()),
         h.digest(),
-        h.signature().len()
-    );
-    println!(
-        "  timestamp   {} UTC",
         format_utc(u64::from(h.timestamp().unwrap_or(0)))
     );
-    println!(
-        "  signature   valid ({} bytes of certificate verified it)",
-        verified.signer_certificate().len()
-    );
-    println!(
-        "\n  #  role       dns name   ip address    serial                            subject"
-    );
-    for (i, r) in ctl.records().iter().enumerate() {
+    for (i, r) in doc.records().iter().enumerate() {
         println!(
-            "  {}  {:<10} {:<10} {:<13} {:<33} {}",
+            "  #{} {:<9} {:<10} {:<11} {}",
             i + 1,
             r.role().map(|x| x.to_string()).unwrap_or_default(),
             r.dns_name().unwrap_or_default(),
             r.ip_address().map(|a| a.to_string()).unwrap_or_default(),
-            hex(r.serial().unwrap_or_default()),
-            r.subject_name().unwrap_or_default(),
+            r.subject_name().unwrap_or_default()
         );
     }
-    let warnings = lint(&ctl, now);
-    println!(
-        "\nLint: {}",
-        if warnings.is_empty() {
-            "no warnings".to_owned()
-        } else {
-            format!("{warnings:?}")
-        }
-    );
+    Ok(())
+}
 
-    // What a phone does with it.
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    let started = Instant::now();
+    let tmp = tempfile::tempdir()?;
     println!(
-        "\nA new phone (no trust list yet): {:?}",
+        "Starting a cluster of three CTL providers on loopback in {} ...",
+        tmp.path().display()
+    );
+    let sub = node(
+        &tmp.path().join("cucm-sub"),
+        "cucm-sub",
+        "callmanager,provider",
+        false,
+        vec![],
+    )?;
+    let tftp = node(
+        &tmp.path().join("tftp-1"),
+        "tftp-1",
+        "tftp,provider",
+        false,
+        vec![],
+    )?;
+    let first = node(
+        &tmp.path().join("cucm-pub"),
+        "cucm-pub",
+        "callmanager,tftp,capf,provider",
+        true,
+        vec![
+            format!("cucm-sub=127.0.0.1:{}", sub.port()),
+            format!("tftp-1=127.0.0.1:{}", tftp.port()),
+        ],
+    )?;
+    println!("  cucm-pub {first}, cucm-sub {sub}, tftp-1 {tftp}");
+
+    println!("Creating two software security tokens (RSA-2048) ...");
+    let (t1, s1) = token("SAST-1")?;
+    let (t2, s2) = token("SAST-2")?;
+
+    let client = Client::builder(
+        "127.0.0.1",
+        first.port(),
+        "admin",
+        Password::new("quickstart-password"),
+    )
+    // A first contact with these throw-away providers: trust and pin their certificates.
+    .trust(TrustPolicy {
+        trust_on_first_use: true,
+        ..TrustPolicy::default()
+    })
+    .timeout(Duration::from_secs(10))
+    .build();
+
+    let mixed = client.set_mixed_mode(&[t1, t2], &s1).await?;
+    table("Set mixed mode", &mixed);
+    dump(&mixed.ctl)?;
+    for node in ["cucm-pub", "cucm-sub", "tftp-1"] {
+        let on_disk = std::fs::read(tmp.path().join(node).join("tftp/CTLFile.tlv"))?;
+        assert_eq!(on_disk, mixed.ctl, "every node holds the same CTL");
+    }
+    let ctl = parse_trust_list(&mixed.ctl)?;
+    println!(
+        "\nA new phone downloads it: {:?}",
         phone_accepts(None, &ctl, &RsaVerifier)?
     );
 
-    // A list signed by a key the phone does not know is refused.
-    let (rogue_key, rogue) = identity("Rogue", "Attacker")?;
+    // A firewall (ASA TLS proxy) joins; its provider runs on loopback too.
+    let asa = node(
+        &tmp.path().join("asa-1"),
+        "asa-1",
+        "provider",
+        false,
+        vec![],
+    )?;
+    let peer = Peer {
+        name: "asa-1".into(),
+        host: "127.0.0.1".into(),
+        port: asa.port(),
+        firewall: true,
+    };
+    let update = client
+        .update(
+            &s2,
+            &Changes {
+                add_peers: vec![peer],
+                ..Changes::default()
+            },
+        )
+        .await?;
+    table(
+        "Update: firewall asa-1 added, signed with the second token",
+        &update,
+    );
+    dump(&update.ctl)?;
+    let updated = parse_trust_list(&update.ctl)?;
+    println!(
+        "\nThe phone holding the first CTL takes the update: {:?}",
+        phone_accepts(Some(&ctl), &updated, &RsaVerifier)?
+    );
+
+    // Somebody else's list: signed by a key the phone does not know.
+    let (rogue_cert, rogue) = token("Rogue")?;
     let mut forged = TrustListBuilder::new();
+    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     forged
         .timestamp(u32::try_from(now)?)
-        .push(RecordSpec::new(rogue.clone(), Role::SAST));
-    let forged = forged.build(&SoftwareSigner::new(rogue_key, &rogue, "rogue")?)?;
-    let forged = parse_trust_list(&forged)?;
-    match phone_accepts(Some(&ctl), &forged, &RsaVerifier) {
+        .push(RecordSpec::new(rogue_cert, Role::SAST));
+    let forged = forged.build(&rogue)?;
+    match phone_accepts(Some(&updated), &parse_trust_list(&forged)?, &RsaVerifier) {
         Ok(a) => return Err(format!("a phone accepted a forged CTL: {a:?}").into()),
-        Err(refusal) => println!("A phone holding this CTL, offered a forged one: {refusal}"),
+        Err(refusal) => println!("Offered a forged CTL, the phone says: {refusal}"),
     }
+    println!("\nDone in {:.1} s.", started.elapsed().as_secs_f64());
     Ok(())
 }
