@@ -18,34 +18,53 @@ use crate::{Failure, Outcome};
 pub(crate) enum ClusterCommand {
     /// Every node of the cluster, from the first node's member list, each contacted at once.
     Discover(DiscoverArgs),
+    /// What changed in the cluster since the current CTL was built; exit 1 when it is stale.
+    Status(crate::workflow::StatusArgs),
+    /// Set the cluster's security mode: `mixed` (first time: two or more tokens) or `non-secure`.
+    SetMode(crate::workflow::SetModeArgs),
+    /// Rebuild the CTL from the cluster, adding tokens; signed by a token of the current CTL.
+    Update(crate::workflow::UpdateArgs),
+    /// Remove a token entry (server entries follow the cluster; two tokens must remain).
+    RemoveEntry(crate::workflow::RemoveArgs),
+    /// Add an off-cluster alternate TFTP server (NAME=HOST:PORT of its provider).
+    AddTftp(crate::workflow::PeerArgs),
+    /// Add a firewall (NAME=HOST:PORT of its provider); its records get role CCM.
+    AddFirewall(crate::workflow::PeerArgs),
+}
+
+/// How to reach and trust the cluster's providers.
+#[derive(clap::Args, Debug)]
+pub(crate) struct ConnectArgs {
+    /// The first node's provider: HOST:PORT.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub(crate) publisher: String,
+    /// Application user.
+    #[arg(long)]
+    pub(crate) user: String,
+    /// A file holding the password (default: asked on the terminal).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) password_file: Option<PathBuf>,
+    /// Trust providers seen for the first time, and pin them in the known-providers file.
+    #[arg(long)]
+    pub(crate) trust_on_first_use: bool,
+    /// The known-providers file (default: ~/.config/ctl/known_providers).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) known_providers: Option<PathBuf>,
+    /// Trust this SHA-256 certificate fingerprint (repeatable).
+    #[arg(long, value_name = "SHA256")]
+    pub(crate) fingerprint: Vec<String>,
+    /// Trust the providers whose certificates are in this CTL (the current one, once there is one).
+    #[arg(long, value_name = "CTL")]
+    pub(crate) trust_ctl: Option<PathBuf>,
+    /// Seconds to wait for each node.
+    #[arg(long, default_value_t = 10)]
+    pub(crate) timeout: u64,
 }
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct DiscoverArgs {
-    /// The first node's provider: HOST:PORT.
-    #[arg(long, value_name = "HOST:PORT")]
-    publisher: String,
-    /// Application user.
-    #[arg(long)]
-    user: String,
-    /// A file holding the password (default: asked on the terminal).
-    #[arg(long, value_name = "FILE")]
-    password_file: Option<PathBuf>,
-    /// Trust providers seen for the first time, and pin them in the known-providers file.
-    #[arg(long)]
-    trust_on_first_use: bool,
-    /// The known-providers file (default: ~/.config/ctl/known_providers).
-    #[arg(long, value_name = "FILE")]
-    known_providers: Option<PathBuf>,
-    /// Trust this SHA-256 certificate fingerprint (repeatable).
-    #[arg(long, value_name = "SHA256")]
-    fingerprint: Vec<String>,
-    /// Trust the providers whose certificates are in this CTL (the current one, once there is one).
-    #[arg(long, value_name = "CTL")]
-    trust_ctl: Option<PathBuf>,
-    /// Seconds to wait for each node.
-    #[arg(long, default_value_t = 10)]
-    timeout: u64,
+    #[command(flatten)]
+    connect: ConnectArgs,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -95,7 +114,7 @@ fn default_known_providers() -> PathBuf {
     )
 }
 
-fn password(args: &DiscoverArgs) -> Result<Password, Failure> {
+pub(crate) fn password(args: &ConnectArgs) -> Result<Password, Failure> {
     match &args.password_file {
         Some(p) => {
             let text = std::fs::read_to_string(p)
@@ -132,10 +151,9 @@ fn parse_fp(text: &str) -> Result<[u8; 32], Failure> {
     Ok(out)
 }
 
-pub(crate) fn run(command: &ClusterCommand) -> Outcome {
-    let ClusterCommand::Discover(args) = command;
-    let (host, port) = args
-        .publisher
+/// The first node's host and port.
+pub(crate) fn publisher(args: &ConnectArgs) -> Result<(String, u16), Failure> {
+    args.publisher
         .rsplit_once(':')
         .and_then(|(h, p)| {
             Some((
@@ -148,14 +166,17 @@ pub(crate) fn run(command: &ClusterCommand) -> Outcome {
                 "--publisher {}: expected HOST:PORT",
                 args.publisher
             ))
-        })?;
+        })
+}
+
+/// The trust policy the connection flags describe.
+pub(crate) fn trust_policy(args: &ConnectArgs) -> Result<TrustPolicy, Failure> {
     let known_path = args
         .known_providers
         .clone()
         .unwrap_or_else(default_known_providers);
-    let known = KnownProviders::load(&known_path).map_err(Failure::usage)?;
-    let policy = TrustPolicy {
-        known,
+    Ok(TrustPolicy {
+        known: KnownProviders::load(&known_path).map_err(Failure::usage)?,
         fingerprints: args
             .fingerprint
             .iter()
@@ -174,17 +195,28 @@ pub(crate) fn run(command: &ClusterCommand) -> Outcome {
             None => Vec::new(),
         },
         trust_on_first_use: args.trust_on_first_use,
+    })
+}
+
+pub(crate) fn run(command: &ClusterCommand) -> Outcome {
+    let args = match command {
+        ClusterCommand::Discover(a) => a,
+        other => return crate::workflow::run(other),
     };
+    let (host, port) = publisher(&args.connect)?;
+    let policy = trust_policy(&args.connect)?;
     let options = DiscoverOptions {
         publisher: (host, port),
-        user: args.user.clone(),
-        password: password(args)?,
-        timeout: Duration::from_secs(args.timeout),
+        user: args.connect.user.clone(),
+        password: password(&args.connect)?,
+        timeout: Duration::from_secs(args.connect.timeout),
     };
     let runtime = tokio::runtime::Runtime::new().map_err(|e| Failure::failed(e.to_string()))?;
     let (view, policy) = runtime
         .block_on(discover(options, policy))
-        .map_err(|status| Failure::failed(format!("first node {}: {status}", args.publisher)))?;
+        .map_err(|status| {
+            Failure::failed(format!("first node {}: {status}", args.connect.publisher))
+        })?;
     policy.known.save().map_err(Failure::failed)?;
     let nodes: Vec<NodeJson> = view
         .nodes

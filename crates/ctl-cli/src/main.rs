@@ -14,6 +14,7 @@ mod files;
 mod inspect;
 mod token;
 mod verify;
+mod workflow;
 
 /// The outcome of a command that did not succeed: an exit code and one line for stderr.
 #[derive(Debug)]

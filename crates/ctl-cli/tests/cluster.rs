@@ -177,3 +177,188 @@ fn discover_prints_every_node_with_its_status_and_certificates() {
     assert_eq!(j[0]["status"], "ok", "{j}");
     assert_eq!(j[1]["status"], "identity-mismatch", "{j}");
 }
+
+#[test]
+fn the_workflow_commands_end_to_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (p1, p2, p3, p4) = (free_port(), free_port(), free_port(), free_port());
+    let sub = format!("sub1=127.0.0.1:{p2}");
+    let tftp = format!("tftp1=127.0.0.1:{p3}");
+    provider(
+        &tmp.path().join("pub"),
+        &[
+            "--node",
+            "cucm-pub",
+            "--first-node",
+            "--services",
+            "callmanager,tftp,capf,provider",
+            "--member",
+            &sub,
+            "--member",
+            &tftp,
+        ],
+        p1,
+    );
+    provider(
+        &tmp.path().join("sub"),
+        &["--node", "sub1", "--services", "callmanager,provider"],
+        p2,
+    );
+    provider(
+        &tmp.path().join("tftp"),
+        &["--node", "tftp1", "--services", "tftp,provider"],
+        p3,
+    );
+    provider(
+        &tmp.path().join("asa"),
+        &["--node", "asa1", "--services", "provider"],
+        p4,
+    );
+    let keys = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../ctl-format/tests/vectors/keys");
+    let key = |n: &str| keys.join(format!("{n}.pem")).display().to_string();
+    let known = tmp.path().join("known").display().to_string();
+    let pw = tmp.path().join("pub/password").display().to_string();
+    let publisher = format!("127.0.0.1:{p1}");
+    let ctl = |args: &[&str]| {
+        let mut all: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
+        all.extend(
+            [
+                "--publisher",
+                &publisher,
+                "--user",
+                "admin",
+                "--password-file",
+                &pw,
+                "--known-providers",
+                &known,
+                "--trust-on-first-use",
+            ]
+            .iter()
+            .map(|s| (*s).to_owned()),
+        );
+        Command::new(env!("CARGO_BIN_EXE_ctl"))
+            .args(&all)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let text = |o: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+
+    // Not on a terminal and no --yes: refused before anything happens.
+    let o = ctl(&[
+        "cluster",
+        "set-mode",
+        "mixed",
+        "--token",
+        &key("sast1"),
+        "--token",
+        &key("sast2"),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("--yes"), "{}", text(&o));
+    // Mixed mode with two tokens.
+    let o = ctl(&[
+        "cluster",
+        "set-mode",
+        "mixed",
+        "--token",
+        &key("sast1"),
+        "--token",
+        &key("sast2"),
+        "--yes",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["ok"], true);
+    let statuses: Vec<&str> = j["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["committed", "committed", "committed"]);
+    assert_eq!(
+        j["targets"][0]["restart"],
+        serde_json::json!(["Cisco CallManager", "Cisco TFTP"])
+    );
+    let first = std::fs::read(tmp.path().join("pub/tftp/CTLFile.tlv")).unwrap();
+    for n in ["sub", "tftp"] {
+        assert_eq!(
+            std::fs::read(tmp.path().join(n).join("tftp/CTLFile.tlv")).unwrap(),
+            first
+        );
+    }
+    // Up to date.
+    let o = ctl(&["cluster", "status"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("up to date"), "{}", text(&o));
+    // A firewall, signed by the second token.
+    let asa = format!("asa1=127.0.0.1:{p4}");
+    let o = ctl(&[
+        "cluster",
+        "add-firewall",
+        &asa,
+        "--token",
+        &key("sast2"),
+        "--yes",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("asa1") && text(&o).contains("committed"),
+        "{}",
+        text(&o)
+    );
+    assert!(tmp.path().join("asa/tftp/CTLFile.tlv").exists());
+    // Server entries cannot be removed by hand.
+    let ccm_serial = ctl_format::hex(
+        ctl_format::Certificate::from_pem(
+            &std::fs::read(tmp.path().join("sub/callmanager.pem")).unwrap(),
+        )
+        .unwrap()
+        .serial(),
+    );
+    let o = ctl(&[
+        "cluster",
+        "remove-entry",
+        "--serial",
+        &ccm_serial,
+        "--token",
+        &key("sast1"),
+        "--yes",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("cannot be deleted by hand"),
+        "{}",
+        text(&o)
+    );
+    // A token that is not in the CTL cannot sign.
+    let o = ctl(&["cluster", "update", "--token", &key("ccm"), "--yes"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("not in the current CTL"), "{}", text(&o));
+    // Non-secure mode.
+    let o = ctl(&[
+        "cluster",
+        "set-mode",
+        "non-secure",
+        "--token",
+        &key("sast1"),
+        "--yes",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let doc_bytes = std::fs::read(tmp.path().join("pub/tftp/CTLFile.tlv")).unwrap();
+    let doc = ctl_format::parse_trust_list(&doc_bytes).unwrap();
+    assert!(
+        doc.records()
+            .iter()
+            .all(|r| (r.role() == Some(ctl_format::Role::SAST)) == r.certificate().is_some())
+    );
+}

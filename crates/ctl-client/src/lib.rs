@@ -553,8 +553,10 @@ impl Client {
                 ));
             }
         }
-        // Off-cluster entries the current CTL holds (added earlier) stay, byte for byte.
-        let kept: Vec<ctl_format::Record<'_>> = doc
+        // Off-cluster entries the current CTL holds (alternate TFTP servers and firewalls
+        // added earlier) stay; their providers are not known to the cluster, so they are
+        // not sent the new file (the notes say so).
+        let off_cluster: Vec<&ctl_format::Record<'_>> = doc
             .records()
             .iter()
             .filter(|r| r.role() != Some(Role::SAST))
@@ -568,13 +570,39 @@ impl Client {
                     r.dns_name().as_deref() == Some(n.name.split('.').next().unwrap_or(&n.name))
                 })
             })
-            .copied()
             .collect();
+        let mut kept: Vec<ctl_format::Record<'_>> = Vec::new();
+        let mut kept_entries: Vec<Entry> = Vec::new();
+        for r in &off_cluster {
+            match r.certificate().map(Certificate::from_der) {
+                Some(Ok(certificate)) => kept_entries.push(Entry {
+                    role: r.role().unwrap_or(Role::CCM),
+                    certificate,
+                    dns_name: r.dns_name().map(|d| d.into_owned()),
+                    ip_address: r.ip_address(),
+                    origin: Origin::Firewall(
+                        r.dns_name().map(|d| d.into_owned()).unwrap_or_default(),
+                    ),
+                }),
+                // Already without a certificate (non-secure): kept as it is.
+                _ => kept.push(**r),
+            }
+        }
         let mut entries = plan::token_entries(&tokens);
         entries.extend(servers);
+        entries.extend(kept_entries);
         let ctl = self.build_ctl(&entries, &kept, !changes.non_secure, signer)?;
         let distribution = distribute::distribute(self, &view, &ctl).await?;
-        let mut notes = Vec::new();
+        let mut notes: Vec<String> = off_cluster
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} ({}) stays in the CTL but was not sent it: name its provider again with add-tftp or add-firewall",
+                    r.dns_name().unwrap_or_default(),
+                    r.role().map(|x| x.to_string()).unwrap_or_default()
+                )
+            })
+            .collect();
         if changes.non_secure {
             notes.push(self.set_mode(SecurityMode::NonSecure).await?);
         }

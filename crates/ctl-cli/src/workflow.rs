@@ -1,0 +1,487 @@
+//! `ctl cluster status|set-mode|update|remove-entry|add-tftp|add-firewall`: the Cisco CTL
+//! Client workflows, through `ctl-client`.
+
+use std::io::{IsTerminal as _, Write as _};
+use std::path::Path;
+use std::time::Duration;
+
+use ctl_client::{Changes, Client, Error, Event, Outcome as Report, Peer, Selector, TargetStatus};
+use ctl_format::{Certificate, Signer};
+use serde::Serialize;
+
+use crate::cluster::{ClusterCommand, ConnectArgs, password, publisher, trust_policy};
+use crate::{Failure, Outcome};
+
+/// Output and confirmation flags of the changing commands.
+#[derive(clap::Args, Debug)]
+pub(crate) struct Common {
+    #[command(flatten)]
+    connect: ConnectArgs,
+    /// Do not ask for confirmation (required when not on a terminal).
+    #[arg(long)]
+    yes: bool,
+    /// Print one JSON report.
+    #[arg(long)]
+    json: bool,
+    /// Let tokens still on their factory PIN sign (labs only).
+    #[arg(long)]
+    allow_factory_pin: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct StatusArgs {
+    #[command(flatten)]
+    connect: ConnectArgs,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `mixed` or `non-secure`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub(crate) enum Mode {
+    /// Mixed (secure) mode: builds and distributes the first CTL.
+    Mixed,
+    /// Non-secure: the CTL stays, its server records carry no certificates.
+    NonSecure,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct SetModeArgs {
+    /// The mode.
+    mode: Mode,
+    /// A security token: a pkcs11: URI or a PEM with key and certificate. Mixed mode
+    /// needs at least two; the last one signs. Non-secure: one of the current CTL's.
+    #[arg(long = "token", value_name = "URI|PEM", required = true)]
+    tokens: Vec<String>,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct UpdateArgs {
+    /// The signing token: one of the current CTL's (pkcs11: URI or PEM).
+    #[arg(long, value_name = "URI|PEM")]
+    token: String,
+    /// A token to add (its certificate: pkcs11: URI, PEM or DER); repeatable.
+    #[arg(long, value_name = "URI|PEM")]
+    add_token: Vec<String>,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct RemoveArgs {
+    /// The signing token: one of the current CTL's, not the one removed.
+    #[arg(long, value_name = "URI|PEM")]
+    token: String,
+    /// The entry's certificate serial, hex.
+    #[arg(
+        long,
+        value_name = "HEX",
+        conflicts_with = "subject",
+        required_unless_present = "subject"
+    )]
+    serial: Option<String>,
+    /// The entry's subject, as `ctl inspect` prints it.
+    #[arg(long, value_name = "TEXT")]
+    subject: Option<String>,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct PeerArgs {
+    /// NAME=HOST:PORT of the server's CTL provider.
+    #[arg(value_name = "NAME=HOST:PORT")]
+    peer: String,
+    /// The signing token: one of the current CTL's.
+    #[arg(long, value_name = "URI|PEM")]
+    token: String,
+    #[command(flatten)]
+    common: Common,
+}
+
+fn is_uri(s: &str) -> bool {
+    s.starts_with("pkcs11:")
+}
+
+/// The certificate of a token argument (no PIN needed).
+fn token_certificate(arg: &str) -> Result<Certificate, Failure> {
+    if is_uri(arg) {
+        let uri: ctl_token::Pkcs11Uri = arg
+            .parse()
+            .map_err(|e: ctl_token::UriError| Failure::usage(format!("{arg}: {e}")))?;
+        let der = ctl_token::pkcs11::certificate_for(&uri).map_err(|e| crate::token::fail(&e))?;
+        return Certificate::from_der(&der).map_err(|e| Failure::usage(format!("{arg}: {e}")));
+    }
+    crate::files::read_certificate(Path::new(arg))
+}
+
+/// A signer for a token argument (the PIN from the URI or the terminal).
+fn token_signer(arg: &str, allow_factory_pin: bool) -> Result<Box<dyn Signer>, Failure> {
+    if is_uri(arg) {
+        let uri: ctl_token::Pkcs11Uri = arg
+            .parse()
+            .map_err(|e: ctl_token::UriError| Failure::usage(format!("{arg}: {e}")))?;
+        let options = ctl_token::SignerOptions {
+            allow_factory_pin,
+            ..ctl_token::SignerOptions::default()
+        };
+        let signer =
+            ctl_token::TokenSigner::open(&uri, &options).map_err(|e| crate::token::fail(&e))?;
+        return Ok(Box::new(signer));
+    }
+    let signer = ctl_token::SoftwareSigner::from_files(Path::new(arg), None)
+        .map_err(|e| Failure::usage(e.to_string()))?;
+    Ok(Box::new(signer))
+}
+
+fn client(connect: &ConnectArgs, json: bool) -> Result<Client, Failure> {
+    let (host, port) = publisher(connect)?;
+    let builder = Client::builder(&host, port, &connect.user, password(connect)?)
+        .trust(trust_policy(connect)?)
+        .timeout(Duration::from_secs(connect.timeout));
+    // Progress as plain lines on stderr (the JSON report stays alone on stdout).
+    let quiet = json && !std::io::stderr().is_terminal();
+    Ok(if quiet {
+        builder.build()
+    } else {
+        builder.on_event(progress).build()
+    })
+}
+
+fn progress(e: Event) {
+    let line = match e {
+        Event::NodeContacted { node, status } => format!("contacted {node}: {status}"),
+        Event::CertificateCollected { from, entry } => format!("collected {entry} from {from}"),
+        Event::Staged { target } => format!("staged on {target}"),
+        Event::Committed { target } => format!("committed on {target}"),
+        Event::Aborted { target } => format!("aborted on {target}"),
+        Event::Failed { target, reason } => format!("FAILED on {target}: {reason}"),
+        other => format!("{other:?}"),
+    };
+    eprintln!("  {line}");
+}
+
+fn confirm(common: &Common, what: &str) -> Result<(), Failure> {
+    if common.yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::usage(format!(
+            "{what}: not on a terminal; give --yes to proceed without confirmation"
+        )));
+    }
+    eprint!(
+        "{what} on the cluster of {}. Proceed? [y/N] ",
+        common.connect.publisher
+    );
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| Failure::failed(e.to_string()))?;
+    if matches!(answer.trim(), "y" | "Y" | "yes") {
+        Ok(())
+    } else {
+        Err(Failure::failed("cancelled; nothing changed"))
+    }
+}
+
+#[derive(Serialize)]
+struct TargetJson {
+    name: String,
+    server: String,
+    location: String,
+    status: &'static str,
+    detail: Option<String>,
+    restart: Vec<&'static str>,
+    hook: Option<HookJson>,
+}
+
+#[derive(Serialize)]
+struct HookJson {
+    exit_status: i32,
+    message: String,
+}
+
+#[derive(Serialize)]
+struct ReportJson {
+    ok: bool,
+    ctl_sha256: String,
+    ctl_size: Option<usize>,
+    room_for_records: Option<usize>,
+    targets: Vec<TargetJson>,
+    notes: Vec<String>,
+    error: Option<String>,
+}
+
+fn targets_json(report: &ctl_client::DistributionReport) -> Vec<TargetJson> {
+    report
+        .targets
+        .iter()
+        .map(|t| TargetJson {
+            name: t.name.clone(),
+            server: t.server.clone(),
+            location: t.location.clone(),
+            status: match &t.status {
+                TargetStatus::Committed => "committed",
+                TargetStatus::Aborted => "aborted",
+                _ => "failed",
+            },
+            detail: match &t.status {
+                TargetStatus::Failed(r) => Some(r.clone()),
+                _ => None,
+            },
+            restart: t.restart.clone(),
+            hook: t.hook.as_ref().map(|h| HookJson {
+                exit_status: h.exit_status,
+                message: h.message.clone(),
+            }),
+        })
+        .collect()
+}
+
+fn print_targets(targets: &[TargetJson]) {
+    println!(
+        "  {:<16} {:<22} {:<10} restart",
+        "server", "provider", "status"
+    );
+    for t in targets {
+        println!(
+            "  {:<16} {:<22} {:<10} {}",
+            t.name,
+            t.server,
+            t.status,
+            if t.restart.is_empty() {
+                "-".to_owned()
+            } else {
+                t.restart.join(", ")
+            }
+        );
+        if let Some(d) = &t.detail {
+            println!("      {d}");
+        }
+        if let Some(h) = &t.hook {
+            println!("      on_commit exited {}: {}", h.exit_status, h.message);
+        }
+    }
+}
+
+/// Prints a workflow's result and maps it to an exit code.
+fn finish(result: Result<Report, Error>, json: bool, what: &str) -> Outcome {
+    match result {
+        Ok(r) => {
+            let targets = targets_json(&r.distribution);
+            if json {
+                let out = ReportJson {
+                    ok: true,
+                    ctl_sha256: r.distribution.hash.clone(),
+                    ctl_size: Some(r.ctl.len()),
+                    room_for_records: Some(r.room_for_records),
+                    targets,
+                    notes: r.notes,
+                    error: None,
+                };
+                println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+            } else {
+                println!(
+                    "{what}: CTL of {} bytes, SHA-256 {}",
+                    r.ctl.len(),
+                    r.distribution.hash
+                );
+                print_targets(&targets);
+                for n in &r.notes {
+                    println!("  {n}");
+                }
+                println!(
+                    "  the CTL is in CTLFile.tlv in each node's TFTP directory; room for {} more 2048-bit records",
+                    r.room_for_records
+                );
+            }
+            Ok(())
+        }
+        Err(Error::Distribution(report)) => {
+            let targets = targets_json(&report);
+            if json {
+                let out = ReportJson {
+                    ok: false,
+                    ctl_sha256: report.hash.clone(),
+                    ctl_size: None,
+                    room_for_records: None,
+                    targets,
+                    notes: Vec::new(),
+                    error: Some(format!("distribution failed: {report}")),
+                };
+                println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+            } else {
+                println!("{what}: FAILED; no node took the new CTL unless listed as committed");
+                print_targets(&targets);
+            }
+            Err(Failure::failed(format!("distribution failed: {report}")))
+        }
+        Err(e @ Error::Rule(_)) => Err(Failure::usage(e.to_string())),
+        Err(e) => Err(Failure::failed(e.to_string())),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Runtime::new().map_err(|e| Failure::failed(e.to_string()))
+}
+
+fn peer(text: &str, firewall: bool) -> Result<Peer, Failure> {
+    let bad = || Failure::usage(format!("{text}: expected NAME=HOST:PORT"));
+    let (name, addr) = text.split_once('=').ok_or_else(bad)?;
+    let (host, port) = addr.rsplit_once(':').ok_or_else(bad)?;
+    Ok(Peer {
+        name: name.to_owned(),
+        host: host.trim_matches(['[', ']']).to_owned(),
+        port: port.parse().map_err(|_| bad())?,
+        firewall,
+    })
+}
+
+fn save_trust(client: &Client) -> Result<(), Failure> {
+    client.trust().known.save().map_err(Failure::failed)
+}
+
+pub(crate) fn run(command: &ClusterCommand) -> Outcome {
+    let rt = runtime()?;
+    match command {
+        ClusterCommand::Status(a) => {
+            let client = client(&a.connect, a.json)?;
+            let (ctl, changes) = rt
+                .block_on(client.status())
+                .map_err(|e| Failure::failed(e.to_string()))?;
+            save_trust(&client)?;
+            let texts: Vec<String> = changes.iter().map(ToString::to_string).collect();
+            if a.json {
+                let out = serde_json::json!({
+                    "stale": !changes.is_empty(),
+                    "ctl_sha256": ctl_format::hex(&ctl_provider::net::fingerprint(&ctl)),
+                    "changes": texts,
+                });
+                println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+            } else if texts.is_empty() {
+                println!("up to date: the CTL covers the cluster as it is");
+            } else {
+                println!(
+                    "STALE: the cluster changed since the CTL was built; run `ctl cluster update`:"
+                );
+                for t in &texts {
+                    println!("  - {t}");
+                }
+            }
+            if changes.is_empty() {
+                Ok(())
+            } else {
+                Err(Failure::quiet(1))
+            }
+        }
+        ClusterCommand::SetMode(a) => {
+            let client = client(&a.common.connect, a.common.json)?;
+            let result = match a.mode {
+                Mode::Mixed => {
+                    let certs = a
+                        .tokens
+                        .iter()
+                        .map(|t| token_certificate(t))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    confirm(&a.common, "set mixed mode")?;
+                    let last = a
+                        .tokens
+                        .last()
+                        .ok_or_else(|| Failure::usage("give --token"))?;
+                    let signer = token_signer(last, a.common.allow_factory_pin)?;
+                    rt.block_on(client.set_mixed_mode(&certs, signer.as_ref()))
+                }
+                Mode::NonSecure => {
+                    confirm(&a.common, "set non-secure mode")?;
+                    let first = a
+                        .tokens
+                        .first()
+                        .ok_or_else(|| Failure::usage("give --token"))?;
+                    let signer = token_signer(first, a.common.allow_factory_pin)?;
+                    rt.block_on(client.update(
+                        signer.as_ref(),
+                        &Changes {
+                            non_secure: true,
+                            ..Changes::default()
+                        },
+                    ))
+                }
+            };
+            save_trust(&client)?;
+            finish(result, a.common.json, "set-mode")
+        }
+        ClusterCommand::Update(a) => {
+            let client = client(&a.common.connect, a.common.json)?;
+            let add_tokens = a
+                .add_token
+                .iter()
+                .map(|t| token_certificate(t))
+                .collect::<Result<Vec<_>, _>>()?;
+            confirm(&a.common, "update the CTL")?;
+            let signer = token_signer(&a.token, a.common.allow_factory_pin)?;
+            let result = rt.block_on(client.update(
+                signer.as_ref(),
+                &Changes {
+                    add_tokens,
+                    ..Changes::default()
+                },
+            ));
+            save_trust(&client)?;
+            finish(result, a.common.json, "update")
+        }
+        ClusterCommand::RemoveEntry(a) => {
+            let client = client(&a.common.connect, a.common.json)?;
+            let selector = match (&a.serial, &a.subject) {
+                (Some(s), _) => Selector::Serial(s.to_ascii_lowercase()),
+                (None, Some(t)) => Selector::Subject(t.clone()),
+                (None, None) => return Err(Failure::usage("give --serial or --subject")),
+            };
+            confirm(&a.common, "remove an entry")?;
+            let signer = token_signer(&a.token, a.common.allow_factory_pin)?;
+            let result = rt.block_on(client.update(
+                signer.as_ref(),
+                &Changes {
+                    remove: Some(selector),
+                    ..Changes::default()
+                },
+            ));
+            save_trust(&client)?;
+            finish(result, a.common.json, "remove-entry")
+        }
+        ClusterCommand::AddTftp(a) | ClusterCommand::AddFirewall(a) => {
+            let firewall = matches!(command, ClusterCommand::AddFirewall(_));
+            let client = client(&a.common.connect, a.common.json)?;
+            let p = peer(&a.peer, firewall)?;
+            confirm(
+                &a.common,
+                if firewall {
+                    "add a firewall"
+                } else {
+                    "add an alternate TFTP server"
+                },
+            )?;
+            let signer = token_signer(&a.token, a.common.allow_factory_pin)?;
+            let result = rt.block_on(client.update(
+                signer.as_ref(),
+                &Changes {
+                    add_peers: vec![p],
+                    ..Changes::default()
+                },
+            ));
+            save_trust(&client)?;
+            finish(
+                result,
+                a.common.json,
+                if firewall { "add-firewall" } else { "add-tftp" },
+            )
+        }
+        ClusterCommand::Discover(_) => {
+            Err(Failure::usage("discover is handled by the cluster module"))
+        }
+    }
+}
