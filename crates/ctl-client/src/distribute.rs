@@ -36,6 +36,15 @@ pub struct TargetReport {
     pub restart: Vec<&'static str>,
     /// The on-commit hook, if it ran.
     pub hook: Option<HookOutcome>,
+    /// What the request sent after the commit did (the CAPF certificate in mixed mode).
+    pub after_commit: Option<String>,
+}
+
+/// A request to send, on the same session, to the targets it applies to once they committed.
+pub(crate) struct AfterCommit {
+    pub(crate) request: Request,
+    pub(crate) applies: fn(&NodeView) -> bool,
+    pub(crate) what: &'static str,
 }
 
 /// Every target of a distribution.
@@ -93,13 +102,22 @@ fn report(n: &NodeView, status: TargetStatus, hook: Option<HookOutcome>) -> Targ
         status,
         restart: restart_list(n.services),
         hook,
+        after_commit: None,
     }
 }
 
-async fn stage(client: &Client, n: &NodeView, file: &[u8]) -> Result<(Session, [u8; 32]), String> {
-    let mut s = open(client, &n.host, n.port)
-        .await
-        .map_err(|e| e.to_string())?;
+async fn stage(
+    client: &Client,
+    n: &NodeView,
+    file: &[u8],
+    session: Option<Session>,
+) -> Result<(Session, [u8; 32]), String> {
+    let mut s = match session {
+        Some(s) => s,
+        None => open(client, &n.host, n.port)
+            .await
+            .map_err(|e| e.to_string())?,
+    };
     let base = match s.call(&Request::GetCtl).await.map_err(|e| e.to_string())? {
         Response::Ctl(x) => x.map(|(h, _)| h),
         other => return Err(format!("GET_CTL answered {other:?}")),
@@ -124,24 +142,29 @@ pub(crate) async fn distribute(
     client: &Client,
     view: &ClusterView,
     file: &[u8],
+    after: Option<&AfterCommit>,
+    sessions: Vec<Option<Session>>,
 ) -> Result<DistributionReport, Error> {
     let hash = ctl_format::hex(&ctl_provider::net::fingerprint(file));
-    let targets: Vec<NodeView> = view
+    // Sessions left open by discovery are used again: one login per node, not two.
+    let mut sessions = sessions.into_iter();
+    let (targets, open_sessions): (Vec<NodeView>, Vec<Option<Session>>) = view
         .nodes
         .iter()
-        .filter(|n| n.status == NodeStatus::Ok)
-        .cloned()
-        .collect();
+        .map(|n| (n, sessions.next().flatten()))
+        .filter(|(n, _)| n.status == NodeStatus::Ok)
+        .map(|(n, s)| (n.clone(), s))
+        .unzip();
     let gate = Arc::new(tokio::sync::Semaphore::new(client.concurrency));
     let file: Arc<[u8]> = Arc::from(file);
 
     // Stage everywhere, concurrently.
     let staged: Vec<Result<(Session, [u8; 32]), String>> = {
-        let futures = targets.iter().map(|n| {
+        let futures = targets.iter().zip(open_sessions).map(|(n, session)| {
             let (gate, file) = (Arc::clone(&gate), Arc::clone(&file));
             async move {
                 let _permit = gate.acquire().await.map_err(|e| e.to_string())?;
-                stage(client, n, &file).await
+                stage(client, n, &file, session).await
             }
         });
         join_all(futures).await
@@ -184,14 +207,31 @@ pub(crate) async fn distribute(
             return report(n, TargetStatus::Failed("not staged".into()), None);
         };
         let answer = s.call(&Request::Commit { hash: h }).await;
-        let _ = s.bye().await;
-        match answer {
+        let committed = match answer {
             Ok(Response::Committed { hook, .. }) => {
                 client.emit(Event::Committed {
                     target: n.name.clone(),
                 });
-                report(n, TargetStatus::Committed, hook)
+                let mut r = report(n, TargetStatus::Committed, hook);
+                if let Some(a) = after.filter(|a| (a.applies)(n)) {
+                    r.after_commit = Some(match s.call(&a.request).await {
+                        Ok(Response::Error { message, .. }) => {
+                            format!("{} NOT done on {}: {message}", a.what, n.name)
+                        }
+                        Ok(_) => format!("{} done on {}", a.what, n.name),
+                        Err(e) => format!("{} NOT done on {}: {e}", a.what, n.name),
+                    });
+                }
+                Ok(r)
             }
+            other => Err(other),
+        };
+        let _ = s.bye().await;
+        let answer = match committed {
+            Ok(r) => return r,
+            Err(other) => other,
+        };
+        match answer {
             Ok(Response::Error {
                 code: ErrorCode::Conflict,
                 message,

@@ -288,6 +288,17 @@ impl Client {
     /// # Errors
     /// The first node cannot be used.
     pub async fn discover(&self) -> Result<ClusterView, Error> {
+        let (view, sessions) = self.discover_sessions().await?;
+        for c in sessions.into_iter().flatten() {
+            let _ = c.bye().await;
+        }
+        Ok(view)
+    }
+
+    /// Discovery that keeps every `ok` node's session for the distribution that follows.
+    async fn discover_sessions(
+        &self,
+    ) -> Result<(ClusterView, Vec<Option<ctl_provider::net::Client>>), Error> {
         let options = ctl_provider::discovery::DiscoverOptions {
             publisher: self.publisher.clone(),
             user: self.user.clone(),
@@ -295,12 +306,13 @@ impl Client {
             timeout: self.timeout,
         };
         let trust = self.trust();
-        let (view, trust) = ctl_provider::discovery::discover(options, trust)
-            .await
-            .map_err(|s| Error::Publisher {
-                publisher: self.publisher_text(),
-                status: s.to_string(),
-            })?;
+        let (view, trust, sessions) =
+            ctl_provider::discovery::discover_with_sessions(options, trust)
+                .await
+                .map_err(|s| Error::Publisher {
+                    publisher: self.publisher_text(),
+                    status: s.to_string(),
+                })?;
         *self
             .trust
             .lock()
@@ -311,7 +323,7 @@ impl Client {
                 status: n.status.to_string(),
             });
         }
-        Ok(view)
+        Ok((view, sessions))
     }
 
     /// The first node's current CTL, if any.
@@ -401,14 +413,36 @@ impl Client {
                 "the cluster already has a CTL: use update".into(),
             ));
         }
-        let view = self.discover().await?;
+        let (view, sessions) = self.discover_sessions().await?;
         let mut entries = plan::token_entries(&distinct.into_iter().cloned().collect::<Vec<_>>());
         entries.extend(plan::server_entries(&view)?);
         let ctl = self.build_ctl(&entries, &[], true, signer)?;
-        let distribution = distribute::distribute(self, &view, &ctl).await?;
+        let capf = view
+            .nodes
+            .iter()
+            .filter_map(|n| n.info.as_ref())
+            .find(|i| i.first_node)
+            .and_then(|i| i.certificates.iter().find(|c| c.role == 4))
+            .map(|c| distribute::AfterCommit {
+                request: ctl_provider::Request::PutCapf {
+                    certificate: c.der.clone(),
+                },
+                applies: |n| {
+                    n.kind == ctl_provider::discovery::TargetKind::Node
+                        && !n.info.as_ref().is_some_and(|i| i.first_node)
+                },
+                what: "CAPF certificate",
+            });
+        let distribution =
+            distribute::distribute(self, &view, &ctl, capf.as_ref(), sessions).await?;
         let mut notes = Vec::new();
         notes.push(self.set_mode(SecurityMode::Mixed).await?);
-        notes.extend(self.put_capf(&view).await?);
+        notes.extend(
+            distribution
+                .targets
+                .iter()
+                .filter_map(|t| t.after_commit.clone()),
+        );
         Ok(Outcome {
             room_for_records: room(ctl.len()),
             ctl,
@@ -429,45 +463,6 @@ impl Client {
             }
             other => Err(Error::Provider(format!("SET_MODE answered {other:?}"))),
         }
-    }
-
-    async fn put_capf(&self, view: &ClusterView) -> Result<Vec<String>, Error> {
-        let capf = view
-            .nodes
-            .iter()
-            .filter_map(|n| n.info.as_ref())
-            .find(|i| i.first_node)
-            .and_then(|i| i.certificates.iter().find(|c| c.role == 4))
-            .map(|c| c.der.clone());
-        let Some(capf) = capf else {
-            return Ok(Vec::new());
-        };
-        let mut notes = Vec::new();
-        for n in view
-            .nodes
-            .iter()
-            .filter(|n| n.kind == ctl_provider::discovery::TargetKind::Node)
-        {
-            if n.info.as_ref().is_some_and(|i| i.first_node) {
-                continue;
-            }
-            let mut c = self.session(&n.host, n.port).await?;
-            match c
-                .call(&ctl_provider::Request::PutCapf {
-                    certificate: capf.clone(),
-                })
-                .await
-            {
-                Ok(ctl_provider::Response::CapfStored) => {
-                    notes.push(format!("CAPF certificate stored on {}", n.name))
-                }
-                other => notes.push(format!(
-                    "CAPF certificate NOT stored on {}: {other:?}",
-                    n.name
-                )),
-            }
-        }
-        Ok(notes)
     }
 
     /// Checks that `token` is a SAST of the current CTL and that the CTL's signature
@@ -515,7 +510,7 @@ impl Client {
                 tokens.push(t.clone());
             }
         }
-        let mut view = self.discover().await?;
+        let (mut view, mut sessions) = self.discover_sessions().await?;
         for p in &changes.add_peers {
             let options = Arc::new(ctl_provider::discovery::DiscoverOptions {
                 publisher: self.publisher.clone(),
@@ -542,6 +537,7 @@ impl Client {
                 status: node.status.to_string(),
             });
             view.nodes.push(node);
+            sessions.push(None);
         }
         let servers = plan::server_entries(&view)?;
         if let Some(selector) = &changes.remove {
@@ -592,7 +588,7 @@ impl Client {
         entries.extend(servers);
         entries.extend(kept_entries);
         let ctl = self.build_ctl(&entries, &kept, !changes.non_secure, signer)?;
-        let distribution = distribute::distribute(self, &view, &ctl).await?;
+        let distribution = distribute::distribute(self, &view, &ctl, None, sessions).await?;
         let mut notes: Vec<String> = off_cluster
             .iter()
             .map(|r| {

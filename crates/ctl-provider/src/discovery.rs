@@ -348,30 +348,52 @@ async fn session(
 
 async fn visit(
     policy: Arc<Mutex<TrustPolicy>>,
-    mut view: NodeView,
+    view: NodeView,
     options: Arc<DiscoverOptions>,
 ) -> NodeView {
-    match session(&policy, &view.host, view.port, &options).await {
-        Ok((mut c, resolved)) => {
-            view.resolved = resolved;
-            view.tls_certificate = Some(c.peer_certificate().to_vec());
-            match c.call(&Request::NodeInfo).await {
-                Ok(Response::NodeInfo(info)) => {
-                    view.services = info.services;
-                    view.info = Some(info);
-                    view.status = NodeStatus::Ok;
-                }
-                Ok(other) => {
-                    view.status =
-                        NodeStatus::ProtocolMismatch(format!("NODE_INFO answered {other:?}"))
-                }
-                Err(e) => view.status = classify(&e),
-            }
-            let _ = c.bye().await;
-        }
-        Err(status) => view.status = status,
+    let (view, session) = visit_keeping(policy, view, options).await;
+    if let Some(c) = session {
+        let _ = c.bye().await;
     }
     view
+}
+
+/// Visits a node and, when it is `ok`, hands back its logged-in session.
+async fn visit_keeping(
+    policy: Arc<Mutex<TrustPolicy>>,
+    mut view: NodeView,
+    options: Arc<DiscoverOptions>,
+) -> (NodeView, Option<Client>) {
+    match session(&policy, &view.host, view.port, &options).await {
+        Ok((c, resolved)) => {
+            view.resolved = resolved;
+            let c = describe(&mut view, c).await;
+            (view, c)
+        }
+        Err(status) => {
+            view.status = status;
+            (view, None)
+        }
+    }
+}
+
+/// Asks a logged-in node for its facts; keeps the session when that worked.
+async fn describe(view: &mut NodeView, mut c: Client) -> Option<Client> {
+    view.tls_certificate = Some(c.peer_certificate().to_vec());
+    match c.call(&Request::NodeInfo).await {
+        Ok(Response::NodeInfo(info)) => {
+            view.services = info.services;
+            view.info = Some(info);
+            view.status = NodeStatus::Ok;
+            return Some(c);
+        }
+        Ok(other) => {
+            view.status = NodeStatus::ProtocolMismatch(format!("NODE_INFO answered {other:?}"))
+        }
+        Err(e) => view.status = classify(&e),
+    }
+    let _ = c.bye().await;
+    None
 }
 
 /// Contacts one off-cluster provider (an alternate TFTP server or a firewall the operator
@@ -407,9 +429,29 @@ pub async fn discover(
     options: DiscoverOptions,
     policy: TrustPolicy,
 ) -> Result<(ClusterView, TrustPolicy), NodeStatus> {
+    let (view, policy, sessions) = discover_with_sessions(options, policy).await?;
+    for c in sessions.into_iter().flatten() {
+        let _ = c.bye().await;
+    }
+    Ok((view, policy))
+}
+
+/// A discovered cluster, the trust policy as it ends up, and the logged-in session of every
+/// node that is `ok` (in the order of the view), for the caller to go on using.
+pub type Discovered = (ClusterView, TrustPolicy, Vec<Option<Client>>);
+
+/// [`discover`], keeping the sessions open: a workflow that stages on every node right
+/// after discovering them saves a login per node.
+///
+/// # Errors
+/// The first node itself cannot be used (its status says why).
+pub async fn discover_with_sessions(
+    options: DiscoverOptions,
+    policy: TrustPolicy,
+) -> Result<Discovered, NodeStatus> {
     let shared = Arc::new(Mutex::new(policy));
     let (host, port) = options.publisher.clone();
-    let (mut first, _) = session(&shared, &host, port, &options).await?;
+    let (mut first, first_resolved) = session(&shared, &host, port, &options).await?;
     let members = match first.call(&Request::Members).await {
         Ok(Response::Members(m)) => m,
         Ok(Response::Error { message, .. }) => {
@@ -422,7 +464,6 @@ pub async fn discover(
         }
         Err(e) => return Err(classify(&e)),
     };
-    let _ = first.bye().await;
     let mut targets: Vec<NodeView> = Vec::new();
     let blank = |name: &str, host: &str, port: u16, kind, services| NodeView {
         name: name.to_owned(),
@@ -435,9 +476,14 @@ pub async fn discover(
         tls_certificate: None,
         status: NodeStatus::Unreachable("not contacted".into()),
     };
+    // The first node lists itself (by the name it gave in HELLO); reach it as the operator named it.
+    let me = members
+        .members
+        .iter()
+        .position(|m| m.name == first.node())
+        .unwrap_or(0);
     for (i, m) in members.members.iter().enumerate() {
-        // The first node lists itself with its address; reach it as the operator named it.
-        let (h, p) = if i == 0 {
+        let (h, p) = if i == me {
             (host.as_str(), port)
         } else {
             (m.host.as_str(), m.port)
@@ -458,25 +504,44 @@ pub async fn discover(
     }
     let options = Arc::new(options);
     let mut set = tokio::task::JoinSet::new();
-    for (i, t) in targets.into_iter().enumerate() {
+    let mut first = Some(first);
+    for (i, mut t) in targets.into_iter().enumerate() {
         let (policy, options) = (Arc::clone(&shared), Arc::clone(&options));
-        set.spawn(async move { (i, visit(policy, t, options).await) });
+        // The first node is already logged in: ask it for its facts on the same session.
+        if i == me
+            && let Some(c) = first.take()
+        {
+            t.resolved.clone_from(&first_resolved);
+            set.spawn(async move {
+                let session = describe(&mut t, c).await;
+                (i, t, session)
+            });
+            continue;
+        }
+        set.spawn(async move {
+            let (view, session) = visit_keeping(policy, t, options).await;
+            (i, view, session)
+        });
     }
-    let mut nodes: Vec<(usize, NodeView)> = Vec::new();
+    if let Some(c) = first {
+        let _ = c.bye().await;
+    }
+    let mut nodes: Vec<(usize, NodeView, Option<Client>)> = Vec::new();
     while let Some(r) = set.join_next().await {
         if let Ok(x) = r {
             nodes.push(x);
         }
     }
-    nodes.sort_by_key(|(i, _)| *i);
+    nodes.sort_by_key(|(i, _, _)| *i);
     let policy = shared
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone();
-    Ok((
-        ClusterView {
-            nodes: nodes.into_iter().map(|(_, n)| n).collect(),
-        },
-        policy,
-    ))
+    let mut views = Vec::with_capacity(nodes.len());
+    let mut sessions = Vec::with_capacity(nodes.len());
+    for (_, view, session) in nodes {
+        views.push(view);
+        sessions.push(session);
+    }
+    Ok((ClusterView { nodes: views }, policy, sessions))
 }
