@@ -1,0 +1,124 @@
+//! What the token and end-to-end tests share: a SoftHSM2 token directory of its own and the
+//! `ctl` binary run against it.
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+pub const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+
+pub fn module() -> String {
+    std::env::var("CTL_TEST_PKCS11_MODULE").unwrap_or_else(|_| MODULE.to_owned())
+}
+
+pub fn vectors() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../ctl-format/tests/vectors")
+}
+
+pub fn v(rel: &str) -> String {
+    vectors().join(rel).display().to_string()
+}
+
+/// A SoftHSM2 token directory of its own, with PIN files.
+pub struct Lab {
+    dir: tempfile::TempDir,
+}
+
+impl Lab {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("tokens")).unwrap();
+        std::fs::write(
+            dir.path().join("softhsm2.conf"),
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+                dir.path().join("tokens").display()
+            ),
+        )
+        .unwrap();
+        Self { dir }
+    }
+
+    pub fn pin_file(&self, name: &str, pin: &str) -> String {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, format!("{pin}\n")).unwrap();
+        p.display().to_string()
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn ctl(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_ctl"))
+            .args(args)
+            .env("SOFTHSM2_CONF", self.dir.path().join("softhsm2.conf"))
+            .env("CTL_PKCS11_MODULE", module())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    /// `ctl token init` with an imported key.
+    pub fn init_with_key(&self, label: &str, pin: &str, key: &str) {
+        let so = self.pin_file("so.pin", "87654321");
+        let user = self.pin_file(&format!("{label}.pin"), pin);
+        let o = self.ctl(&[
+            "token",
+            "init",
+            "--module",
+            &module(),
+            "--label",
+            label,
+            "--so-pin-file",
+            &so,
+            "--pin-file",
+            &user,
+            "--import-key",
+            &v(key),
+            "--object",
+            "signer",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert!(stdout(&o).contains("uri: pkcs11:"), "{}", stdout(&o));
+    }
+
+    /// `ctl token init` with a key generated on the token and a self-signed certificate
+    /// (CN = the label) signed on it: the SAST token of a lab.
+    pub fn init_generated(&self, label: &str, pin: &str) {
+        let so = self.pin_file("so.pin", "87654321");
+        let user = self.pin_file(&format!("{label}.pin"), pin);
+        let o = self.ctl(&[
+            "token",
+            "init",
+            "--module",
+            &module(),
+            "--label",
+            label,
+            "--so-pin-file",
+            &so,
+            "--pin-file",
+            &user,
+            "--generate",
+            "--object",
+            "signer",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+
+    pub fn uri(&self, label: &str, pin_name: &str) -> String {
+        format!(
+            "pkcs11:token={label};object=signer?module-path={}&pin-source=file:{}",
+            module(),
+            self.path(pin_name).display()
+        )
+    }
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
