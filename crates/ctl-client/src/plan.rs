@@ -246,7 +246,10 @@ pub fn changes(ctl: &Document<'_>, servers: &[Entry]) -> Vec<Change> {
         match same_place {
             None => out.push(Change::Added(e.describe())),
             Some(r) => {
-                if r.certificate() != Some(e.certificate.der()) {
+                // A non-secure CTL carries no server certificates: nothing to compare.
+                if let Some(held) = r.certificate()
+                    && held != e.certificate.der()
+                {
                     out.push(Change::CertificateChanged(e.describe()));
                 }
                 if let (Some(was), Some(now)) = (r.ip_address(), e.ip_address)
@@ -275,4 +278,122 @@ pub fn changes(ctl: &Document<'_>, servers: &[Entry]) -> Vec<Change> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use super::*;
+    use ctl_format::TrustListBuilder;
+
+    const KEYS: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../ctl-format/tests/vectors/keys/"
+    );
+
+    fn cert(name: &str) -> Certificate {
+        Certificate::from_pem(&std::fs::read(format!("{KEYS}{name}.crt.pem")).unwrap()).unwrap()
+    }
+
+    fn server(role: Role, name: &str, dns: &str, ip: [u8; 4]) -> Entry {
+        Entry {
+            role,
+            certificate: cert(name),
+            dns_name: Some(dns.to_owned()),
+            ip_address: Some(IpAddr::from(ip)),
+            origin: Origin::Node(dns.to_owned()),
+        }
+    }
+
+    /// The cluster as the CTL was built: a publisher (CCM+TFTP) and a subsequent node.
+    fn built() -> Vec<Entry> {
+        vec![
+            server(Role::CCM_TFTP, "ccm", "cucm-pub", [10, 0, 0, 1]),
+            server(Role::CCM, "tvs", "sub1", [10, 0, 0, 2]),
+        ]
+    }
+
+    fn ctl(servers: &[Entry], with_certificates: bool) -> Vec<u8> {
+        let signer = ctl_token::SoftwareSigner::from_files(
+            std::path::Path::new(&format!("{KEYS}sast1.pem")),
+            None,
+        )
+        .unwrap();
+        let mut b = TrustListBuilder::new();
+        b.timestamp(1_735_689_600);
+        for e in token_entries(&[cert("sast1"), cert("sast2")]) {
+            b.push(e.spec(true));
+        }
+        for e in servers {
+            b.push(e.spec(with_certificates));
+        }
+        b.build(&signer).unwrap()
+    }
+
+    fn changes_between(then: &[Entry], now: &[Entry], with_certificates: bool) -> Vec<Change> {
+        let bytes = ctl(then, with_certificates);
+        let doc = ctl_format::parse_trust_list(&bytes).unwrap();
+        changes(&doc, now)
+    }
+
+    #[test]
+    fn the_same_cluster_is_up_to_date_in_mixed_and_non_secure_mode() {
+        assert_eq!(changes_between(&built(), &built(), true), []);
+        assert_eq!(changes_between(&built(), &built(), false), []);
+    }
+
+    #[test]
+    fn a_node_added_removed_renamed_readdressed_or_recertified_is_named() {
+        let mut now = built();
+        now.push(server(Role::TFTP, "tftp", "tftp1", [10, 0, 0, 3]));
+        assert_eq!(
+            changes_between(&built(), &now, true),
+            [Change::Added(now[2].describe())]
+        );
+
+        let now = vec![built().remove(0)];
+        let found = changes_between(&built(), &now, true);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            matches!(&found[0], Change::Removed(s) if s.contains("sub1")),
+            "{found:?}"
+        );
+
+        let mut now = built();
+        now[1].dns_name = Some("sub1-new".into());
+        let found = changes_between(&built(), &now, true);
+        assert!(
+            matches!(&found[..], [Change::Added(a), Change::Removed(r)]
+            if a == &now[1].describe() && r.contains("sub1")),
+            "{found:?}"
+        );
+
+        let mut now = built();
+        now[1].ip_address = Some(IpAddr::from([10, 0, 9, 2]));
+        assert_eq!(
+            changes_between(&built(), &now, true),
+            [Change::Readdressed {
+                server: "sub1".into(),
+                was: "10.0.0.2".into(),
+                now: "10.0.9.2".into(),
+            }]
+        );
+
+        let mut now = built();
+        now[0].certificate = cert("capf");
+        assert_eq!(
+            changes_between(&built(), &now, true),
+            [Change::CertificateChanged(now[0].describe())]
+        );
+    }
+
+    #[test]
+    fn capf_activated_counts_as_added() {
+        let mut now = built();
+        now.push(server(Role::CAPF, "capf", "cucm-pub", [10, 0, 0, 1]));
+        let found = changes_between(&built(), &now, true);
+        assert_eq!(found, [Change::Added(now[2].describe())]);
+        assert!(found[0].to_string().contains("CAPF"), "{}", found[0]);
+    }
 }
