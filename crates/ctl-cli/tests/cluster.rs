@@ -9,13 +9,9 @@
 use std::path::Path;
 use std::process::Command;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+mod support;
+
+use support::free_port;
 
 /// Initializes a node with `ctl-providerd`'s library and serves it on a thread of this process.
 fn provider(dir: &Path, args: &[&str], port: u16) {

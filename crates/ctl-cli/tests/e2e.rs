@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ctl_format::{Role, RsaVerifier, parse_trust_list, phone_accepts};
-use support::{Lab, stderr, stdout};
+use support::{Lab, free_port, stderr, stdout};
 
 /// The `ctl-providerd` binary of this build.
 fn providerd() -> PathBuf {
@@ -33,14 +33,6 @@ fn providerd() -> PathBuf {
         bin.display()
     );
     bin
-}
-
-fn free_tcp_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn free_udp_port() -> u16 {
@@ -183,7 +175,7 @@ impl Cluster {
         lab.init_generated("SAST1", "1234");
         lab.init_generated("SAST2", "5678");
         let dir = tempfile::tempdir().unwrap();
-        let ports: Vec<u16> = (0..4).map(|_| free_tcp_port()).collect();
+        let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
         let sub = format!("sub1=127.0.0.1:{}", ports[1]);
         let tftp = format!("tftp1=127.0.0.1:{}", ports[2]);
         let specs: [(&str, Vec<&str>); 4] = [

@@ -106,6 +106,15 @@ fn report(n: &NodeView, status: TargetStatus, hook: Option<HookOutcome>) -> Targ
     }
 }
 
+/// A target that failed: the event, then its report.
+fn failed(client: &Client, n: &NodeView, reason: String) -> TargetReport {
+    client.emit(Event::Failed {
+        target: n.name.clone(),
+        reason: reason.clone(),
+    });
+    report(n, TargetStatus::Failed(reason), None)
+}
+
 async fn stage(
     client: &Client,
     n: &NodeView,
@@ -207,7 +216,7 @@ pub(crate) async fn distribute(
             return report(n, TargetStatus::Failed("not staged".into()), None);
         };
         let answer = s.call(&Request::Commit { hash: h }).await;
-        let committed = match answer {
+        let outcome = match answer {
             Ok(Response::Committed { hook, .. }) => {
                 client.emit(Event::Committed {
                     target: n.name.clone(),
@@ -222,39 +231,21 @@ pub(crate) async fn distribute(
                         Err(e) => format!("{} NOT done on {}: {e}", a.what, n.name),
                     });
                 }
-                Ok(r)
+                r
             }
-            other => Err(other),
-        };
-        let _ = s.bye().await;
-        let answer = match committed {
-            Ok(r) => return r,
-            Err(other) => other,
-        };
-        match answer {
             Ok(Response::Error {
                 code: ErrorCode::Conflict,
                 message,
-            }) => {
-                let reason = format!("another CTL was committed first: {message}");
-                client.emit(Event::Failed {
-                    target: n.name.clone(),
-                    reason: reason.clone(),
-                });
-                report(n, TargetStatus::Failed(reason), None)
-            }
-            other => {
-                let reason = match other {
-                    Ok(r) => format!("COMMIT answered {r:?}"),
-                    Err(e) => format!("{e}; run again: commits are idempotent"),
-                };
-                client.emit(Event::Failed {
-                    target: n.name.clone(),
-                    reason: reason.clone(),
-                });
-                report(n, TargetStatus::Failed(reason), None)
-            }
-        }
+            }) => failed(
+                client,
+                n,
+                format!("another CTL was committed first: {message}"),
+            ),
+            Ok(other) => failed(client, n, format!("COMMIT answered {other:?}")),
+            Err(e) => failed(client, n, format!("{e}; run again: commits are idempotent")),
+        };
+        let _ = s.bye().await;
+        outcome
     });
     let reports = join_all(commits).await;
     let result = DistributionReport {

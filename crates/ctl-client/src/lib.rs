@@ -422,7 +422,7 @@ impl Client {
             .iter()
             .filter_map(|n| n.info.as_ref())
             .find(|i| i.first_node)
-            .and_then(|i| i.certificates.iter().find(|c| c.role == 4))
+            .and_then(|i| i.certificates.iter().find(|c| c.role == Role::CAPF.0))
             .map(|c| distribute::AfterCommit {
                 request: ctl_provider::Request::PutCapf {
                     certificate: c.der.clone(),

@@ -1,6 +1,13 @@
 //! Harnesses for the fuzz targets in `fuzz/` (kept here so the targets stay two lines).
 //!
-//! Not a stable API.
+//! Not a stable API. Compiled only with the `fuzzing` feature (the fuzz targets and this
+//! crate's own tests turn it on; the library users get has no such module).
+//!
+//! The `panic!` and `assert*!` calls here are the fuzzer's oracles, not input handling:
+//! each states an invariant of the library (what the builder writes parses back, the
+//! predicted size equals the built size, a round trip is the identity) and fires only if
+//! that invariant is broken by a bug, never because an input is malformed: malformed
+//! inputs take the `Err` arms, which return quietly.
 #![allow(clippy::arithmetic_side_effects)] // test harness: small counters only
 
 use arbitrary::{Arbitrary, Unstructured};

@@ -61,49 +61,39 @@ impl Lab {
 
     /// `ctl token init` with an imported key.
     pub fn init_with_key(&self, label: &str, pin: &str, key: &str) {
-        let so = self.pin_file("so.pin", "87654321");
-        let user = self.pin_file(&format!("{label}.pin"), pin);
-        let o = self.ctl(&[
-            "token",
-            "init",
-            "--module",
-            &module(),
-            "--label",
-            label,
-            "--so-pin-file",
-            &so,
-            "--pin-file",
-            &user,
-            "--import-key",
-            &v(key),
-            "--object",
-            "signer",
-        ]);
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let o = self.init(label, pin, &["--import-key", &v(key)]);
         assert!(stdout(&o).contains("uri: pkcs11:"), "{}", stdout(&o));
     }
 
     /// `ctl token init` with a key generated on the token and a self-signed certificate
     /// (CN = the label) signed on it: the SAST token of a lab.
     pub fn init_generated(&self, label: &str, pin: &str) {
+        self.init(label, pin, &["--generate"]);
+    }
+
+    /// `ctl token init` of a token labelled `label`, its object `signer` made by `key_args`.
+    fn init(&self, label: &str, pin: &str, key_args: &[&str]) -> Output {
         let so = self.pin_file("so.pin", "87654321");
         let user = self.pin_file(&format!("{label}.pin"), pin);
-        let o = self.ctl(&[
+        let module = module();
+        let mut args = vec![
             "token",
             "init",
             "--module",
-            &module(),
+            &module,
             "--label",
             label,
             "--so-pin-file",
             &so,
             "--pin-file",
             &user,
-            "--generate",
             "--object",
             "signer",
-        ]);
+        ];
+        args.extend_from_slice(key_args);
+        let o = self.ctl(&args);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        o
     }
 
     pub fn uri(&self, label: &str, pin_name: &str) -> String {
@@ -121,4 +111,13 @@ pub fn stdout(o: &Output) -> String {
 
 pub fn stderr(o: &Output) -> String {
     String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+/// A TCP port free on loopback now (the caller binds it soon after).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
