@@ -66,6 +66,15 @@ pub(crate) struct UpdateArgs {
     /// A token to add (its certificate: pkcs11: URI, PEM or DER); repeatable.
     #[arg(long, value_name = "URI|PEM")]
     add_token: Vec<String>,
+    /// An alternate TFTP server to add, by its CTL provider; repeatable.
+    #[arg(long, value_name = "NAME=HOST:PORT")]
+    add_tftp: Vec<String>,
+    /// A firewall to add, by its CTL provider; repeatable.
+    #[arg(long, value_name = "NAME=HOST:PORT")]
+    add_firewall: Vec<String>,
+    /// An alternate TFTP server or firewall to remove, by name; repeatable.
+    #[arg(long, value_name = "NAME")]
+    remove_peer: Vec<String>,
     #[command(flatten)]
     common: Common,
 }
@@ -422,12 +431,20 @@ pub(crate) fn run(command: &ClusterCommand) -> Outcome {
                 .iter()
                 .map(|t| token_certificate(t))
                 .collect::<Result<Vec<_>, _>>()?;
+            let mut add_peers = Vec::new();
+            for (list, firewall) in [(&a.add_tftp, false), (&a.add_firewall, true)] {
+                for p in list {
+                    add_peers.push(peer(p, firewall)?);
+                }
+            }
             confirm(&a.common, "update the CTL")?;
             let signer = token_signer(&a.token, a.common.allow_factory_pin)?;
             let result = rt.block_on(client.update(
                 signer.as_ref(),
                 &Changes {
                     add_tokens,
+                    add_peers,
+                    remove_peers: a.remove_peer.clone(),
                     ..Changes::default()
                 },
             ));

@@ -255,6 +255,23 @@ impl Cluster {
         self.lab.ctl(&all)
     }
 
+    /// Takes `name` out of the first node's member list and restarts the first node.
+    fn remove_member(&mut self, name: &str) {
+        let path = self.node_dir("pub").join("provider.toml");
+        let config = std::fs::read_to_string(&path).unwrap();
+        let block = format!("[[member]]\nname = \"{name}\"\n");
+        let kept: Vec<&str> = config
+            .split("\n\n")
+            .filter(|b| !b.starts_with(&block))
+            .collect();
+        assert_eq!(kept.len() + 1, config.split("\n\n").count(), "{config}");
+        std::fs::write(&path, kept.join("\n\n")).unwrap();
+        let i = self.nodes.iter().position(|(n, _)| *n == "pub").unwrap();
+        drop(self.nodes.remove(i));
+        self.nodes
+            .insert(i, ("pub", run_node(&self.node_dir("pub"))));
+    }
+
     /// Every member holds the same CTL, and `ctl verify` accepts it; returns it.
     fn assert_converged(&self, members: &[&str]) -> Vec<u8> {
         let first = self.ctl_file(members[0]);
@@ -314,7 +331,7 @@ const MEMBERS: [&str; 3] = ["pub", "sub", "tftp"];
     ignore = "SoftHSM2 is not installed (apt-get install softhsm2); scripts/test installs it and runs these"
 )]
 fn the_cisco_workflows_on_separate_daemons_softhsm_tokens_and_a_real_tftp_server() {
-    let c = Cluster::start();
+    let mut c = Cluster::start();
 
     // Mixed mode, first time: both tokens, signed on the last one.
     let o = c.ctl(&[
@@ -383,6 +400,10 @@ fn the_cisco_workflows_on_separate_daemons_softhsm_tokens_and_a_real_tftp_server
         sha256(&first),
         "the previous CTL is kept as CTLFile_old.tlv"
     );
+    // The first node stored the firewall with that CTL: the cluster is up to date.
+    let o = c.ctl(&["cluster", "status"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("up to date"), "{}", text(&o));
 
     // Delete-entry refusals, each naming its rule; nothing changes.
     let serial_of = |role: Role| {
@@ -423,17 +444,14 @@ fn the_cisco_workflows_on_separate_daemons_softhsm_tokens_and_a_real_tftp_server
         "--yes",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let plain = c.assert_converged(&MEMBERS);
-    // The firewall's provider address is not stored anywhere the client can read it back
-    // (only the CTL's DNS name and IP address are), so it is named as not sent, not skipped
-    // silently; naming it again with add-firewall sends it.
-    assert!(
-        text(&o).contains("asa1") && text(&o).contains("was not sent it"),
-        "{}",
-        text(&o)
-    );
-    assert_eq!(sha256(&c.ctl_file("asa")), sha256(&updated));
+    // The firewall the first node stored gets the file too.
+    let plain = c.assert_converged(&["pub", "sub", "tftp", "asa"]);
     let doc = parse_trust_list(&plain).unwrap();
+    assert_eq!(
+        doc.records().len(),
+        7,
+        "2 SAST, CCM+TFTP, CAPF, CCM, TFTP, firewall"
+    );
     assert!(
         doc.records()
             .iter()
@@ -441,6 +459,68 @@ fn the_cisco_workflows_on_separate_daemons_softhsm_tokens_and_a_real_tftp_server
     );
     let got = tftp_get(tftp_port, &c.node_dir("tftp/tftp"), "CTLFile.tlv", &phone);
     assert_eq!(sha256(&got), sha256(&plain));
+
+    // Back to mixed mode with a token of the CTL: the server certificates come back.
+    let o = c.ctl(&[
+        "cluster",
+        "set-mode",
+        "mixed",
+        "--token",
+        &c.token("SAST1"),
+        "--token",
+        &c.token("SAST2"),
+        "--yes",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let mixed = c.assert_converged(&["pub", "sub", "tftp", "asa"]);
+    let doc = parse_trust_list(&mixed).unwrap();
+    assert!(doc.records().iter().all(|r| r.certificate().is_some()));
+    assert!(text(&o).contains("Mixed"), "{}", text(&o));
+
+    // The firewall removed: its record goes, it is no longer sent the file.
+    let o = c.ctl(&[
+        "cluster",
+        "update",
+        "--remove-peer",
+        "asa1",
+        "--token",
+        &c.token("SAST1"),
+        "--yes",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(statuses(&json(&o)).len(), 3, "{}", text(&o));
+    let without = c.assert_converged(&MEMBERS);
+    let doc = parse_trust_list(&without).unwrap();
+    assert!(
+        doc.records()
+            .iter()
+            .all(|r| r.dns_name().as_deref() != Some("asa1"))
+    );
+    assert_eq!(sha256(&c.ctl_file("asa")), sha256(&mixed));
+
+    // A node removed from the cluster (the first node's configuration edited, the node
+    // restarted): status says so and fails; an update leaves its record out.
+    c.remove_member("tftp1");
+    let o = c.ctl(&["cluster", "status"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("gone from the cluster") && text(&o).contains("tftp1"),
+        "{}",
+        text(&o)
+    );
+    let o = c.ctl(&["cluster", "update", "--token", &c.token("SAST2"), "--yes"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("left out of the new CTL: tftp1"),
+        "{}",
+        text(&o)
+    );
+    let smaller = c.assert_converged(&["pub", "sub"]);
+    let doc = parse_trust_list(&smaller).unwrap();
+    assert!(doc.records().iter().all(|r| r.role() != Some(Role::TFTP)));
+    let o = c.ctl(&["cluster", "status"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
 
 #[test]

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use ctl_provider::discovery::{ClusterView, NodeStatus, NodeView};
-use ctl_provider::message::{ErrorCode, HookOutcome, Request, Response, service};
+use ctl_provider::message::{ErrorCode, HookOutcome, OffCluster, Request, Response, service};
 use ctl_provider::net::{Client as Session, NetError};
 
 use crate::{Client, Error, Event};
@@ -120,6 +120,7 @@ async fn stage(
     n: &NodeView,
     file: &[u8],
     session: Option<Session>,
+    peers: Option<OffCluster>,
 ) -> Result<(Session, [u8; 32]), String> {
     let mut s = match session {
         Some(s) => s,
@@ -135,6 +136,7 @@ async fn stage(
         .call(&Request::Stage {
             base,
             file: file.to_vec(),
+            peers,
         })
         .await
         .map_err(|e| e.to_string())?
@@ -146,13 +148,15 @@ async fn stage(
 }
 
 /// Stages `file` on every target at once, then commits it on every target; if any stage
-/// fails, every staged copy is aborted and nothing changes anywhere.
+/// fails, every staged copy is aborted and nothing changes anywhere. The first node's
+/// stage carries `peers`, the off-cluster servers it stores with the file.
 pub(crate) async fn distribute(
     client: &Client,
     view: &ClusterView,
     file: &[u8],
     after: Option<&AfterCommit>,
     sessions: Vec<Option<Session>>,
+    peers: &OffCluster,
 ) -> Result<DistributionReport, Error> {
     let hash = ctl_format::hex(&ctl_provider::net::fingerprint(file));
     // Sessions left open by discovery are used again: one login per node, not two.
@@ -171,9 +175,11 @@ pub(crate) async fn distribute(
     let staged: Vec<Result<(Session, [u8; 32]), String>> = {
         let futures = targets.iter().zip(open_sessions).map(|(n, session)| {
             let (gate, file) = (Arc::clone(&gate), Arc::clone(&file));
+            let first = n.info.as_ref().is_some_and(|i| i.first_node);
+            let peers = first.then(|| peers.clone());
             async move {
                 let _permit = gate.acquire().await.map_err(|e| e.to_string())?;
-                stage(client, n, &file, session).await
+                stage(client, n, &file, session, peers).await
             }
         });
         join_all(futures).await

@@ -24,8 +24,10 @@ pub use ctl_provider as provider;
 pub use ctl_token as token;
 
 pub use ctl_format::{Certificate, Role, Signer};
-pub use ctl_provider::discovery::{ClusterView, KnownProviders, NodeStatus, TrustPolicy};
-pub use ctl_provider::message::{HookOutcome, Password, SecurityMode};
+pub use ctl_provider::discovery::{
+    ClusterView, KnownProviders, NodeStatus, TargetKind, TrustPolicy,
+};
+pub use ctl_provider::message::{HookOutcome, OffCluster, Password, PeerSource, SecurityMode};
 
 mod distribute;
 pub mod plan;
@@ -238,10 +240,33 @@ pub struct Changes {
     pub add_tokens: Vec<Certificate>,
     /// A token entry to remove.
     pub remove: Option<Selector>,
-    /// Alternate TFTP servers and firewalls to add (their providers are contacted).
+    /// Alternate TFTP servers and firewalls to add (their providers are contacted; the
+    /// first node stores them with the new CTL, so later runs find them).
     pub add_peers: Vec<Peer>,
-    /// Server records without certificates (non-secure mode).
+    /// Alternate TFTP servers and firewalls to remove, by name (their records go; ones in
+    /// the first node's own configuration are removed there, not here).
+    pub remove_peers: Vec<String>,
+    /// Set non-secure mode: server records without certificates, mode 0 on the first node.
     pub non_secure: bool,
+}
+
+/// The alternate TFTP servers and firewalls of `view`, for the first node to store.
+fn off_cluster(view: &ClusterView) -> OffCluster {
+    let mut out = OffCluster::default();
+    for n in &view.nodes {
+        let list = match n.kind {
+            TargetKind::AlternateTftp => &mut out.alternate_tftp,
+            TargetKind::Firewall => &mut out.firewalls,
+            _ => continue,
+        };
+        list.push(ctl_provider::message::Peer {
+            name: n.name.clone(),
+            host: n.host.clone(),
+            port: n.port,
+            source: n.source.unwrap_or(PeerSource::Stored),
+        });
+    }
+    out
 }
 
 /// A 2048-bit record in the CUCM layout is under this many bytes.
@@ -351,7 +376,6 @@ impl Client {
     fn build_ctl(
         &self,
         entries: &[Entry],
-        kept: &[ctl_format::Record<'_>],
         servers_certified: bool,
         signer: &dyn Signer,
     ) -> Result<Vec<u8>, Error> {
@@ -371,9 +395,6 @@ impl Client {
                 entry: e.describe(),
             });
         }
-        for r in kept {
-            b.push_record(r);
-        }
         // The size is known before anything is signed or sent.
         b.encoded_len(signer.certificate())?;
         Ok(b.build(signer)?)
@@ -383,9 +404,13 @@ impl Client {
     /// TVS, alternate TFTP servers and firewalls; signed by the last token; distributed;
     /// mixed mode set on the first node; the CAPF certificate put on every subsequent node.
     ///
+    /// On a cluster set back to non-secure mode (a CTL whose server records carry no
+    /// certificates), it is an update instead: the signing token must be one of the
+    /// current CTL's, the tokens given are added, and the server certificates come back.
+    ///
     /// # Errors
-    /// Fewer than two tokens, a cluster that already has a CTL, a node not ready, a CTL
-    /// over 64 KiB, or a failed distribution (aborted everywhere).
+    /// Fewer than two tokens, a cluster already in mixed mode with a CTL, a node not
+    /// ready, a CTL over 64 KiB, or a failed distribution (aborted everywhere).
     pub async fn set_mixed_mode(
         &self,
         tokens: &[Certificate],
@@ -408,15 +433,26 @@ impl Client {
                 "the signing token must be one of the tokens in the CTL".into(),
             ));
         }
-        if self.current_ctl().await?.is_some() {
-            return Err(Error::Rule(
-                "the cluster already has a CTL: use update".into(),
-            ));
+        if let Some(current) = self.current_ctl().await? {
+            let doc = ctl_format::parse_trust_list(&current)
+                .map_err(|e| Error::CurrentCtl(e.to_string()))?;
+            if !plan::is_non_secure(&doc) {
+                return Err(Error::Rule(
+                    "the cluster already has a CTL in mixed mode: use update".into(),
+                ));
+            }
+            let changes = Changes {
+                add_tokens: distinct.into_iter().cloned().collect(),
+                ..Changes::default()
+            };
+            return self
+                .rebuild(signer, &changes, Some(SecurityMode::Mixed))
+                .await;
         }
         let (view, sessions) = self.discover_sessions().await?;
         let mut entries = plan::token_entries(&distinct.into_iter().cloned().collect::<Vec<_>>());
         entries.extend(plan::server_entries(&view)?);
-        let ctl = self.build_ctl(&entries, &[], true, signer)?;
+        let ctl = self.build_ctl(&entries, true, signer)?;
         let capf = view
             .nodes
             .iter()
@@ -428,13 +464,19 @@ impl Client {
                     certificate: c.der.clone(),
                 },
                 applies: |n| {
-                    n.kind == ctl_provider::discovery::TargetKind::Node
-                        && !n.info.as_ref().is_some_and(|i| i.first_node)
+                    n.kind == TargetKind::Node && !n.info.as_ref().is_some_and(|i| i.first_node)
                 },
                 what: "CAPF certificate",
             });
-        let distribution =
-            distribute::distribute(self, &view, &ctl, capf.as_ref(), sessions).await?;
+        let distribution = distribute::distribute(
+            self,
+            &view,
+            &ctl,
+            capf.as_ref(),
+            sessions,
+            &off_cluster(&view),
+        )
+        .await?;
         let mut notes = Vec::new();
         notes.push(self.set_mode(SecurityMode::Mixed).await?);
         notes.extend(
@@ -488,14 +530,32 @@ impl Client {
     }
 
     /// **Update**: with a token of the current CTL (checked, and the current CTL's signature
-    /// verified first), rebuild the CTL from the current tokens with `changes`, fresh server
-    /// entries from discovery, the alternate TFTP servers and firewalls to add, and the ones
-    /// the current CTL already holds; distribute it.
+    /// verified first), rebuild the CTL from the current tokens with `changes` and fresh
+    /// server entries from discovery: every node, and every alternate TFTP server and
+    /// firewall the first node knows (configured, or stored with the current CTL), with
+    /// the ones to add and without the ones to remove; distribute it. The first node
+    /// stores the new list of off-cluster servers with the new file. Records of servers
+    /// that are gone (a node removed or renamed) are left out, and the notes name them.
+    /// A non-secure CTL stays non-secure.
     ///
     /// # Errors
     /// A token not in the current CTL, a rule refusal (server entries cannot be removed by
-    /// hand; two tokens must remain), a node not ready, a failed distribution.
+    /// hand; two tokens must remain; a configured off-cluster server is removed in the
+    /// first node's configuration), a node or off-cluster server not ready, a failed
+    /// distribution.
     pub async fn update(&self, signer: &dyn Signer, changes: &Changes) -> Result<Outcome, Error> {
+        let mode = changes.non_secure.then_some(SecurityMode::NonSecure);
+        self.rebuild(signer, changes, mode).await
+    }
+
+    /// Update, switching to `mode` when given (else the CTL keeps its kind: server
+    /// records with certificates, or without them in non-secure mode).
+    async fn rebuild(
+        &self,
+        signer: &dyn Signer,
+        changes: &Changes,
+        mode: Option<SecurityMode>,
+    ) -> Result<Outcome, Error> {
         let signer_cert =
             Certificate::from_der(signer.certificate()).map_err(|e| Error::Certificate {
                 what: "the signing token".into(),
@@ -511,7 +571,49 @@ impl Client {
             }
         }
         let (mut view, mut sessions) = self.discover_sessions().await?;
+        for name in &changes.remove_peers {
+            let Some(i) = view
+                .nodes
+                .iter()
+                .position(|n| n.kind != TargetKind::Node && n.name == *name)
+            else {
+                let known: Vec<&str> = view
+                    .nodes
+                    .iter()
+                    .filter(|n| n.kind != TargetKind::Node)
+                    .map(|n| n.name.as_str())
+                    .collect();
+                return Err(Error::Rule(format!(
+                    "no alternate TFTP server or firewall is named {name} (known: {})",
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                )));
+            };
+            if view.nodes[i].source == Some(PeerSource::Configured) {
+                return Err(Error::Rule(format!(
+                    "{name} is in the first node's own provider configuration; remove it there"
+                )));
+            }
+            view.nodes.remove(i);
+            if let Some(c) = sessions.remove(i) {
+                let _ = c.bye().await;
+            }
+        }
         for p in &changes.add_peers {
+            if let Some(n) = view.nodes.iter().find(|n| n.name == p.name) {
+                return Err(Error::Rule(format!(
+                    "{} is already {}",
+                    p.name,
+                    match n.kind {
+                        TargetKind::Node => "a cluster node",
+                        TargetKind::Firewall => "a firewall of this CTL",
+                        _ => "an alternate TFTP server of this CTL",
+                    }
+                )));
+            }
             let options = Arc::new(ctl_provider::discovery::DiscoverOptions {
                 publisher: self.publisher.clone(),
                 user: self.user.clone(),
@@ -519,9 +621,9 @@ impl Client {
                 timeout: self.timeout,
             });
             let kind = if p.firewall {
-                ctl_provider::discovery::TargetKind::Firewall
+                TargetKind::Firewall
             } else {
-                ctl_provider::discovery::TargetKind::AlternateTftp
+                TargetKind::AlternateTftp
             };
             let node = ctl_provider::discovery::visit_peer(
                 &self.trust,
@@ -549,10 +651,10 @@ impl Client {
                 ));
             }
         }
-        // Off-cluster entries the current CTL holds (alternate TFTP servers and firewalls
-        // added earlier) stay; their providers are not known to the cluster, so they are
-        // not sent the new file (the notes say so).
-        let off_cluster: Vec<&ctl_format::Record<'_>> = doc
+        // Server records follow the cluster and the off-cluster servers the first node
+        // knows: a record that matches none of them (a node removed or renamed, a server
+        // removed above) is left out, and the notes say so.
+        let mut notes: Vec<String> = doc
             .records()
             .iter()
             .filter(|r| r.role() != Some(Role::SAST))
@@ -561,46 +663,25 @@ impl Client {
                     Some(e.role) == r.role() && e.dns_name.as_deref() == r.dns_name().as_deref()
                 })
             })
-            .filter(|r| {
-                !view.nodes.iter().any(|n| {
-                    r.dns_name().as_deref() == Some(n.name.split('.').next().unwrap_or(&n.name))
-                })
-            })
-            .collect();
-        let mut kept: Vec<ctl_format::Record<'_>> = Vec::new();
-        let mut kept_entries: Vec<Entry> = Vec::new();
-        for r in &off_cluster {
-            match r.certificate().map(Certificate::from_der) {
-                Some(Ok(certificate)) => kept_entries.push(Entry {
-                    role: r.role().unwrap_or(Role::CCM),
-                    certificate,
-                    dns_name: r.dns_name().map(|d| d.into_owned()),
-                    ip_address: r.ip_address(),
-                    origin: Origin::Firewall(
-                        r.dns_name().map(|d| d.into_owned()).unwrap_or_default(),
-                    ),
-                }),
-                // Already without a certificate (non-secure): kept as it is.
-                _ => kept.push(**r),
-            }
-        }
-        let mut entries = plan::token_entries(&tokens);
-        entries.extend(servers);
-        entries.extend(kept_entries);
-        let ctl = self.build_ctl(&entries, &kept, !changes.non_secure, signer)?;
-        let distribution = distribute::distribute(self, &view, &ctl, None, sessions).await?;
-        let mut notes: Vec<String> = off_cluster
-            .iter()
             .map(|r| {
                 format!(
-                    "{} ({}) stays in the CTL but was not sent it: name its provider again with add-tftp or add-firewall",
+                    "left out of the new CTL: {} ({}), no longer a cluster node or a known alternate TFTP server or firewall",
                     r.dns_name().unwrap_or_default(),
                     r.role().map(|x| x.to_string()).unwrap_or_default()
                 )
             })
             .collect();
-        if changes.non_secure {
-            notes.push(self.set_mode(SecurityMode::NonSecure).await?);
+        let mut entries = plan::token_entries(&tokens);
+        entries.extend(servers);
+        let certified = match mode {
+            Some(m) => m == SecurityMode::Mixed,
+            None => !plan::is_non_secure(&doc),
+        };
+        let ctl = self.build_ctl(&entries, certified, signer)?;
+        let distribution =
+            distribute::distribute(self, &view, &ctl, None, sessions, &off_cluster(&view)).await?;
+        if let Some(m) = mode {
+            notes.push(self.set_mode(m).await?);
         }
         Ok(Outcome {
             room_for_records: room(ctl.len()),

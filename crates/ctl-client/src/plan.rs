@@ -143,6 +143,17 @@ pub fn sast_certificates(doc: &Document<'_>) -> Result<Vec<Certificate>, Error> 
         .collect()
 }
 
+/// Whether `doc` is a non-secure CTL: it has server records and none of them carries a
+/// certificate.
+pub fn is_non_secure(doc: &Document<'_>) -> bool {
+    let mut servers = doc
+        .records()
+        .iter()
+        .filter(|r| r.role() != Some(Role::SAST))
+        .peekable();
+    servers.peek().is_some() && servers.all(|r| r.certificate().is_none())
+}
+
 /// Which entry `remove-entry` names.
 #[derive(Clone, Debug)]
 #[non_exhaustive]

@@ -283,6 +283,42 @@ async fn mixed_mode_update_remove_and_non_secure() {
         "{:?}",
         ns.notes
     );
+    // An update keeps a non-secure CTL non-secure.
+    let still = client.update(&s1, &Changes::default()).await.unwrap();
+    let doc = parse_trust_list(&still.ctl).unwrap();
+    assert!(
+        doc.records()
+            .iter()
+            .all(|r| r.certificate().is_some() == (r.role() == Some(ctl_format::Role::SAST)))
+    );
+    assert!(still.notes.is_empty(), "{:?}", still.notes);
+    // Mixed mode again: needs a token of the CTL; the server certificates come back.
+    let (_, outsider) = token("tftp");
+    let err = client
+        .set_mixed_mode(&[t1.clone(), t2.clone()], &outsider)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("one of the tokens in the CTL"),
+        "{err}"
+    );
+    let back = client
+        .set_mixed_mode(&[t1.clone(), t2.clone()], &s2)
+        .await
+        .unwrap();
+    let doc = parse_trust_list(&back.ctl).unwrap();
+    assert!(doc.records().iter().all(|r| r.certificate().is_some()));
+    assert!(
+        back.notes.iter().any(|n| n.contains("Mixed")),
+        "{:?}",
+        back.notes
+    );
+    phone_accepts(
+        Some(&parse_trust_list(&still.ctl).unwrap()),
+        &doc,
+        &RsaVerifier,
+    )
+    .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -362,6 +398,7 @@ async fn direct_replace(node: &TestNode, file: &[u8]) {
         .call(&Request::Stage {
             base: None,
             file: file.to_vec(),
+            peers: None,
         })
         .await
         .unwrap()
@@ -375,7 +412,7 @@ async fn direct_replace(node: &TestNode, file: &[u8]) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_firewall_added_by_update_stays_in_later_updates() {
+async fn a_firewall_added_by_update_is_stored_sent_later_files_and_removable() {
     let c = cluster();
     let tmp = tempfile::tempdir().unwrap();
     let fw_port = free_port();
@@ -415,7 +452,109 @@ async fn a_firewall_added_by_update_stays_in_later_updates() {
     );
     let doc = parse_trust_list(&with_fw.ctl).unwrap();
     assert_eq!(doc.records()[6].dns_name().as_deref(), Some("asa-1"));
-    // A later refresh keeps it.
+    // The first node stored it with that CTL: status is clean, a later refresh keeps its
+    // record and sends it the new file, like every node.
+    let (_, changes) = client.status().await.unwrap();
+    assert!(changes.is_empty(), "{changes:?}");
     let later = client.update(&s1, &Changes::default()).await.unwrap();
     assert_eq!(roles(&later.ctl).len(), 7);
+    assert!(later.notes.is_empty(), "{:?}", later.notes);
+    assert_eq!(later.distribution.targets.len(), 4);
+    assert_eq!(
+        std::fs::read(fw.dir.join("tftp/CTLFile.tlv")).unwrap(),
+        later.ctl
+    );
+    // Adding it twice, or removing a server nobody knows, is refused by name.
+    let again = Changes {
+        add_peers: vec![Peer {
+            name: "asa-1".into(),
+            host: "127.0.0.1".into(),
+            port: fw_port,
+            firewall: true,
+        }],
+        ..Changes::default()
+    };
+    let err = client.update(&s1, &again).await.unwrap_err();
+    assert!(
+        err.to_string().contains("asa-1 is already a firewall"),
+        "{err}"
+    );
+    let unknown = Changes {
+        remove_peers: vec!["asa-9".into()],
+        ..Changes::default()
+    };
+    let err = client.update(&s1, &unknown).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("no alternate TFTP server or firewall is named asa-9")
+            && err.to_string().contains("known: asa-1"),
+        "{err}"
+    );
+    // Removed: its record goes and it is not sent the file any more.
+    let removed = client
+        .update(
+            &s2,
+            &Changes {
+                remove_peers: vec!["asa-1".into()],
+                ..Changes::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        roles(&removed.ctl),
+        ["SAST", "SAST", "CCM+TFTP", "CAPF", "CCM", "TFTP"]
+    );
+    assert_eq!(removed.distribution.targets.len(), 3);
+    assert_eq!(
+        std::fs::read(fw.dir.join("tftp/CTLFile.tlv")).unwrap(),
+        later.ctl
+    );
+    let (_, changes) = client.status().await.unwrap();
+    assert!(changes.is_empty(), "{changes:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_configured_firewall_is_covered_and_only_removed_in_the_configuration() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (p0, fw_port) = (free_port(), free_port());
+    let mut first = NodeSpec::new("cucm-pub", &["callmanager", "tftp", "capf", "provider"]);
+    first.first_node = true;
+    first.firewalls = vec![format!("asa-c=127.0.0.1:{fw_port}")];
+    let n0 = start_node(&tmp.path().join("pub"), p0, &first);
+    let fw = start_node(
+        &tmp.path().join("asa"),
+        fw_port,
+        &NodeSpec::new("asa-c", &["provider"]),
+    );
+    let c = Cluster {
+        _tmp: tmp,
+        nodes: vec![n0],
+    };
+    let client = c.client(Arc::new(Mutex::new(Vec::new())));
+    let (t1, s1) = token("sast1");
+    let (t2, _) = token("sast2");
+    let outcome = client.set_mixed_mode(&[t1, t2], &s1).await.unwrap();
+    assert_eq!(
+        roles(&outcome.ctl),
+        ["SAST", "SAST", "CCM+TFTP", "CAPF", "CCM"]
+    );
+    assert_eq!(
+        std::fs::read(fw.dir.join("tftp/CTLFile.tlv")).unwrap(),
+        outcome.ctl
+    );
+    let err = client
+        .update(
+            &s1,
+            &Changes {
+                remove_peers: vec!["asa-c".into()],
+                ..Changes::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Rule(m) if m.contains("first node's own provider configuration")),
+        "{err}"
+    );
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::message::{NodeInfo, Password, Request, Response};
+use crate::message::{NodeInfo, Password, PeerSource, Request, Response};
 use crate::net::{CertPolicy, Client, NetError, client_tls, fingerprint, fingerprint_text};
 
 /// Known providers: `host port sha256` lines (`#` comments), like SSH's known_hosts.
@@ -252,6 +252,8 @@ pub struct NodeView {
     pub port: u16,
     /// What it is.
     pub kind: TargetKind,
+    /// For an off-cluster server the first node listed: where it knows it from.
+    pub source: Option<PeerSource>,
     /// Services (from the member list; from NODE_INFO when contacted).
     pub services: u16,
     /// The addresses its host name resolved to, here.
@@ -411,6 +413,7 @@ pub async fn visit_peer(
         host: host.to_owned(),
         port,
         kind,
+        source: None,
         services: 0,
         resolved: Vec::new(),
         info: None,
@@ -465,11 +468,12 @@ pub async fn discover_with_sessions(
         Err(e) => return Err(classify(&e)),
     };
     let mut targets: Vec<NodeView> = Vec::new();
-    let blank = |name: &str, host: &str, port: u16, kind, services| NodeView {
+    let blank = |name: &str, host: &str, port: u16, kind, source, services| NodeView {
         name: name.to_owned(),
         host: host.to_owned(),
         port,
         kind,
+        source,
         services,
         resolved: Vec::new(),
         info: None,
@@ -488,19 +492,15 @@ pub async fn discover_with_sessions(
         } else {
             (m.host.as_str(), m.port)
         };
-        targets.push(blank(&m.name, h, p, TargetKind::Node, m.services));
+        targets.push(blank(&m.name, h, p, TargetKind::Node, None, m.services));
     }
-    for p in &members.alternate_tftp {
-        targets.push(blank(
-            &p.name,
-            &p.host,
-            p.port,
-            TargetKind::AlternateTftp,
-            0,
-        ));
-    }
-    for p in &members.firewalls {
-        targets.push(blank(&p.name, &p.host, p.port, TargetKind::Firewall, 0));
+    for (kind, peers) in [
+        (TargetKind::AlternateTftp, &members.alternate_tftp),
+        (TargetKind::Firewall, &members.firewalls),
+    ] {
+        for p in peers {
+            targets.push(blank(&p.name, &p.host, p.port, kind, Some(p.source), 0));
+        }
     }
     let options = Arc::new(options);
     let mut set = tokio::task::JoinSet::new();

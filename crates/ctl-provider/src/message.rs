@@ -104,6 +104,10 @@ pub mod tag {
     pub const LIMIT: u8 = 0x1A;
     /// Whether the node is the first node, 1 byte.
     pub const FIRST_NODE: u8 = 0x1B;
+    /// The off-cluster servers a staged CTL covers, nested ALTERNATE_TFTP and FIREWALL.
+    pub const PEERS: u8 = 0x1C;
+    /// Where an off-cluster server comes from, 1 byte (see [`super::PeerSource`]).
+    pub const SOURCE: u8 = 0x1D;
     /// A chunk of a file; consecutive FILE elements are concatenated.
     pub const FILE: u8 = 0x20;
 }
@@ -212,6 +216,27 @@ pub struct Member {
     pub port: u16,
 }
 
+/// Where the first node knows an off-cluster server from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Hash)]
+#[non_exhaustive]
+pub enum PeerSource {
+    /// Its own configuration (`alternate_tftp` and `firewall` in the provider's config);
+    /// only an administrator of the first node removes it.
+    #[default]
+    Configured,
+    /// A client named it in the STAGE of the CTL that is now current.
+    Stored,
+}
+
+impl PeerSource {
+    const fn code(self) -> u8 {
+        match self {
+            Self::Configured => 1,
+            Self::Stored => 2,
+        }
+    }
+}
+
 /// An off-cluster server (alternate TFTP or firewall).
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Peer {
@@ -221,6 +246,17 @@ pub struct Peer {
     pub host: String,
     /// Provider port.
     pub port: u16,
+    /// Where the first node knows it from (MEMBERS_OK; not sent in STAGE).
+    pub source: PeerSource,
+}
+
+/// The off-cluster servers a CTL covers, as a client tells the first node in STAGE.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct OffCluster {
+    /// Alternate TFTP servers.
+    pub alternate_tftp: Vec<Peer>,
+    /// Firewalls.
+    pub firewalls: Vec<Peer>,
 }
 
 /// MEMBERS' answer.
@@ -228,9 +264,9 @@ pub struct Peer {
 pub struct Members {
     /// Every node of the cluster.
     pub members: Vec<Member>,
-    /// Configured off-cluster alternate TFTP servers.
+    /// Off-cluster alternate TFTP servers (configured, and stored with the current CTL).
     pub alternate_tftp: Vec<Peer>,
-    /// Configured firewalls.
+    /// Firewalls (configured, and stored with the current CTL).
     pub firewalls: Vec<Peer>,
 }
 
@@ -380,6 +416,9 @@ pub enum Request {
         base: Option<[u8; 32]>,
         /// The signed CTL.
         file: Vec<u8>,
+        /// First node only: the off-cluster servers the CTL covers besides the configured
+        /// ones, stored when it commits (`None`: keep the stored ones).
+        peers: Option<OffCluster>,
     },
     /// Commit a staged CTL.
     Commit {
@@ -503,9 +542,14 @@ impl Request {
                     .put(tag::PASSWORD, password.expose().as_bytes());
             }
             Self::NodeInfo | Self::Members | Self::GetCtl | Self::GetMode | Self::Bye => {}
-            Self::Stage { base, file } => {
-                w.put(tag::BASE_HASH, base.as_ref().map_or(&[][..], |h| &h[..]))
-                    .put(tag::FILE, file);
+            Self::Stage { base, file, peers } => {
+                w.put(tag::BASE_HASH, base.as_ref().map_or(&[][..], |h| &h[..]));
+                if let Some(p) = peers {
+                    let mut inner = BodyWriter::new();
+                    put_peers(&mut inner, &p.alternate_tftp, &p.firewalls, false);
+                    w.put(tag::PEERS, &inner.finish());
+                }
+                w.put(tag::FILE, file);
             }
             Self::Commit { hash } | Self::Abort { hash } => {
                 w.put(tag::HASH, hash);
@@ -561,7 +605,21 @@ impl Request {
                     Some(m.hash_of(base, tag::BASE_HASH)?)
                 };
                 let file = m.file()?.ok_or(m.bad("STAGE without FILE"))?;
-                Self::Stage { base, file }
+                let peers = match m.opt(tag::PEERS) {
+                    None => None,
+                    Some(v) => {
+                        let els = elements(v)?;
+                        let mut out = OffCluster::default();
+                        read_peers(
+                            frame.kind,
+                            &els,
+                            &mut out.alternate_tftp,
+                            &mut out.firewalls,
+                        )?;
+                        Some(out)
+                    }
+                };
+                Self::Stage { base, file, peers }
             }
             kind::COMMIT => Self::Commit {
                 hash: m.hash(tag::HASH)?,
@@ -647,19 +705,7 @@ impl Response {
                         .put(tag::PORT, &member.port.to_be_bytes());
                     w.put(tag::MEMBER, &inner.finish());
                 }
-                for (t, peers) in [
-                    (tag::ALTERNATE_TFTP, &m.alternate_tftp),
-                    (tag::FIREWALL, &m.firewalls),
-                ] {
-                    for p in peers {
-                        let mut inner = BodyWriter::new();
-                        inner
-                            .put(tag::NODE_NAME, p.name.as_bytes())
-                            .put(tag::HOST, p.host.as_bytes())
-                            .put(tag::PORT, &p.port.to_be_bytes());
-                        w.put(t, &inner.finish());
-                    }
-                }
+                put_peers(&mut w, &m.alternate_tftp, &m.firewalls, true);
             }
             Self::Ctl(current) => {
                 if let Some((hash, file)) = current {
@@ -746,35 +792,26 @@ impl Response {
             }),
             kind::MEMBERS => {
                 let mut out = Members::default();
-                for e in m.els {
+                for e in m.els.iter().filter(|e| e.tag == tag::MEMBER) {
                     let inner_els = elements(e.value)?;
                     let inner = Msg {
                         kind: frame.kind,
                         els: &inner_els,
                     };
-                    match e.tag {
-                        tag::MEMBER => out.members.push(Member {
-                            name: inner.text(tag::NODE_NAME)?,
-                            host: inner.text(tag::HOST)?,
-                            addresses: inner.addresses()?,
-                            services: inner.u16(tag::SERVICES)?,
-                            port: inner.u16(tag::PORT)?,
-                        }),
-                        tag::ALTERNATE_TFTP | tag::FIREWALL => {
-                            let p = Peer {
-                                name: inner.text(tag::NODE_NAME)?,
-                                host: inner.text(tag::HOST)?,
-                                port: inner.u16(tag::PORT)?,
-                            };
-                            if e.tag == tag::FIREWALL {
-                                out.firewalls.push(p)
-                            } else {
-                                out.alternate_tftp.push(p)
-                            }
-                        }
-                        _ => {}
-                    }
+                    out.members.push(Member {
+                        name: inner.text(tag::NODE_NAME)?,
+                        host: inner.text(tag::HOST)?,
+                        addresses: inner.addresses()?,
+                        services: inner.u16(tag::SERVICES)?,
+                        port: inner.u16(tag::PORT)?,
+                    });
                 }
+                read_peers(
+                    frame.kind,
+                    m.els,
+                    &mut out.alternate_tftp,
+                    &mut out.firewalls,
+                )?;
                 Self::Members(out)
             }
             kind::GET_CTL => match m.opt(tag::HASH) {
@@ -831,6 +868,59 @@ impl Response {
             _ => return Err(ProtocolError::UnknownMessage { kind: frame.kind }),
         })
     }
+}
+
+/// Writes ALTERNATE_TFTP and FIREWALL elements (with SOURCE when `with_source`).
+fn put_peers(w: &mut BodyWriter, alternate_tftp: &[Peer], firewalls: &[Peer], with_source: bool) {
+    for (t, peers) in [
+        (tag::ALTERNATE_TFTP, alternate_tftp),
+        (tag::FIREWALL, firewalls),
+    ] {
+        for p in peers {
+            let mut inner = BodyWriter::new();
+            inner
+                .put(tag::NODE_NAME, p.name.as_bytes())
+                .put(tag::HOST, p.host.as_bytes())
+                .put(tag::PORT, &p.port.to_be_bytes());
+            if with_source {
+                inner.put(tag::SOURCE, &[p.source.code()]);
+            }
+            w.put(t, &inner.finish());
+        }
+    }
+}
+
+/// Reads the ALTERNATE_TFTP and FIREWALL elements among `els` (SOURCE absent: configured).
+fn read_peers(
+    kind: u8,
+    els: &[Element<'_>],
+    alternate_tftp: &mut Vec<Peer>,
+    firewalls: &mut Vec<Peer>,
+) -> Result<(), ProtocolError> {
+    for e in els {
+        let list = match e.tag {
+            tag::ALTERNATE_TFTP => &mut *alternate_tftp,
+            tag::FIREWALL => &mut *firewalls,
+            _ => continue,
+        };
+        let inner_els = elements(e.value)?;
+        let inner = Msg {
+            kind,
+            els: &inner_els,
+        };
+        let source = match inner.opt_u8(tag::SOURCE)? {
+            None | Some(1) => PeerSource::Configured,
+            Some(2) => PeerSource::Stored,
+            Some(_) => return Err(inner.bad("SOURCE other than 1 or 2")),
+        };
+        list.push(Peer {
+            name: inner.text(tag::NODE_NAME)?,
+            host: inner.text(tag::HOST)?,
+            port: inner.u16(tag::PORT)?,
+            source,
+        });
+    }
+    Ok(())
 }
 
 const fn mode_code(m: SecurityMode) -> u8 {

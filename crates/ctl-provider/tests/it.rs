@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use ctl_provider::frame::{Frame, FrameReader};
 use ctl_provider::message::{
-    AuditEntry, HookOutcome, Member, Members, NodeInfo, Password, Peer, Role, RoleCertificate,
-    SecurityMode, service,
+    AuditEntry, HookOutcome, Member, Members, NodeInfo, OffCluster, Password, Peer, PeerSource,
+    Role, RoleCertificate, SecurityMode, service,
 };
 use ctl_provider::{
     ClientConn, ClientEvent, ErrorCode, Request, Response, ServerConfig, ServerConn, ServerEvent,
@@ -36,10 +36,43 @@ fn requests() -> Vec<Request> {
         Request::Stage {
             base: None,
             file: vec![1, 2, 3],
+            peers: None,
         },
         Request::Stage {
             base: Some([7; 32]),
             file: vec![9; 65_536],
+            peers: None,
+        },
+        Request::Stage {
+            base: Some([8; 32]),
+            file: vec![0x30; 100],
+            peers: Some(OffCluster::default()),
+        },
+        Request::Stage {
+            base: None,
+            file: vec![0x31; 10],
+            peers: Some(OffCluster {
+                alternate_tftp: vec![Peer {
+                    name: "tftp-dr".into(),
+                    host: "tftp-dr.example.com".into(),
+                    port: 2444,
+                    source: PeerSource::Configured,
+                }],
+                firewalls: vec![
+                    Peer {
+                        name: "asa1".into(),
+                        host: "192.0.2.50".into(),
+                        port: 2445,
+                        source: PeerSource::Configured,
+                    },
+                    Peer {
+                        name: "asa2".into(),
+                        host: "asa2".into(),
+                        port: 1,
+                        source: PeerSource::Configured,
+                    },
+                ],
+            }),
         },
         Request::Commit { hash: [1; 32] },
         Request::Abort { hash: [2; 32] },
@@ -101,12 +134,22 @@ fn responses() -> Vec<(u8, Response)> {
                     name: "tftp2".into(),
                     host: "tftp2.example.com".into(),
                     port: 2444,
+                    source: PeerSource::Configured,
                 }],
-                firewalls: vec![Peer {
-                    name: "asa".into(),
-                    host: "asa.example.com".into(),
-                    port: 2444,
-                }],
+                firewalls: vec![
+                    Peer {
+                        name: "asa".into(),
+                        host: "asa.example.com".into(),
+                        port: 2444,
+                        source: PeerSource::Stored,
+                    },
+                    Peer {
+                        name: "asa-b".into(),
+                        host: "asa-b.example.com".into(),
+                        port: 2444,
+                        source: PeerSource::Configured,
+                    },
+                ],
             }),
         ),
         (5, Response::Ctl(None)),
@@ -199,7 +242,7 @@ impl Node {
                 name: "n1".into(),
                 ..NodeInfo::default()
             }),
-            Request::Stage { base, file } => {
+            Request::Stage { base, file, .. } => {
                 if *base != self.current.as_ref().map(|c| c.0) {
                     return Response::error(ErrorCode::Conflict, "stale base");
                 }
@@ -337,6 +380,7 @@ fn a_session_from_hello_to_bye() {
     client.send(&Request::Stage {
         base: None,
         file: vec![1; 100],
+        peers: None,
     });
     pump(&mut client, &mut server, &mut node, now);
     let Response::Staged(h) = responses_of(&mut client).remove(0) else {
@@ -346,6 +390,7 @@ fn a_session_from_hello_to_bye() {
     client.send(&Request::Stage {
         base: None,
         file: vec![2; 100],
+        peers: None,
     });
     client.send(&Request::GetCtl);
     pump(&mut client, &mut server, &mut node, now);
@@ -395,6 +440,7 @@ fn a_read_only_user_may_read_but_not_change() {
     client.send(&Request::Stage {
         base: None,
         file: vec![1],
+        peers: None,
     });
     client.send(&Request::SetMode(SecurityMode::Mixed));
     pump(&mut client, &mut server, &mut node, now);
@@ -627,9 +673,35 @@ fn the_worked_examples_of_the_specification_match_the_encoder() {
         Request::Stage {
             base: None,
             file: b"ABCDE".to_vec(),
+            peers: None,
         }
         .to_frame(4),
         Response::error(ErrorCode::Conflict, "stale base").to_frame(4, 0x07),
+        Request::Stage {
+            base: None,
+            file: b"ABCDE".to_vec(),
+            peers: Some(OffCluster {
+                alternate_tftp: Vec::new(),
+                firewalls: vec![Peer {
+                    name: "asa".into(),
+                    host: "asa".into(),
+                    port: 2444,
+                    source: PeerSource::Configured,
+                }],
+            }),
+        }
+        .to_frame(5),
+        Response::Members(Members {
+            members: Vec::new(),
+            alternate_tftp: Vec::new(),
+            firewalls: vec![Peer {
+                name: "asa".into(),
+                host: "asa".into(),
+                port: 2444,
+                source: PeerSource::Stored,
+            }],
+        })
+        .to_frame(6, 0x04),
     ]
     .into_iter()
     .map(|f| f.encode().unwrap())

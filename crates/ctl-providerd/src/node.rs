@@ -9,14 +9,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use argon2::Argon2;
 use ctl_format::RsaVerifier;
 use ctl_provider::message::{
-    AuditEntry, ErrorCode, HookOutcome, Member, Members, NodeInfo, Password, Peer, Request,
-    Response, Role, RoleCertificate, SecurityMode,
+    AuditEntry, ErrorCode, HookOutcome, Member, Members, NodeInfo, OffCluster, Password, Peer,
+    PeerSource, Request, Response, Role, RoleCertificate, SecurityMode,
 };
 use ctl_provider::net::{Handler, PeerInfo};
 use sha2::Digest as _;
 
 use crate::config::{Config, services_bits};
-use crate::store::{AuditLine, State, Store};
+use crate::store::{AuditLine, PeerRecord, PendingPeers, State, Store, StoredPeers};
 
 /// A file and its SHA-256.
 type HashedFile = ([u8; 32], Vec<u8>);
@@ -31,6 +31,8 @@ struct Staged {
     bytes: Vec<u8>,
     base: Option<[u8; 32]>,
     session: u64,
+    /// The off-cluster servers to store with it (first node).
+    peers: Option<StoredPeers>,
 }
 
 #[derive(Default)]
@@ -247,6 +249,7 @@ impl Node {
                     name: p.name.clone(),
                     host: p.host.clone(),
                     port: p.port,
+                    source: PeerSource::Configured,
                 })
                 .collect(),
             firewalls: config
@@ -256,6 +259,7 @@ impl Node {
                     name: p.name.clone(),
                     host: p.host.clone(),
                     port: p.port,
+                    source: PeerSource::Configured,
                 })
                 .collect(),
         };
@@ -278,7 +282,15 @@ impl Node {
             .current_ctl()
             .map_err(|e| format!("storage: {e}"))?
             .map(|b| hex(&hash(&b)));
-        if state.current_hash != on_disk {
+        let mut repaired = state.current_hash != on_disk;
+        if let Some(pending) = state.pending_peers.take() {
+            // A commit stopped between its writes: the list goes with the file on disk.
+            if Some(&pending.hash) == on_disk.as_ref() {
+                state.peers = pending.peers;
+            }
+            repaired = true;
+        }
+        if repaired {
             state.current_hash = on_disk;
             store
                 .save_state(&state)
@@ -367,7 +379,12 @@ impl Node {
         user: &str,
         base: Option<[u8; 32]>,
         file: Vec<u8>,
+        peers: Option<OffCluster>,
     ) -> Response {
+        let peers = match peers.map(|p| self.peers_to_store(p)).transpose() {
+            Ok(p) => p,
+            Err(r) => return r,
+        };
         {
             let inner = self.inner();
             let mut preparing: Vec<u64> = inner.staged.values().map(|s| s.session).collect();
@@ -435,6 +452,7 @@ impl Node {
                 bytes: file,
                 base,
                 session: peer.session,
+                peers,
             },
         );
         self.audit(user, "stage", hex(&h));
@@ -496,6 +514,23 @@ impl Node {
                 "the CTL changed since this one was staged; stage it again",
             );
         }
+        if let Some(peers) = &staged.peers {
+            // The list first, marked with the file it goes with; current once the file is.
+            let pending = self.store.state().and_then(|mut s| {
+                s.pending_peers = Some(PendingPeers {
+                    hash: hex(&h),
+                    peers: peers.clone(),
+                });
+                self.store.save_state(&s)
+            });
+            if let Err(e) = pending {
+                self.audit(user, "commit-failed", e.to_string());
+                return Response::error(
+                    ErrorCode::Storage,
+                    format!("writing the off-cluster servers: {e}; the previous file is unchanged"),
+                );
+            }
+        }
         if let Err(e) = self.store.install_ctl(&staged.bytes) {
             self.audit(user, "commit-failed", e.to_string());
             return Response::error(
@@ -505,6 +540,9 @@ impl Node {
         }
         let state_result = self.store.state().and_then(|mut s| {
             s.current_hash = Some(hex(&h));
+            if let Some(pending) = s.pending_peers.take() {
+                s.peers = pending.peers;
+            }
             self.store.save_state(&s)
         });
         if let Err(e) = state_result {
@@ -520,6 +558,96 @@ impl Node {
             );
         }
         Response::Committed { hash: h, hook }
+    }
+
+    /// Checks the PEERS of a STAGE: first node only, every name given once and not a
+    /// member's, and not one the configuration already lists.
+    fn peers_to_store(&self, peers: OffCluster) -> Result<StoredPeers, Response> {
+        if !self.config.first_node {
+            return Err(Response::error(
+                ErrorCode::NotFirstNode,
+                "only the first node stores the off-cluster servers (PEERS)",
+            ));
+        }
+        let mut seen: Vec<&str> = Vec::new();
+        let all = peers.alternate_tftp.iter().chain(&peers.firewalls);
+        for p in all {
+            let refuse = |why: String| {
+                Err(Response::error(
+                    ErrorCode::InvalidFile,
+                    format!("PEERS: {why}"),
+                ))
+            };
+            if p.name.is_empty() || p.host.is_empty() || p.port == 0 {
+                return refuse(format!(
+                    "{:?} at {:?} port {} needs a name, a host and a port",
+                    p.name, p.host, p.port
+                ));
+            }
+            if seen.contains(&p.name.as_str()) {
+                return refuse(format!("{} is named twice", p.name));
+            }
+            if self.members.members.iter().any(|m| m.name == p.name) {
+                return refuse(format!(
+                    "{} is a cluster member, not an off-cluster server",
+                    p.name
+                ));
+            }
+            seen.push(&p.name);
+        }
+        let configured = |p: &Peer| {
+            self.members
+                .alternate_tftp
+                .iter()
+                .chain(&self.members.firewalls)
+                .any(|c| c.name == p.name)
+        };
+        let keep = |list: Vec<Peer>| {
+            list.into_iter()
+                .filter(|p| !configured(p))
+                .map(|p| PeerRecord {
+                    name: p.name,
+                    host: p.host,
+                    port: p.port,
+                })
+                .collect()
+        };
+        Ok(StoredPeers {
+            alternate_tftp: keep(peers.alternate_tftp),
+            firewalls: keep(peers.firewalls),
+        })
+    }
+
+    /// MEMBERS: the configured members and peers, then the peers stored with the current CTL.
+    fn members_now(&self) -> Response {
+        let mut out = self.members.clone();
+        let state = match self.store.state() {
+            Ok(s) => s,
+            Err(e) => return Response::error(ErrorCode::Storage, format!("state: {e}")),
+        };
+        let stored = state.peers_for(state.current_hash.as_deref());
+        for (list, records) in [
+            (&mut out.alternate_tftp, &stored.alternate_tftp),
+            (&mut out.firewalls, &stored.firewalls),
+        ] {
+            for r in records {
+                let configured = self
+                    .members
+                    .alternate_tftp
+                    .iter()
+                    .chain(&self.members.firewalls)
+                    .any(|c| c.name == r.name);
+                if !configured {
+                    list.push(Peer {
+                        name: r.name.clone(),
+                        host: r.host.clone(),
+                        port: r.port,
+                        source: PeerSource::Stored,
+                    });
+                }
+            }
+        }
+        Response::Members(out)
     }
 
     async fn run_hook(&self, h: &[u8; 32]) -> Option<HookOutcome> {
@@ -737,7 +865,7 @@ impl Handler for Node {
     async fn handle(&self, peer: &PeerInfo, user: &str, _role: Role, request: Request) -> Response {
         match request {
             Request::NodeInfo => Response::NodeInfo(self.info.clone()),
-            Request::Members if self.config.first_node => Response::Members(self.members.clone()),
+            Request::Members if self.config.first_node => self.members_now(),
             Request::Members => Response::error(
                 ErrorCode::NotFirstNode,
                 "ask the first node for the members",
@@ -747,7 +875,7 @@ impl Handler for Node {
                 Err(r) => r,
             },
             Request::GetMode => self.mode(),
-            Request::Stage { base, file } => self.stage(peer, user, base, file),
+            Request::Stage { base, file, peers } => self.stage(peer, user, base, file, peers),
             Request::Commit { hash } => self.commit(peer, user, hash).await,
             Request::Abort { hash } => match self.inner().staged.remove(&hash) {
                 Some(_) => Response::Aborted(hash),

@@ -45,6 +45,55 @@ pub struct State {
     pub mode: u8,
     /// SHA-256 (hex) of the current CTLFile.tlv, if any.
     pub current_hash: Option<String>,
+    /// Off-cluster servers clients stored with the current CTL (first node).
+    #[serde(default)]
+    pub peers: StoredPeers,
+    /// The list staged with a CTL being committed: written before the file, made current
+    /// after it, so the list always matches the file (see [`State::peers_for`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_peers: Option<PendingPeers>,
+}
+
+impl State {
+    /// The stored off-cluster servers that go with the CTL whose hash is `current`: the
+    /// pending list when the crash came after its file was written, else the stored one.
+    pub fn peers_for(&self, current: Option<&str>) -> &StoredPeers {
+        match &self.pending_peers {
+            Some(p) if Some(p.hash.as_str()) == current => &p.peers,
+            _ => &self.peers,
+        }
+    }
+}
+
+/// One off-cluster server's provider.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PeerRecord {
+    /// Its name (the DNS name in its CTL records).
+    pub name: String,
+    /// Host name or address of its provider.
+    pub host: String,
+    /// Provider port.
+    pub port: u16,
+}
+
+/// Off-cluster servers by kind.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StoredPeers {
+    /// Alternate TFTP servers.
+    #[serde(default)]
+    pub alternate_tftp: Vec<PeerRecord>,
+    /// Firewalls.
+    #[serde(default)]
+    pub firewalls: Vec<PeerRecord>,
+}
+
+/// A list waiting for its CTL to commit.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PendingPeers {
+    /// SHA-256 (hex) of the CTL it goes with.
+    pub hash: String,
+    /// The list.
+    pub peers: StoredPeers,
 }
 
 /// The node's storage.

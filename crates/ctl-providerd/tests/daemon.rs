@@ -14,7 +14,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ctl_format::{Certificate, Layout, RecordSpec, Role as CtlRole, TrustListBuilder};
-use ctl_provider::message::{ErrorCode, Password, Request, Response, Role, SecurityMode};
+use ctl_provider::message::{
+    ErrorCode, Members, OffCluster, Password, Peer, PeerSource, Request, Response, Role,
+    SecurityMode,
+};
 use ctl_provider::net::{Client, Fingerprints, client_tls, fingerprint};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ctl-providerd");
@@ -164,6 +167,7 @@ async fn first_node_serves_stages_commits_and_remembers() {
         .call(&Request::Stage {
             base: None,
             file: first.clone(),
+            peers: None,
         })
         .await
         .unwrap()
@@ -191,6 +195,7 @@ async fn first_node_serves_stages_commits_and_remembers() {
         .call(&Request::Stage {
             base: None,
             file: second.clone(),
+            peers: None,
         })
         .await
         .unwrap();
@@ -209,6 +214,7 @@ async fn first_node_serves_stages_commits_and_remembers() {
         .call(&Request::Stage {
             base: Some(h1),
             file: itl,
+            peers: None,
         })
         .await
         .unwrap();
@@ -226,6 +232,7 @@ async fn first_node_serves_stages_commits_and_remembers() {
         .call(&Request::Stage {
             base: Some(h1),
             file: vec![1, 2, 3],
+            peers: None,
         })
         .await
         .unwrap();
@@ -239,6 +246,7 @@ async fn first_node_serves_stages_commits_and_remembers() {
         .call(&Request::Stage {
             base: Some(h1),
             file: second.clone(),
+            peers: None,
         })
         .await
         .unwrap()
@@ -294,6 +302,25 @@ async fn subsequent_nodes_store_capf_and_refuse_first_node_requests() {
     let mut c = connect(&d).await;
     c.login("admin", &Password::new("s3cret")).await.unwrap();
     let r = c.call(&Request::Members).await.unwrap();
+    assert!(
+        matches!(
+            r,
+            Response::Error {
+                code: ErrorCode::NotFirstNode,
+                ..
+            }
+        ),
+        "{r:?}"
+    );
+    // Only the first node keeps the off-cluster servers.
+    let r = c
+        .call(&Request::Stage {
+            base: None,
+            file: ctl("sast1", 1),
+            peers: Some(OffCluster::default()),
+        })
+        .await
+        .unwrap();
     assert!(
         matches!(
             r,
@@ -369,6 +396,168 @@ async fn current_hash(c: &mut Client) -> Option<[u8; 32]> {
     }
 }
 
+fn peer(name: &str, port: u16) -> Peer {
+    Peer {
+        name: name.into(),
+        host: "127.0.0.1".into(),
+        port,
+        source: PeerSource::Configured,
+    }
+}
+
+/// (name, source) of every off-cluster server MEMBERS lists, alternate TFTP first.
+async fn peers_listed(c: &mut Client) -> Vec<(String, PeerSource)> {
+    let Response::Members(Members {
+        alternate_tftp,
+        firewalls,
+        ..
+    }) = c.call(&Request::Members).await.unwrap()
+    else {
+        panic!()
+    };
+    alternate_tftp
+        .iter()
+        .chain(&firewalls)
+        .map(|p| (p.name.clone(), p.source))
+        .collect()
+}
+
+async fn stage_commit(c: &mut Client, file: Vec<u8>, peers: Option<OffCluster>) -> Response {
+    let base = current_hash(c).await;
+    match c.call(&Request::Stage { base, file, peers }).await.unwrap() {
+        Response::Staged(hash) => c.call(&Request::Commit { hash }).await.unwrap(),
+        other => other,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn off_cluster_servers_are_stored_with_the_ctl_they_came_with() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    init(
+        dir,
+        "cucm-pub",
+        &[
+            "--first-node",
+            "--member",
+            "sub1=127.0.0.1:2444",
+            "--firewall",
+            "asa=127.0.0.1:2445",
+        ],
+    );
+    let mut d = start(dir);
+    let mut c = logged_in(&d).await;
+    let configured = ("asa".to_owned(), PeerSource::Configured);
+    assert_eq!(
+        peers_listed(&mut c).await,
+        std::slice::from_ref(&configured)
+    );
+
+    // Refused: a member named as off-cluster, a name given twice; nothing is stored.
+    for (peers, why) in [
+        (
+            OffCluster {
+                firewalls: vec![peer("sub1", 1)],
+                ..OffCluster::default()
+            },
+            "sub1 is a cluster member",
+        ),
+        (
+            OffCluster {
+                alternate_tftp: vec![peer("dr", 1)],
+                firewalls: vec![peer("dr", 2)],
+            },
+            "dr is named twice",
+        ),
+    ] {
+        let r = stage_commit(&mut c, ctl("sast1", 1), Some(peers)).await;
+        let Response::Error {
+            code: ErrorCode::InvalidFile,
+            message,
+        } = &r
+        else {
+            panic!("{r:?}")
+        };
+        assert!(message.contains(why), "{message}");
+    }
+
+    // Staged with a CTL: listed once that CTL commits (the configured one listed once).
+    let peers = OffCluster {
+        alternate_tftp: vec![peer("tftp-dr", 7001)],
+        firewalls: vec![peer("asa", 2445), peer("asa2", 7002)],
+    };
+    let file = ctl("sast1", 10);
+    let Response::Staged(h1) = c
+        .call(&Request::Stage {
+            base: None,
+            file,
+            peers: Some(peers),
+        })
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        peers_listed(&mut c).await,
+        std::slice::from_ref(&configured),
+        "staged only"
+    );
+    assert!(matches!(
+        c.call(&Request::Commit { hash: h1 }).await.unwrap(),
+        Response::Committed { .. }
+    ));
+    let stored = vec![
+        ("tftp-dr".to_owned(), PeerSource::Stored),
+        configured.clone(),
+        ("asa2".to_owned(), PeerSource::Stored),
+    ];
+    assert_eq!(peers_listed(&mut c).await, stored);
+
+    // A later CTL staged without PEERS keeps them; the list survives a restart.
+    assert!(matches!(
+        stage_commit(&mut c, ctl("sast2", 11), None).await,
+        Response::Committed { .. }
+    ));
+    drop(c);
+    drop(d);
+    d = start(dir);
+    let mut c = logged_in(&d).await;
+    assert_eq!(peers_listed(&mut c).await, stored);
+
+    // A crash after a commit wrote its list and its file, before it made the list current:
+    // the restart takes the list that goes with the file on disk. A crash before the file
+    // was written: the list of the other file is dropped.
+    let state_path = dir.join("state/state.json");
+    let current = ctl_format::hex(&current_hash(&mut c).await.unwrap());
+    let asa3 = ("asa3".to_owned(), PeerSource::Stored);
+    for (hash, name) in [(current, "asa3"), ("00".repeat(32), "asa4")] {
+        let mut state: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
+        state["pending_peers"] = serde_json::json!({
+            "hash": hash,
+            "peers": { "firewalls": [{ "name": name, "host": "127.0.0.1", "port": 7003 }] }
+        });
+        drop(c);
+        drop(d);
+        std::fs::write(&state_path, serde_json::to_vec(&state).unwrap()).unwrap();
+        d = start(dir);
+        c = logged_in(&d).await;
+        assert_eq!(
+            peers_listed(&mut c).await,
+            [configured.clone(), asa3.clone()],
+            "pending {name}"
+        );
+    }
+
+    // An empty PEERS clears the stored ones; the configured one stays.
+    assert!(matches!(
+        stage_commit(&mut c, ctl("sast1", 12), Some(OffCluster::default())).await,
+        Response::Committed { .. }
+    ));
+    assert_eq!(peers_listed(&mut c).await, [configured]);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn five_sessions_stage_at_once_and_exactly_one_commit_wins() {
     let tmp = tempfile::tempdir().unwrap();
@@ -379,6 +568,7 @@ async fn five_sessions_stage_at_once_and_exactly_one_commit_wins() {
         .call(&Request::Stage {
             base: None,
             file: ctl("sast1", 1),
+            peers: None,
         })
         .await
         .unwrap()
@@ -393,6 +583,7 @@ async fn five_sessions_stage_at_once_and_exactly_one_commit_wins() {
             .call(&Request::Stage {
                 base: Some(h0),
                 file: ctl("sast2", 100 + i),
+                peers: None,
             })
             .await
             .unwrap();
@@ -407,6 +598,7 @@ async fn five_sessions_stage_at_once_and_exactly_one_commit_wins() {
         .call(&Request::Stage {
             base: Some(h0),
             file: ctl("sast2", 999),
+            peers: None,
         })
         .await
         .unwrap();
@@ -450,6 +642,7 @@ async fn the_on_commit_hook_reports_and_is_killed_after_its_timeout() {
         .call(&Request::Stage {
             base: None,
             file: ctl("sast1", 1),
+            peers: None,
         })
         .await
         .unwrap()
@@ -473,6 +666,7 @@ async fn the_on_commit_hook_reports_and_is_killed_after_its_timeout() {
         .call(&Request::Stage {
             base: Some(h),
             file: ctl("sast2", 2),
+            peers: None,
         })
         .await
         .unwrap()
@@ -514,6 +708,7 @@ async fn a_failed_write_leaves_the_old_file_and_says_so() {
         .call(&Request::Stage {
             base: None,
             file: first.clone(),
+            peers: None,
         })
         .await
         .unwrap()
@@ -528,6 +723,7 @@ async fn a_failed_write_leaves_the_old_file_and_says_so() {
         .call(&Request::Stage {
             base: Some(h),
             file: ctl("sast2", 2),
+            peers: None,
         })
         .await
         .unwrap()
@@ -602,6 +798,7 @@ fn kill_9_during_commits_never_leaves_a_torn_file() {
                     .call(&Request::Stage {
                         base,
                         file: f.clone(),
+                        peers: None,
                     })
                     .await?
                 {
@@ -732,6 +929,7 @@ async fn stage_and_commit_can_require_a_sast_client_certificate() {
         .call(&Request::Stage {
             base: None,
             file: first.clone(),
+            peers: None,
         })
         .await
         .unwrap();
@@ -745,6 +943,7 @@ async fn stage_and_commit_can_require_a_sast_client_certificate() {
         .call(&Request::Stage {
             base: None,
             file: first.clone(),
+            peers: None,
         })
         .await
         .unwrap();
@@ -758,6 +957,7 @@ async fn stage_and_commit_can_require_a_sast_client_certificate() {
         .call(&Request::Stage {
             base: None,
             file: first.clone(),
+            peers: None,
         })
         .await
         .unwrap()
@@ -774,6 +974,7 @@ async fn stage_and_commit_can_require_a_sast_client_certificate() {
         .call(&Request::Stage {
             base: Some(h),
             file: ctl("sast2", 2),
+            peers: None,
         })
         .await
         .unwrap();
