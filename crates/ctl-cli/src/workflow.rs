@@ -2,7 +2,7 @@
 //! Client workflows, through `ctl-client`.
 
 use std::io::{IsTerminal as _, Write as _};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ctl_client::{Changes, Client, Error, Event, Outcome as Report, Peer, Selector, TargetStatus};
@@ -52,10 +52,35 @@ pub(crate) struct SetModeArgs {
     mode: Mode,
     /// A security token: a pkcs11: URI or a PEM with key and certificate. Mixed mode
     /// needs at least two; the last one signs. Non-secure: one of the current CTL's.
-    #[arg(long = "token", value_name = "URI|PEM", required = true)]
+    #[arg(
+        long = "token",
+        value_name = "URI|PEM",
+        required_unless_present = "collect"
+    )]
     tokens: Vec<String>,
+    /// Mixed mode: collect N hardware tokens one at a time instead of --token (remove
+    /// every token first, then insert each when asked; the last one inserted signs).
+    #[arg(long, value_name = "N", conflicts_with = "tokens")]
+    collect: Option<usize>,
+    #[command(flatten)]
+    collect_with: CollectArgs,
     #[command(flatten)]
     common: Common,
+}
+
+/// How `--collect` finds and unlocks the tokens.
+#[derive(clap::Args, Debug)]
+pub(crate) struct CollectArgs {
+    /// The PKCS#11 module of the tokens (default: CTL_PKCS11_MODULE, else every
+    /// well-known module present).
+    #[arg(long, value_name = "PATH", requires = "collect")]
+    module: Option<PathBuf>,
+    /// A file holding the PIN of the last token, which signs (default: asked without echo).
+    #[arg(long, value_name = "FILE", requires = "collect")]
+    pin_file: Option<PathBuf>,
+    /// How long to wait for each token, in seconds.
+    #[arg(long, value_name = "S", default_value_t = 300)]
+    token_wait: u64,
 }
 
 #[derive(clap::Args, Debug)]
@@ -144,6 +169,146 @@ fn token_signer(arg: &str, allow_factory_pin: bool) -> Result<Box<dyn Signer>, F
     let signer = ctl_token::SoftwareSigner::from_files(Path::new(arg), None)
         .map_err(|e| Failure::usage(e.to_string()))?;
     Ok(Box::new(signer))
+}
+
+/// One certificate of a token report: the only one, else the only one whose private key
+/// shows without a login.
+fn collected_certificate(
+    report: &ctl_token::pkcs11::wait::TokenReport,
+) -> Result<&ctl_token::pkcs11::wait::CertificateSummary, Failure> {
+    let all = &report.certificates;
+    let with_key: Vec<_> = all.iter().filter(|c| c.has_private_key).collect();
+    match (all.as_slice(), with_key.as_slice()) {
+        ([], _) => Err(Failure::usage(format!(
+            "token {} holds no certificate; it is not a security token",
+            report.summary
+        ))),
+        ([one], _) => Ok(one),
+        (_, [one]) => Ok(*one),
+        _ => Err(Failure::usage(format!(
+            "token {} holds {} certificates ({}); name the one to use with --token pkcs11:...;object=LABEL",
+            report.summary,
+            all.len(),
+            all.iter()
+                .map(|c| c.label.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+/// The Cisco way: remove every token, insert them one at a time; each one's certificate
+/// is read, two at once are refused; the last one signs (its PIN from `--pin-file`, or
+/// asked). Prompts go to stderr.
+fn collect_tokens(
+    n: usize,
+    args: &CollectArgs,
+    allow_factory_pin: bool,
+) -> Result<(Vec<Certificate>, Box<dyn Signer>), Failure> {
+    use ctl_token::pkcs11::{Module, list_tokens, wait};
+    if n < 2 {
+        return Err(Failure::usage(format!(
+            "--collect {n}: mixed mode needs at least two security tokens"
+        )));
+    }
+    let fail = |e: ctl_token::Error| crate::token::fail(&e);
+    let modules = match &args.module {
+        Some(p) => vec![Module::load(p).map_err(fail)?],
+        None => Module::defaults().map_err(fail)?,
+    };
+    let options = wait::Wait {
+        timeout: Duration::from_secs(args.token_wait),
+        rescan: true,
+        ..wait::Wait::default()
+    };
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let present = |modules: &[Module]| -> Result<Vec<_>, Failure> {
+        for m in modules {
+            m.rescan().map_err(fail)?;
+        }
+        Ok(list_tokens(modules)
+            .map_err(fail)?
+            .iter()
+            .map(|t| t.summary().clone())
+            .collect())
+    };
+    let already = present(&modules)?;
+    if !already.is_empty() {
+        eprintln!(
+            "{} token(s) already present do not count; insert each token to collect when asked",
+            already.len()
+        );
+    }
+    let mut certs: Vec<Certificate> = Vec::new();
+    let mut last = None;
+    for i in 1..=n {
+        let before = present(&modules)?;
+        eprintln!(
+            "insert security token {i} of {n} (waiting up to {} s)",
+            args.token_wait
+        );
+        let start = std::time::Instant::now();
+        let report = loop {
+            let left = options.timeout.saturating_sub(start.elapsed());
+            let r = wait::wait_for_new_token(
+                &modules,
+                &before,
+                &wait::Wait {
+                    timeout: left,
+                    ..options
+                },
+                &never,
+            )
+            .map_err(fail)?;
+            // A token still being written (its certificate not there yet) is looked at again.
+            if !r.certificates.is_empty() || left.is_zero() {
+                break r;
+            }
+            std::thread::sleep(options.poll);
+        };
+        let chosen = collected_certificate(&report)?;
+        let cert = Certificate::from_der(&chosen.der)
+            .map_err(|e| Failure::usage(format!("token {}: {e}", report.summary)))?;
+        if let Some(j) = certs.iter().position(|c| c.der() == cert.der()) {
+            return Err(Failure::usage(format!(
+                "token {} carries the certificate of token {} ({}); each security token must be another",
+                report.summary,
+                j + 1,
+                chosen.subject
+            )));
+        }
+        eprintln!(
+            "token {i} of {n}: {} ({}, serial {})",
+            report.summary, chosen.subject, chosen.serial
+        );
+        if i < n {
+            eprintln!("remove it");
+        }
+        certs.push(cert);
+        last = Some((report.summary.clone(), chosen.id.clone()));
+    }
+    let (summary, id) = last.ok_or_else(|| Failure::usage("no token collected"))?;
+    let uri = ctl_token::Pkcs11Uri {
+        token: Some(summary.label.clone()),
+        serial: Some(summary.serial.clone()),
+        id: (!id.is_empty()).then_some(id),
+        module_path: Some(summary.module.clone()),
+        pin_source: args
+            .pin_file
+            .as_ref()
+            .map(|p| format!("file:{}", p.display())),
+        ..ctl_token::Pkcs11Uri::default()
+    };
+    eprintln!("signing with token {n}, {summary}: keep it inserted");
+    let signer = ctl_token::TokenSigner::open(
+        &uri,
+        &ctl_token::SignerOptions {
+            allow_factory_pin,
+            ..ctl_token::SignerOptions::default()
+        },
+    )
+    .map_err(fail)?;
+    Ok((certs, Box::new(signer)))
 }
 
 fn client(connect: &ConnectArgs, json: bool) -> Result<Client, Failure> {
@@ -392,20 +557,30 @@ pub(crate) fn run(command: &ClusterCommand) -> Outcome {
             let client = client(&a.common.connect, a.common.json)?;
             let result = match a.mode {
                 Mode::Mixed => {
-                    let certs = a
-                        .tokens
-                        .iter()
-                        .map(|t| token_certificate(t))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    confirm(&a.common, "set mixed mode")?;
-                    let last = a
-                        .tokens
-                        .last()
-                        .ok_or_else(|| Failure::usage("give --token"))?;
-                    let signer = token_signer(last, a.common.allow_factory_pin)?;
+                    let (certs, signer) = if let Some(n) = a.collect {
+                        confirm(&a.common, "set mixed mode")?;
+                        collect_tokens(n, &a.collect_with, a.common.allow_factory_pin)?
+                    } else {
+                        let certs = a
+                            .tokens
+                            .iter()
+                            .map(|t| token_certificate(t))
+                            .collect::<Result<Vec<_>, _>>()?;
+                        confirm(&a.common, "set mixed mode")?;
+                        let last = a
+                            .tokens
+                            .last()
+                            .ok_or_else(|| Failure::usage("give --token"))?;
+                        (certs, token_signer(last, a.common.allow_factory_pin)?)
+                    };
                     rt.block_on(client.set_mixed_mode(&certs, signer.as_ref()))
                 }
                 Mode::NonSecure => {
+                    if a.collect.is_some() {
+                        return Err(Failure::usage(
+                            "--collect is for mixed mode; non-secure mode signs with one --token of the current CTL",
+                        ));
+                    }
                     confirm(&a.common, "set non-secure mode")?;
                     let first = a
                         .tokens

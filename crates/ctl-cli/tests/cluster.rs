@@ -358,3 +358,175 @@ fn the_workflow_commands_end_to_end() {
             .all(|r| (r.role() == Some(ctl_format::Role::SAST)) == r.certificate().is_some())
     );
 }
+
+/// Moves every token directory of `from` into `to`: inserting those tokens into the slots
+/// of the module configured by `to` (a rename, so the token appears whole).
+fn insert_tokens(from: &Path, to: &Path) -> usize {
+    let mut n = 0;
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::rename(e.path(), to.join(e.file_name())).unwrap();
+        n += 1;
+    }
+    n
+}
+
+/// A first node and a subsequent node, and `set-mode mixed --collect 2` with SoftHSM2
+/// tokens "inserted" one at a time while it waits (or two at once, refused).
+#[test]
+#[cfg_attr(
+    not(softhsm),
+    ignore = "SoftHSM2 is not installed (apt-get install softhsm2); scripts/test installs it and runs these"
+)]
+fn set_mode_mixed_collects_tokens_one_at_a_time() {
+    use std::io::{BufRead as _, BufReader};
+    use std::process::Stdio;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (p1, p2) = (free_port(), free_port());
+    let sub = format!("sub1=127.0.0.1:{p2}");
+    provider(
+        &tmp.path().join("pub"),
+        &[
+            "--node",
+            "cucm-pub",
+            "--first-node",
+            "--services",
+            "callmanager,tftp,capf,provider",
+            "--member",
+            &sub,
+        ],
+        p1,
+    );
+    provider(
+        &tmp.path().join("sub"),
+        &["--node", "sub1", "--services", "callmanager,provider"],
+        p2,
+    );
+    // Two SAST tokens made in a workshop of their own, each kept aside until inserted.
+    let workshop = support::Lab::new();
+    let aside: Vec<std::path::PathBuf> = ["SAST-A", "SAST-B"]
+        .iter()
+        .map(|label| {
+            workshop.init_generated(label, "2468");
+            let dir = tmp.path().join(format!("aside-{label}"));
+            std::fs::create_dir(&dir).unwrap();
+            assert_eq!(insert_tokens(&workshop.path("tokens"), &dir), 1);
+            dir
+        })
+        .collect();
+    let reader = support::Lab::new();
+    let pin = reader.pin_file("pin", "2468");
+    let pw = tmp.path().join("pub/password").display().to_string();
+    let known = tmp.path().join("known").display().to_string();
+    let publisher = format!("127.0.0.1:{p1}");
+    let module = support::module();
+    let collect = || {
+        Command::new(env!("CARGO_BIN_EXE_ctl"))
+            .args([
+                "cluster",
+                "set-mode",
+                "mixed",
+                "--collect",
+                "2",
+                "--module",
+                &module,
+                "--pin-file",
+                &pin,
+                "--token-wait",
+                "30",
+                "--yes",
+                "--json",
+                "--publisher",
+                &publisher,
+                "--user",
+                "admin",
+                "--password-file",
+                &pw,
+                "--known-providers",
+                &known,
+                "--trust-on-first-use",
+            ])
+            .env("SOFTHSM2_CONF", reader.path("softhsm2.conf"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let slots = reader.path("tokens");
+    // Plays the operator: on each prompt, inserts what `insert` says; returns stderr.
+    let operate = |child: &mut std::process::Child, insert: &dyn Fn(usize)| -> String {
+        let mut seen = String::new();
+        for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+            let line = line.unwrap();
+            if let Some(rest) = line.strip_prefix("insert security token ") {
+                insert(rest[..1].parse().unwrap());
+            }
+            seen.push_str(&line);
+            seen.push('\n');
+        }
+        seen
+    };
+
+    // Two tokens at once: refused, nothing sent.
+    let mut child = collect();
+    let stderr = operate(&mut child, &|i| {
+        if i == 1 {
+            for dir in &aside {
+                insert_tokens(dir, &slots);
+            }
+        }
+    });
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("inserted at once"), "{stderr}");
+    assert!(!tmp.path().join("pub/tftp/CTLFile.tlv").exists());
+    // Taken out again.
+    for (dir, label) in aside.iter().zip(["SAST-A", "SAST-B"]) {
+        for e in std::fs::read_dir(&slots).unwrap() {
+            let e = e.unwrap();
+            let token = std::fs::read(e.path().join("token.object")).unwrap_or_default();
+            if token.windows(label.len()).any(|w| w == label.as_bytes()) {
+                std::fs::rename(e.path(), dir.join(e.file_name())).unwrap();
+            }
+        }
+    }
+    assert_eq!(std::fs::read_dir(&slots).unwrap().count(), 0);
+
+    // One at a time: both certificates collected, the second token signs.
+    let mut child = collect();
+    let stderr = operate(&mut child, &|i| {
+        insert_tokens(&aside[i - 1], &slots);
+    });
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("token 1 of 2") && stderr.contains("token 2 of 2"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("2468"), "the PIN must not be printed");
+    let ctl = std::fs::read(tmp.path().join("pub/tftp/CTLFile.tlv")).unwrap();
+    assert_eq!(
+        std::fs::read(tmp.path().join("sub/tftp/CTLFile.tlv")).unwrap(),
+        ctl
+    );
+    let doc = ctl_format::parse_trust_list(&ctl).unwrap();
+    let sasts: Vec<String> = doc
+        .records()
+        .iter()
+        .filter(|r| r.role() == Some(ctl_format::Role::SAST))
+        .map(|r| r.subject_name().unwrap_or_default().into_owned())
+        .collect();
+    assert_eq!(sasts.len(), 2, "{sasts:?}");
+    assert!(sasts.iter().any(|s| s.contains("SAST-A")), "{sasts:?}");
+    assert!(sasts.iter().any(|s| s.contains("SAST-B")), "{sasts:?}");
+    let signer = doc.verify(&ctl_format::RsaVerifier).unwrap();
+    assert!(
+        ctl_format::Certificate::from_der(signer.signer_certificate())
+            .unwrap()
+            .subject_text(ctl_format::NameStyle::Reversed)
+            .contains("SAST-B"),
+        "signed by the last token"
+    );
+}

@@ -50,8 +50,11 @@ fn waiting_for_the_next_token() {
     let err = wait::wait_for_new_token(
         &modules,
         &before,
-        Duration::from_millis(300),
-        Duration::from_millis(50),
+        &wait::Wait {
+            timeout: Duration::from_millis(300),
+            poll: Duration::from_millis(50),
+            rescan: false,
+        },
         &cancel,
     )
     .unwrap_err();
@@ -61,8 +64,11 @@ fn waiting_for_the_next_token() {
     let err = wait::wait_for_new_token(
         &modules,
         &before,
-        Duration::from_secs(5),
-        Duration::from_millis(50),
+        &wait::Wait {
+            timeout: Duration::from_secs(5),
+            poll: Duration::from_millis(50),
+            rescan: false,
+        },
         &cancel,
     )
     .unwrap_err();
@@ -77,8 +83,11 @@ fn waiting_for_the_next_token() {
             wait::wait_for_new_token(
                 &modules,
                 &before,
-                Duration::from_secs(20),
-                Duration::from_millis(50),
+                &wait::Wait {
+                    timeout: Duration::from_secs(20),
+                    poll: Duration::from_millis(50),
+                    rescan: false,
+                },
                 &cancel,
             )
         })
@@ -112,8 +121,11 @@ fn waiting_for_the_next_token() {
     let err = wait::wait_for_new_token(
         &modules,
         &before,
-        Duration::from_secs(1),
-        Duration::from_millis(50),
+        &wait::Wait {
+            timeout: Duration::from_secs(1),
+            poll: Duration::from_millis(50),
+            rescan: false,
+        },
         &cancel,
     )
     .unwrap_err();

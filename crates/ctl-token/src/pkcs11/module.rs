@@ -94,6 +94,34 @@ impl Module {
         })
     }
 
+    /// Finalizes the module and initializes it again, so that it lists tokens created
+    /// since it was loaded by other processes (SoftHSM2 reads its token directory only in
+    /// `C_Initialize`; hardware modules report an inserted token without this).
+    ///
+    /// Every session of the module in this process ends with it: call it only when none
+    /// is open, as while waiting for the operator to insert the next token.
+    ///
+    /// # Errors
+    /// `C_Finalize` or `C_Initialize` failed.
+    pub fn rescan(&self) -> Result<(), Error> {
+        let fail = |function: &str, e: cryptoki::error::Error| Error::ModuleLoad {
+            path: self.path.clone(),
+            reason: format!("{function}: {e}"),
+        };
+        match self.ctx.clone().finalize() {
+            Ok(()) | Err(cryptoki::error::Error::Pkcs11(RvError::CryptokiNotInitialized, _)) => {}
+            Err(e) => return Err(fail("C_Finalize", e)),
+        }
+        match self
+            .ctx
+            .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+        {
+            Ok(())
+            | Err(cryptoki::error::Error::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => Ok(()),
+            Err(e) => Err(fail("C_Initialize", e)),
+        }
+    }
+
     /// The modules a URI designates: its `module-path`, its `module-name`, else
     /// [`MODULE_ENV`], else every well-known module present on this machine.
     ///

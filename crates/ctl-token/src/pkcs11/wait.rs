@@ -72,24 +72,52 @@ fn same(a: &TokenSummary, b: &TokenSummary) -> bool {
     a.module == b.module && a.label == b.label && a.serial == b.serial
 }
 
+/// How to wait for the next token.
+#[derive(Clone, Copy, Debug)]
+pub struct Wait {
+    /// Give up after this long.
+    pub timeout: Duration,
+    /// Look this often.
+    pub poll: Duration,
+    /// Re-initialize the modules before each look ([`Module::rescan`]), for modules that
+    /// only see tokens created by other processes after `C_Initialize` (SoftHSM2). No
+    /// session of these modules may be open meanwhile.
+    pub rescan: bool,
+}
+
+impl Default for Wait {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(300),
+            poll: Duration::from_millis(250),
+            rescan: false,
+        }
+    }
+}
+
 /// Waits until a token that is not in `before` is present, and reports it.
 ///
-/// Polls every `poll`; gives up after `timeout` or when `cancel` is set. Two new
-/// tokens at once are refused: the Cisco procedure inserts one token at a time.
+/// Looks every `wait.poll`; gives up after `wait.timeout` or when `cancel` is set. Two
+/// new tokens at once are refused: the Cisco procedure inserts one token at a time.
 ///
 /// # Errors
 /// [`Error::Timeout`], [`Error::Cancelled`], [`Error::SeveralInserted`], or a module failure.
 pub fn wait_for_new_token(
     modules: &[Module],
     before: &[TokenSummary],
-    timeout: Duration,
-    poll: Duration,
+    wait: &Wait,
     cancel: &AtomicBool,
 ) -> Result<TokenReport, Error> {
+    let (timeout, poll) = (wait.timeout, wait.poll);
     let start = Instant::now();
     loop {
         if cancel.load(Ordering::Relaxed) {
             return Err(Error::Cancelled);
+        }
+        if wait.rescan {
+            for m in modules {
+                m.rescan()?;
+            }
         }
         let now_present = list_tokens(modules)?;
         let new: Vec<Token> = now_present
