@@ -12,6 +12,7 @@ mod cluster;
 mod diff;
 mod files;
 mod inspect;
+mod progress;
 mod token;
 mod verify;
 mod workflow;

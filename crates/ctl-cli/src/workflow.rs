@@ -10,6 +10,7 @@ use ctl_format::{Certificate, Signer};
 use serde::Serialize;
 
 use crate::cluster::{ClusterCommand, ConnectArgs, password, publisher, trust_policy};
+use crate::progress::Progress;
 use crate::{Failure, Outcome};
 
 /// Output and confirmation flags of the changing commands.
@@ -311,31 +312,24 @@ fn collect_tokens(
     Ok((certs, Box::new(signer)))
 }
 
-fn client(connect: &ConnectArgs, json: bool) -> Result<Client, Failure> {
+/// The client, and the progress it reports to: a live line per node on a terminal,
+/// plain lines on stderr otherwise (none with `--json` off a terminal: the JSON report
+/// stays alone).
+fn client(connect: &ConnectArgs, json: bool) -> Result<(Client, Option<Progress>), Failure> {
     let (host, port) = publisher(connect)?;
     let builder = Client::builder(&host, port, &connect.user, password(connect)?)
         .trust(trust_policy(connect)?)
         .timeout(Duration::from_secs(connect.timeout));
-    // Progress as plain lines on stderr (the JSON report stays alone on stdout).
-    let quiet = json && !std::io::stderr().is_terminal();
-    Ok(if quiet {
-        builder.build()
-    } else {
-        builder.on_event(progress).build()
-    })
-}
-
-fn progress(e: Event) {
-    let line = match e {
-        Event::NodeContacted { node, status } => format!("contacted {node}: {status}"),
-        Event::CertificateCollected { from, entry } => format!("collected {entry} from {from}"),
-        Event::Staged { target } => format!("staged on {target}"),
-        Event::Committed { target } => format!("committed on {target}"),
-        Event::Aborted { target } => format!("aborted on {target}"),
-        Event::Failed { target, reason } => format!("FAILED on {target}: {reason}"),
-        other => format!("{other:?}"),
-    };
-    eprintln!("  {line}");
+    let terminal = std::io::stderr().is_terminal();
+    if json && !terminal {
+        return Ok((builder.build(), None));
+    }
+    let progress = Progress::for_stderr(terminal);
+    let sink = progress.clone();
+    Ok((
+        builder.on_event(move |e: Event| sink.event(e)).build(),
+        Some(progress),
+    ))
 }
 
 fn confirm(common: &Common, what: &str) -> Result<(), Failure> {
@@ -444,7 +438,15 @@ fn print_targets(targets: &[TargetJson]) {
 }
 
 /// Prints a workflow's result and maps it to an exit code.
-fn finish(result: Result<Report, Error>, json: bool, what: &str) -> Outcome {
+fn finish(
+    result: Result<Report, Error>,
+    progress: Option<&Progress>,
+    json: bool,
+    what: &str,
+) -> Outcome {
+    if let Some(p) = progress {
+        p.finish();
+    }
     match result {
         Ok(r) => {
             let targets = targets_json(&r.distribution);
@@ -524,10 +526,12 @@ pub(crate) fn run(command: &ClusterCommand) -> Outcome {
     let rt = runtime()?;
     match command {
         ClusterCommand::Status(a) => {
-            let client = client(&a.connect, a.json)?;
-            let (ctl, changes) = rt
-                .block_on(client.status())
-                .map_err(|e| Failure::failed(e.to_string()))?;
+            let (client, progress) = client(&a.connect, a.json)?;
+            let result = rt.block_on(client.status());
+            if let Some(p) = &progress {
+                p.finish();
+            }
+            let (ctl, changes) = result.map_err(|e| Failure::failed(e.to_string()))?;
             save_trust(&client)?;
             let texts: Vec<String> = changes.iter().map(ToString::to_string).collect();
             if a.json {
@@ -554,7 +558,7 @@ pub(crate) fn run(command: &ClusterCommand) -> Outcome {
             }
         }
         ClusterCommand::SetMode(a) => {
-            let client = client(&a.common.connect, a.common.json)?;
+            let (client, progress) = client(&a.common.connect, a.common.json)?;
             let result = match a.mode {
                 Mode::Mixed => {
                     let (certs, signer) = if let Some(n) = a.collect {
@@ -597,10 +601,10 @@ pub(crate) fn run(command: &ClusterCommand) -> Outcome {
                 }
             };
             save_trust(&client)?;
-            finish(result, a.common.json, "set-mode")
+            finish(result, progress.as_ref(), a.common.json, "set-mode")
         }
         ClusterCommand::Update(a) => {
-            let client = client(&a.common.connect, a.common.json)?;
+            let (client, progress) = client(&a.common.connect, a.common.json)?;
             let add_tokens = a
                 .add_token
                 .iter()
@@ -624,10 +628,10 @@ pub(crate) fn run(command: &ClusterCommand) -> Outcome {
                 },
             ));
             save_trust(&client)?;
-            finish(result, a.common.json, "update")
+            finish(result, progress.as_ref(), a.common.json, "update")
         }
         ClusterCommand::RemoveEntry(a) => {
-            let client = client(&a.common.connect, a.common.json)?;
+            let (client, progress) = client(&a.common.connect, a.common.json)?;
             let selector = match (&a.serial, &a.subject) {
                 (Some(s), _) => Selector::Serial(s.to_ascii_lowercase()),
                 (None, Some(t)) => Selector::Subject(t.clone()),
@@ -643,11 +647,11 @@ pub(crate) fn run(command: &ClusterCommand) -> Outcome {
                 },
             ));
             save_trust(&client)?;
-            finish(result, a.common.json, "remove-entry")
+            finish(result, progress.as_ref(), a.common.json, "remove-entry")
         }
         ClusterCommand::AddTftp(a) | ClusterCommand::AddFirewall(a) => {
             let firewall = matches!(command, ClusterCommand::AddFirewall(_));
-            let client = client(&a.common.connect, a.common.json)?;
+            let (client, progress) = client(&a.common.connect, a.common.json)?;
             let p = peer(&a.peer, firewall)?;
             confirm(
                 &a.common,
@@ -668,6 +672,7 @@ pub(crate) fn run(command: &ClusterCommand) -> Outcome {
             save_trust(&client)?;
             finish(
                 result,
+                progress.as_ref(),
                 a.common.json,
                 if firewall { "add-firewall" } else { "add-tftp" },
             )

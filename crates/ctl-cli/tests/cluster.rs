@@ -530,3 +530,80 @@ fn set_mode_mixed_collects_tokens_one_at_a_time() {
         "signed by the last token"
     );
 }
+
+/// On a terminal (a pseudo-terminal from util-linux `script`), progress is a live line per
+/// node that ends in its final state; off a terminal it is plain lines.
+#[test]
+fn progress_is_drawn_as_live_lines_on_a_terminal() {
+    let Ok(script) = which("script") else {
+        panic!("util-linux `script` is needed for the terminal test (apt-get install bsdutils)")
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (p1, p2) = (free_port(), free_port());
+    let sub = format!("sub1=127.0.0.1:{p2}");
+    provider(
+        &tmp.path().join("pub"),
+        &[
+            "--node",
+            "cucm-pub",
+            "--first-node",
+            "--services",
+            "callmanager,tftp,capf,provider",
+            "--member",
+            &sub,
+        ],
+        p1,
+    );
+    provider(
+        &tmp.path().join("sub"),
+        &["--node", "sub1", "--services", "callmanager,provider"],
+        p2,
+    );
+    let args = [
+        env!("CARGO_BIN_EXE_ctl").to_owned(),
+        "cluster".into(),
+        "set-mode".into(),
+        "mixed".into(),
+        "--token".into(),
+        support::v("keys/sast1.pem"),
+        "--token".into(),
+        support::v("keys/sast2.pem"),
+        "--yes".into(),
+        "--publisher".into(),
+        format!("127.0.0.1:{p1}"),
+        "--user".into(),
+        "admin".into(),
+        "--password-file".into(),
+        tmp.path().join("pub/password").display().to_string(),
+        "--known-providers".into(),
+        tmp.path().join("known").display().to_string(),
+        "--trust-on-first-use".into(),
+    ];
+    let o = Command::new(script)
+        .args(["-qec", &args.join(" "), "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let seen = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(0), "{seen}");
+    // indicatif redraws its lines with cursor movements; plain lines would say "committed on".
+    assert!(seen.contains("\u{1b}["), "no terminal drawing: {seen}");
+    assert!(!seen.contains("committed on"), "{seen}");
+    for node in ["cucm-pub", "sub1"] {
+        assert!(
+            seen.lines()
+                .any(|l| l.contains(node) && l.contains("committed")),
+            "{node}: {seen}"
+        );
+    }
+    assert!(tmp.path().join("sub/tftp/CTLFile.tlv").exists());
+}
+
+fn which(name: &str) -> Result<std::path::PathBuf, ()> {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .ok_or(())
+}
