@@ -8,18 +8,23 @@
 //!
 //! Run: `cargo run --release -p ctl-examples --example quickstart` (no network beyond
 //! loopback, no root, throw-away keys in a temporary directory).
+//!
+//! With `-- --softhsm [MODULE]` the two security tokens are SoftHSM2 tokens instead (in a
+//! token directory of their own, in the same temporary directory): the keys are generated
+//! on the tokens and every signature is made there, through PKCS#11, as with USB tokens.
 
 use std::error::Error;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use ctl_client::{Changes, Client, Outcome, Password, Peer, TrustPolicy};
+use ctl_client::{Changes, Client, Outcome, Password, Peer, Signer, TrustPolicy};
 use ctl_format::{
     Certificate, RecordSpec, Role, RsaVerifier, TrustListBuilder, format_utc, hex,
     parse_trust_list, phone_accepts,
 };
-use ctl_token::SoftwareSigner;
+use ctl_token::pkcs11::{Module, lab};
+use ctl_token::{Pkcs11Uri, SignerOptions, SoftwareSigner, TokenSigner};
 use rsa::pkcs8::EncodePrivateKey as _;
 
 /// A throw-away RSA-2048 key and a self-signed certificate for `cn`.
@@ -38,6 +43,62 @@ fn token(cn: &str) -> Result<(Certificate, SoftwareSigner), Box<dyn Error>> {
     let cert = Certificate::from_der(params.self_signed(&key_pair)?.der())?;
     let signer = SoftwareSigner::new(key, &cert, cn)?;
     Ok((cert, signer))
+}
+
+/// A security token's certificate and its signer.
+type SecurityToken = (Certificate, Box<dyn Signer>);
+
+/// Set in the run that uses the SoftHSM2 token directory prepared for it.
+const SOFTHSM_RUN: &str = "CTL_QUICKSTART_SOFTHSM_RUN";
+
+/// Runs this example again with SoftHSM2 pointed at a token directory of its own (SoftHSM2
+/// reads `SOFTHSM2_CONF` from the environment, which a running program should not change).
+fn rerun_with_token_directory() -> Result<(), Box<dyn Error>> {
+    let dir = tempfile::tempdir()?;
+    let tokens = dir.path().join("tokens");
+    std::fs::create_dir(&tokens)?;
+    let conf = dir.path().join("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+            tokens.display()
+        ),
+    )?;
+    let status = std::process::Command::new(std::env::current_exe()?)
+        .args(std::env::args_os().skip(1))
+        .env("SOFTHSM2_CONF", &conf)
+        .env(SOFTHSM_RUN, dir.path())
+        .status()?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("the SoftHSM2 run {status}").into())
+    }
+}
+
+/// Two SoftHSM2 tokens, each with an RSA-2048 key generated on it and a self-signed
+/// certificate signed on it.
+fn softhsm_tokens(dir: &Path, module: &Path) -> Result<Vec<SecurityToken>, Box<dyn Error>> {
+    let module = Module::load(module)?;
+    let pin_file = dir.join("token.pin");
+    std::fs::write(&pin_file, "quickstart-pin\n")?;
+    let pin = ctl_token::pkcs11::pin::read_pin_file(&pin_file)?;
+    let so_pin = secrecy::SecretString::from("quickstart-so-pin");
+    let mut out: Vec<SecurityToken> = Vec::new();
+    for label in ["SAST-1", "SAST-2"] {
+        let mut token = lab::init_token(&module, label, &so_pin, &pin)?;
+        let der = lab::generate_rsa_key(&mut token, &pin, 2048, label, &[1], label)?;
+        let uri = Pkcs11Uri {
+            pin_source: Some(format!("file:{}", pin_file.display())),
+            object: Some(label.to_owned()),
+            ..token.uri()
+        };
+        println!("  {label}: SoftHSM2 token {}", token.summary());
+        let signer = TokenSigner::open(&uri, &SignerOptions::default())?;
+        out.push((Certificate::from_der(&der)?, Box::new(signer)));
+    }
+    Ok(out)
 }
 
 /// Initializes and starts one provider in this process; returns its address.
@@ -125,6 +186,24 @@ fn dump(ctl: &[u8]) -> Result<(), Box<dyn Error>> {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     let started = Instant::now();
+    let mut args = std::env::args().skip(1);
+    let softhsm = match args.next().as_deref() {
+        None => None,
+        Some("--softhsm") => Some(
+            args.next()
+                .unwrap_or_else(|| "/usr/lib/softhsm/libsofthsm2.so".to_owned()),
+        ),
+        Some(other) => {
+            return Err(format!(
+                "unknown argument {other:?}; usage: quickstart [--softhsm [MODULE]]"
+            )
+            .into());
+        }
+    };
+    let token_dir = std::env::var_os(SOFTHSM_RUN);
+    if softhsm.is_some() && token_dir.is_none() {
+        return rerun_with_token_directory();
+    }
     let tmp = tempfile::tempdir()?;
     println!(
         "Starting a cluster of three CTL providers on loopback in {} ...",
@@ -156,9 +235,24 @@ async fn main() -> Result<(), Box<dyn Error>> {
     )?;
     println!("  cucm-pub {first}, cucm-sub {sub}, tftp-1 {tftp}");
 
-    println!("Creating two software security tokens (RSA-2048) ...");
-    let (t1, s1) = token("SAST-1")?;
-    let (t2, s2) = token("SAST-2")?;
+    let mut tokens: Vec<SecurityToken> = match &softhsm {
+        Some(module) => {
+            println!("Creating two SoftHSM2 security tokens, keys generated on them ...");
+            let dir = token_dir.ok_or("no token directory")?;
+            softhsm_tokens(Path::new(&dir), Path::new(module))?
+        }
+        None => {
+            println!("Creating two software security tokens (RSA-2048) ...");
+            let mut v: Vec<SecurityToken> = Vec::new();
+            for cn in ["SAST-1", "SAST-2"] {
+                let (c, s) = token(cn)?;
+                v.push((c, Box::new(s)));
+            }
+            v
+        }
+    };
+    let (t2, s2) = tokens.pop().ok_or("no second token")?;
+    let (t1, s1) = tokens.pop().ok_or("no first token")?;
 
     let client = Client::builder(
         "127.0.0.1",
@@ -174,7 +268,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     .timeout(Duration::from_secs(10))
     .build();
 
-    let mixed = client.set_mixed_mode(&[t1, t2], &s1).await?;
+    let mixed = client.set_mixed_mode(&[t1, t2], s1.as_ref()).await?;
     table("Set mixed mode", &mixed);
     dump(&mixed.ctl)?;
     for node in ["cucm-pub", "cucm-sub", "tftp-1"] {
@@ -203,7 +297,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     };
     let update = client
         .update(
-            &s2,
+            s2.as_ref(),
             &Changes {
                 add_peers: vec![peer],
                 ..Changes::default()
