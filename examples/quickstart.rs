@@ -46,7 +46,7 @@ fn token(cn: &str) -> Result<(Certificate, SoftwareSigner), Box<dyn Error>> {
 }
 
 /// A security token's certificate and its signer.
-type SecurityToken = (Certificate, Box<dyn Signer>);
+type SecurityToken = (Certificate, Box<dyn Signer + Sync>);
 
 /// Set in the run that uses the SoftHSM2 token directory prepared for it.
 const SOFTHSM_RUN: &str = "CTL_QUICKSTART_SOFTHSM_RUN";

@@ -154,7 +154,7 @@ fn token_certificate(arg: &str) -> Result<Certificate, Failure> {
 }
 
 /// A signer for a token argument (the PIN from the URI or the terminal).
-fn token_signer(arg: &str, allow_factory_pin: bool) -> Result<Box<dyn Signer>, Failure> {
+fn token_signer(arg: &str, allow_factory_pin: bool) -> Result<Box<dyn Signer + Sync>, Failure> {
     if is_uri(arg) {
         let uri: ctl_token::Pkcs11Uri = arg
             .parse()
@@ -205,7 +205,7 @@ fn collect_tokens(
     n: usize,
     args: &CollectArgs,
     allow_factory_pin: bool,
-) -> Result<(Vec<Certificate>, Box<dyn Signer>), Failure> {
+) -> Result<(Vec<Certificate>, Box<dyn Signer + Sync>), Failure> {
     use ctl_token::pkcs11::{Module, list_tokens, wait};
     if n < 2 {
         return Err(Failure::usage(format!(

@@ -377,7 +377,7 @@ impl Client {
         &self,
         entries: &[Entry],
         servers_certified: bool,
-        signer: &dyn Signer,
+        signer: &(dyn Signer + Sync),
     ) -> Result<Vec<u8>, Error> {
         let mut b = ctl_format::TrustListBuilder::new();
         let now = std::time::SystemTime::now()
@@ -414,7 +414,7 @@ impl Client {
     pub async fn set_mixed_mode(
         &self,
         tokens: &[Certificate],
-        signer: &dyn Signer,
+        signer: &(dyn Signer + Sync),
     ) -> Result<Outcome, Error> {
         let mut distinct: Vec<&Certificate> = Vec::new();
         for t in tokens {
@@ -543,7 +543,11 @@ impl Client {
     /// hand; two tokens must remain; a configured off-cluster server is removed in the
     /// first node's configuration), a node or off-cluster server not ready, a failed
     /// distribution.
-    pub async fn update(&self, signer: &dyn Signer, changes: &Changes) -> Result<Outcome, Error> {
+    pub async fn update(
+        &self,
+        signer: &(dyn Signer + Sync),
+        changes: &Changes,
+    ) -> Result<Outcome, Error> {
         let mode = changes.non_secure.then_some(SecurityMode::NonSecure);
         self.rebuild(signer, changes, mode).await
     }
@@ -552,7 +556,7 @@ impl Client {
     /// records with certificates, or without them in non-secure mode).
     async fn rebuild(
         &self,
-        signer: &dyn Signer,
+        signer: &(dyn Signer + Sync),
         changes: &Changes,
         mode: Option<SecurityMode>,
     ) -> Result<Outcome, Error> {

@@ -558,3 +558,20 @@ async fn a_configured_firewall_is_covered_and_only_removed_in_the_configuration(
         "{err}"
     );
 }
+
+/// Every workflow can be spawned on a multi-threaded runtime (its future is `Send`).
+#[test]
+fn workflow_futures_can_be_spawned() {
+    fn send<T: Send>(_: &T) {}
+    let client = Client::builder("127.0.0.1", 1, "admin", Password::new("s3cret")).build();
+    let (t1, s1) = token("sast1");
+    let mixed = client.set_mixed_mode(std::slice::from_ref(&t1), &s1);
+    send(&mixed);
+    let changes = Changes::default();
+    let update = client.update(&s1, &changes);
+    send(&update);
+    let status = client.status();
+    send(&status);
+    let discover = client.discover();
+    send(&discover);
+}

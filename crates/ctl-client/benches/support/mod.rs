@@ -1,0 +1,128 @@
+//! What the supercluster and fleet benches share: providers in this process that answer
+//! after an injected delay, cluster set-up, the tokens, and one first-time mixed mode.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ctl_client::{Certificate, Client, Password, TrustPolicy};
+use ctl_provider::message::{Request, Response, Role};
+use ctl_provider::net::{Handler, PeerInfo};
+use ctl_providerd::config::Config;
+use ctl_providerd::node::Node;
+
+/// The round trip every provider adds to each answer.
+pub(crate) const DELAY: Duration = Duration::from_millis(20);
+
+/// A node that answers after [`DELAY`].
+struct Delayed(Node);
+
+impl Handler for Delayed {
+    async fn login(&self, peer: &PeerInfo, user: &str, password: &Password) -> Response {
+        tokio::time::sleep(DELAY).await;
+        self.0.login(peer, user, password).await
+    }
+
+    async fn handle(&self, peer: &PeerInfo, user: &str, role: Role, request: Request) -> Response {
+        tokio::time::sleep(DELAY).await;
+        self.0.handle(peer, user, role, request).await
+    }
+
+    async fn closed(&self, peer: &PeerInfo) {
+        self.0.closed(peer).await;
+    }
+}
+
+/// Serves `config` on `listener`, on `runtime`.
+pub(crate) fn serve(
+    config: Config,
+    listener: std::net::TcpListener,
+    runtime: &tokio::runtime::Handle,
+) {
+    let chain = ctl_providerd::read_pem_blocks(&config.tls_certificate, "CERTIFICATE").unwrap();
+    let key = ctl_providerd::read_pem_blocks(&config.tls_key, "PRIVATE KEY")
+        .unwrap()
+        .remove(0);
+    let tls = ctl_provider::net::server_tls(chain, key).unwrap();
+    let bound = listener.local_addr().unwrap();
+    let node = Arc::new(Delayed(Node::new(config, bound).unwrap()));
+    listener.set_nonblocking(true).unwrap();
+    let _guard = runtime.enter();
+    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+    runtime.spawn(async move {
+        let _ = ctl_provider::net::serve(
+            listener,
+            tls,
+            ctl_provider::net::ServeConfig::default(),
+            node,
+            std::future::pending(),
+        )
+        .await;
+    });
+}
+
+/// `ctl-providerd init` of one node in `dir` (password `bench` for `admin`); its config.
+pub(crate) fn init(
+    dir: &Path,
+    name: &str,
+    port: u16,
+    services: &str,
+    first: bool,
+    members: Vec<String>,
+) -> Config {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("password"), "bench\n").unwrap();
+    ctl_providerd::init::run(&ctl_providerd::init::InitArgs {
+        dir: dir.to_owned(),
+        node: name.to_owned(),
+        listen: format!("127.0.0.1:{port}").parse().unwrap(),
+        first_node: first,
+        services: services.split(',').map(str::to_owned).collect(),
+        member: members,
+        alternate_tftp: Vec::new(),
+        firewall: Vec::new(),
+        user: "admin".to_owned(),
+        password_file: dir.join("password"),
+    })
+    .unwrap();
+    Config::load(&dir.join("provider.toml")).unwrap()
+}
+
+/// The 27 subsequent nodes of the Cisco supercluster: 16 CallManager, 2 TFTP, 9 media.
+pub(crate) fn supercluster_members() -> Vec<(String, &'static str)> {
+    let mut others: Vec<(String, &str)> = Vec::new();
+    others.extend((1..=16).map(|i| (format!("cm{i:02}"), "callmanager,provider")));
+    others.extend((1..=2).map(|i| (format!("tftp{i}"), "tftp,provider")));
+    others.extend((1..=9).map(|i| (format!("media{i}"), "callmanager,provider")));
+    others
+}
+
+/// Two SAST certificates and the signer of the first.
+pub(crate) fn tokens() -> (Vec<Certificate>, ctl_token::SoftwareSigner) {
+    let keys = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ctl-format/tests/vectors/keys");
+    let s1 = ctl_token::SoftwareSigner::from_files(&keys.join("sast1.pem"), None).unwrap();
+    let s2 = ctl_token::SoftwareSigner::from_files(&keys.join("sast2.pem"), None).unwrap();
+    let c1 = Certificate::from_der(ctl_format::Signer::certificate(&s1)).unwrap();
+    let c2 = Certificate::from_der(ctl_format::Signer::certificate(&s2)).unwrap();
+    (vec![c1, c2], s1)
+}
+
+/// First-time mixed mode on the cluster whose first node is `addr`: time, targets, CTL size.
+pub(crate) async fn mixed_mode(addr: SocketAddr) -> (Duration, usize, usize) {
+    let client = Client::builder("127.0.0.1", addr.port(), "admin", Password::new("bench"))
+        .trust(TrustPolicy {
+            trust_on_first_use: true,
+            ..TrustPolicy::default()
+        })
+        .concurrency(64)
+        .build();
+    let (certs, signer) = tokens();
+    let t = Instant::now();
+    let outcome = client.set_mixed_mode(&certs, &signer).await.unwrap();
+    (
+        t.elapsed(),
+        outcome.distribution.targets.len(),
+        outcome.ctl.len(),
+    )
+}
