@@ -450,15 +450,22 @@ fn finish(
     match result {
         Ok(r) => {
             let targets = targets_json(&r.distribution);
+            let unfinished = r.distribution.followups_failed();
+            let error = (!unfinished.is_empty()).then(|| {
+                format!(
+                    "the CTL is committed on every target, but {}; run the command again",
+                    unfinished.join("; ")
+                )
+            });
             if json {
                 let out = ReportJson {
-                    ok: true,
+                    ok: error.is_none(),
                     ctl_sha256: r.distribution.hash.clone(),
                     ctl_size: Some(r.ctl.len()),
                     room_for_records: Some(r.room_for_records),
                     targets,
                     notes: r.notes,
-                    error: None,
+                    error: error.clone(),
                 };
                 println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
             } else {
@@ -476,7 +483,7 @@ fn finish(
                     r.room_for_records
                 );
             }
-            Ok(())
+            error.map_or(Ok(()), |e| Err(Failure::failed(e)))
         }
         Err(Error::Distribution(report)) => {
             let targets = targets_json(&report);

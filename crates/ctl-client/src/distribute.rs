@@ -36,15 +36,25 @@ pub struct TargetReport {
     pub restart: Vec<&'static str>,
     /// The on-commit hook, if it ran.
     pub hook: Option<HookOutcome>,
-    /// What the request sent after the commit did (the CAPF certificate in mixed mode).
-    pub after_commit: Option<String>,
+    /// What was done on it after the commit (the CAPF certificate stored on a subsequent
+    /// node, the security mode set on the first node).
+    pub after_commit: Vec<Followup>,
+}
+
+/// A step done on a target, on the same session, once it committed the file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Followup {
+    /// What it is (`security mode set to Mixed`, `CAPF certificate stored`).
+    pub what: String,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
 }
 
 /// A request to send, on the same session, to the targets it applies to once they committed.
 pub(crate) struct AfterCommit {
     pub(crate) request: Request,
     pub(crate) applies: fn(&NodeView) -> bool,
-    pub(crate) what: &'static str,
+    pub(crate) what: String,
 }
 
 /// Every target of a distribution.
@@ -54,6 +64,35 @@ pub struct DistributionReport {
     pub hash: String,
     /// Per target.
     pub targets: Vec<TargetReport>,
+}
+
+impl DistributionReport {
+    /// One line per step done after the commits, failed ones saying so.
+    pub fn followup_notes(&self) -> Vec<String> {
+        self.targets
+            .iter()
+            .flat_map(|t| {
+                t.after_commit.iter().map(|f| match &f.error {
+                    None => format!("{} on {}", f.what, t.name),
+                    Some(e) => format!("{} NOT done on {}: {e}", f.what, t.name),
+                })
+            })
+            .collect()
+    }
+
+    /// The steps after the commits that failed, as text; empty when all were done.
+    pub fn followups_failed(&self) -> Vec<String> {
+        self.targets
+            .iter()
+            .flat_map(|t| {
+                t.after_commit.iter().filter_map(|f| {
+                    f.error
+                        .as_ref()
+                        .map(|e| format!("{} NOT done on {}: {e}", f.what, t.name))
+                })
+            })
+            .collect()
+    }
 }
 
 impl std::fmt::Display for DistributionReport {
@@ -102,7 +141,7 @@ fn report(n: &NodeView, status: TargetStatus, hook: Option<HookOutcome>) -> Targ
         status,
         restart: restart_list(n.services),
         hook,
-        after_commit: None,
+        after_commit: Vec::new(),
     }
 }
 
@@ -154,7 +193,7 @@ pub(crate) async fn distribute(
     client: &Client,
     view: &ClusterView,
     file: &[u8],
-    after: Option<&AfterCommit>,
+    after: &[AfterCommit],
     sessions: Vec<Option<Session>>,
     peers: &OffCluster,
 ) -> Result<DistributionReport, Error> {
@@ -228,13 +267,23 @@ pub(crate) async fn distribute(
                     target: n.name.clone(),
                 });
                 let mut r = report(n, TargetStatus::Committed, hook);
-                if let Some(a) = after.filter(|a| (a.applies)(n)) {
-                    r.after_commit = Some(match s.call(&a.request).await {
-                        Ok(Response::Error { message, .. }) => {
-                            format!("{} NOT done on {}: {message}", a.what, n.name)
+                for a in after.iter().filter(|a| (a.applies)(n)) {
+                    let error = match s.call(&a.request).await {
+                        Ok(Response::Error { code, message }) => {
+                            Some(format!("{message} ({code:?})"))
                         }
-                        Ok(_) => format!("{} done on {}", a.what, n.name),
-                        Err(e) => format!("{} NOT done on {}: {e}", a.what, n.name),
+                        Ok(_) => None,
+                        Err(e) => Some(e.to_string()),
+                    };
+                    if let Some(reason) = &error {
+                        client.emit(Event::Failed {
+                            target: n.name.clone(),
+                            reason: format!("{}: {reason}", a.what),
+                        });
+                    }
+                    r.after_commit.push(Followup {
+                        what: a.what.clone(),
+                        error,
                     });
                 }
                 r

@@ -32,7 +32,7 @@ pub use ctl_provider::message::{HookOutcome, OffCluster, Password, PeerSource, S
 mod distribute;
 pub mod plan;
 
-pub use distribute::{DistributionReport, TargetReport, TargetStatus};
+pub use distribute::{DistributionReport, Followup, TargetReport, TargetStatus};
 pub use plan::{Change, Entry, Origin, Selector};
 
 /// Why a workflow stopped. Nothing was changed on any node unless the report says so.
@@ -250,6 +250,52 @@ pub struct Changes {
     pub non_secure: bool,
 }
 
+/// A discovered cluster, the sessions discovery left open, and the first node's CTL.
+struct Discovered {
+    view: ClusterView,
+    sessions: Vec<Option<ctl_provider::net::Client>>,
+    current: Option<Vec<u8>>,
+}
+
+impl Discovered {
+    async fn close(self) {
+        for c in self.sessions.into_iter().flatten() {
+            let _ = c.bye().await;
+        }
+    }
+}
+
+async fn read_ctl(c: &mut ctl_provider::net::Client) -> Result<Option<Vec<u8>>, Error> {
+    match c
+        .call(&ctl_provider::Request::GetCtl)
+        .await
+        .map_err(|e| Error::Provider(e.to_string()))?
+    {
+        ctl_provider::Response::Ctl(x) => Ok(x.map(|(_, f)| f)),
+        other => Err(Error::Provider(format!("GET_CTL answered {other:?}"))),
+    }
+}
+
+async fn read_mode(c: &mut ctl_provider::net::Client) -> Result<SecurityMode, Error> {
+    match c
+        .call(&ctl_provider::Request::GetMode)
+        .await
+        .map_err(|e| Error::Provider(e.to_string()))?
+    {
+        ctl_provider::Response::Mode(m) => Ok(m),
+        other => Err(Error::Provider(format!("GET_MODE answered {other:?}"))),
+    }
+}
+
+/// Sets `mode` on the first node, on its session, once it committed the file.
+fn set_mode_after(mode: SecurityMode) -> distribute::AfterCommit {
+    distribute::AfterCommit {
+        request: ctl_provider::Request::SetMode(mode),
+        applies: |n| n.info.as_ref().is_some_and(|i| i.first_node),
+        what: format!("security mode set to {mode:?}"),
+    }
+}
+
 /// The alternate TFTP servers and firewalls of `view`, for the first node to store.
 fn off_cluster(view: &ClusterView) -> OffCluster {
     let mut out = OffCluster::default();
@@ -357,14 +403,31 @@ impl Client {
     /// The first node cannot be used.
     pub async fn current_ctl(&self) -> Result<Option<Vec<u8>>, Error> {
         let mut c = self.session(&self.publisher.0, self.publisher.1).await?;
-        match c
-            .call(&ctl_provider::Request::GetCtl)
-            .await
-            .map_err(|e| Error::Provider(e.to_string()))?
+        let current = read_ctl(&mut c).await;
+        let _ = c.bye().await;
+        current
+    }
+
+    /// Discovery, then the first node's current CTL read on the session discovery left
+    /// open (one login on the first node for the whole workflow).
+    async fn discover_with_ctl(&self) -> Result<Discovered, Error> {
+        let (view, mut sessions) = self.discover_sessions().await?;
+        let first = view
+            .nodes
+            .iter()
+            .position(|n| n.info.as_ref().is_some_and(|i| i.first_node));
+        let current = match first
+            .and_then(|i| sessions.get_mut(i))
+            .and_then(Option::as_mut)
         {
-            ctl_provider::Response::Ctl(x) => Ok(x.map(|(_, f)| f)),
-            other => Err(Error::Provider(format!("GET_CTL answered {other:?}"))),
-        }
+            Some(s) => read_ctl(s).await?,
+            None => self.current_ctl().await?,
+        };
+        Ok(Discovered {
+            view,
+            sessions,
+            current,
+        })
     }
 
     async fn session(&self, host: &str, port: u16) -> Result<ctl_provider::net::Client, Error> {
@@ -433,10 +496,25 @@ impl Client {
                 "the signing token must be one of the tokens in the CTL".into(),
             ));
         }
-        if let Some(current) = self.current_ctl().await? {
-            let doc = ctl_format::parse_trust_list(&current)
+        let mut found = self.discover_with_ctl().await?;
+        if let Some(current) = &found.current {
+            let doc = ctl_format::parse_trust_list(current)
                 .map_err(|e| Error::CurrentCtl(e.to_string()))?;
-            if !plan::is_non_secure(&doc) {
+            // Back from non-secure mode, or a first run whose last step (the mode) failed.
+            let first = found
+                .view
+                .nodes
+                .iter()
+                .position(|n| n.info.as_ref().is_some_and(|i| i.first_node));
+            let mode = match first
+                .and_then(|i| found.sessions.get_mut(i))
+                .and_then(Option::as_mut)
+            {
+                Some(s) => Some(read_mode(s).await?),
+                None => None,
+            };
+            if !plan::is_non_secure(&doc) && mode != Some(SecurityMode::NonSecure) {
+                found.close().await;
                 return Err(Error::Rule(
                     "the cluster already has a CTL in mixed mode: use update".into(),
                 ));
@@ -446,10 +524,10 @@ impl Client {
                 ..Changes::default()
             };
             return self
-                .rebuild(signer, &changes, Some(SecurityMode::Mixed))
+                .rebuild(found, signer, &changes, Some(SecurityMode::Mixed))
                 .await;
         }
-        let (view, sessions) = self.discover_sessions().await?;
+        let Discovered { view, sessions, .. } = found;
         let mut entries = plan::token_entries(&distinct.into_iter().cloned().collect::<Vec<_>>());
         entries.extend(plan::server_entries(&view)?);
         let ctl = self.build_ctl(&entries, true, signer)?;
@@ -466,55 +544,31 @@ impl Client {
                 applies: |n| {
                     n.kind == TargetKind::Node && !n.info.as_ref().is_some_and(|i| i.first_node)
                 },
-                what: "CAPF certificate",
+                what: "CAPF certificate stored".to_owned(),
             });
-        let distribution = distribute::distribute(
-            self,
-            &view,
-            &ctl,
-            capf.as_ref(),
-            sessions,
-            &off_cluster(&view),
-        )
-        .await?;
-        let mut notes = Vec::new();
-        notes.push(self.set_mode(SecurityMode::Mixed).await?);
-        notes.extend(
-            distribution
-                .targets
-                .iter()
-                .filter_map(|t| t.after_commit.clone()),
-        );
+        let after: Vec<_> = capf
+            .into_iter()
+            .chain([set_mode_after(SecurityMode::Mixed)])
+            .collect();
+        let distribution =
+            distribute::distribute(self, &view, &ctl, &after, sessions, &off_cluster(&view))
+                .await?;
         Ok(Outcome {
             room_for_records: room(ctl.len()),
+            notes: distribution.followup_notes(),
             ctl,
             distribution,
-            notes,
         })
     }
 
-    async fn set_mode(&self, mode: SecurityMode) -> Result<String, Error> {
-        let mut c = self.session(&self.publisher.0, self.publisher.1).await?;
-        match c
-            .call(&ctl_provider::Request::SetMode(mode))
-            .await
-            .map_err(|e| Error::Provider(e.to_string()))?
-        {
-            ctl_provider::Response::ModeSet(m) => {
-                Ok(format!("security mode on the first node: {m:?}"))
-            }
-            other => Err(Error::Provider(format!("SET_MODE answered {other:?}"))),
-        }
-    }
-
-    /// Checks that `token` is a SAST of the current CTL and that the CTL's signature
-    /// verifies; returns the current CTL.
-    async fn current_signed_by(&self, token: &Certificate) -> Result<Vec<u8>, Error> {
-        let current = self.current_ctl().await?.ok_or_else(|| {
+    /// Checks that there is a current CTL, that `token` is one of its SASTs, and that its
+    /// signature verifies.
+    fn check_signed_by(current: Option<&[u8]>, token: &Certificate) -> Result<(), Error> {
+        let current = current.ok_or_else(|| {
             Error::Rule("the cluster has no CTL yet: set mixed mode first".into())
         })?;
         let doc =
-            ctl_format::parse_trust_list(&current).map_err(|e| Error::CurrentCtl(e.to_string()))?;
+            ctl_format::parse_trust_list(current).map_err(|e| Error::CurrentCtl(e.to_string()))?;
         let sasts = plan::sast_certificates(&doc)?;
         if !sasts.iter().any(|s| s.der() == token.der()) {
             return Err(Error::Rule(format!(
@@ -526,7 +580,7 @@ impl Client {
         // The current file must check out before anything changes.
         doc.verify(&ctl_format::RsaVerifier)
             .map_err(|e| Error::CurrentCtl(format!("its signature does not verify: {e}")))?;
-        Ok(current)
+        Ok(())
     }
 
     /// **Update**: with a token of the current CTL (checked, and the current CTL's signature
@@ -549,13 +603,15 @@ impl Client {
         changes: &Changes,
     ) -> Result<Outcome, Error> {
         let mode = changes.non_secure.then_some(SecurityMode::NonSecure);
-        self.rebuild(signer, changes, mode).await
+        let found = self.discover_with_ctl().await?;
+        self.rebuild(found, signer, changes, mode).await
     }
 
     /// Update, switching to `mode` when given (else the CTL keeps its kind: server
     /// records with certificates, or without them in non-secure mode).
     async fn rebuild(
         &self,
+        found: Discovered,
         signer: &(dyn Signer + Sync),
         changes: &Changes,
         mode: Option<SecurityMode>,
@@ -565,7 +621,16 @@ impl Client {
                 what: "the signing token".into(),
                 reason: e.to_string(),
             })?;
-        let current = self.current_signed_by(&signer_cert).await?;
+        if let Err(e) = Self::check_signed_by(found.current.as_deref(), &signer_cert) {
+            found.close().await;
+            return Err(e);
+        }
+        let Discovered {
+            mut view,
+            mut sessions,
+            current,
+        } = found;
+        let current = current.unwrap_or_default();
         let doc =
             ctl_format::parse_trust_list(&current).map_err(|e| Error::CurrentCtl(e.to_string()))?;
         let mut tokens = plan::sast_certificates(&doc)?;
@@ -574,7 +639,6 @@ impl Client {
                 tokens.push(t.clone());
             }
         }
-        let (mut view, mut sessions) = self.discover_sessions().await?;
         for name in &changes.remove_peers {
             let Some(i) = view
                 .nodes
@@ -682,11 +746,11 @@ impl Client {
             None => !plan::is_non_secure(&doc),
         };
         let ctl = self.build_ctl(&entries, certified, signer)?;
+        let after: Vec<_> = mode.map(set_mode_after).into_iter().collect();
         let distribution =
-            distribute::distribute(self, &view, &ctl, None, sessions, &off_cluster(&view)).await?;
-        if let Some(m) = mode {
-            notes.push(self.set_mode(m).await?);
-        }
+            distribute::distribute(self, &view, &ctl, &after, sessions, &off_cluster(&view))
+                .await?;
+        notes.extend(distribution.followup_notes());
         Ok(Outcome {
             room_for_records: room(ctl.len()),
             ctl,
@@ -700,12 +764,19 @@ impl Client {
     /// # Errors
     /// No CTL, a CTL that does not parse, or the first node cannot be used.
     pub async fn status(&self) -> Result<(Vec<u8>, Vec<Change>), Error> {
-        let current = self.current_ctl().await?.ok_or_else(|| {
+        let Discovered {
+            view,
+            sessions,
+            current,
+        } = self.discover_with_ctl().await?;
+        for c in sessions.into_iter().flatten() {
+            let _ = c.bye().await;
+        }
+        let current = current.ok_or_else(|| {
             Error::Rule("the cluster has no CTL (non-secure, never set to mixed mode)".into())
         })?;
         let doc =
             ctl_format::parse_trust_list(&current).map_err(|e| Error::CurrentCtl(e.to_string()))?;
-        let view = self.discover().await?;
         let servers = plan::server_entries(&view)?;
         let changes = plan::changes(&doc, &servers);
         Ok((current.clone(), changes))

@@ -575,3 +575,68 @@ fn workflow_futures_can_be_spawned() {
     let discover = client.discover();
     send(&discover);
 }
+
+/// Logins recorded in a node's audit log.
+fn logins(node: &TestNode) -> usize {
+    std::fs::read_to_string(node.dir.join("state/audit.log"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("\"action\":\"login\""))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_workflow_logs_in_once_per_node_and_a_failed_last_step_can_be_redone() {
+    let c = cluster();
+    let client = c.client(Arc::new(Mutex::new(Vec::new())));
+    let (t1, s1) = token("sast1");
+    let (t2, _) = token("sast2");
+    let count = || c.nodes.iter().map(logins).collect::<Vec<_>>();
+    assert_eq!(count(), [0, 0, 0]);
+    client
+        .set_mixed_mode(&[t1.clone(), t2.clone()], &s1)
+        .await
+        .unwrap();
+    assert_eq!(count(), [1, 1, 1], "mixed mode: one login per node");
+    client.update(&s1, &Changes::default()).await.unwrap();
+    assert_eq!(count(), [2, 2, 2], "update: one login per node");
+    client.status().await.unwrap();
+    assert_eq!(count(), [3, 3, 3], "status: one login per node");
+
+    // The last step of a first run (the mode) did not happen: set-mode mixed again does it.
+    {
+        use ctl_provider::message::{Request, Response, SecurityMode};
+        let cert =
+            Certificate::from_pem(&std::fs::read(c.nodes[0].dir.join("callmanager.pem")).unwrap())
+                .unwrap();
+        let tls = ctl_provider::net::client_tls(Arc::new(ctl_provider::net::Fingerprints(vec![
+            ctl_provider::net::fingerprint(cert.der()),
+        ])))
+        .unwrap();
+        let mut s = ctl_provider::net::Client::connect(
+            format!("127.0.0.1:{}", c.nodes[0].port).parse().unwrap(),
+            "localhost",
+            tls,
+            std::time::Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+        s.login("admin", &Password::new("s3cret")).await.unwrap();
+        assert_eq!(
+            s.call(&Request::SetMode(SecurityMode::NonSecure))
+                .await
+                .unwrap(),
+            Response::ModeSet(SecurityMode::NonSecure)
+        );
+    }
+    let again = client.set_mixed_mode(&[t1, t2], &s1).await.unwrap();
+    assert!(
+        again
+            .notes
+            .iter()
+            .any(|n| n == "security mode set to Mixed on cucm-pub"),
+        "{:?}",
+        again.notes
+    );
+    assert!(again.distribution.followups_failed().is_empty());
+}
