@@ -18,80 +18,11 @@
 )]
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Instant;
-
-use ctl_providerd::config::{Config, MemberConfig};
 
 mod support;
 
-use support::{DELAY, init, mixed_mode, serve, supercluster_members};
-
-/// An argon2id hash of `bench` with 64 KiB of memory.
-fn light_hash() -> String {
-    use argon2::PasswordHasher as _;
-    let params = argon2::Params::new(64, 1, 1, None).unwrap();
-    argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
-        .hash_password(b"bench")
-        .unwrap()
-        .to_string()
-}
-
-/// The node configurations of one supercluster, made once: the first node's, then the others'.
-fn template(root: &Path) -> (Config, Vec<Config>) {
-    let others = supercluster_members()
-        .iter()
-        .map(|(name, services)| init(&root.join(name), name, 0, services, false, Vec::new()))
-        .collect();
-    let first = init(
-        &root.join("pub"),
-        "pub",
-        0,
-        "callmanager,tftp,capf,provider",
-        true,
-        Vec::new(),
-    );
-    (first, others)
-}
-
-/// Starts supercluster `k` from the template, with directories of its own under `root`.
-fn start(
-    root: &Path,
-    k: usize,
-    (first, others): &(Config, Vec<Config>),
-    hash: &str,
-    rt: &tokio::runtime::Handle,
-) -> SocketAddr {
-    let own = |template: &Config| {
-        let mut c = template.clone();
-        let dir = root.join(format!("c{k}")).join(&c.node);
-        c.tftp_dir = dir.join("tftp");
-        c.state_dir = dir.join("state");
-        for u in &mut c.users {
-            u.password_hash = hash.to_owned();
-        }
-        c
-    };
-    let mut members = Vec::new();
-    for t in others {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let config = own(t);
-        members.push(MemberConfig {
-            name: config.node.clone(),
-            host: "127.0.0.1".into(),
-            port: listener.local_addr().unwrap().port(),
-            services: config.services.clone(),
-            addresses: Vec::new(),
-        });
-        serve(config, listener, rt);
-    }
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let mut config = own(first);
-    config.members = members;
-    serve(config, listener, rt);
-    addr
-}
+use support::{DELAY, light_hash, mixed_mode, start, template};
 
 /// The peak resident memory of this process, from /proc (Linux).
 fn peak_rss_mib() -> Option<u64> {
@@ -121,7 +52,7 @@ fn main() {
     let template = template(&tmp.path().join("template"));
     let hash = light_hash();
     let addrs: Vec<SocketAddr> = (0..=n)
-        .map(|k| start(tmp.path(), k, &template, &hash, providers.handle()))
+        .map(|k| start(tmp.path(), k, &template, Some(&hash), providers.handle()))
         .collect();
     println!(
         "started {} superclusters, {} providers in-process (each answers after {} ms), in {:.1} s",

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use ctl_client::{Certificate, Client, Password, TrustPolicy};
 use ctl_provider::message::{Request, Response, Role};
 use ctl_provider::net::{Handler, PeerInfo};
-use ctl_providerd::config::Config;
+use ctl_providerd::config::{Config, MemberConfig};
 use ctl_providerd::node::Node;
 
 /// The round trip every provider adds to each answer.
@@ -125,4 +125,73 @@ pub(crate) async fn mixed_mode(addr: SocketAddr) -> (Duration, usize, usize) {
         outcome.distribution.targets.len(),
         outcome.ctl.len(),
     )
+}
+
+/// An argon2id hash of `bench` with 64 KiB of memory.
+pub(crate) fn light_hash() -> String {
+    use argon2::PasswordHasher as _;
+    let params = argon2::Params::new(64, 1, 1, None).unwrap();
+    argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+        .hash_password(b"bench")
+        .unwrap()
+        .to_string()
+}
+
+/// The node configurations of one supercluster, made once: the first node's, then the others'.
+pub(crate) fn template(root: &Path) -> (Config, Vec<Config>) {
+    let others = supercluster_members()
+        .iter()
+        .map(|(name, services)| init(&root.join(name), name, 0, services, false, Vec::new()))
+        .collect();
+    let first = init(
+        &root.join("pub"),
+        "pub",
+        0,
+        "callmanager,tftp,capf,provider",
+        true,
+        Vec::new(),
+    );
+    (first, others)
+}
+
+/// Starts cluster `k` from the template (with directories of its own under `root`, and
+/// `hash` as the password hash when given); returns its first node's address.
+pub(crate) fn start(
+    root: &Path,
+    k: usize,
+    (first, others): &(Config, Vec<Config>),
+    hash: Option<&str>,
+    rt: &tokio::runtime::Handle,
+) -> SocketAddr {
+    let own = |template: &Config| {
+        let mut c = template.clone();
+        let dir = root.join(format!("c{k}")).join(&c.node);
+        c.tftp_dir = dir.join("tftp");
+        c.state_dir = dir.join("state");
+        if let Some(hash) = hash {
+            for u in &mut c.users {
+                u.password_hash = hash.to_owned();
+            }
+        }
+        c
+    };
+    let mut members = Vec::new();
+    for t in others {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let config = own(t);
+        members.push(MemberConfig {
+            name: config.node.clone(),
+            host: "127.0.0.1".into(),
+            port: listener.local_addr().unwrap().port(),
+            services: config.services.clone(),
+            addresses: Vec::new(),
+        });
+        serve(config, listener, rt);
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut config = own(first);
+    config.members = members;
+    serve(config, listener, rt);
+    addr
 }
