@@ -14,7 +14,6 @@
 
 mod support;
 
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
@@ -22,6 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ctl_format::{Role, RsaVerifier, parse_trust_list, phone_accepts};
+use ctl_test_support::daemon::{self, Daemon};
 use support::{Lab, free_port, stderr, stdout};
 
 /// The `ctl-providerd` binary of this build.
@@ -53,48 +53,14 @@ impl Drop for Process {
     }
 }
 
-impl Process {
-    fn signal(&self, signal: &str) {
-        let ok = Command::new("kill")
-            .args([signal, &self.0.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill {signal} failed");
-    }
-}
-
 /// `ctl-providerd init` for a node listening on `port`.
 fn init_node(dir: &Path, port: u16, args: &[&str]) {
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(dir.join("password"), "s3cret\n").unwrap();
-    let o = Command::new(providerd())
-        .args(["init", "--dir", dir.to_str().unwrap()])
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .args(["--user", "admin", "--password-file"])
-        .arg(dir.join("password"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "init: {}", stderr(&o));
+    daemon::init(&providerd(), dir, &format!("127.0.0.1:{port}"), args);
 }
 
 /// `ctl-providerd run`, once it says it listens.
-fn run_node(dir: &Path) -> Process {
-    let mut child = Command::new(providerd())
-        .arg("run")
-        .arg("--config")
-        .arg(dir.join("provider.toml"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.contains("listening on"), "ctl-providerd said {line:?}");
-    Process(child)
+fn run_node(dir: &Path) -> Daemon {
+    daemon::run(&providerd(), dir)
 }
 
 /// Whether this process runs as root (the owner of its own /proc entry).
@@ -163,7 +129,7 @@ struct Cluster {
     lab: Lab,
     dir: tempfile::TempDir,
     publisher: String,
-    nodes: Vec<(&'static str, Process)>,
+    nodes: Vec<(&'static str, Daemon)>,
     firewall: String,
     /// Provider ports of pub, sub, tftp and asa.
     ports: Vec<u16>,
@@ -226,7 +192,7 @@ impl Cluster {
         std::fs::read(self.node_dir(name).join("tftp/CTLFile.tlv")).unwrap()
     }
 
-    fn process(&self, name: &str) -> &Process {
+    fn process(&self, name: &str) -> &Daemon {
         &self.nodes.iter().find(|(n, _)| *n == name).unwrap().1
     }
 
@@ -573,7 +539,7 @@ fn faults_during_distribution_leave_no_node_diverged_and_a_rerun_converges() {
 
     // A node killed (SIGKILL) after every target staged and before the commits: the others
     // commit, the report names the dead node and its commit failure, and a re-run converges.
-    let sub_pid = nodes.process("sub").0.id();
+    let sub_pid = nodes.process("sub").child.id();
     let sub_port = nodes.ports[1];
     let staged = Arc::new(AtomicUsize::new(0));
     let seen = Arc::clone(&staged);

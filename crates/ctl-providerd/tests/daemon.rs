@@ -6,10 +6,7 @@
     missing_docs
 )]
 
-use std::io::{BufRead as _, BufReader};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +16,7 @@ use ctl_provider::message::{
     SecurityMode,
 };
 use ctl_provider::net::{Client, Fingerprints, client_tls, fingerprint};
+use ctl_test_support::daemon::{self, Daemon};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ctl-providerd");
 
@@ -26,61 +24,14 @@ fn vectors() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../ctl-format/tests/vectors")
 }
 
-struct Daemon {
-    child: Child,
-    addr: SocketAddr,
-    dir: PathBuf,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn init(dir: &Path, node: &str, extra: &[&str]) {
-    std::fs::write(dir.join("password"), "s3cret\n").unwrap();
-    let password = dir.join("password");
-    let mut args = vec![
-        "init",
-        "--dir",
-        dir.to_str().unwrap(),
-        "--node",
-        node,
-        "--listen",
-        "127.0.0.1:0",
-        "--user",
-        "admin",
-        "--password-file",
-        password.to_str().unwrap(),
-    ];
+    let mut args = vec!["--node", node];
     args.extend_from_slice(extra);
-    let o = Command::new(BIN).args(&args).output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    daemon::init(Path::new(BIN), dir, "127.0.0.1:0", &args);
 }
 
 fn start(dir: &Path) -> Daemon {
-    let mut child = Command::new(BIN)
-        .args([
-            "run",
-            "--config",
-            dir.join("provider.toml").to_str().unwrap(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line.trim().rsplit(' ').next().unwrap().parse().unwrap();
-    Daemon {
-        child,
-        addr,
-        dir: dir.to_owned(),
-    }
+    daemon::run(Path::new(BIN), dir)
 }
 
 fn tls_cert(dir: &Path) -> Vec<u8> {

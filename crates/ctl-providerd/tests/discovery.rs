@@ -6,71 +6,25 @@
     missing_docs
 )]
 
-use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use ctl_provider::discovery::{
     DiscoverOptions, KnownProviders, NodeStatus, TargetKind, TrustPolicy, discover,
 };
 use ctl_provider::message::Password;
+use ctl_test_support::daemon::{self, Daemon};
+use ctl_test_support::free_port;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ctl-providerd");
 
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn node(dir: &Path, name: &str, port: u16, extra: &[&str]) -> Daemon {
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(dir.join("password"), "s3cret\n").unwrap();
-    let listen = format!("127.0.0.1:{port}");
-    let password = dir.join("password");
-    let mut args = vec![
-        "init",
-        "--dir",
-        dir.to_str().unwrap(),
-        "--node",
-        name,
-        "--listen",
-        &listen,
-        "--user",
-        "admin",
-        "--password-file",
-        password.to_str().unwrap(),
-    ];
+    let mut args = vec!["--node", name];
     args.extend_from_slice(extra);
-    let o = Command::new(BIN).args(&args).output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let mut child = Command::new(BIN)
-        .args([
-            "run",
-            "--config",
-            dir.join("provider.toml").to_str().unwrap(),
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.contains(&listen), "{line}");
-    Daemon(child)
+    daemon::init(Path::new(BIN), dir, &format!("127.0.0.1:{port}"), &args);
+    let d = daemon::run(Path::new(BIN), dir);
+    assert_eq!(d.addr.port(), port);
+    d
 }
 
 fn options(port: u16) -> DiscoverOptions {

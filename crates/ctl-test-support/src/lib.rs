@@ -4,6 +4,8 @@
 //! Does not mock anything: the tokens are real SoftHSM2 tokens behind the real module.
 #![allow(clippy::missing_panics_doc)] // fixtures panic on a broken test environment by design
 
+pub mod daemon;
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};

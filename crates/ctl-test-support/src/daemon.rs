@@ -1,0 +1,83 @@
+//! `ctl-providerd` as separate processes: initialize a node, run it, stop it.
+
+use std::io::{BufRead as _, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// A running `ctl-providerd`, killed (SIGKILL) when dropped, however the test ends.
+#[derive(Debug)]
+pub struct Daemon {
+    /// The process.
+    pub child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its directory (provider.toml, tftp/, state/).
+    pub dir: PathBuf,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Daemon {
+    /// Sends `signal` (`-STOP`, `-CONT`, `-KILL`, ...) with kill(1).
+    pub fn signal(&self, signal: &str) {
+        let ok = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .expect("kill(1) runs")
+            .success();
+        assert!(ok, "kill {signal} failed");
+    }
+}
+
+/// `ctl-providerd init` of a node in `dir` listening on `listen` (user `admin`, password
+/// `s3cret` in `dir/password`), with `args` (`--node NAME`, services, members, ...).
+pub fn init(bin: &Path, dir: &Path, listen: &str, args: &[&str]) {
+    std::fs::create_dir_all(dir).expect("node directory");
+    std::fs::write(dir.join("password"), "s3cret\n").expect("password file");
+    let o = Command::new(bin)
+        .args(["init", "--dir"])
+        .arg(dir)
+        .args(["--listen", listen, "--user", "admin", "--password-file"])
+        .arg(dir.join("password"))
+        .args(args)
+        .output()
+        .expect("ctl-providerd init runs");
+    assert!(
+        o.status.success(),
+        "ctl-providerd init: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// `ctl-providerd run` of the node in `dir`, once it says where it listens.
+pub fn run(bin: &Path, dir: &Path) -> Daemon {
+    let mut child = Command::new(bin)
+        .arg("run")
+        .arg("--config")
+        .arg(dir.join("provider.toml"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("ctl-providerd run starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("ctl-providerd says where it listens");
+    let addr = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("ctl-providerd said {line:?}"));
+    Daemon {
+        child,
+        addr,
+        dir: dir.to_owned(),
+    }
+}
