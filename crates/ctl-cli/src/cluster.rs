@@ -119,7 +119,14 @@ pub(crate) fn password(args: &ConnectArgs) -> Result<Password, Failure> {
         Some(p) => {
             let text = std::fs::read_to_string(p)
                 .map_err(|e| Failure::usage(format!("{}: {e}", p.display())))?;
-            Ok(Password::new(text.lines().next().unwrap_or("")))
+            let first = text.lines().next().unwrap_or("");
+            if first.is_empty() {
+                return Err(Failure::usage(format!(
+                    "{}: the first line (the password) is empty",
+                    p.display()
+                )));
+            }
+            Ok(Password::new(first))
         }
         None => {
             use std::io::IsTerminal as _;

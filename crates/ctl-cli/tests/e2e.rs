@@ -537,6 +537,42 @@ fn faults_during_distribution_leave_no_node_diverged_and_a_rerun_converges() {
     let after = nodes.assert_converged(&MEMBERS);
     assert_ne!(sha256(&after), sha256(&before));
 
+    // A node that refuses the stage (it holds a CTL of other tokens, as after a reinstall
+    // from another cluster's backup): every staged copy is aborted, nobody changes, the
+    // report names the refusal; once its file is put back, a re-run converges.
+    let foreign = {
+        let signer = ctl_token::SoftwareSigner::from_files(
+            Path::new(&support::v("keys/itlrecovery.pem")),
+            None,
+        )
+        .unwrap();
+        let cert =
+            ctl_format::Certificate::from_der(ctl_format::Signer::certificate(&signer)).unwrap();
+        let mut b = ctl_format::TrustListBuilder::new();
+        b.timestamp(1_800_000_000)
+            .push(ctl_format::RecordSpec::new(cert, Role::SAST));
+        b.build(&signer).unwrap()
+    };
+    let sub_ctl = nodes.node_dir("sub").join("tftp/CTLFile.tlv");
+    std::fs::write(&sub_ctl, &foreign).unwrap();
+    let o = update(&nodes);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let j = json(&o);
+    let st = statuses(&j);
+    assert!(
+        st.iter().all(|(n, s)| if n == "sub1" {
+            s == "failed"
+        } else {
+            s == "aborted"
+        }),
+        "{j}"
+    );
+    assert!(text(&o).contains("stage refused"), "{}", text(&o));
+    assert_eq!(sha256(&nodes.ctl_file("pub")), sha256(&after));
+    assert_eq!(sha256(&nodes.ctl_file("tftp")), sha256(&after));
+    assert_eq!(sha256(&nodes.ctl_file("sub")), sha256(&foreign));
+    std::fs::write(&sub_ctl, &after).unwrap();
+
     // A node killed (SIGKILL) after every target staged and before the commits: the others
     // commit, the report names the dead node and its commit failure, and a re-run converges.
     let sub_pid = nodes.process("sub").child.id();
