@@ -217,6 +217,7 @@ pub(crate) fn run(command: &ClusterCommand) -> Outcome {
         user: args.connect.user.clone(),
         password: password(&args.connect)?,
         timeout: Duration::from_secs(args.connect.timeout),
+        identity: None,
     };
     let runtime = tokio::runtime::Runtime::new().map_err(|e| Failure::failed(e.to_string()))?;
     let (view, policy) = runtime

@@ -5,7 +5,11 @@ use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ctl_client::{Changes, Client, Error, Event, Outcome as Report, Peer, Selector, TargetStatus};
+use std::sync::Arc;
+
+use ctl_client::{
+    Changes, Client, ClientIdentity, Error, Event, Outcome as Report, Peer, Selector, TargetStatus,
+};
 use ctl_format::{Certificate, Signer};
 use serde::Serialize;
 
@@ -27,6 +31,10 @@ pub(crate) struct Common {
     /// Let tokens still on their factory PIN sign (labs only).
     #[arg(long)]
     allow_factory_pin: bool,
+    /// Authenticate the TLS sessions with the signing token (its certificate and key), for
+    /// nodes that stage and commit only for a SAST client certificate.
+    #[arg(long)]
+    tls_with_token: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -153,23 +161,48 @@ fn token_certificate(arg: &str) -> Result<Certificate, Failure> {
     crate::files::read_certificate(Path::new(arg))
 }
 
+/// A signing token, and the TLS identity it gives when asked for.
+struct SigningToken {
+    signer: Box<dyn Signer + Sync>,
+    identity: Option<ClientIdentity>,
+}
+
+impl SigningToken {
+    /// From an open token signer.
+    fn of_token(signer: ctl_token::TokenSigner, tls: bool) -> Self {
+        let signer = Arc::new(signer);
+        Self {
+            identity: tls.then(|| ctl_client::token_identity(Arc::clone(&signer))),
+            signer: Box::new(signer),
+        }
+    }
+}
+
 /// A signer for a token argument (the PIN from the URI or the terminal).
-fn token_signer(arg: &str, allow_factory_pin: bool) -> Result<Box<dyn Signer + Sync>, Failure> {
+fn token_signer(arg: &str, common: &Common) -> Result<SigningToken, Failure> {
     if is_uri(arg) {
         let uri: ctl_token::Pkcs11Uri = arg
             .parse()
             .map_err(|e: ctl_token::UriError| Failure::usage(format!("{arg}: {e}")))?;
         let options = ctl_token::SignerOptions {
-            allow_factory_pin,
+            allow_factory_pin: common.allow_factory_pin,
             ..ctl_token::SignerOptions::default()
         };
         let signer =
             ctl_token::TokenSigner::open(&uri, &options).map_err(|e| crate::token::fail(&e))?;
-        return Ok(Box::new(signer));
+        return Ok(SigningToken::of_token(signer, common.tls_with_token));
     }
     let signer = ctl_token::SoftwareSigner::from_files(Path::new(arg), None)
         .map_err(|e| Failure::usage(e.to_string()))?;
-    Ok(Box::new(signer))
+    let identity = if common.tls_with_token {
+        Some(ctl_client::software_identity(&signer).map_err(|e| Failure::usage(e.to_string()))?)
+    } else {
+        None
+    };
+    Ok(SigningToken {
+        signer: Box::new(signer),
+        identity,
+    })
 }
 
 /// One certificate of a token report: the only one, else the only one whose private key
@@ -204,8 +237,8 @@ fn collected_certificate(
 fn collect_tokens(
     n: usize,
     args: &CollectArgs,
-    allow_factory_pin: bool,
-) -> Result<(Vec<Certificate>, Box<dyn Signer + Sync>), Failure> {
+    common: &Common,
+) -> Result<(Vec<Certificate>, SigningToken), Failure> {
     use ctl_token::pkcs11::{Module, list_tokens, wait};
     if n < 2 {
         return Err(Failure::usage(format!(
@@ -304,22 +337,29 @@ fn collect_tokens(
     let signer = ctl_token::TokenSigner::open(
         &uri,
         &ctl_token::SignerOptions {
-            allow_factory_pin,
+            allow_factory_pin: common.allow_factory_pin,
             ..ctl_token::SignerOptions::default()
         },
     )
     .map_err(fail)?;
-    Ok((certs, Box::new(signer)))
+    Ok((certs, SigningToken::of_token(signer, common.tls_with_token)))
 }
 
 /// The client, and the progress it reports to: a live line per node on a terminal,
 /// plain lines on stderr otherwise (none with `--json` off a terminal: the JSON report
 /// stays alone).
-fn client(connect: &ConnectArgs, json: bool) -> Result<(Client, Option<Progress>), Failure> {
+fn client(
+    connect: &ConnectArgs,
+    json: bool,
+    identity: Option<ClientIdentity>,
+) -> Result<(Client, Option<Progress>), Failure> {
     let (host, port) = publisher(connect)?;
-    let builder = Client::builder(&host, port, &connect.user, password(connect)?)
+    let mut builder = Client::builder(&host, port, &connect.user, password(connect)?)
         .trust(trust_policy(connect)?)
         .timeout(Duration::from_secs(connect.timeout));
+    if let Some(identity) = identity {
+        builder = builder.identity(identity);
+    }
     let terminal = std::io::stderr().is_terminal();
     if json && !terminal {
         return Ok((builder.build(), None));
@@ -529,11 +569,28 @@ fn save_trust(client: &Client) -> Result<(), Failure> {
     client.trust().known.save().map_err(Failure::failed)
 }
 
+/// Asks (`what.0`), opens the signing token, connects (with the token's TLS identity when
+/// asked), runs `changes` as an update and reports it (as `what.1`).
+fn run_update(
+    rt: &tokio::runtime::Runtime,
+    common: &Common,
+    token: &str,
+    what: (&str, &str),
+    changes: Changes,
+) -> Outcome {
+    confirm(common, what.0)?;
+    let token = token_signer(token, common)?;
+    let (client, progress) = client(&common.connect, common.json, token.identity.clone())?;
+    let result = rt.block_on(client.update(token.signer.as_ref(), &changes));
+    save_trust(&client)?;
+    finish(result, progress.as_ref(), common.json, what.1)
+}
+
 pub(crate) fn run(command: &ClusterCommand) -> Outcome {
     let rt = runtime()?;
     match command {
         ClusterCommand::Status(a) => {
-            let (client, progress) = client(&a.connect, a.json)?;
+            let (client, progress) = client(&a.connect, a.json, None)?;
             let result = rt.block_on(client.status());
             if let Some(p) = &progress {
                 p.finish();
@@ -564,54 +621,49 @@ pub(crate) fn run(command: &ClusterCommand) -> Outcome {
                 Err(Failure::quiet(1))
             }
         }
-        ClusterCommand::SetMode(a) => {
-            let (client, progress) = client(&a.common.connect, a.common.json)?;
-            let result = match a.mode {
-                Mode::Mixed => {
-                    let (certs, signer) = if let Some(n) = a.collect {
-                        confirm(&a.common, "set mixed mode")?;
-                        collect_tokens(n, &a.collect_with, a.common.allow_factory_pin)?
-                    } else {
-                        let certs = a
-                            .tokens
-                            .iter()
-                            .map(|t| token_certificate(t))
-                            .collect::<Result<Vec<_>, _>>()?;
-                        confirm(&a.common, "set mixed mode")?;
-                        let last = a
-                            .tokens
-                            .last()
-                            .ok_or_else(|| Failure::usage("give --token"))?;
-                        (certs, token_signer(last, a.common.allow_factory_pin)?)
-                    };
-                    rt.block_on(client.set_mixed_mode(&certs, signer.as_ref()))
-                }
-                Mode::NonSecure => {
-                    if a.collect.is_some() {
-                        return Err(Failure::usage(
-                            "--collect is for mixed mode; non-secure mode signs with one --token of the current CTL",
-                        ));
-                    }
-                    confirm(&a.common, "set non-secure mode")?;
-                    let first = a
+        ClusterCommand::SetMode(a) => match a.mode {
+            Mode::Mixed => {
+                let (certs, token) = if let Some(n) = a.collect {
+                    confirm(&a.common, "set mixed mode")?;
+                    collect_tokens(n, &a.collect_with, &a.common)?
+                } else {
+                    let certs = a
                         .tokens
-                        .first()
+                        .iter()
+                        .map(|t| token_certificate(t))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    confirm(&a.common, "set mixed mode")?;
+                    let last = a
+                        .tokens
+                        .last()
                         .ok_or_else(|| Failure::usage("give --token"))?;
-                    let signer = token_signer(first, a.common.allow_factory_pin)?;
-                    rt.block_on(client.update(
-                        signer.as_ref(),
-                        &Changes {
-                            non_secure: true,
-                            ..Changes::default()
-                        },
-                    ))
+                    (certs, token_signer(last, &a.common)?)
+                };
+                let (client, progress) =
+                    client(&a.common.connect, a.common.json, token.identity.clone())?;
+                let result = rt.block_on(client.set_mixed_mode(&certs, token.signer.as_ref()));
+                save_trust(&client)?;
+                finish(result, progress.as_ref(), a.common.json, "set-mode")
+            }
+            Mode::NonSecure => {
+                if a.collect.is_some() {
+                    return Err(Failure::usage(
+                        "--collect is for mixed mode; non-secure mode signs with one --token of the current CTL",
+                    ));
                 }
-            };
-            save_trust(&client)?;
-            finish(result, progress.as_ref(), a.common.json, "set-mode")
-        }
+                let first = a
+                    .tokens
+                    .first()
+                    .ok_or_else(|| Failure::usage("give --token"))?;
+                let changes = Changes {
+                    non_secure: true,
+                    ..Changes::default()
+                };
+                let what = ("set non-secure mode", "set-mode");
+                run_update(&rt, &a.common, first, what, changes)
+            }
+        },
         ClusterCommand::Update(a) => {
-            let (client, progress) = client(&a.common.connect, a.common.json)?;
             let add_tokens = a
                 .add_token
                 .iter()
@@ -623,66 +675,40 @@ pub(crate) fn run(command: &ClusterCommand) -> Outcome {
                     add_peers.push(peer(p, firewall)?);
                 }
             }
-            confirm(&a.common, "update the CTL")?;
-            let signer = token_signer(&a.token, a.common.allow_factory_pin)?;
-            let result = rt.block_on(client.update(
-                signer.as_ref(),
-                &Changes {
-                    add_tokens,
-                    add_peers,
-                    remove_peers: a.remove_peer.clone(),
-                    ..Changes::default()
-                },
-            ));
-            save_trust(&client)?;
-            finish(result, progress.as_ref(), a.common.json, "update")
+            let changes = Changes {
+                add_tokens,
+                add_peers,
+                remove_peers: a.remove_peer.clone(),
+                ..Changes::default()
+            };
+            let what = ("update the CTL", "update");
+            run_update(&rt, &a.common, &a.token, what, changes)
         }
         ClusterCommand::RemoveEntry(a) => {
-            let (client, progress) = client(&a.common.connect, a.common.json)?;
             let selector = match (&a.serial, &a.subject) {
                 (Some(s), _) => Selector::Serial(s.to_ascii_lowercase()),
                 (None, Some(t)) => Selector::Subject(t.clone()),
                 (None, None) => return Err(Failure::usage("give --serial or --subject")),
             };
-            confirm(&a.common, "remove an entry")?;
-            let signer = token_signer(&a.token, a.common.allow_factory_pin)?;
-            let result = rt.block_on(client.update(
-                signer.as_ref(),
-                &Changes {
-                    remove: Some(selector),
-                    ..Changes::default()
-                },
-            ));
-            save_trust(&client)?;
-            finish(result, progress.as_ref(), a.common.json, "remove-entry")
+            let changes = Changes {
+                remove: Some(selector),
+                ..Changes::default()
+            };
+            let what = ("remove an entry", "remove-entry");
+            run_update(&rt, &a.common, &a.token, what, changes)
         }
         ClusterCommand::AddTftp(a) | ClusterCommand::AddFirewall(a) => {
             let firewall = matches!(command, ClusterCommand::AddFirewall(_));
-            let (client, progress) = client(&a.common.connect, a.common.json)?;
-            let p = peer(&a.peer, firewall)?;
-            confirm(
-                &a.common,
-                if firewall {
-                    "add a firewall"
-                } else {
-                    "add an alternate TFTP server"
-                },
-            )?;
-            let signer = token_signer(&a.token, a.common.allow_factory_pin)?;
-            let result = rt.block_on(client.update(
-                signer.as_ref(),
-                &Changes {
-                    add_peers: vec![p],
-                    ..Changes::default()
-                },
-            ));
-            save_trust(&client)?;
-            finish(
-                result,
-                progress.as_ref(),
-                a.common.json,
-                if firewall { "add-firewall" } else { "add-tftp" },
-            )
+            let changes = Changes {
+                add_peers: vec![peer(&a.peer, firewall)?],
+                ..Changes::default()
+            };
+            let what = if firewall {
+                ("add a firewall", "add-firewall")
+            } else {
+                ("add an alternate TFTP server", "add-tftp")
+            };
+            run_update(&rt, &a.common, &a.token, what, changes)
         }
         ClusterCommand::Discover(_) => {
             Err(Failure::usage("discover is handled by the cluster module"))

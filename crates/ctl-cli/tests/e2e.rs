@@ -646,3 +646,111 @@ fn faults_during_distribution_leave_no_node_diverged_and_a_rerun_converges() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     nodes.assert_converged(&MEMBERS);
 }
+
+/// Nodes that stage and commit only for a SAST client certificate: the `ctl` binary
+/// authenticates its TLS sessions with the signing SoftHSM2 token (`--tls-with-token`;
+/// the token signs the TLS 1.3 handshakes, RSASSA-PSS), and without it nothing changes.
+#[test]
+#[cfg_attr(
+    not(softhsm),
+    ignore = "SoftHSM2 is not installed (apt-get install softhsm2); scripts/test installs it and runs these"
+)]
+fn nodes_that_require_a_sast_client_certificate_take_the_token_as_tls_identity() {
+    let lab = Lab::new();
+    lab.init_generated("SAST1", "1234");
+    lab.init_generated("SAST2", "5678");
+    let dir = tempfile::tempdir().unwrap();
+    let (p1, p2) = (free_port(), free_port());
+    let sub = format!("sub1=127.0.0.1:{p2}");
+    let specs: [(&str, u16, Vec<&str>); 2] = [
+        (
+            "pub",
+            p1,
+            vec![
+                "--node",
+                "cucm-pub",
+                "--first-node",
+                "--services",
+                "callmanager,tftp,capf,provider",
+                "--member",
+                &sub,
+            ],
+        ),
+        (
+            "sub",
+            p2,
+            vec!["--node", "sub1", "--services", "callmanager,provider"],
+        ),
+    ];
+    let mut nodes = Vec::new();
+    for (name, port, args) in &specs {
+        let node = dir.path().join(name);
+        init_node(&node, *port, args);
+        let config = node.join("provider.toml");
+        let text = std::fs::read_to_string(&config).unwrap();
+        let strict = text.replace(
+            "require_sast_client_certificate = false",
+            "require_sast_client_certificate = true",
+        );
+        assert_ne!(text, strict);
+        std::fs::write(&config, strict).unwrap();
+        nodes.push(run_node(&node));
+    }
+    let pw = dir.path().join("pub/password").display().to_string();
+    let known = dir.path().join("known").display().to_string();
+    let publisher = format!("127.0.0.1:{p1}");
+    let ctl = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend([
+            "--publisher",
+            &publisher,
+            "--user",
+            "admin",
+            "--password-file",
+            &pw,
+            "--known-providers",
+            &known,
+            "--trust-on-first-use",
+            "--yes",
+            "--json",
+        ]);
+        lab.ctl(&all)
+    };
+    let (t1, t2) = (lab.uri("SAST1", "SAST1.pin"), lab.uri("SAST2", "SAST2.pin"));
+    let ctl_of = |name: &str| std::fs::read(dir.path().join(name).join("tftp/CTLFile.tlv")).ok();
+
+    // Without a TLS identity: every node refuses the stage, nothing is written.
+    let o = ctl(&[
+        "cluster", "set-mode", "mixed", "--token", &t1, "--token", &t2,
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("client certificate"), "{}", text(&o));
+    assert!(ctl_of("pub").is_none() && ctl_of("sub").is_none());
+
+    // With the signing token as TLS identity: done.
+    let o = ctl(&[
+        "cluster",
+        "set-mode",
+        "mixed",
+        "--token",
+        &t1,
+        "--token",
+        &t2,
+        "--tls-with-token",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let first = ctl_of("pub").unwrap();
+    assert_eq!(ctl_of("sub").unwrap(), first);
+
+    // An update signed and authenticated by the first token; refused without the identity.
+    let o = ctl(&["cluster", "update", "--token", &t1]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(ctl_of("pub").unwrap(), first);
+    let o = ctl(&["cluster", "update", "--token", &t1, "--tls-with-token"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let updated = ctl_of("pub").unwrap();
+    assert_ne!(updated, first);
+    assert_eq!(ctl_of("sub").unwrap(), updated);
+    assert!(!text(&o).contains("1234") && !text(&o).contains("5678"));
+    drop(nodes);
+}

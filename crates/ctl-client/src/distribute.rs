@@ -116,7 +116,7 @@ pub(crate) async fn open(client: &Client, host: &str, port: u16) -> Result<Sessi
         .copied()
         .ok_or_else(|| NetError::Closed(format!("{host} has no address")))?;
     let policy = ctl_provider::discovery::policy_for(&client.trust, host, port);
-    let tls = ctl_provider::net::client_tls(policy)?;
+    let tls = ctl_provider::net::client_tls_for(policy, client.identity.as_ref())?;
     let mut s = Session::connect(addr, host, tls, client.timeout).await?;
     s.login(&client.user, &client.password).await?;
     Ok(s)

@@ -14,6 +14,28 @@
 //!
 //! It does **not** draw progress (it reports [`Event`]s for any UI to draw), prompt for
 //! PINs or passwords (callers pass them), or run the provider service.
+//!
+//! ```no_run
+//! use ctl_client::{Changes, Client, Password, TrustPolicy};
+//! # async fn demo(
+//! #     t1: ctl_client::Certificate,
+//! #     t2: ctl_client::Certificate,
+//! #     signer: &(dyn ctl_client::Signer + Sync),
+//! # ) -> Result<(), ctl_client::Error> {
+//! let client = Client::builder("cucm-pub.example.com", 2444, "admin", Password::new("..."))
+//!     .trust(TrustPolicy { trust_on_first_use: true, ..TrustPolicy::default() })
+//!     .on_event(|e| eprintln!("{e:?}"))
+//!     // For nodes that require a SAST client certificate:
+//!     // .identity(ctl_client::token_identity(token_signer.clone()))
+//!     .build();
+//! let outcome = client.set_mixed_mode(&[t1, t2], signer).await?;
+//! for t in &outcome.distribution.targets {
+//!     println!("{} {:?} restart {:?}", t.name, t.status, t.restart);
+//! }
+//! let (_ctl, changes) = client.status().await?;
+//! client.update(signer, &Changes::default()).await?;
+//! # Ok(()) }
+//! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 use std::sync::{Arc, Mutex};
@@ -28,6 +50,7 @@ pub use ctl_provider::discovery::{
     ClusterView, KnownProviders, NodeStatus, TargetKind, TrustPolicy,
 };
 pub use ctl_provider::message::{HookOutcome, OffCluster, Password, PeerSource, SecurityMode};
+pub use ctl_provider::net::ClientIdentity;
 
 mod distribute;
 pub mod plan;
@@ -133,6 +156,7 @@ pub struct ClientBuilder {
     timeout: Duration,
     concurrency: usize,
     events: Option<Sink>,
+    identity: Option<ClientIdentity>,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -166,6 +190,15 @@ impl ClientBuilder {
         self
     }
 
+    /// Authenticates every TLS session with this identity: nodes that require mutual TLS
+    /// stage and commit only for a client whose certificate is a SAST of their CTL (see
+    /// [`token_identity`] for a key on a token, [`software_identity`] for a key file).
+    #[must_use]
+    pub fn identity(mut self, identity: ClientIdentity) -> Self {
+        self.identity = Some(identity);
+        self
+    }
+
     /// Receives progress events.
     #[must_use]
     pub fn on_event(mut self, sink: impl Fn(Event) + Send + Sync + 'static) -> Self {
@@ -183,6 +216,7 @@ impl ClientBuilder {
             timeout: self.timeout,
             concurrency: self.concurrency,
             events: self.events,
+            identity: self.identity,
         }
     }
 }
@@ -196,6 +230,7 @@ pub struct Client {
     timeout: Duration,
     concurrency: usize,
     events: Option<Sink>,
+    identity: Option<ClientIdentity>,
 }
 
 impl std::fmt::Debug for Client {
@@ -248,6 +283,48 @@ pub struct Changes {
     pub remove_peers: Vec<String>,
     /// Set non-secure mode: server records without certificates, mode 0 on the first node.
     pub non_secure: bool,
+}
+
+/// The TLS identity of a key on a PKCS#11 token: the token signs the handshakes
+/// (RSASSA-PSS in TLS 1.3; PKCS #1 v1.5 in TLS 1.2), the key never leaves it.
+pub fn token_identity(signer: Arc<ctl_token::TokenSigner>) -> ClientIdentity {
+    ClientIdentity::External {
+        chain: vec![signer.certificate().to_vec()],
+        key: Arc::new(TokenTlsKey(signer)),
+    }
+}
+
+/// The TLS identity of a software key (its certificate and PKCS #8 key).
+///
+/// # Errors
+/// The key cannot be encoded.
+pub fn software_identity(signer: &ctl_token::SoftwareSigner) -> Result<ClientIdentity, Error> {
+    let key = signer.pkcs8_der().map_err(|e| Error::Certificate {
+        what: "the TLS client key".into(),
+        reason: e.to_string(),
+    })?;
+    Ok(ClientIdentity::Pkcs8 {
+        chain: vec![signer.certificate().to_vec()],
+        key,
+    })
+}
+
+#[derive(Debug)]
+struct TokenTlsKey(Arc<ctl_token::TokenSigner>);
+
+impl ctl_provider::net::TlsKey for TokenTlsKey {
+    fn sign(
+        &self,
+        scheme: ctl_provider::net::KeyScheme,
+        message: &[u8],
+    ) -> Result<Vec<u8>, String> {
+        let scheme = match scheme {
+            ctl_provider::net::KeyScheme::RsaPssSha256 => ctl_token::TlsScheme::RsaPssSha256,
+            ctl_provider::net::KeyScheme::RsaPkcs1Sha256 => ctl_token::TlsScheme::RsaPkcs1Sha256,
+            other => return Err(format!("{other:?} is not supported")),
+        };
+        self.0.sign_tls(scheme, message).map_err(|e| e.to_string())
+    }
 }
 
 /// A discovered cluster, the sessions discovery left open, and the first node's CTL.
@@ -333,6 +410,7 @@ impl Client {
             timeout: Duration::from_secs(10),
             concurrency: 16,
             events: None,
+            identity: None,
         }
     }
 
@@ -375,6 +453,7 @@ impl Client {
             user: self.user.clone(),
             password: self.password.clone(),
             timeout: self.timeout,
+            identity: self.identity.clone(),
         };
         let trust = self.trust();
         let (view, trust, sessions) =
@@ -687,6 +766,7 @@ impl Client {
                 user: self.user.clone(),
                 password: self.password.clone(),
                 timeout: self.timeout,
+                identity: self.identity.clone(),
             });
             let kind = if p.firewall {
                 TargetKind::Firewall

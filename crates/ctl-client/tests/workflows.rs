@@ -640,3 +640,64 @@ async fn every_workflow_logs_in_once_per_node_and_a_failed_last_step_can_be_redo
     );
     assert!(again.distribution.followups_failed().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nodes_that_require_a_sast_client_certificate_take_the_identity() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (p0, p1) = (free_port(), free_port());
+    let mut first = NodeSpec::new("cucm-pub", &["callmanager", "tftp", "capf", "provider"]);
+    first.first_node = true;
+    first.members = vec![format!("cucm-sub=127.0.0.1:{p1}")];
+    first.require_sast_client_certificate = true;
+    let mut sub = NodeSpec::new("cucm-sub", &["callmanager", "provider"]);
+    sub.require_sast_client_certificate = true;
+    let c = Cluster {
+        nodes: vec![
+            start_node(&tmp.path().join("pub"), p0, &first),
+            start_node(&tmp.path().join("sub"), p1, &sub),
+        ],
+        _tmp: tmp,
+    };
+    let (t1, s1) = token("sast1");
+    let (t2, _) = token("sast2");
+    let (_, outsider) = token("tftp");
+    // No identity, or one that is not a SAST of the file: refused everywhere, nothing written.
+    for identity in [
+        None,
+        Some(ctl_client::software_identity(&outsider).unwrap()),
+    ] {
+        let mut builder =
+            Client::builder("127.0.0.1", p0, "admin", Password::new("s3cret")).trust(TrustPolicy {
+                trust_on_first_use: true,
+                ..TrustPolicy::default()
+            });
+        if let Some(i) = identity {
+            builder = builder.identity(i);
+        }
+        let err = builder
+            .build()
+            .set_mixed_mode(&[t1.clone(), t2.clone()], &s1)
+            .await
+            .unwrap_err();
+        let Error::Distribution(report) = &err else {
+            panic!("{err}")
+        };
+        assert!(
+            report.targets.iter().all(|t| matches!(&t.status,
+                TargetStatus::Failed(m) if m.contains("Forbidden") && m.contains("client certificate"))),
+            "{err}"
+        );
+        assert_eq!((c.ctl_of(0), c.ctl_of(1)), (None, None));
+    }
+    // The signing key as identity: done on both.
+    let client = Client::builder("127.0.0.1", p0, "admin", Password::new("s3cret"))
+        .trust(TrustPolicy {
+            trust_on_first_use: true,
+            ..TrustPolicy::default()
+        })
+        .identity(ctl_client::software_identity(&s1).unwrap())
+        .build();
+    let outcome = client.set_mixed_mode(&[t1, t2], &s1).await.unwrap();
+    assert_eq!(c.ctl_of(0).as_deref(), Some(outcome.ctl.as_slice()));
+    assert_eq!(c.ctl_of(1).as_deref(), Some(outcome.ctl.as_slice()));
+}

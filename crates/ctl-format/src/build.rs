@@ -44,6 +44,16 @@ impl<S: Signer + ?Sized> Signer for &S {
     }
 }
 
+impl<S: Signer + ?Sized> Signer for std::sync::Arc<S> {
+    fn certificate(&self) -> &[u8] {
+        (**self).certificate()
+    }
+
+    fn sign(&self, digest: DigestAlgorithm, message: &[u8]) -> Result<Vec<u8>, SignerError> {
+        (**self).sign(digest, message)
+    }
+}
+
 impl<S: Signer + ?Sized> Signer for Box<S> {
     fn certificate(&self) -> &[u8] {
         (**self).certificate()

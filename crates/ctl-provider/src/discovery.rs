@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::message::{NodeInfo, Password, PeerSource, Request, Response};
-use crate::net::{CertPolicy, Client, NetError, client_tls, fingerprint, fingerprint_text};
+use crate::net::{
+    CertPolicy, Client, ClientIdentity, NetError, client_tls_for, fingerprint, fingerprint_text,
+};
 
 /// Known providers: `host port sha256` lines (`#` comments), like SSH's known_hosts.
 #[derive(Debug, Default, Clone)]
@@ -284,6 +286,8 @@ pub struct DiscoverOptions {
     pub password: Password,
     /// Per-node connect and answer timeout.
     pub timeout: Duration,
+    /// How the client authenticates its TLS sessions, when nodes require it.
+    pub identity: Option<ClientIdentity>,
 }
 
 async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
@@ -327,11 +331,14 @@ async fn session(
         .await
         .map_err(NodeStatus::Unresolvable)?;
     let resolved: Vec<IpAddr> = addrs.iter().map(SocketAddr::ip).collect();
-    let tls = client_tls(Arc::new(EndpointPolicy {
-        shared: Arc::clone(policy),
-        host: host.to_owned(),
-        port,
-    }))
+    let tls = client_tls_for(
+        Arc::new(EndpointPolicy {
+            shared: Arc::clone(policy),
+            host: host.to_owned(),
+            port,
+        }),
+        options.identity.as_ref(),
+    )
     .map_err(|e| NodeStatus::ProtocolMismatch(e.to_string()))?;
     let mut last = NodeStatus::Unreachable(format!("{host}:{port}: no address answered"));
     for addr in addrs {

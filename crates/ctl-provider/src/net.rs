@@ -246,6 +246,155 @@ pub fn client_tls_with_identity(
     policy: Arc<dyn CertPolicy>,
     identity: Option<(Vec<Vec<u8>>, Vec<u8>)>,
 ) -> Result<Arc<rustls::ClientConfig>, NetError> {
+    let identity = identity.map(|(chain, key)| ClientIdentity::Pkcs8 {
+        chain,
+        key: zeroize::Zeroizing::new(key),
+    });
+    client_tls_for(policy, identity.as_ref())
+}
+
+/// A signature a TLS handshake asks of a client key kept elsewhere.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyScheme {
+    /// RSASSA-PSS with SHA-256 (MGF1 SHA-256, 32-byte salt): TLS 1.3 and 1.2.
+    RsaPssSha256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256: TLS 1.2 only.
+    RsaPkcs1Sha256,
+}
+
+/// An RSA client key that signs TLS handshakes where it lives (a PKCS#11 token): the
+/// private key never reaches this process. The call blocks for as long as the key takes.
+pub trait TlsKey: Send + Sync + fmt::Debug {
+    /// Signs `message` with `scheme`.
+    ///
+    /// # Errors
+    /// The key cannot sign (the text says why; no secret in it).
+    fn sign(&self, scheme: KeyScheme, message: &[u8]) -> Result<Vec<u8>, String>;
+}
+
+/// How a client authenticates its TLS sessions (nodes may require a SAST certificate).
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum ClientIdentity {
+    /// A certificate chain (DER, leaf first) and its PKCS #8 private key.
+    Pkcs8 {
+        /// The chain.
+        chain: Vec<Vec<u8>>,
+        /// The key, zeroized when dropped.
+        key: zeroize::Zeroizing<Vec<u8>>,
+    },
+    /// A certificate chain and a key that signs where it lives.
+    External {
+        /// The chain.
+        chain: Vec<Vec<u8>>,
+        /// The key.
+        key: Arc<dyn TlsKey>,
+    },
+}
+
+impl ClientIdentity {
+    /// The leaf certificate (DER).
+    pub fn certificate(&self) -> Option<&[u8]> {
+        match self {
+            Self::Pkcs8 { chain, .. } | Self::External { chain, .. } => {
+                chain.first().map(Vec::as_slice)
+            }
+        }
+    }
+}
+
+impl fmt::Debug for ClientIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (kind, key) = match self {
+            Self::Pkcs8 { .. } => ("Pkcs8", "<redacted>".to_owned()),
+            Self::External { key, .. } => ("External", format!("{key:?}")),
+        };
+        f.debug_struct("ClientIdentity")
+            .field("kind", &kind)
+            .field(
+                "certificate_sha256",
+                &self
+                    .certificate()
+                    .map(|c| fingerprint_text(&fingerprint(c))),
+            )
+            .field("key", &key)
+            .finish()
+    }
+}
+
+/// The rustls side of an [`ClientIdentity::External`] key.
+#[derive(Debug)]
+struct ExternalKey(Arc<dyn TlsKey>);
+
+#[derive(Debug)]
+struct ExternalSigner {
+    key: Arc<dyn TlsKey>,
+    scheme: SignatureScheme,
+    ours: KeyScheme,
+}
+
+impl rustls::sign::SigningKey for ExternalKey {
+    fn choose_scheme(&self, offered: &[SignatureScheme]) -> Option<Box<dyn rustls::sign::Signer>> {
+        [
+            (SignatureScheme::RSA_PSS_SHA256, KeyScheme::RsaPssSha256),
+            (SignatureScheme::RSA_PKCS1_SHA256, KeyScheme::RsaPkcs1Sha256),
+        ]
+        .into_iter()
+        .find(|(s, _)| offered.contains(s))
+        .map(|(scheme, ours)| {
+            Box::new(ExternalSigner {
+                key: Arc::clone(&self.0),
+                scheme,
+                ours,
+            }) as Box<dyn rustls::sign::Signer>
+        })
+    }
+
+    fn algorithm(&self) -> rustls::SignatureAlgorithm {
+        rustls::SignatureAlgorithm::RSA
+    }
+}
+
+impl rustls::sign::Signer for ExternalSigner {
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, rustls::Error> {
+        self.key
+            .sign(self.ours, message)
+            .map_err(|e| rustls::Error::General(format!("client key: {e}")))
+    }
+
+    fn scheme(&self) -> SignatureScheme {
+        self.scheme
+    }
+}
+
+/// Always presents the same certificate and key.
+#[derive(Debug)]
+struct Presents(Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::client::ResolvesClientCert for Presents {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(Arc::clone(&self.0))
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
+/// A TLS client config that trusts provider certificates by `policy` and authenticates
+/// with `identity` when given.
+///
+/// # Errors
+/// A key rustls cannot use.
+pub fn client_tls_for(
+    policy: Arc<dyn CertPolicy>,
+    identity: Option<&ClientIdentity>,
+) -> Result<Arc<rustls::ClientConfig>, NetError> {
     let provider = crypto_provider();
     let verifier = Arc::new(PinningVerifier {
         policy,
@@ -257,10 +406,17 @@ pub fn client_tls_with_identity(
         .with_custom_certificate_verifier(verifier);
     let config = match identity {
         None => builder.with_no_client_auth(),
-        Some((chain, key)) => builder.with_client_auth_cert(
-            chain.into_iter().map(CertificateDer::from).collect(),
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key)),
+        Some(ClientIdentity::Pkcs8 { chain, key }) => builder.with_client_auth_cert(
+            chain.iter().cloned().map(CertificateDer::from).collect(),
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.to_vec())),
         )?,
+        Some(ClientIdentity::External { chain, key }) => {
+            let certified = rustls::sign::CertifiedKey::new(
+                chain.iter().cloned().map(CertificateDer::from).collect(),
+                Arc::new(ExternalKey(Arc::clone(key))),
+            );
+            builder.with_client_cert_resolver(Arc::new(Presents(Arc::new(certified))))
+        }
     };
     Ok(Arc::new(config))
 }

@@ -33,6 +33,7 @@ fn options(port: u16) -> DiscoverOptions {
         user: "admin".into(),
         password: Password::new("s3cret"),
         timeout: Duration::from_secs(5),
+        identity: None,
     }
 }
 

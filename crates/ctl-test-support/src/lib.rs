@@ -157,6 +157,8 @@ pub struct NodeSpec {
     pub alternate_tftp: Vec<String>,
     /// `NAME=HOST:PORT` firewalls.
     pub firewalls: Vec<String>,
+    /// Stage and commit only for a TLS client certificate that is a SAST of the CTL.
+    pub require_sast_client_certificate: bool,
 }
 
 impl NodeSpec {
@@ -187,6 +189,18 @@ pub fn start_node(dir: &Path, port: u16, spec: &NodeSpec) -> TestNode {
         password_file: dir.join("password"),
     };
     let config = ctl_providerd::init::run(&args).expect("init");
+    if spec.require_sast_client_certificate {
+        let text = std::fs::read_to_string(&config).expect("provider.toml");
+        let strict = text.replace(
+            "require_sast_client_certificate = false",
+            "require_sast_client_certificate = true",
+        );
+        assert_ne!(
+            text, strict,
+            "provider.toml names require_sast_client_certificate"
+        );
+        std::fs::write(&config, strict).expect("provider.toml");
+    }
     let bound = ctl_providerd::spawn(&config).expect("provider starts");
     assert_eq!(bound.port(), port);
     TestNode {

@@ -13,6 +13,6 @@ pub mod pkcs11;
 mod software;
 
 pub use error::Error;
-pub use pkcs11::signer::{SignerOptions, TokenSigner};
+pub use pkcs11::signer::{SignerOptions, TlsScheme, TokenSigner};
 pub use pkcs11::uri::{ObjectType, Pkcs11Uri, UriError};
 pub use software::SoftwareSigner;

@@ -154,6 +154,20 @@ impl SoftwareSigner {
         self.key
     }
 
+    /// The private key as PKCS #8 DER (zeroized when dropped), for a TLS library that
+    /// authenticates the client with it.
+    ///
+    /// # Errors
+    /// The key cannot be encoded.
+    pub fn pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>, Error> {
+        use rsa::pkcs8::EncodePrivateKey as _;
+        let doc = self
+            .key
+            .to_pkcs8_der()
+            .map_err(|e| Error::Internal(format!("encoding the key as PKCS #8: {e}")))?;
+        Ok(Zeroizing::new(doc.as_bytes().to_vec()))
+    }
+
     /// Whether PEM text holds a private key block of any kind.
     pub fn has_private_key(pem: &[u8]) -> bool {
         ctl_format::pem_labels(pem)

@@ -85,6 +85,48 @@ fn token_signatures_equal_software_signatures_byte_for_byte() {
     not(softhsm),
     ignore = "SoftHSM2 is not installed (apt-get install softhsm2); scripts/test installs it and runs these"
 )]
+fn tls_handshake_signatures_on_the_token_verify_with_its_certificate() {
+    use sha2::Digest as _;
+    let label = token_with_vector_key("sast2", "1234");
+    let signer = TokenSigner::open(&uri(&label, "1234"), &no_prompt()).unwrap();
+    let soft = software("sast2");
+    let message = b"TLS 1.3, client CertificateVerify\0 and the transcript hash";
+    // PKCS #1 v1.5 is deterministic: the same bytes as the software key.
+    assert_eq!(
+        signer
+            .sign_tls(ctl_token::TlsScheme::RsaPkcs1Sha256, message)
+            .unwrap(),
+        soft.sign(DigestAlgorithm::Sha256, message).unwrap()
+    );
+    // PSS is salted: two signatures differ, and both verify against the public key.
+    let public = soft.into_key().to_public_key();
+    let hashed = sha2::Sha256::digest(message);
+    let a = signer
+        .sign_tls(ctl_token::TlsScheme::RsaPssSha256, message)
+        .unwrap();
+    let b = signer
+        .sign_tls(ctl_token::TlsScheme::RsaPssSha256, message)
+        .unwrap();
+    assert_ne!(a, b);
+    for sig in [&a, &b] {
+        public
+            .verify(rsa::Pss::<sha2::Sha256>::new(), &hashed, sig)
+            .unwrap();
+    }
+    let mut bad = a.clone();
+    bad[10] ^= 1;
+    assert!(
+        public
+            .verify(rsa::Pss::<sha2::Sha256>::new(), &hashed, &bad)
+            .is_err()
+    );
+}
+
+#[test]
+#[cfg_attr(
+    not(softhsm),
+    ignore = "SoftHSM2 is not installed (apt-get install softhsm2); scripts/test installs it and runs these"
+)]
 fn a_ctl_signed_on_the_token_rebuilds_the_vector() {
     let label = token_with_vector_key("sast1", "1234");
     let signer = TokenSigner::open(&uri(&label, "1234"), &no_prompt()).unwrap();

@@ -69,7 +69,20 @@ pub struct TokenSigner {
     key_label: String,
     certificate: Vec<u8>,
     hashed: Vec<MechanismType>,
+    /// RSASSA-PSS: SHA-256 hashed on the token, or only the raw mechanism, or neither.
+    pss: Vec<MechanismType>,
     force_raw: bool,
+}
+
+/// A signature a TLS handshake asks of a client key (TLS client authentication with a
+/// key on the token: RSASSA-PSS in TLS 1.3, PKCS #1 v1.5 allowed in TLS 1.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TlsScheme {
+    /// RSASSA-PSS, SHA-256, MGF1 with SHA-256, a 32-byte salt.
+    RsaPssSha256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    RsaPkcs1Sha256,
 }
 
 impl fmt::Debug for TokenSigner {
@@ -158,6 +171,17 @@ impl TokenSigner {
             .ctx()
             .get_mechanism_list(token.slot())
             .map_err(|e| token.error("C_GetMechanismList", e))?;
+        let pss = mechanisms
+            .iter()
+            .copied()
+            .filter(|m| {
+                [
+                    MechanismType::SHA256_RSA_PKCS_PSS,
+                    MechanismType::RSA_PKCS_PSS,
+                ]
+                .contains(m)
+            })
+            .collect();
         let hashed = mechanisms
             .into_iter()
             .filter(|m| {
@@ -176,6 +200,7 @@ impl TokenSigner {
             key_label: entry.describe(),
             certificate,
             hashed,
+            pss,
             force_raw: options.force_raw_rsa,
         })
     }
@@ -210,6 +235,45 @@ impl TokenSigner {
             }
         };
         result.map_err(|e| super::token_error(&name, "C_Sign", e))
+    }
+
+    /// Signs a TLS handshake message (TLS client authentication with the token's key).
+    ///
+    /// # Errors
+    /// The token went away, refused the operation, or cannot make that signature.
+    pub fn sign_tls(&self, scheme: TlsScheme, message: &[u8]) -> Result<Vec<u8>, Error> {
+        let (mechanism, input) = match scheme {
+            TlsScheme::RsaPkcs1Sha256 => {
+                return self.sign_with_token(DigestAlgorithm::Sha256, message);
+            }
+            TlsScheme::RsaPssSha256 => {
+                let params = cryptoki::mechanism::rsa::PkcsPssParams {
+                    hash_alg: MechanismType::SHA256,
+                    mgf: cryptoki::mechanism::rsa::PkcsMgfType::MGF1_SHA256,
+                    s_len: cryptoki::types::Ulong::from(32u64),
+                };
+                if self.pss.contains(&MechanismType::SHA256_RSA_PKCS_PSS) {
+                    (Mechanism::Sha256RsaPkcsPss(params), message.to_vec())
+                } else if self.pss.contains(&MechanismType::RSA_PKCS_PSS) {
+                    (
+                        Mechanism::RsaPkcsPss(params),
+                        DigestAlgorithm::Sha256.digest(&[message]),
+                    )
+                } else {
+                    return Err(Error::Unsupported(format!(
+                        "token {} cannot make RSASSA-PSS signatures, which TLS 1.3 client authentication needs",
+                        self.token
+                    )));
+                }
+            }
+        };
+        let session = self
+            .session
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        session
+            .sign(&mechanism, self.key, &input)
+            .map_err(|e| super::token_error(&self.token.to_string(), "C_Sign", e))
     }
 
     /// Signs on a blocking thread of the tokio runtime, so async callers are not held up by the token.
