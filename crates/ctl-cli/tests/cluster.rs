@@ -213,26 +213,10 @@ fn the_workflow_commands_end_to_end() {
     let keys = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../ctl-format/tests/vectors/keys");
     let key = |n: &str| keys.join(format!("{n}.pem")).display().to_string();
-    let known = tmp.path().join("known").display().to_string();
-    let pw = tmp.path().join("pub/password").display().to_string();
-    let publisher = format!("127.0.0.1:{p1}");
+    let connect = support::connect_args(&format!("127.0.0.1:{p1}"), tmp.path());
     let ctl = |args: &[&str]| {
         let mut all: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
-        all.extend(
-            [
-                "--publisher",
-                &publisher,
-                "--user",
-                "admin",
-                "--password-file",
-                &pw,
-                "--known-providers",
-                &known,
-                "--trust-on-first-use",
-            ]
-            .iter()
-            .map(|s| (*s).to_owned()),
-        );
+        all.extend(connect.iter().cloned());
         Command::new(env!("CARGO_BIN_EXE_ctl"))
             .args(&all)
             .stdin(std::process::Stdio::null())
@@ -417,8 +401,6 @@ fn set_mode_mixed_collects_tokens_one_at_a_time() {
         .collect();
     let reader = support::Lab::new();
     let pin = reader.pin_file("pin", "2468");
-    let pw = tmp.path().join("pub/password").display().to_string();
-    let known = tmp.path().join("known").display().to_string();
     let publisher = format!("127.0.0.1:{p1}");
     let module = support::module();
     let collect = || {
@@ -437,16 +419,8 @@ fn set_mode_mixed_collects_tokens_one_at_a_time() {
                 "30",
                 "--yes",
                 "--json",
-                "--publisher",
-                &publisher,
-                "--user",
-                "admin",
-                "--password-file",
-                &pw,
-                "--known-providers",
-                &known,
-                "--trust-on-first-use",
             ])
+            .args(support::connect_args(&publisher, tmp.path()))
             .env("SOFTHSM2_CONF", reader.path("softhsm2.conf"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -559,7 +533,7 @@ fn progress_is_drawn_as_live_lines_on_a_terminal() {
         &["--node", "sub1", "--services", "callmanager,provider"],
         p2,
     );
-    let args = [
+    let mut args = vec![
         env!("CARGO_BIN_EXE_ctl").to_owned(),
         "cluster".into(),
         "set-mode".into(),
@@ -569,16 +543,11 @@ fn progress_is_drawn_as_live_lines_on_a_terminal() {
         "--token".into(),
         support::v("keys/sast2.pem"),
         "--yes".into(),
-        "--publisher".into(),
-        format!("127.0.0.1:{p1}"),
-        "--user".into(),
-        "admin".into(),
-        "--password-file".into(),
-        tmp.path().join("pub/password").display().to_string(),
-        "--known-providers".into(),
-        tmp.path().join("known").display().to_string(),
-        "--trust-on-first-use".into(),
     ];
+    args.extend(support::connect_args(
+        &format!("127.0.0.1:{p1}"),
+        tmp.path(),
+    ));
     let o = Command::new(script)
         .args(["-qec", &args.join(" "), "/dev/null"])
         .stdin(std::process::Stdio::null())

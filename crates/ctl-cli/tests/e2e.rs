@@ -202,22 +202,10 @@ impl Cluster {
 
     /// `ctl cluster ...` with the connection flags.
     fn ctl(&self, args: &[&str]) -> Output {
-        let pw = self.node_dir("pub").join("password");
-        let known = self.dir.path().join("known-providers");
+        let connect = support::connect_args(&self.publisher, self.dir.path());
         let mut all: Vec<&str> = args.to_vec();
-        all.extend([
-            "--publisher",
-            &self.publisher,
-            "--user",
-            "admin",
-            "--password-file",
-            pw.to_str().unwrap(),
-            "--known-providers",
-            known.to_str().unwrap(),
-            "--trust-on-first-use",
-            "--timeout",
-            "3",
-        ]);
+        all.extend(connect.iter().map(String::as_str));
+        all.extend(["--timeout", "3"]);
         self.lab.ctl(&all)
     }
 
@@ -587,7 +575,7 @@ fn faults_during_distribution_leave_no_node_diverged_and_a_rerun_converges() {
         ctl_client::Password::new("s3cret"),
     )
     .trust(ctl_client::TrustPolicy {
-        known: ctl_client::KnownProviders::load(&nodes.dir.path().join("known-providers")).unwrap(),
+        known: ctl_client::KnownProviders::load(&nodes.dir.path().join("known")).unwrap(),
         fingerprints: Vec::new(),
         ctl_certificates: Vec::new(),
         trust_on_first_use: false,
@@ -696,24 +684,11 @@ fn nodes_that_require_a_sast_client_certificate_take_the_token_as_tls_identity()
         std::fs::write(&config, strict).unwrap();
         nodes.push(run_node(&node));
     }
-    let pw = dir.path().join("pub/password").display().to_string();
-    let known = dir.path().join("known").display().to_string();
-    let publisher = format!("127.0.0.1:{p1}");
+    let connect = support::connect_args(&format!("127.0.0.1:{p1}"), dir.path());
     let ctl = |args: &[&str]| {
         let mut all = args.to_vec();
-        all.extend([
-            "--publisher",
-            &publisher,
-            "--user",
-            "admin",
-            "--password-file",
-            &pw,
-            "--known-providers",
-            &known,
-            "--trust-on-first-use",
-            "--yes",
-            "--json",
-        ]);
+        all.extend(connect.iter().map(String::as_str));
+        all.extend(["--yes", "--json"]);
         lab.ctl(&all)
     };
     let (t1, t2) = (lab.uri("SAST1", "SAST1.pin"), lab.uri("SAST2", "SAST2.pin"));

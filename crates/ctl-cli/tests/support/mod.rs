@@ -105,6 +105,23 @@ impl Lab {
     }
 }
 
+/// The connection flags of `ctl cluster`: the first node at `publisher` (HOST:PORT), user
+/// `admin` with the password in `dir/pub/password`, providers pinned on first use in
+/// `dir/known`.
+pub fn connect_args(publisher: &str, dir: &std::path::Path) -> Vec<String> {
+    vec![
+        "--publisher".into(),
+        publisher.into(),
+        "--user".into(),
+        "admin".into(),
+        "--password-file".into(),
+        dir.join("pub/password").display().to_string(),
+        "--known-providers".into(),
+        dir.join("known").display().to_string(),
+        "--trust-on-first-use".into(),
+    ]
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).unwrap()
 }
