@@ -325,6 +325,22 @@ impl ctl_provider::net::TlsKey for TokenTlsKey {
         };
         self.0.sign_tls(scheme, message).map_err(|e| e.to_string())
     }
+
+    fn schemes(&self) -> Vec<ctl_provider::net::KeyScheme> {
+        self.0
+            .tls_schemes()
+            .into_iter()
+            .filter_map(|s| match s {
+                ctl_token::TlsScheme::RsaPssSha256 => {
+                    Some(ctl_provider::net::KeyScheme::RsaPssSha256)
+                }
+                ctl_token::TlsScheme::RsaPkcs1Sha256 => {
+                    Some(ctl_provider::net::KeyScheme::RsaPkcs1Sha256)
+                }
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 /// A discovered cluster, the sessions discovery left open, and the first node's CTL.

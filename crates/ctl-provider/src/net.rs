@@ -271,6 +271,12 @@ pub trait TlsKey: Send + Sync + fmt::Debug {
     /// # Errors
     /// The key cannot sign (the text says why; no secret in it).
     fn sign(&self, scheme: KeyScheme, message: &[u8]) -> Result<Vec<u8>, String>;
+
+    /// The schemes it can sign with. Without RSASSA-PSS the client speaks TLS 1.2 only,
+    /// where PKCS #1 v1.5 signatures are allowed.
+    fn schemes(&self) -> Vec<KeyScheme> {
+        vec![KeyScheme::RsaPssSha256, KeyScheme::RsaPkcs1Sha256]
+    }
 }
 
 /// How a client authenticates its TLS sessions (nodes may require a SAST certificate).
@@ -336,12 +342,13 @@ struct ExternalSigner {
 
 impl rustls::sign::SigningKey for ExternalKey {
     fn choose_scheme(&self, offered: &[SignatureScheme]) -> Option<Box<dyn rustls::sign::Signer>> {
+        let ours = self.0.schemes();
         [
             (SignatureScheme::RSA_PSS_SHA256, KeyScheme::RsaPssSha256),
             (SignatureScheme::RSA_PKCS1_SHA256, KeyScheme::RsaPkcs1Sha256),
         ]
         .into_iter()
-        .find(|(s, _)| offered.contains(s))
+        .find(|(s, k)| offered.contains(s) && ours.contains(k))
         .map(|(scheme, ours)| {
             Box::new(ExternalSigner {
                 key: Arc::clone(&self.0),
@@ -400,8 +407,17 @@ pub fn client_tls_for(
         policy,
         algorithms: provider.signature_verification_algorithms,
     });
+    // TLS 1.3 signs only with RSASSA-PSS; a key that cannot stays on TLS 1.2.
+    let versions: &[&rustls::SupportedProtocolVersion] = match identity {
+        Some(ClientIdentity::External { key, .. })
+            if !key.schemes().contains(&KeyScheme::RsaPssSha256) =>
+        {
+            &[&rustls::version::TLS12]
+        }
+        _ => &[&rustls::version::TLS13, &rustls::version::TLS12],
+    };
     let builder = rustls::ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .with_protocol_versions(versions)?
         .dangerous()
         .with_custom_certificate_verifier(verifier);
     let config = match identity {
@@ -685,6 +701,11 @@ impl Client {
     /// The server's certificate (DER).
     pub fn peer_certificate(&self) -> &[u8] {
         &self.peer_certificate
+    }
+
+    /// The TLS version the session runs on.
+    pub fn tls_version(&self) -> Option<rustls::ProtocolVersion> {
+        self.stream.get_ref().1.protocol_version()
     }
 
     /// The negotiated protocol version.

@@ -12,8 +12,8 @@ use std::time::Duration;
 use ctl_provider::ServerConfig;
 use ctl_provider::message::{ErrorCode, Password, Request, Response, Role, SecurityMode};
 use ctl_provider::net::{
-    Client, Fingerprints, Handler, NetError, PeerInfo, ServeConfig, client_tls, fingerprint, serve,
-    server_tls,
+    Client, ClientIdentity, Fingerprints, Handler, KeyScheme, NetError, PeerInfo, ServeConfig,
+    TlsKey, client_tls, client_tls_for, fingerprint, fingerprint_text, serve, server_tls,
 };
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpListener;
@@ -119,7 +119,7 @@ async fn an_untrusted_certificate_is_refused_with_its_fingerprint() {
     .unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, NetError::Tls(_)), "{text}");
-    let fp = ctl_provider::net::fingerprint_text(&fingerprint(&s.cert));
+    let fp = fingerprint_text(&fingerprint(&s.cert));
     assert!(text.contains(&fp) && text.contains("not trusted"), "{text}");
 }
 
@@ -240,4 +240,120 @@ async fn sessions_over_the_cap_are_refused() {
     .await
     .unwrap_err();
     assert!(err.to_string().contains("too many sessions"), "{err}");
+}
+
+/// Answers NODE_INFO with the SHA-256 of the client's TLS certificate as the node name.
+struct Echo;
+
+impl Handler for Echo {
+    async fn login(&self, _: &PeerInfo, _: &str, _: &Password) -> Response {
+        Response::LoginOk(Role::SuperUser)
+    }
+
+    async fn handle(&self, peer: &PeerInfo, _: &str, _: Role, _: Request) -> Response {
+        Response::NodeInfo(ctl_provider::message::NodeInfo {
+            name: peer
+                .client_certificate
+                .as_deref()
+                .map_or_else(|| "none".to_owned(), |c| fingerprint_text(&fingerprint(c))),
+            ..ctl_provider::message::NodeInfo::default()
+        })
+    }
+
+    async fn closed(&self, _: &PeerInfo) {}
+}
+
+/// A key kept "elsewhere": rustls's own RSA signer standing in for a token.
+#[derive(Debug)]
+struct Elsewhere {
+    key: Arc<dyn rustls::sign::SigningKey>,
+    schemes: Vec<KeyScheme>,
+}
+
+impl TlsKey for Elsewhere {
+    fn sign(&self, scheme: KeyScheme, message: &[u8]) -> Result<Vec<u8>, String> {
+        let wanted = match scheme {
+            KeyScheme::RsaPssSha256 => rustls::SignatureScheme::RSA_PSS_SHA256,
+            KeyScheme::RsaPkcs1Sha256 => rustls::SignatureScheme::RSA_PKCS1_SHA256,
+            other => return Err(format!("{other:?}")),
+        };
+        assert!(self.schemes.contains(&scheme), "asked for {scheme:?}");
+        self.key
+            .choose_scheme(&[wanted])
+            .ok_or("no such scheme")?
+            .sign(message)
+            .map_err(|e| e.to_string())
+    }
+
+    fn schemes(&self) -> Vec<KeyScheme> {
+        self.schemes.clone()
+    }
+}
+
+#[tokio::test]
+async fn a_client_key_kept_elsewhere_authenticates_tls_13_with_pss_and_tls_12_without() {
+    use rustls::pki_types::pem::PemObject as _;
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".into()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let tls = ctl_provider::net::server_tls_with_client_certificates(
+        vec![cert.der().to_vec()],
+        key.serialize_der(),
+    )
+    .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(serve(
+        listener,
+        tls,
+        ServeConfig::default(),
+        Arc::new(Echo),
+        std::future::pending(),
+    ));
+    let keys =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ctl-format/tests/vectors/keys");
+    let client_cert = std::fs::read(keys.join("sast1.crt.der")).unwrap();
+    let pkcs8 =
+        rustls::pki_types::PrivateKeyDer::from_pem_file(keys.join("sast1.key.pem")).unwrap();
+    let signing = rustls::crypto::ring::sign::any_supported_type(&pkcs8).unwrap();
+    for (schemes, version) in [
+        (
+            vec![KeyScheme::RsaPssSha256, KeyScheme::RsaPkcs1Sha256],
+            rustls::ProtocolVersion::TLSv1_3,
+        ),
+        (
+            vec![KeyScheme::RsaPkcs1Sha256],
+            rustls::ProtocolVersion::TLSv1_2,
+        ),
+    ] {
+        let identity = ClientIdentity::External {
+            chain: vec![client_cert.clone()],
+            key: Arc::new(Elsewhere {
+                key: Arc::clone(&signing),
+                schemes,
+            }),
+        };
+        let config = client_tls_for(
+            Arc::new(Fingerprints(vec![fingerprint(cert.der())])),
+            Some(&identity),
+        )
+        .unwrap();
+        let mut c = Client::connect(addr, "localhost", config, Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(c.tls_version(), Some(version));
+        c.login("admin", &Password::new("x")).await.unwrap();
+        let Response::NodeInfo(info) = c.call(&Request::NodeInfo).await.unwrap() else {
+            panic!()
+        };
+        assert_eq!(info.name, fingerprint_text(&fingerprint(&client_cert)));
+        // The identity's Debug shows whose certificate it is, never the key.
+        let shown = format!("{identity:?}");
+        assert!(
+            shown.contains(&fingerprint_text(&fingerprint(&client_cert))),
+            "{shown}"
+        );
+    }
 }

@@ -237,6 +237,17 @@ impl TokenSigner {
         result.map_err(|e| super::token_error(&name, "C_Sign", e))
     }
 
+    /// The TLS signatures this token can make (PKCS #1 v1.5 always; RSASSA-PSS when the
+    /// token has a PSS mechanism).
+    pub fn tls_schemes(&self) -> Vec<TlsScheme> {
+        let mut out = Vec::new();
+        if !self.pss.is_empty() {
+            out.push(TlsScheme::RsaPssSha256);
+        }
+        out.push(TlsScheme::RsaPkcs1Sha256);
+        out
+    }
+
     /// Signs a TLS handshake message (TLS client authentication with the token's key).
     ///
     /// # Errors
