@@ -266,17 +266,16 @@ fn collect_tokens(
             .map(|t| t.summary().clone())
             .collect())
     };
-    let already = present(&modules)?;
-    if !already.is_empty() {
-        eprintln!(
-            "{} token(s) already present do not count; insert each token to collect when asked",
-            already.len()
-        );
-    }
     let mut certs: Vec<Certificate> = Vec::new();
     let mut last = None;
     for i in 1..=n {
         let before = present(&modules)?;
+        if i == 1 && !before.is_empty() {
+            eprintln!(
+                "{} token(s) already present do not count; insert each token to collect when asked",
+                before.len()
+            );
+        }
         eprintln!(
             "insert security token {i} of {n} (waiting up to {} s)",
             args.token_wait

@@ -214,7 +214,7 @@ pub(crate) async fn distribute(
     let staged: Vec<Result<(Session, [u8; 32]), String>> = {
         let futures = targets.iter().zip(open_sessions).map(|(n, session)| {
             let (gate, file) = (Arc::clone(&gate), Arc::clone(&file));
-            let first = n.info.as_ref().is_some_and(|i| i.first_node);
+            let first = n.is_first_node();
             let peers = first.then(|| peers.clone());
             async move {
                 let _permit = gate.acquire().await.map_err(|e| e.to_string())?;

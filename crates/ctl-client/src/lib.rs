@@ -47,7 +47,7 @@ pub use ctl_token as token;
 
 pub use ctl_format::{Certificate, Role, Signer};
 pub use ctl_provider::discovery::{
-    ClusterView, KnownProviders, NodeStatus, TargetKind, TrustPolicy,
+    ClusterView, KnownProviders, NodeStatus, NodeView, TargetKind, TrustPolicy,
 };
 pub use ctl_provider::message::{HookOutcome, OffCluster, Password, PeerSource, SecurityMode};
 pub use ctl_provider::net::ClientIdentity;
@@ -351,6 +351,12 @@ struct Discovered {
 }
 
 impl Discovered {
+    /// The first node's session, when discovery kept one.
+    fn first_session(&mut self) -> Option<&mut ctl_provider::net::Client> {
+        let i = self.view.nodes.iter().position(NodeView::is_first_node)?;
+        self.sessions.get_mut(i)?.as_mut()
+    }
+
     async fn close(self) {
         for c in self.sessions.into_iter().flatten() {
             let _ = c.bye().await;
@@ -384,7 +390,7 @@ async fn read_mode(c: &mut ctl_provider::net::Client) -> Result<SecurityMode, Er
 fn set_mode_after(mode: SecurityMode) -> distribute::AfterCommit {
     distribute::AfterCommit {
         request: ctl_provider::Request::SetMode(mode),
-        applies: |n| n.info.as_ref().is_some_and(|i| i.first_node),
+        applies: NodeView::is_first_node,
         what: format!("security mode set to {mode:?}"),
     }
 }
@@ -506,23 +512,17 @@ impl Client {
     /// Discovery, then the first node's current CTL read on the session discovery left
     /// open (one login on the first node for the whole workflow).
     async fn discover_with_ctl(&self) -> Result<Discovered, Error> {
-        let (view, mut sessions) = self.discover_sessions().await?;
-        let first = view
-            .nodes
-            .iter()
-            .position(|n| n.info.as_ref().is_some_and(|i| i.first_node));
-        let current = match first
-            .and_then(|i| sessions.get_mut(i))
-            .and_then(Option::as_mut)
-        {
+        let (view, sessions) = self.discover_sessions().await?;
+        let mut found = Discovered {
+            view,
+            sessions,
+            current: None,
+        };
+        found.current = match found.first_session() {
             Some(s) => read_ctl(s).await?,
             None => self.current_ctl().await?,
         };
-        Ok(Discovered {
-            view,
-            sessions,
-            current,
-        })
+        Ok(found)
     }
 
     async fn session(&self, host: &str, port: u16) -> Result<ctl_provider::net::Client, Error> {
@@ -593,22 +593,16 @@ impl Client {
         }
         let mut found = self.discover_with_ctl().await?;
         if let Some(current) = &found.current {
-            let doc = ctl_format::parse_trust_list(current)
-                .map_err(|e| Error::CurrentCtl(e.to_string()))?;
+            let non_secure = plan::is_non_secure(
+                &ctl_format::parse_trust_list(current)
+                    .map_err(|e| Error::CurrentCtl(e.to_string()))?,
+            );
             // Back from non-secure mode, or a first run whose last step (the mode) failed.
-            let first = found
-                .view
-                .nodes
-                .iter()
-                .position(|n| n.info.as_ref().is_some_and(|i| i.first_node));
-            let mode = match first
-                .and_then(|i| found.sessions.get_mut(i))
-                .and_then(Option::as_mut)
-            {
+            let mode = match found.first_session() {
                 Some(s) => Some(read_mode(s).await?),
                 None => None,
             };
-            if !plan::is_non_secure(&doc) && mode != Some(SecurityMode::NonSecure) {
+            if !non_secure && mode != Some(SecurityMode::NonSecure) {
                 found.close().await;
                 return Err(Error::Rule(
                     "the cluster already has a CTL in mixed mode: use update".into(),
@@ -636,9 +630,7 @@ impl Client {
                 request: ctl_provider::Request::PutCapf {
                     certificate: c.der.clone(),
                 },
-                applies: |n| {
-                    n.kind == TargetKind::Node && !n.info.as_ref().is_some_and(|i| i.first_node)
-                },
+                applies: |n| n.kind == TargetKind::Node && !n.is_first_node(),
                 what: "CAPF certificate stored".to_owned(),
             });
         let after: Vec<_> = capf
@@ -789,7 +781,7 @@ impl Client {
             } else {
                 TargetKind::AlternateTftp
             };
-            let node = ctl_provider::discovery::visit_peer(
+            let (node, session) = ctl_provider::discovery::visit_peer(
                 &self.trust,
                 &p.name,
                 &p.host,
@@ -803,7 +795,7 @@ impl Client {
                 status: node.status.to_string(),
             });
             view.nodes.push(node);
-            sessions.push(None);
+            sessions.push(session);
         }
         let servers = plan::server_entries(&view)?;
         if let Some(selector) = &changes.remove {

@@ -268,6 +268,13 @@ pub struct NodeView {
     pub status: NodeStatus,
 }
 
+impl NodeView {
+    /// Whether it said it is the first node (in NODE_INFO).
+    pub fn is_first_node(&self) -> bool {
+        self.info.as_ref().is_some_and(|i| i.first_node)
+    }
+}
+
 /// The whole cluster as discovered.
 #[derive(Clone, Debug)]
 pub struct ClusterView {
@@ -355,18 +362,6 @@ async fn session(
     Err(last)
 }
 
-async fn visit(
-    policy: Arc<Mutex<TrustPolicy>>,
-    view: NodeView,
-    options: Arc<DiscoverOptions>,
-) -> NodeView {
-    let (view, session) = visit_keeping(policy, view, options).await;
-    if let Some(c) = session {
-        let _ = c.bye().await;
-    }
-    view
-}
-
 /// Visits a node and, when it is `ok`, hands back its logged-in session.
 async fn visit_keeping(
     policy: Arc<Mutex<TrustPolicy>>,
@@ -406,7 +401,8 @@ async fn describe(view: &mut NodeView, mut c: Client) -> Option<Client> {
 }
 
 /// Contacts one off-cluster provider (an alternate TFTP server or a firewall the operator
-/// names) the way discovery contacts members.
+/// names) the way discovery contacts members; hands back its logged-in session when it is
+/// `ok`, for the caller to go on using.
 pub async fn visit_peer(
     trust: &Arc<Mutex<TrustPolicy>>,
     name: &str,
@@ -414,7 +410,7 @@ pub async fn visit_peer(
     port: u16,
     kind: TargetKind,
     options: Arc<DiscoverOptions>,
-) -> NodeView {
+) -> (NodeView, Option<Client>) {
     let view = NodeView {
         name: name.to_owned(),
         host: host.to_owned(),
@@ -427,7 +423,7 @@ pub async fn visit_peer(
         tls_certificate: None,
         status: NodeStatus::Unreachable("not contacted".into()),
     };
-    visit(Arc::clone(trust), view, options).await
+    visit_keeping(Arc::clone(trust), view, options).await
 }
 
 /// Discovers the cluster: the member list from the first node, then every node (and

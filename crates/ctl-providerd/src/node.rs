@@ -595,16 +595,9 @@ impl Node {
             }
             seen.push(&p.name);
         }
-        let configured = |p: &Peer| {
-            self.members
-                .alternate_tftp
-                .iter()
-                .chain(&self.members.firewalls)
-                .any(|c| c.name == p.name)
-        };
         let keep = |list: Vec<Peer>| {
             list.into_iter()
-                .filter(|p| !configured(p))
+                .filter(|p| !self.configured_peer(&p.name))
                 .map(|p| PeerRecord {
                     name: p.name,
                     host: p.host,
@@ -618,26 +611,34 @@ impl Node {
         })
     }
 
-    /// MEMBERS: the configured members and peers, then the peers stored with the current CTL.
+    /// Whether the configuration names an off-cluster server `name`.
+    fn configured_peer(&self, name: &str) -> bool {
+        self.members
+            .alternate_tftp
+            .iter()
+            .chain(&self.members.firewalls)
+            .any(|c| c.name == name)
+    }
+
+    /// MEMBERS: the configured members and peers, then the peers stored with the current CTL
+    /// (the file on disk decides which list that is, also in the middle of a commit).
     fn members_now(&self) -> Response {
         let mut out = self.members.clone();
+        let current = match self.current() {
+            Ok(c) => c.map(|(h, _)| hex(&h)),
+            Err(r) => return r,
+        };
         let state = match self.store.state() {
             Ok(s) => s,
             Err(e) => return Response::error(ErrorCode::Storage, format!("state: {e}")),
         };
-        let stored = state.peers_for(state.current_hash.as_deref());
+        let stored = state.peers_for(current.as_deref());
         for (list, records) in [
             (&mut out.alternate_tftp, &stored.alternate_tftp),
             (&mut out.firewalls, &stored.firewalls),
         ] {
             for r in records {
-                let configured = self
-                    .members
-                    .alternate_tftp
-                    .iter()
-                    .chain(&self.members.firewalls)
-                    .any(|c| c.name == r.name);
-                if !configured {
+                if !self.configured_peer(&r.name) {
                     list.push(Peer {
                         name: r.name.clone(),
                         host: r.host.clone(),
