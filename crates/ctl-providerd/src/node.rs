@@ -293,7 +293,10 @@ impl Node {
         if repaired {
             state.current_hash = on_disk;
             store
-                .save_state(&state)
+                .update_state(|s| {
+                    *s = state;
+                    Ok(())
+                })
                 .map_err(|e| format!("state: {e}"))?;
         }
         Ok(Self {
@@ -516,12 +519,12 @@ impl Node {
         }
         if let Some(peers) = &staged.peers {
             // The list first, marked with the file it goes with; current once the file is.
-            let pending = self.store.state().and_then(|mut s| {
+            let pending = self.store.update_state(|s| {
                 s.pending_peers = Some(PendingPeers {
                     hash: hex(&h),
                     peers: peers.clone(),
                 });
-                self.store.save_state(&s)
+                Ok(())
             });
             if let Err(e) = pending {
                 self.audit(user, "commit-failed", e.to_string());
@@ -538,12 +541,12 @@ impl Node {
                 format!("writing CTLFile.tlv: {e}; the previous file is unchanged"),
             );
         }
-        let state_result = self.store.state().and_then(|mut s| {
+        let state_result = self.store.update_state(|s| {
             s.current_hash = Some(hex(&h));
             if let Some(pending) = s.pending_peers.take() {
                 s.peers = pending.peers;
             }
-            self.store.save_state(&s)
+            Ok(())
         });
         if let Err(e) = state_result {
             eprintln!("ctl-providerd: state: {e}");
@@ -701,9 +704,9 @@ impl Node {
             SecurityMode::Mixed => 1,
             _ => 0,
         };
-        let result = self.store.state().and_then(|mut s| {
+        let result = self.store.update_state(|s| {
             s.mode = code;
-            self.store.save_state(&s)
+            Ok(())
         });
         match result {
             Ok(()) => {

@@ -3,6 +3,8 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -19,13 +21,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    // A name no other writer of this process uses at the same time: two writers of one
+    // file must never share (and truncate) each other's temporary file.
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let tmp = dir.join(format!(
+        ".{name}.{}.{}.tmp",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
     let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)?;
+        // create_new: never reuse (or follow a symlink planted at) an existing name.
+        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         drop(f);
@@ -101,6 +107,8 @@ pub struct PendingPeers {
 pub struct Store {
     tftp_dir: PathBuf,
     state_dir: PathBuf,
+    /// Held across every read-modify-write of `state.json` ([`Store::update_state`]).
+    state_lock: Mutex<()>,
 }
 
 /// One audit log line.
@@ -127,6 +135,7 @@ impl Store {
         Ok(Self {
             tftp_dir: tftp_dir.to_owned(),
             state_dir: state_dir.to_owned(),
+            state_lock: Mutex::new(()),
         })
     }
 
@@ -180,13 +189,25 @@ impl Store {
         }
     }
 
-    /// Saves the state atomically.
+    /// Changes the saved state: reads it, lets `change` edit it, writes it back atomically,
+    /// all under one lock, so concurrent updates (a commit, a mode change) never undo each
+    /// other. Nothing is written when `change` fails.
     ///
     /// # Errors
-    /// It cannot be written.
-    pub fn save_state(&self, state: &State) -> std::io::Result<()> {
-        let json = serde_json::to_vec_pretty(state).map_err(std::io::Error::other)?;
-        write_atomic(&self.state_dir.join("state.json"), &json)
+    /// The state cannot be read or written, or `change` fails.
+    pub fn update_state<T>(
+        &self,
+        change: impl FnOnce(&mut State) -> std::io::Result<T>,
+    ) -> std::io::Result<T> {
+        let _guard = self
+            .state_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut state = self.state()?;
+        let out = change(&mut state)?;
+        let json = serde_json::to_vec_pretty(&state).map_err(std::io::Error::other)?;
+        write_atomic(&self.state_dir.join("state.json"), &json)?;
+        Ok(out)
     }
 
     /// Appends one line to audit.log and syncs it.

@@ -667,9 +667,10 @@ async fn a_failed_write_leaves_the_old_file_and_says_so() {
         panic!()
     };
     c.call(&Request::Commit { hash: h }).await.unwrap();
-    // Block the temporary file the next write would use (works even for root).
+    // A directory where the next write renames CTLFile_old.tlv: the rename fails (EISDIR),
+    // even for root.
     let tftp = tmp.path().join("tftp");
-    std::fs::create_dir(tftp.join(format!(".CTLFile_old.tlv.{}.tmp", d.child.id()))).unwrap();
+    std::fs::create_dir(tftp.join("CTLFile_old.tlv")).unwrap();
     let Response::Staged(h2) = c
         .call(&Request::Stage {
             base: Some(h),
@@ -939,4 +940,119 @@ async fn stage_and_commit_can_require_a_sast_client_certificate() {
         ),
         "{r:?}"
     );
+}
+
+/// The state race: SET_MODE read-modified-wrote `state.json` outside the commit lock, and
+/// both writers used one temporary name, so an acknowledged mode could be lost and
+/// `state.json` be seen empty. Two sessions commit in turns while a third sets and reads
+/// back the mode 1,000 times; a thread reads `state.json` all along.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mode_changes_survive_concurrent_commits() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    let tmp = tempfile::tempdir().unwrap();
+    init(tmp.path(), "cucm-pub", &["--first-node"]);
+    let d = start(tmp.path());
+    let files = Arc::new([ctl("sast1", 1_000), ctl("sast2", 2_000)]);
+    {
+        let mut c = logged_in(&d).await;
+        assert!(matches!(
+            stage_commit(&mut c, files[0].clone(), None).await,
+            Response::Committed { .. }
+        ));
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let commits = Arc::new(AtomicUsize::new(0));
+    let mut committers = Vec::new();
+    for _ in 0..2 {
+        let (stop, commits, files) = (Arc::clone(&stop), Arc::clone(&commits), Arc::clone(&files));
+        let mut c = logged_in(&d).await;
+        committers.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let base = current_hash(&mut c).await;
+                let next = if base == Some(sha(&files[0])) {
+                    &files[1]
+                } else {
+                    &files[0]
+                };
+                let Response::Staged(hash) = c
+                    .call(&Request::Stage {
+                        base,
+                        file: next.clone(),
+                        peers: None,
+                    })
+                    .await
+                    .unwrap()
+                else {
+                    continue; // the other committer moved the CTL first
+                };
+                if let Response::Committed { .. } = c.call(&Request::Commit { hash }).await.unwrap()
+                {
+                    commits.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    let state = tmp.path().join("state/state.json");
+    let reader = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let (mut reads, mut bad) = (0usize, Vec::new());
+            while !stop.load(Ordering::Relaxed) {
+                if let Ok(text) = std::fs::read(&state) {
+                    reads += 1;
+                    if serde_json::from_slice::<serde_json::Value>(&text).is_err() {
+                        bad.push(text.len());
+                    }
+                }
+            }
+            (reads, bad)
+        })
+    };
+    let mut c = logged_in(&d).await;
+    let (mut lost, mut failed) = (0, Vec::new());
+    for i in 0..1_000 {
+        let mode = if i % 2 == 0 {
+            SecurityMode::Mixed
+        } else {
+            SecurityMode::NonSecure
+        };
+        match c.call(&Request::SetMode(mode)).await.unwrap() {
+            Response::ModeSet(m) if m == mode => {}
+            other => failed.push(other),
+        }
+        if c.call(&Request::GetMode).await.unwrap() != Response::Mode(mode) {
+            lost += 1;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for t in committers {
+        t.await.unwrap();
+    }
+    let (reads, bad) = reader.join().unwrap();
+    let commits = commits.load(Ordering::Relaxed);
+    assert!(
+        commits > 10,
+        "only {commits} commits ran beside the mode changes"
+    );
+    assert!(reads > 0, "state.json was never read");
+    assert!(
+        failed.is_empty() && lost == 0 && bad.is_empty(),
+        "beside {commits} commits: {} of 1,000 mode changes failed (first: {:?}), {lost} lost; \
+         state.json unreadable {} times in {reads} reads",
+        failed.len(),
+        failed.first(),
+        bad.len()
+    );
+    // The last mode (non-secure) and the current file survive a restart.
+    drop(c);
+    drop(d);
+    let d = start(tmp.path());
+    let mut c = logged_in(&d).await;
+    assert_eq!(
+        c.call(&Request::GetMode).await.unwrap(),
+        Response::Mode(SecurityMode::NonSecure)
+    );
+    let on_disk = std::fs::read(tmp.path().join("tftp/CTLFile.tlv")).unwrap();
+    assert_eq!(current_hash(&mut c).await, Some(sha(&on_disk)));
 }
