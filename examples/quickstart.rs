@@ -16,9 +16,10 @@
 use std::error::Error;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use ctl_client::{Changes, Client, Outcome, Password, Peer, Signer, TrustPolicy};
+use ctl_client::{Changes, Client, Outcome, Password, Peer, SharedSigner, TrustPolicy};
 use ctl_format::{
     Certificate, RecordSpec, Role, RsaVerifier, TrustListBuilder, format_utc, hex,
     parse_trust_list, phone_accepts,
@@ -46,7 +47,7 @@ fn token(cn: &str) -> Result<(Certificate, SoftwareSigner), Box<dyn Error>> {
 }
 
 /// A security token's certificate and its signer.
-type SecurityToken = (Certificate, Box<dyn Signer + Sync>);
+type SecurityToken = (Certificate, SharedSigner);
 
 /// Set in the run that uses the SoftHSM2 token directory prepared for it.
 const SOFTHSM_RUN: &str = "CTL_QUICKSTART_SOFTHSM_RUN";
@@ -96,7 +97,7 @@ fn softhsm_tokens(dir: &Path, module: &Path) -> Result<Vec<SecurityToken>, Box<d
         };
         println!("  {label}: SoftHSM2 token {}", token.summary());
         let signer = TokenSigner::open(&uri, &SignerOptions::default())?;
-        out.push((Certificate::from_der(&der)?, Box::new(signer)));
+        out.push((Certificate::from_der(&der)?, Arc::new(signer)));
     }
     Ok(out)
 }
@@ -246,7 +247,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             let mut v: Vec<SecurityToken> = Vec::new();
             for cn in ["SAST-1", "SAST-2"] {
                 let (c, s) = token(cn)?;
-                v.push((c, Box::new(s)));
+                v.push((c, Arc::new(s)));
             }
             v
         }
@@ -268,7 +269,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     .timeout(Duration::from_secs(10))
     .build();
 
-    let mixed = client.set_mixed_mode(&[t1, t2], s1.as_ref()).await?;
+    let mixed = client.set_mixed_mode(&[t1, t2], s1).await?;
     table("Set mixed mode", &mixed);
     dump(&mixed.ctl)?;
     for node in ["cucm-pub", "cucm-sub", "tftp-1"] {
@@ -297,7 +298,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     };
     let update = client
         .update(
-            s2.as_ref(),
+            Arc::clone(&s2),
             &Changes {
                 add_peers: vec![peer],
                 ..Changes::default()

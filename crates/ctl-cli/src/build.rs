@@ -4,17 +4,14 @@ use std::path::{Path, PathBuf};
 
 use clap::ArgMatches;
 use ctl_format::{
-    BuildError, Certificate, DigestAlgorithm, Layout, MAX_LEN, RecordSpec, Role, SignedFileBuilder,
-    Signer, TrustListBuilder, Version, lint, parse_trust_list,
+    BuildError, Certificate, DigestAlgorithm, Layout, RecordSpec, Role, SignedFileBuilder, Signer,
+    TrustListBuilder, Version, lint, parse_trust_list,
 };
 use ctl_token::{Pkcs11Uri, SignerOptions, SoftwareSigner, TokenSigner};
 
 use crate::files::{base_name, holds_private_key, read_capped, read_certificate, write_atomic};
 use crate::inspect::now;
 use crate::{Failure, Outcome, display};
-
-/// A 2048-bit record in any layout is under this many bytes; used for "room for N more".
-const RECORD_2048: usize = 1700;
 
 /// Arguments of `ctl build`. Records are written in command-line order.
 ///
@@ -287,7 +284,7 @@ pub(crate) fn run_build(args: &BuildArgs, matches: Option<&ArgMatches>) -> Outco
         bytes.len(),
         doc.records().len(),
         args.digest,
-        MAX_LEN.saturating_sub(bytes.len()) / RECORD_2048
+        ctl_format::room_for_records(bytes.len())
     );
     Ok(())
 }

@@ -1,14 +1,11 @@
 //! `ctl cluster`: the cluster as its providers describe it.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use ctl_format::{Certificate, format_utc, hex};
-use ctl_provider::discovery::{
-    DiscoverOptions, KnownProviders, NodeStatus, TargetKind, TrustPolicy, discover,
-};
+use ctl_provider::cluster::{NodeStatus, TargetKind};
 use ctl_provider::message::{Password, service};
-use ctl_provider::net::{fingerprint, fingerprint_text};
+use ctl_provider::trust::{TrustPolicy, fingerprint, fingerprint_text};
 use serde::Serialize;
 
 use crate::{Failure, Outcome};
@@ -176,14 +173,18 @@ pub(crate) fn publisher(args: &ConnectArgs) -> Result<(String, u16), Failure> {
         })
 }
 
+/// The known-providers file the connection flags name.
+pub(crate) fn known_path(args: &ConnectArgs) -> PathBuf {
+    args.known_providers
+        .clone()
+        .unwrap_or_else(default_known_providers)
+}
+
 /// The trust policy the connection flags describe.
 pub(crate) fn trust_policy(args: &ConnectArgs) -> Result<TrustPolicy, Failure> {
-    let known_path = args
-        .known_providers
-        .clone()
-        .unwrap_or_else(default_known_providers);
     Ok(TrustPolicy {
-        known: KnownProviders::load(&known_path).map_err(Failure::usage)?,
+        known: ctl_client::known::load(&known_path(args))
+            .map_err(|e| Failure::usage(e.to_string()))?,
         fingerprints: args
             .fingerprint
             .iter()
@@ -210,22 +211,12 @@ pub(crate) fn run(command: &ClusterCommand) -> Outcome {
         ClusterCommand::Discover(a) => a,
         other => return crate::workflow::run(other),
     };
-    let (host, port) = publisher(&args.connect)?;
-    let policy = trust_policy(&args.connect)?;
-    let options = DiscoverOptions {
-        publisher: (host, port),
-        user: args.connect.user.clone(),
-        password: password(&args.connect)?,
-        timeout: Duration::from_secs(args.connect.timeout),
-        identity: None,
-    };
+    let client = crate::workflow::quiet_client(&args.connect)?;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| Failure::failed(e.to_string()))?;
-    let (view, policy) = runtime
-        .block_on(discover(options, policy))
-        .map_err(|status| {
-            Failure::failed(format!("first node {}: {status}", args.connect.publisher))
-        })?;
-    policy.known.save().map_err(Failure::failed)?;
+    let view = runtime
+        .block_on(client.discover())
+        .map_err(|e| Failure::failed(e.to_string()))?;
+    crate::workflow::save_trust(&client, &args.connect)?;
     let nodes: Vec<NodeJson> = view
         .nodes
         .iter()

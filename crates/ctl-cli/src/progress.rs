@@ -140,18 +140,21 @@ mod tests {
         let ev = |e| bars.event(e);
         ev(Event::NodeContacted {
             node: "pub".into(),
-            status: "ok".into(),
+            status: ctl_client::NodeStatus::Ok,
         });
         ev(Event::NodeContacted {
             node: "sub".into(),
-            status: "ok".into(),
+            status: ctl_client::NodeStatus::Ok,
         });
         ev(Event::Staged {
             target: "pub".into(),
         });
         ev(Event::Failed {
             target: "sub".into(),
-            reason: "stage refused".into(),
+            reason: ctl_client::TargetError::StageRefused {
+                code: ctl_provider::message::ErrorCode::SignatureRefused,
+                message: "not signed".into(),
+            },
         });
         ev(Event::Aborted {
             target: "pub".into(),
@@ -164,12 +167,16 @@ mod tests {
             bars.shown(),
             [
                 ("pub".into(), "aborted (unchanged)".into(), true),
-                ("sub".into(), "FAILED: stage refused".into(), true),
+                (
+                    "sub".into(),
+                    "FAILED: stage refused (SIGNATURE_REFUSED): not signed".into(),
+                    true
+                ),
             ]
         );
         ev(Event::NodeContacted {
             node: "tftp".into(),
-            status: "ok".into(),
+            status: ctl_client::NodeStatus::Ok,
         });
         bars.finish();
         assert!(bars.shown()[2].2, "finish stops the lines still moving");

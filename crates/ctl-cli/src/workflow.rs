@@ -8,12 +8,13 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use ctl_client::{
-    Changes, Client, ClientIdentity, Error, Event, Outcome as Report, Peer, Selector, TargetStatus,
+    Changes, Client, ClientIdentity, Error, Event, Outcome as Report, Peer, Selector, SharedSigner,
+    TargetStatus,
 };
-use ctl_format::{Certificate, Signer};
+use ctl_format::Certificate;
 use serde::Serialize;
 
-use crate::cluster::{ClusterCommand, ConnectArgs, password, publisher, trust_policy};
+use crate::cluster::{ClusterCommand, ConnectArgs, known_path, password, publisher, trust_policy};
 use crate::progress::Progress;
 use crate::{Failure, Outcome};
 
@@ -163,7 +164,7 @@ fn token_certificate(arg: &str) -> Result<Certificate, Failure> {
 
 /// A signing token, and the TLS identity it gives when asked for.
 struct SigningToken {
-    signer: Box<dyn Signer + Sync>,
+    signer: SharedSigner,
     identity: Option<ClientIdentity>,
 }
 
@@ -173,7 +174,7 @@ impl SigningToken {
         let signer = Arc::new(signer);
         Self {
             identity: tls.then(|| ctl_client::token_identity(Arc::clone(&signer))),
-            signer: Box::new(signer),
+            signer,
         }
     }
 }
@@ -200,7 +201,7 @@ fn token_signer(arg: &str, common: &Common) -> Result<SigningToken, Failure> {
         None
     };
     Ok(SigningToken {
-        signer: Box::new(signer),
+        signer: Arc::new(signer),
         identity,
     })
 }
@@ -344,6 +345,17 @@ fn collect_tokens(
     Ok((certs, SigningToken::of_token(signer, common.tls_with_token)))
 }
 
+/// A client that reports no progress (discovery prints its own table).
+pub(crate) fn quiet_client(connect: &ConnectArgs) -> Result<Client, Failure> {
+    let (host, port) = publisher(connect)?;
+    Ok(
+        Client::builder(&host, port, &connect.user, password(connect)?)
+            .trust(trust_policy(connect)?)
+            .timeout(Duration::from_secs(connect.timeout))
+            .build(),
+    )
+}
+
 /// The client, and the progress it reports to: a live line per node on a terminal,
 /// plain lines on stderr otherwise (none with `--json` off a terminal: the JSON report
 /// stays alone).
@@ -438,7 +450,7 @@ fn targets_json(report: &ctl_client::DistributionReport) -> Vec<TargetJson> {
                 _ => "failed",
             },
             detail: match &t.status {
-                TargetStatus::Failed(r) => Some(r.clone()),
+                TargetStatus::Failed(r) => Some(r.to_string()),
                 _ => None,
             },
             restart: t.restart.clone(),
@@ -564,8 +576,10 @@ fn peer(text: &str, firewall: bool) -> Result<Peer, Failure> {
     })
 }
 
-fn save_trust(client: &Client) -> Result<(), Failure> {
-    client.trust().known.save().map_err(Failure::failed)
+/// Writes back the known-providers file with what the run pinned.
+pub(crate) fn save_trust(client: &Client, connect: &ConnectArgs) -> Result<(), Failure> {
+    ctl_client::known::save(&known_path(connect), &client.trust().known)
+        .map_err(|e| Failure::failed(e.to_string()))
 }
 
 /// Asks (`what.0`), opens the signing token, connects (with the token's TLS identity when
@@ -580,8 +594,8 @@ fn run_update(
     confirm(common, what.0)?;
     let token = token_signer(token, common)?;
     let (client, progress) = client(&common.connect, common.json, token.identity.clone())?;
-    let result = rt.block_on(client.update(token.signer.as_ref(), &changes));
-    save_trust(&client)?;
+    let result = rt.block_on(client.update(token.signer, &changes));
+    save_trust(&client, &common.connect)?;
     finish(result, progress.as_ref(), common.json, what.1)
 }
 
@@ -595,12 +609,12 @@ pub(crate) fn run(command: &ClusterCommand) -> Outcome {
                 p.finish();
             }
             let (ctl, changes) = result.map_err(|e| Failure::failed(e.to_string()))?;
-            save_trust(&client)?;
+            save_trust(&client, &a.connect)?;
             let texts: Vec<String> = changes.iter().map(ToString::to_string).collect();
             if a.json {
                 let out = serde_json::json!({
                     "stale": !changes.is_empty(),
-                    "ctl_sha256": ctl_format::hex(&ctl_provider::net::fingerprint(&ctl)),
+                    "ctl_sha256": ctl_format::hex(&ctl_provider::ctl_hash(&ctl)),
                     "changes": texts,
                 });
                 println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
@@ -640,8 +654,8 @@ pub(crate) fn run(command: &ClusterCommand) -> Outcome {
                 };
                 let (client, progress) =
                     client(&a.common.connect, a.common.json, token.identity.clone())?;
-                let result = rt.block_on(client.set_mixed_mode(&certs, token.signer.as_ref()));
-                save_trust(&client)?;
+                let result = rt.block_on(client.set_mixed_mode(&certs, token.signer));
+                save_trust(&client, &a.common.connect)?;
                 finish(result, progress.as_ref(), a.common.json, "set-mode")
             }
             Mode::NonSecure => {

@@ -1,13 +1,112 @@
-//! What goes into a CTL: entries from tokens and from the discovered cluster, the rules
-//! that guard changes, and what changed since a CTL was built (staleness).
+//! What goes into a CTL, as pure functions: entries from tokens and from the discovered
+//! cluster, every Cisco rule that guards a change (each refusal a [`Rule`]), and what
+//! changed since a CTL was built (staleness). No I/O: the workflows call these.
 
 use std::fmt;
 use std::net::IpAddr;
 
 use ctl_format::{Certificate, Document, NameStyle, RecordSpec, Role, hex, serials_equal};
-use ctl_provider::discovery::{ClusterView, NodeStatus, TargetKind};
+use ctl_provider::cluster::{NodeStatus, NodeView, TargetKind};
+use ctl_provider::message::{OffCluster, Peer, PeerSource};
 
 use crate::Error;
+
+/// A Cisco rule that refuses a change.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Rule {
+    /// Mixed mode needs two tokens.
+    #[error("mixed mode needs at least two security tokens; {given} given")]
+    TooFewTokens {
+        /// How many distinct tokens were given.
+        given: usize,
+    },
+    /// The signer of a first CTL must be one of its tokens.
+    #[error("the signing token must be one of the tokens in the CTL")]
+    SignerNotListed,
+    /// Mixed mode is set already.
+    #[error("the cluster already has a CTL in mixed mode: use update")]
+    AlreadyMixed,
+    /// An update needs a current CTL.
+    #[error("the cluster has no CTL yet: set mixed mode first")]
+    NoCtl,
+    /// Status needs a current CTL.
+    #[error("the cluster has no CTL (non-secure, never set to mixed mode)")]
+    NoCtlToCompare,
+    /// An update must be signed by a token of the current CTL.
+    #[error(
+        "token {subject} is not in the current CTL; present one of its {count} security tokens"
+    )]
+    TokenNotInCtl {
+        /// The token's subject.
+        subject: String,
+        /// How many tokens the current CTL has.
+        count: usize,
+    },
+    /// Server entries follow the cluster.
+    #[error(
+        "{entry} is a server entry ({from}); CallManager, TFTP, CAPF and firewall entries cannot be deleted by hand: they follow the cluster"
+    )]
+    ServerEntry {
+        /// The entry.
+        entry: String,
+        /// The server it comes from.
+        from: String,
+    },
+    /// Nothing matches the selector.
+    #[error("no entry matches {0}")]
+    NoMatch(Selector),
+    /// Two tokens must remain.
+    #[error("the CTL has {count} security tokens; two must remain at all times")]
+    TwoMustRemain {
+        /// How many it has.
+        count: usize,
+    },
+    /// The signer cannot remove its own entry.
+    #[error("the token signing this change cannot remove itself; sign with the other token")]
+    SignerRemovesItself,
+    /// No such off-cluster server.
+    #[error(
+        "no alternate TFTP server or firewall is named {name} (known: {})",
+        names(known)
+    )]
+    NoSuchPeer {
+        /// The name asked for.
+        name: String,
+        /// The ones there are.
+        known: Vec<String>,
+    },
+    /// A configured off-cluster server is removed in the first node's configuration.
+    #[error("{name} is in the first node's own provider configuration; remove it there")]
+    ConfiguredPeer {
+        /// Its name.
+        name: String,
+    },
+    /// A server to add is there already.
+    #[error("{name} is already {}", listed_as(*kind))]
+    AlreadyListed {
+        /// Its name.
+        name: String,
+        /// What it is already.
+        kind: TargetKind,
+    },
+}
+
+fn names(list: &[String]) -> String {
+    if list.is_empty() {
+        "none".to_owned()
+    } else {
+        list.join(", ")
+    }
+}
+
+const fn listed_as(kind: TargetKind) -> &'static str {
+    match kind {
+        TargetKind::Node => "a cluster node",
+        TargetKind::Firewall => "a firewall of this CTL",
+        _ => "an alternate TFTP server of this CTL",
+    }
+}
 
 /// Where an entry comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,6 +120,15 @@ pub enum Origin {
     AlternateTftp(String),
     /// A firewall.
     Firewall(String),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Token => f.write_str("token"),
+            Self::Node(n) | Self::AlternateTftp(n) | Self::Firewall(n) => f.write_str(n),
+        }
+    }
 }
 
 /// One record to be.
@@ -74,13 +182,15 @@ fn host_part(name: &str) -> String {
 ///
 /// # Errors
 /// A node that could not be contacted: a CTL without it would lock its phones out.
-pub fn server_entries(view: &ClusterView) -> Result<Vec<Entry>, Error> {
+pub fn server_entries<'a>(
+    nodes: impl IntoIterator<Item = &'a NodeView>,
+) -> Result<Vec<Entry>, Error> {
     let mut out = Vec::new();
-    for node in &view.nodes {
+    for node in nodes {
         if node.status != NodeStatus::Ok {
             return Err(Error::NodeNotReady {
                 node: node.name.clone(),
-                status: node.status.to_string(),
+                status: node.status.clone(),
             });
         }
         let Some(info) = &node.info else { continue };
@@ -90,10 +200,11 @@ pub fn server_entries(view: &ClusterView) -> Result<Vec<Entry>, Error> {
             .copied()
             .or_else(|| node.resolved.first().copied());
         for c in &info.certificates {
-            let certificate = Certificate::from_der(&c.der).map_err(|e| Error::Certificate {
-                what: format!("{} role {}", node.name, c.role),
-                reason: e.to_string(),
-            })?;
+            let certificate =
+                Certificate::from_der(&c.der).map_err(|source| Error::Certificate {
+                    what: format!("{} role {}", node.name, c.role),
+                    source,
+                })?;
             let (role, origin) = match node.kind {
                 TargetKind::AlternateTftp => (Role::TFTP, Origin::AlternateTftp(node.name.clone())),
                 TargetKind::Firewall => (Role::CCM, Origin::Firewall(node.name.clone())),
@@ -135,9 +246,9 @@ pub fn sast_certificates(doc: &Document<'_>) -> Result<Vec<Certificate>, Error> 
         .filter(|r| r.role() == Some(Role::SAST))
         .filter_map(|r| r.certificate())
         .map(|der| {
-            Certificate::from_der(der).map_err(|e| Error::Certificate {
+            Certificate::from_der(der).map_err(|source| Error::Certificate {
                 what: "a SAST record".into(),
-                reason: e.to_string(),
+                source,
             })
         })
         .collect()
@@ -155,13 +266,22 @@ pub fn is_non_secure(doc: &Document<'_>) -> bool {
 }
 
 /// Which entry `remove-entry` names.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Selector {
     /// By certificate serial (hex, leading zeros ignored).
     Serial(String),
     /// By subject text (as `ctl inspect` prints it).
     Subject(String),
+}
+
+impl fmt::Display for Selector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Serial(s) => write!(f, "serial {s}"),
+            Self::Subject(s) => write!(f, "subject \"{s}\""),
+        }
+    }
 }
 
 /// Applies the Cisco rules for deleting an entry by hand: only tokens may be removed,
@@ -173,7 +293,7 @@ pub fn remove_token(
     tokens: &mut Vec<Certificate>,
     servers: &[Entry],
     selector: &Selector,
-) -> Result<Certificate, Error> {
+) -> Result<Certificate, Rule> {
     let matches = |c: &Certificate| match selector {
         Selector::Serial(s) => {
             let want: Vec<u8> = (0..s.len() / 2)
@@ -187,23 +307,18 @@ pub fn remove_token(
         }
     };
     if let Some(server) = servers.iter().find(|e| matches(&e.certificate)) {
-        return Err(Error::Rule(format!(
-            "{} is a server entry ({}); CallManager, TFTP, CAPF and firewall entries cannot be deleted by hand: they follow the cluster",
-            server.describe(),
-            match &server.origin {
-                Origin::Node(n) | Origin::AlternateTftp(n) | Origin::Firewall(n) => n.as_str(),
-                Origin::Token => "token",
-            }
-        )));
+        return Err(Rule::ServerEntry {
+            entry: server.describe(),
+            from: server.origin.to_string(),
+        });
     }
     let Some(pos) = tokens.iter().position(matches) else {
-        return Err(Error::Rule(format!("no entry matches {selector:?}")));
+        return Err(Rule::NoMatch(selector.clone()));
     };
     if tokens.len() <= 2 {
-        return Err(Error::Rule(format!(
-            "the CTL has {} security tokens; two must remain at all times",
-            tokens.len()
-        )));
+        return Err(Rule::TwoMustRemain {
+            count: tokens.len(),
+        });
     }
     Ok(tokens.remove(pos))
 }
@@ -287,6 +402,155 @@ pub fn changes(ctl: &Document<'_>, servers: &[Entry]) -> Vec<Change> {
                 r.dns_name().unwrap_or_default()
             )));
         }
+    }
+    out
+}
+
+/// The distinct tokens of a first CTL, by the rules of mixed mode: two at least, and the
+/// signer among them.
+///
+/// # Errors
+/// Fewer than two distinct tokens, or a signer that is not one of them.
+pub fn mixed_mode_tokens(tokens: &[Certificate], signer: &[u8]) -> Result<Vec<Certificate>, Rule> {
+    let mut distinct: Vec<Certificate> = Vec::new();
+    for t in tokens {
+        if !distinct.iter().any(|d| d.der() == t.der()) {
+            distinct.push(t.clone());
+        }
+    }
+    if distinct.len() < 2 {
+        return Err(Rule::TooFewTokens {
+            given: distinct.len(),
+        });
+    }
+    if !distinct.iter().any(|t| t.der() == signer) {
+        return Err(Rule::SignerNotListed);
+    }
+    Ok(distinct)
+}
+
+/// The current CTL's tokens, once `token` is shown to be one of them and the file's
+/// signature verifies: an update starts from a CTL that checks out.
+///
+/// # Errors
+/// No current CTL, a CTL that does not parse or verify, or a token not in it.
+pub fn current_tokens(
+    current: Option<&[u8]>,
+    token: &Certificate,
+) -> Result<Vec<Certificate>, Error> {
+    let current = current.ok_or(Rule::NoCtl)?;
+    let doc = ctl_format::parse_trust_list(current).map_err(Error::CurrentCtl)?;
+    let sasts = sast_certificates(&doc)?;
+    if !sasts.iter().any(|s| s.der() == token.der()) {
+        return Err(Rule::TokenNotInCtl {
+            subject: token.subject_text(NameStyle::Reversed),
+            count: sasts.len(),
+        }
+        .into());
+    }
+    doc.verify(&ctl_format::RsaVerifier)
+        .map_err(Error::CurrentSignature)?;
+    Ok(sasts)
+}
+
+/// `tokens` with `add` appended, each certificate once.
+pub fn with_tokens(mut tokens: Vec<Certificate>, add: &[Certificate]) -> Vec<Certificate> {
+    for t in add {
+        if !tokens.iter().any(|x| x.der() == t.der()) {
+            tokens.push(t.clone());
+        }
+    }
+    tokens
+}
+
+/// Which of `nodes` is the off-cluster server `name` an update removes.
+///
+/// # Errors
+/// No such server, or one in the first node's own configuration.
+pub fn peer_to_remove(nodes: &[&NodeView], name: &str) -> Result<usize, Rule> {
+    let Some(i) = nodes
+        .iter()
+        .position(|n| n.kind != TargetKind::Node && n.name == name)
+    else {
+        return Err(Rule::NoSuchPeer {
+            name: name.to_owned(),
+            known: nodes
+                .iter()
+                .filter(|n| n.kind != TargetKind::Node)
+                .map(|n| n.name.clone())
+                .collect(),
+        });
+    };
+    if nodes.get(i).and_then(|n| n.source) == Some(PeerSource::Configured) {
+        return Err(Rule::ConfiguredPeer {
+            name: name.to_owned(),
+        });
+    }
+    Ok(i)
+}
+
+/// A server an update adds must not be among `nodes` yet.
+///
+/// # Errors
+/// A node or off-cluster server of that name.
+pub fn check_new_peer(nodes: &[&NodeView], name: &str) -> Result<(), Rule> {
+    match nodes.iter().find(|n| n.name == name) {
+        Some(n) => Err(Rule::AlreadyListed {
+            name: name.to_owned(),
+            kind: n.kind,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The signer of an update may remove another token, not itself.
+///
+/// # Errors
+/// The removed token is the signer.
+pub fn check_removal(removed: &Certificate, signer: &[u8]) -> Result<(), Rule> {
+    if removed.der() == signer {
+        Err(Rule::SignerRemovesItself)
+    } else {
+        Ok(())
+    }
+}
+
+/// The server records of `doc` that match none of `servers` (a node removed or renamed,
+/// an off-cluster server removed): an update leaves them out, and says so.
+pub fn left_out(doc: &Document<'_>, servers: &[Entry]) -> Vec<String> {
+    doc.records()
+        .iter()
+        .filter(|r| r.role() != Some(Role::SAST))
+        .filter(|r| {
+            !servers.iter().any(|e| {
+                Some(e.role) == r.role() && e.dns_name.as_deref() == r.dns_name().as_deref()
+            })
+        })
+        .map(|r| {
+            format!(
+                "left out of the new CTL: {} ({}), no longer a cluster node or a known alternate TFTP server or firewall",
+                r.dns_name().unwrap_or_default(),
+                r.role().map(|x| x.to_string()).unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+/// The alternate TFTP servers and firewalls among `nodes`, for the first node to store.
+pub fn off_cluster<'a>(nodes: impl IntoIterator<Item = &'a NodeView>) -> OffCluster {
+    let mut out = OffCluster::default();
+    for n in nodes {
+        let list = match n.kind {
+            TargetKind::AlternateTftp => &mut out.alternate_tftp,
+            TargetKind::Firewall => &mut out.firewalls,
+            _ => continue,
+        };
+        list.push(Peer {
+            name: n.name.clone(),
+            host: n.host.clone(),
+            port: n.port,
+            source: n.source.unwrap_or(PeerSource::Stored),
+        });
     }
     out
 }

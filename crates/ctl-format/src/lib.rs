@@ -41,3 +41,13 @@ pub use verify::{
 
 /// The largest trust list phones load, and the largest this crate writes: 64 KiB.
 pub const MAX_LEN: usize = 64 * 1024;
+
+/// A record of a 2048-bit RSA certificate stays under this many bytes in every layout
+/// (the largest in the golden vectors has 1,687): what "room for N more records" counts.
+pub const RECORD_2048_BOUND: usize = 1750;
+
+/// How many more records of 2048-bit certificates fit under [`MAX_LEN`] beside a list of
+/// `len` bytes.
+pub const fn room_for_records(len: usize) -> usize {
+    MAX_LEN.saturating_sub(len) / RECORD_2048_BOUND
+}

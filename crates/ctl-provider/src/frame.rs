@@ -1,4 +1,5 @@
-//! Frames and elements: the byte layer of the protocol (`docs/protocol.md`, sections 2 and 3).
+//! Frames: the byte layer of the protocol (`docs/protocol.md`, section 2). What a body
+//! holds is in [`element`](crate::element).
 
 use crate::ProtocolError;
 
@@ -10,10 +11,6 @@ pub const HEADER_LEN: usize = 12;
 
 /// The largest body a frame may carry: room for a 64 KiB CTL and everything around it.
 pub const MAX_BODY: usize = 128 * 1024;
-
-/// The largest value of one element; longer values (files) are sent as several
-/// consecutive elements with the same tag.
-pub const MAX_ELEMENT: usize = u16::MAX as usize;
 
 /// A decoded frame header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,77 +135,6 @@ impl FrameReader {
     }
 }
 
-/// One element: tag and value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Element<'a> {
-    /// The tag.
-    pub tag: u8,
-    /// The value.
-    pub value: &'a [u8],
-}
-
-/// Splits a body (or a nested value) into elements.
-///
-/// # Errors
-/// An element that runs past the end.
-pub fn elements(body: &[u8]) -> Result<Vec<Element<'_>>, ProtocolError> {
-    let mut out = Vec::new();
-    let mut rest = body;
-    let mut offset = 0usize;
-    while !rest.is_empty() {
-        let [tag, hi, lo, tail @ ..] = rest else {
-            return Err(ProtocolError::BadElement {
-                offset,
-                reason: "truncated element header",
-            });
-        };
-        let len = usize::from(u16::from_be_bytes([*hi, *lo]));
-        let Some(value) = tail.get(..len) else {
-            return Err(ProtocolError::BadElement {
-                offset,
-                reason: "element runs past the end of the frame",
-            });
-        };
-        out.push(Element { tag: *tag, value });
-        rest = tail.get(len..).unwrap_or_default();
-        offset += 3 + len;
-    }
-    Ok(out)
-}
-
-/// Builds a body element by element.
-#[derive(Debug, Default, Clone)]
-pub struct BodyWriter {
-    buf: Vec<u8>,
-}
-
-impl BodyWriter {
-    /// An empty body.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Adds one element; values over [`MAX_ELEMENT`] are split into consecutive
-    /// elements with the same tag (only defined for FILE).
-    pub fn put(&mut self, tag: u8, value: &[u8]) -> &mut Self {
-        if value.is_empty() {
-            self.buf.extend_from_slice(&[tag, 0, 0]);
-        }
-        for chunk in value.chunks(MAX_ELEMENT) {
-            self.buf.push(tag);
-            self.buf
-                .extend_from_slice(&u16::try_from(chunk.len()).unwrap_or(u16::MAX).to_be_bytes());
-            self.buf.extend_from_slice(chunk);
-        }
-        self
-    }
-
-    /// The body.
-    pub fn finish(self) -> Vec<u8> {
-        self.buf
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,18 +173,5 @@ mod tests {
                 found: [b'G', b'E']
             })
         ));
-    }
-
-    #[test]
-    fn long_values_are_chunked() {
-        let value = vec![7u8; 65_536];
-        let mut w = BodyWriter::new();
-        w.put(0x20, &value);
-        let body = w.finish();
-        let els = elements(&body).unwrap();
-        assert_eq!(els.len(), 2);
-        assert_eq!(els[0].value.len(), 65_535);
-        assert_eq!(els[1].value.len(), 1);
-        assert!(elements(&body[..body.len() - 1]).is_err());
     }
 }

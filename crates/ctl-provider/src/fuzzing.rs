@@ -24,7 +24,11 @@ pub fn any_input(data: &[u8]) {
         while let Some(ev) = server.poll_event() {
             match ev {
                 ServerEvent::Login { id, .. } | ServerEvent::Request { id, .. } => {
-                    server.respond(id, &Response::LoginOk(crate::message::Role::ReadOnly), now);
+                    server.respond(
+                        id,
+                        &Response::LoginOk(crate::message::UserRole::ReadOnly),
+                        now,
+                    );
                 }
                 _ => {}
             }

@@ -1,90 +1,36 @@
 //! The CTL provider protocol: how the `ctl` client and the `ctl-providerd` node service
 //! talk (`docs/protocol.md` is the specification).
 //!
-//! The core (`frame`, `message`, `conn`) is sans-I/O: frames, messages, and the client
-//! and server session state machines. It does **not** open sockets, run TLS, start tasks
-//! or read clocks: callers feed it bytes and the current `Instant`, and send the bytes it
-//! gives back. The `net` feature (default) adds the tokio + rustls shell in [`net`].
+//! The core is sans-I/O: frames ([`frame`]) and their elements ([`element`]), messages
+//! ([`message`]) and the types they carry ([`types`]), the client and server session state
+//! machines ([`conn`]), the cluster as a client sees it ([`cluster`]), the trust placed in
+//! provider certificates ([`trust`]) and the CTL hash ([`ctl_hash`]). It does **not** open
+//! sockets, run TLS, start tasks, read files or read clocks: callers feed it bytes and the
+//! current `Instant`, and send the bytes it gives back. The `net` feature (default) adds
+//! the tokio + rustls shell in [`net`]: TLS, the server, client sessions, discovery.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod cluster;
 pub mod conn;
-#[cfg(feature = "net")]
-#[cfg_attr(docsrs, doc(cfg(feature = "net")))]
-pub mod discovery;
+pub mod element;
+mod error;
 pub mod frame;
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod message;
 #[cfg(feature = "net")]
 #[cfg_attr(docsrs, doc(cfg(feature = "net")))]
 pub mod net;
+pub mod trust;
+pub mod types;
 
 pub use conn::{ClientConn, ClientEvent, ServerConfig, ServerConn, ServerEvent};
+pub use error::ProtocolError;
 pub use message::{ErrorCode, Request, Response};
 
-/// A protocol violation. The session that saw it is closed; nothing else changes.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ProtocolError {
-    /// The frame does not start with `CT`.
-    #[error("expected a frame starting with \"CT\", found {found:02x?}")]
-    BadMagic {
-        /// The two bytes found.
-        found: [u8; 2],
-    },
-    /// A frame body over the cap.
-    #[error("frame body of {length} bytes, over the limit of {limit}")]
-    FrameTooLarge {
-        /// Its length.
-        length: usize,
-        /// The limit.
-        limit: usize,
-    },
-    /// An element that does not fit.
-    #[error("element at body offset {offset}: {reason}")]
-    BadElement {
-        /// Offset in the body.
-        offset: usize,
-        /// What is wrong.
-        reason: &'static str,
-    },
-    /// An unknown message type.
-    #[error("unknown message type 0x{kind:02x}")]
-    UnknownMessage {
-        /// The type.
-        kind: u8,
-    },
-    /// A required element is missing.
-    #[error("message 0x{kind:02x}: missing element 0x{tag:02x}")]
-    MissingElement {
-        /// The message type.
-        kind: u8,
-        /// The element tag.
-        tag: u8,
-    },
-    /// A malformed element value.
-    #[error("message 0x{kind:02x}: {reason}")]
-    BadMessage {
-        /// The message type.
-        kind: u8,
-        /// What is wrong.
-        reason: &'static str,
-    },
-    /// A file over the 64 KiB a CTL may have.
-    #[error("file over {limit} bytes")]
-    FileTooLarge {
-        /// The limit.
-        limit: usize,
-    },
-    /// A frame with a version other than the one negotiated.
-    #[error("frame of protocol version {found}, expected {expected}")]
-    WrongVersion {
-        /// Negotiated.
-        expected: u8,
-        /// Found.
-        found: u8,
-    },
-    /// A message that is not allowed in the session's state.
-    #[error("{0}")]
-    State(&'static str),
+/// The CTL hash the protocol defines (STAGE, COMMIT, GET_CTL): SHA-256 of the file.
+pub fn ctl_hash(file: &[u8]) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(file).into()
 }

@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 
 use ctl_format::{Certificate, RecordSpec, Role as CtlRole, TrustListBuilder};
 use ctl_provider::message::{Password, Request, Response};
-use ctl_provider::net::{Client, Fingerprints, client_tls, fingerprint};
+use ctl_provider::net::{Session, client_tls};
+use ctl_provider::trust::{Fingerprints, fingerprint};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ctl-providerd");
 
@@ -123,7 +124,7 @@ fn main() {
     let pid = child.id();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async move {
-        let mut admin = Client::connect(addr, "localhost", Arc::clone(&tls), Duration::from_secs(30)).await.unwrap();
+        let mut admin = Session::connect(addr, "localhost", Arc::clone(&tls), Duration::from_secs(30)).await.unwrap();
         admin.login("admin", &Password::new("s3cret")).await.unwrap();
         let Response::Staged(h) = admin.call(&Request::Stage { base: None, file: ctl.clone(), peers: None }).await.unwrap() else { panic!() };
         admin.call(&Request::Commit { hash: h }).await.unwrap();
@@ -135,9 +136,9 @@ fn main() {
             let (tls, connect) = (Arc::clone(&tls), Arc::clone(&connect));
             opening.spawn(async move {
                 let _p = connect.acquire().await.unwrap();
-                let mut c = Client::connect(addr, "localhost", tls, Duration::from_secs(120)).await?;
+                let mut c = Session::connect(addr, "localhost", tls, Duration::from_secs(120)).await?;
                 c.login("admin", &Password::new("s3cret")).await?;
-                Ok::<Client, ctl_provider::net::NetError>(c)
+                Ok::<Session, ctl_provider::net::NetError>(c)
             });
         }
         let mut clients = Vec::new();

@@ -10,7 +10,7 @@ use argon2::Argon2;
 use ctl_format::RsaVerifier;
 use ctl_provider::message::{
     AuditEntry, ErrorCode, HookOutcome, Member, Members, NodeInfo, OffCluster, Password, Peer,
-    PeerSource, Request, Response, Role, RoleCertificate, SecurityMode,
+    PeerSource, Request, Response, RoleCertificate, SecurityMode, UserRole,
 };
 use ctl_provider::net::{Handler, PeerInfo};
 use sha2::Digest as _;
@@ -23,7 +23,7 @@ type HashedFile = ([u8; 32], Vec<u8>);
 
 struct User {
     name: String,
-    role: Role,
+    role: UserRole,
     hash: String,
 }
 
@@ -269,9 +269,9 @@ impl Node {
             .map(|u| User {
                 name: u.name.clone(),
                 role: if u.role == "read-only" {
-                    Role::ReadOnly
+                    UserRole::ReadOnly
                 } else {
-                    Role::SuperUser
+                    UserRole::SuperUser
                 },
                 hash: u.password_hash.clone(),
             })
@@ -866,7 +866,13 @@ impl Handler for Node {
         Response::error(ErrorCode::LoginRefused, "wrong user or password")
     }
 
-    async fn handle(&self, peer: &PeerInfo, user: &str, _role: Role, request: Request) -> Response {
+    async fn handle(
+        &self,
+        peer: &PeerInfo,
+        user: &str,
+        _role: UserRole,
+        request: Request,
+    ) -> Response {
         match request {
             Request::NodeInfo => Response::NodeInfo(self.info.clone()),
             Request::Members if self.config.first_node => self.members_now(),

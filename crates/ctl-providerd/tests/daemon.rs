@@ -12,10 +12,11 @@ use std::time::Duration;
 
 use ctl_format::{Certificate, Layout, RecordSpec, Role as CtlRole, TrustListBuilder};
 use ctl_provider::message::{
-    ErrorCode, Members, OffCluster, Password, Peer, PeerSource, Request, Response, Role,
-    SecurityMode,
+    ErrorCode, Members, OffCluster, Password, Peer, PeerSource, Request, Response, SecurityMode,
+    UserRole,
 };
-use ctl_provider::net::{Client, Fingerprints, client_tls, fingerprint};
+use ctl_provider::net::{Session, client_tls};
+use ctl_provider::trust::{Fingerprints, fingerprint};
 use ctl_test_support::daemon::{self, Daemon};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ctl-providerd");
@@ -41,9 +42,9 @@ fn tls_cert(dir: &Path) -> Vec<u8> {
         .to_vec()
 }
 
-async fn connect(d: &Daemon) -> Client {
+async fn connect(d: &Daemon) -> Session {
     let tls = client_tls(Arc::new(Fingerprints(vec![fingerprint(&tls_cert(&d.dir))]))).unwrap();
-    Client::connect(d.addr, "localhost", tls, Duration::from_secs(10))
+    Session::connect(d.addr, "localhost", tls, Duration::from_secs(10))
         .await
         .unwrap()
 }
@@ -95,7 +96,7 @@ async fn first_node_serves_stages_commits_and_remembers() {
     assert_eq!(c.node(), "cucm-pub");
     assert_eq!(
         c.login("admin", &Password::new("s3cret")).await.unwrap(),
-        Role::SuperUser
+        UserRole::SuperUser
     );
     let Response::NodeInfo(info) = c.call(&Request::NodeInfo).await.unwrap() else {
         panic!()
@@ -334,13 +335,13 @@ fn edit_config(dir: &Path, from: &str, to: &str) {
     std::fs::write(&path, text.replace(from, to)).unwrap();
 }
 
-async fn logged_in(d: &Daemon) -> Client {
+async fn logged_in(d: &Daemon) -> Session {
     let mut c = connect(d).await;
     c.login("admin", &Password::new("s3cret")).await.unwrap();
     c
 }
 
-async fn current_hash(c: &mut Client) -> Option<[u8; 32]> {
+async fn current_hash(c: &mut Session) -> Option<[u8; 32]> {
     match c.call(&Request::GetCtl).await.unwrap() {
         Response::Ctl(x) => x.map(|(h, _)| h),
         other => panic!("{other:?}"),
@@ -357,7 +358,7 @@ fn peer(name: &str, port: u16) -> Peer {
 }
 
 /// (name, source) of every off-cluster server MEMBERS lists, alternate TFTP first.
-async fn peers_listed(c: &mut Client) -> Vec<(String, PeerSource)> {
+async fn peers_listed(c: &mut Session) -> Vec<(String, PeerSource)> {
     let Response::Members(Members {
         alternate_tftp,
         firewalls,
@@ -373,7 +374,7 @@ async fn peers_listed(c: &mut Client) -> Vec<(String, PeerSource)> {
         .collect()
 }
 
-async fn stage_commit(c: &mut Client, file: Vec<u8>, peers: Option<OffCluster>) -> Response {
+async fn stage_commit(c: &mut Session, file: Vec<u8>, peers: Option<OffCluster>) -> Response {
     let base = current_hash(c).await;
     match c.call(&Request::Stage { base, file, peers }).await.unwrap() {
         Response::Staged(hash) => c.call(&Request::Commit { hash }).await.unwrap(),
@@ -739,7 +740,7 @@ fn kill_9_during_commits_never_leaves_a_torn_file() {
         let cert = tls_cert(tmp.path());
         let worker = rt.spawn(async move {
             let tls = client_tls(Arc::new(Fingerprints(vec![fingerprint(&cert)]))).unwrap();
-            let mut c = Client::connect(addr, "localhost", tls, Duration::from_secs(5)).await?;
+            let mut c = Session::connect(addr, "localhost", tls, Duration::from_secs(5)).await?;
             c.login("admin", &Password::new("s3cret")).await?;
             for f in sent.iter() {
                 let base = match c.call(&Request::GetCtl).await? {
@@ -844,7 +845,7 @@ fn every_configuration_key_is_documented_in_the_readme() {
 }
 
 /// A client authenticating with the `name` vector identity.
-async fn connect_as(d: &Daemon, name: &str) -> Client {
+async fn connect_as(d: &Daemon, name: &str) -> Session {
     let keys = vectors().join("keys");
     let cert = std::fs::read(keys.join(format!("{name}.crt.der"))).unwrap();
     let pem = std::fs::read(keys.join(format!("{name}.key.pem"))).unwrap();
@@ -853,7 +854,7 @@ async fn connect_as(d: &Daemon, name: &str) -> Client {
         .remove(0);
     let policy = Arc::new(Fingerprints(vec![fingerprint(&tls_cert(&d.dir))]));
     let tls = ctl_provider::net::client_tls_with_identity(policy, Some((vec![cert], key))).unwrap();
-    let mut c = Client::connect(d.addr, "localhost", tls, Duration::from_secs(10))
+    let mut c = Session::connect(d.addr, "localhost", tls, Duration::from_secs(10))
         .await
         .unwrap();
     c.login("admin", &Password::new("s3cret")).await.unwrap();

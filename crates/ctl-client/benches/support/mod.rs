@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ctl_client::{Certificate, Client, Password, TrustPolicy};
-use ctl_provider::message::{Request, Response, Role};
+use ctl_provider::message::{Request, Response, UserRole};
 use ctl_provider::net::{Handler, PeerInfo};
 use ctl_providerd::config::{Config, MemberConfig};
 use ctl_providerd::node::Node;
@@ -24,7 +24,13 @@ impl Handler for Delayed {
         self.0.login(peer, user, password).await
     }
 
-    async fn handle(&self, peer: &PeerInfo, user: &str, role: Role, request: Request) -> Response {
+    async fn handle(
+        &self,
+        peer: &PeerInfo,
+        user: &str,
+        role: UserRole,
+        request: Request,
+    ) -> Response {
         tokio::time::sleep(DELAY).await;
         self.0.handle(peer, user, role, request).await
     }
@@ -119,7 +125,10 @@ pub(crate) async fn mixed_mode(addr: SocketAddr) -> (Duration, usize, usize) {
         .build();
     let (certs, signer) = tokens();
     let t = Instant::now();
-    let outcome = client.set_mixed_mode(&certs, &signer).await.unwrap();
+    let outcome = client
+        .set_mixed_mode(&certs, Arc::new(signer))
+        .await
+        .unwrap();
     (
         t.elapsed(),
         outcome.distribution.targets.len(),

@@ -120,9 +120,13 @@ pub fn wait_for_new_token(
             }
         }
         let now_present = list_tokens(modules)?;
+        // A token whose user PIN is not set yet is still being provisioned: opening a
+        // session on it now would make its security officer's login fail
+        // (CKR_SESSION_READ_ONLY_EXISTS); it counts once it is ready.
         let new: Vec<Token> = now_present
             .into_iter()
             .filter(|t| !before.iter().any(|b| same(b, t.summary())))
+            .filter(|t| t.summary().flags.user_pin_initialized)
             .collect();
         match new.as_slice() {
             [] => {}

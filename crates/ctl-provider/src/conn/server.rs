@@ -1,12 +1,11 @@
-//! Session state machines for both ends (`docs/protocol.md`, section 7). Sans-I/O: bytes
-//! in, bytes and events out, time passed in by the caller.
+//! The server side of a session (`docs/protocol.md`, section 7).
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::ProtocolError;
 use crate::frame::{Frame, FrameReader};
-use crate::message::{ErrorCode, Password, Request, Response, Role, VERSION, kind};
+use crate::message::{ErrorCode, Password, Request, Response, UserRole, VERSION, kind};
 
 /// How a server session behaves.
 #[derive(Clone, Debug)]
@@ -58,7 +57,7 @@ pub enum ServerEvent {
         /// The request.
         request: Request,
         /// The user's role.
-        role: Role,
+        role: UserRole,
         /// The user's name.
         user: String,
     },
@@ -74,7 +73,7 @@ enum Phase {
     AwaitHello,
     AwaitLogin,
     LoginPending { user: String },
-    Ready { role: Role, user: String },
+    Ready { role: UserRole, user: String },
     Closed,
 }
 
@@ -116,7 +115,7 @@ impl ServerConn {
     }
 
     /// The logged-in user's role, if any.
-    pub fn role(&self) -> Option<Role> {
+    pub fn role(&self) -> Option<UserRole> {
         match &self.phase {
             Phase::Ready { role, .. } => Some(*role),
             _ => None,
@@ -155,7 +154,19 @@ impl ServerConn {
     }
 
     fn send(&mut self, id: u32, request_kind: u8, response: &Response) {
-        let mut frame = response.to_frame(id, request_kind);
+        if !response.answers(request_kind) {
+            // A handler answering with another request's response is a bug on this side;
+            // the client gets an error instead of a frame it would have to refuse.
+            let wrong = Response::error(
+                ErrorCode::Internal,
+                format!(
+                    "the node answered request type 0x{request_kind:02x} with type 0x{:02x}",
+                    response.kind()
+                ),
+            );
+            return self.send(id, request_kind, &wrong);
+        }
+        let mut frame = response.to_frame(id);
         frame.version = self.version;
         // Responses are built by this crate and stay under the cap; an oversized one
         // (a bug in the caller's data) closes the session rather than send a bad frame.
@@ -170,7 +181,7 @@ impl ServerConn {
         if self.is_closed() {
             return;
         }
-        let frame = Response::error(code, message).to_frame(0, kind::ERROR);
+        let frame = Response::error(code, message).to_frame(0);
         if let Ok(bytes) = frame.encode() {
             self.out.extend_from_slice(&bytes);
         }
@@ -259,7 +270,7 @@ impl ServerConn {
             }
             (
                 Phase::Ready {
-                    role: Role::ReadOnly,
+                    role: UserRole::ReadOnly,
                     ..
                 },
                 request,
@@ -357,158 +368,6 @@ impl ServerConn {
                 "no login in time"
             };
             self.fail(ErrorCode::Timeout, what);
-        }
-    }
-}
-
-/// What a client receives.
-#[derive(Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ClientEvent {
-    /// The answer to request `id`.
-    Response {
-        /// Request id.
-        id: u32,
-        /// The answer.
-        response: Response,
-    },
-    /// The session is over.
-    Closed {
-        /// Why (the server's error message, or a protocol violation).
-        reason: String,
-    },
-}
-
-/// The client side of one session.
-#[derive(Debug)]
-pub struct ClientConn {
-    version: Option<u8>,
-    reader: FrameReader,
-    out: Vec<u8>,
-    events: VecDeque<ClientEvent>,
-    pending: HashMap<u32, u8>,
-    next_id: u32,
-    closed: bool,
-}
-
-impl ClientConn {
-    /// A new session; HELLO is queued at once (its id is 1).
-    pub fn new(software: &str) -> Self {
-        let mut c = Self {
-            version: None,
-            reader: FrameReader::new(),
-            out: Vec::new(),
-            events: VecDeque::new(),
-            pending: HashMap::new(),
-            next_id: 1,
-            closed: false,
-        };
-        c.send(&Request::Hello {
-            versions: vec![VERSION],
-            software: software.to_owned(),
-        });
-        c
-    }
-
-    /// The version the server chose, once it has.
-    pub const fn version(&self) -> Option<u8> {
-        self.version
-    }
-
-    /// Whether the session is over.
-    pub const fn is_closed(&self) -> bool {
-        self.closed
-    }
-
-    /// Queues a request; returns its id.
-    pub fn send(&mut self, request: &Request) -> u32 {
-        let id = self.next_id;
-        self.next_id = self.next_id.wrapping_add(1).max(1);
-        let mut frame = request.to_frame(id);
-        frame.version = self.version.unwrap_or(VERSION);
-        match frame.encode() {
-            Ok(bytes) => {
-                self.out.extend_from_slice(&bytes);
-                self.pending.insert(id, request.kind());
-            }
-            Err(e) => self.events.push_back(ClientEvent::Response {
-                id,
-                response: Response::error(ErrorCode::BadMessage, e.to_string()),
-            }),
-        }
-        id
-    }
-
-    fn close(&mut self, reason: String) {
-        if !self.closed {
-            self.closed = true;
-            self.events.push_back(ClientEvent::Closed { reason });
-        }
-    }
-
-    /// Feeds received bytes.
-    pub fn handle_input(&mut self, data: &[u8]) {
-        if self.closed {
-            return;
-        }
-        self.reader.push(data);
-        loop {
-            let frame = match self.reader.next_frame() {
-                Ok(Some(f)) => f,
-                Ok(None) => break,
-                Err(e) => return self.close(format!("protocol error from the server: {e}")),
-            };
-            let response = match Response::from_frame(&frame) {
-                Ok(r) => r,
-                Err(e) => return self.close(format!("protocol error from the server: {e}")),
-            };
-            if frame.id == 0 {
-                let reason = match response {
-                    Response::Error { code, message } => format!(
-                        "server closed the session: {message} (error {})",
-                        code.code()
-                    ),
-                    other => format!("unsolicited message from the server: {other:?}"),
-                };
-                return self.close(reason);
-            }
-            let Some(k) = self.pending.remove(&frame.id) else {
-                return self.close(format!(
-                    "server answered request {} that was never sent",
-                    frame.id
-                ));
-            };
-            if frame.kind != kind::ERROR && frame.kind != k | kind::RESPONSE {
-                return self.close(format!(
-                    "server answered request type 0x{k:02x} with type 0x{:02x}",
-                    frame.kind
-                ));
-            }
-            if let Response::HelloOk { version, .. } = &response {
-                self.version = Some(*version);
-            }
-            let bye = matches!(response, Response::ByeOk);
-            self.events.push_back(ClientEvent::Response {
-                id: frame.id,
-                response,
-            });
-            if bye {
-                self.close("BYE".to_owned());
-            }
-        }
-    }
-
-    /// The next response or closure.
-    pub fn poll_event(&mut self) -> Option<ClientEvent> {
-        self.events.pop_front()
-    }
-
-    /// Bytes to send, if any.
-    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
-        if self.out.is_empty() {
-            None
-        } else {
-            Some(std::mem::take(&mut self.out))
         }
     }
 }

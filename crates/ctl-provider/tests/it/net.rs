@@ -1,20 +1,15 @@
 //! The TLS shell on loopback sockets: real rustls on both ends.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    missing_docs
-)]
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use ctl_provider::ServerConfig;
-use ctl_provider::message::{ErrorCode, Password, Request, Response, Role, SecurityMode};
+use ctl_provider::message::{ErrorCode, Password, Request, Response, SecurityMode, UserRole};
 use ctl_provider::net::{
-    Client, ClientIdentity, Fingerprints, Handler, KeyScheme, NetError, PeerInfo, ServeConfig,
-    TlsKey, client_tls, client_tls_for, fingerprint, fingerprint_text, serve, server_tls,
+    ClientIdentity, Handler, KeyError, KeyScheme, NetError, PeerInfo, ServeConfig, Session, TlsKey,
+    client_tls, client_tls_for, serve, server_tls,
 };
+use ctl_provider::trust::{Fingerprints, fingerprint, fingerprint_text};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpListener;
 
@@ -23,13 +18,13 @@ struct Toy;
 impl Handler for Toy {
     async fn login(&self, _: &PeerInfo, user: &str, password: &Password) -> Response {
         if user == "admin" && password.expose() == "s3cret" {
-            Response::LoginOk(Role::SuperUser)
+            Response::LoginOk(UserRole::SuperUser)
         } else {
             Response::error(ErrorCode::LoginRefused, "wrong user or password")
         }
     }
 
-    async fn handle(&self, _: &PeerInfo, _: &str, _: Role, request: Request) -> Response {
+    async fn handle(&self, _: &PeerInfo, _: &str, _: UserRole, request: Request) -> Response {
         match request {
             Request::GetMode => Response::Mode(SecurityMode::Mixed),
             Request::GetCtl => Response::Ctl(Some(([9; 32], vec![0xab; 65_536]))),
@@ -74,7 +69,7 @@ fn trusting(cert: &[u8]) -> Arc<rustls::ClientConfig> {
 #[tokio::test]
 async fn a_session_over_tls() {
     let s = start(ServeConfig::default()).await;
-    let mut c = Client::connect(
+    let mut c = Session::connect(
         s.addr,
         "localhost",
         trusting(&s.cert),
@@ -87,7 +82,7 @@ async fn a_session_over_tls() {
     assert!(c.login("admin", &Password::new("wrong")).await.is_err());
     assert_eq!(
         c.login("admin", &Password::new("s3cret")).await.unwrap(),
-        Role::SuperUser
+        UserRole::SuperUser
     );
     assert_eq!(
         c.call(&Request::GetMode).await.unwrap(),
@@ -109,7 +104,7 @@ async fn an_untrusted_certificate_is_refused_with_its_fingerprint() {
         .unwrap()
         .self_signed(&other)
         .unwrap();
-    let err = Client::connect(
+    let err = Session::connect(
         s.addr,
         "localhost",
         trusting(other.der()),
@@ -118,7 +113,7 @@ async fn an_untrusted_certificate_is_refused_with_its_fingerprint() {
     .await
     .unwrap_err();
     let text = err.to_string();
-    assert!(matches!(err, NetError::Tls(_)), "{text}");
+    assert!(matches!(err, NetError::Untrusted(_)), "{text}");
     let fp = fingerprint_text(&fingerprint(&s.cert));
     assert!(text.contains(&fp) && text.contains("not trusted"), "{text}");
 }
@@ -142,7 +137,7 @@ async fn read_all(stream: &mut tokio_rustls::client::TlsStream<tokio::net::TcpSt
 #[tokio::test]
 async fn garbage_closes_that_session_only() {
     let s = start(ServeConfig::default()).await;
-    let mut good = Client::connect(
+    let mut good = Session::connect(
         s.addr,
         "localhost",
         trusting(&s.cert),
@@ -223,7 +218,7 @@ async fn sessions_over_the_cap_are_refused() {
         ..ServeConfig::default()
     })
     .await;
-    let _first = Client::connect(
+    let _first = Session::connect(
         s.addr,
         "localhost",
         trusting(&s.cert),
@@ -231,7 +226,7 @@ async fn sessions_over_the_cap_are_refused() {
     )
     .await
     .unwrap();
-    let err = Client::connect(
+    let err = Session::connect(
         s.addr,
         "localhost",
         trusting(&s.cert),
@@ -247,10 +242,10 @@ struct Echo;
 
 impl Handler for Echo {
     async fn login(&self, _: &PeerInfo, _: &str, _: &Password) -> Response {
-        Response::LoginOk(Role::SuperUser)
+        Response::LoginOk(UserRole::SuperUser)
     }
 
-    async fn handle(&self, peer: &PeerInfo, _: &str, _: Role, _: Request) -> Response {
+    async fn handle(&self, peer: &PeerInfo, _: &str, _: UserRole, _: Request) -> Response {
         Response::NodeInfo(ctl_provider::message::NodeInfo {
             name: peer
                 .client_certificate
@@ -271,18 +266,18 @@ struct Elsewhere {
 }
 
 impl TlsKey for Elsewhere {
-    fn sign(&self, scheme: KeyScheme, message: &[u8]) -> Result<Vec<u8>, String> {
+    fn sign(&self, scheme: KeyScheme, message: &[u8]) -> Result<Vec<u8>, KeyError> {
         let wanted = match scheme {
             KeyScheme::RsaPssSha256 => rustls::SignatureScheme::RSA_PSS_SHA256,
             KeyScheme::RsaPkcs1Sha256 => rustls::SignatureScheme::RSA_PKCS1_SHA256,
-            other => return Err(format!("{other:?}")),
+            _ => panic!("asked for a scheme it does not offer"),
         };
         assert!(self.schemes.contains(&scheme), "asked for {scheme:?}");
         self.key
             .choose_scheme(&[wanted])
-            .ok_or("no such scheme")?
+            .ok_or_else(|| KeyError("no such scheme".into()))?
             .sign(message)
-            .map_err(|e| e.to_string())
+            .map_err(|e| KeyError(Box::new(e)))
     }
 
     fn schemes(&self) -> Vec<KeyScheme> {
@@ -340,7 +335,7 @@ async fn a_client_key_kept_elsewhere_authenticates_tls_13_with_pss_and_tls_12_wi
             Some(&identity),
         )
         .unwrap();
-        let mut c = Client::connect(addr, "localhost", config, Duration::from_secs(5))
+        let mut c = Session::connect(addr, "localhost", config, Duration::from_secs(5))
             .await
             .unwrap();
         assert_eq!(c.tls_version(), Some(version));

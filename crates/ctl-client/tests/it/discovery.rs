@@ -1,39 +1,21 @@
-//! Discovery against `ctl-providerd` processes: statuses per node, pinning and trust on first use.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    missing_docs
-)]
+//! Discovery through `Client::discover`: statuses per node, pinning and trust on first
+//! use, the known-providers file.
 
-use std::path::Path;
 use std::time::Duration;
 
-use ctl_provider::discovery::{
-    DiscoverOptions, KnownProviders, NodeStatus, TargetKind, TrustPolicy, discover,
-};
+use ctl_client::{ClusterView, Error, NodeStatus, TargetKind, TrustPolicy, known};
 use ctl_provider::message::Password;
-use ctl_test_support::daemon::{self, Daemon};
-use ctl_test_support::free_port;
+use ctl_test_support::{NodeSpec, free_port, start_node};
 
-const BIN: &str = env!("CARGO_BIN_EXE_ctl-providerd");
-
-fn node(dir: &Path, name: &str, port: u16, extra: &[&str]) -> Daemon {
-    let mut args = vec!["--node", name];
-    args.extend_from_slice(extra);
-    daemon::init(Path::new(BIN), dir, &format!("127.0.0.1:{port}"), &args);
-    let d = daemon::run(Path::new(BIN), dir);
-    assert_eq!(d.addr.port(), port);
-    d
-}
-
-fn options(port: u16) -> DiscoverOptions {
-    DiscoverOptions {
-        publisher: ("127.0.0.1".into(), port),
-        user: "admin".into(),
-        password: Password::new("s3cret"),
-        timeout: Duration::from_secs(5),
-        identity: None,
+async fn discover(port: u16, trust: TrustPolicy) -> Result<(ClusterView, TrustPolicy), NodeStatus> {
+    let client = ctl_client::Client::builder("127.0.0.1", port, "admin", Password::new("s3cret"))
+        .trust(trust)
+        .timeout(Duration::from_secs(5))
+        .build();
+    match client.discover().await {
+        Ok(view) => Ok((view, client.trust())),
+        Err(Error::Publisher { status, .. }) => Err(status),
+        Err(e) => panic!("{e}"),
     }
 }
 
@@ -44,41 +26,24 @@ async fn a_cluster_view_with_a_status_per_node() {
     let sub = format!("sub1=127.0.0.1:{p_sub}");
     let tftp = format!("tftp2=127.0.0.1:{p_tftp}");
     let down = format!("down=127.0.0.1:{p_down}");
-    let _pub = node(
-        &tmp.path().join("pub"),
-        "cucm-pub",
-        p_pub,
-        &[
-            "--first-node",
-            "--services",
-            "callmanager,tftp,capf,provider",
-            "--member",
-            &sub,
-            "--member",
-            &down,
-            "--member",
-            "ghost=no-such-host.invalid:2444",
-            "--alternate-tftp",
-            &tftp,
-        ],
-    );
-    let _sub = node(
+    let mut first = NodeSpec::new("cucm-pub", &["callmanager", "tftp", "capf", "provider"]);
+    first.first_node = true;
+    first.members = vec![sub, down, "ghost=no-such-host.invalid:2444".into()];
+    first.alternate_tftp = vec![tftp];
+    start_node(&tmp.path().join("pub"), p_pub, &first);
+    start_node(
         &tmp.path().join("sub"),
-        "sub1",
         p_sub,
-        &["--services", "callmanager,provider"],
+        &NodeSpec::new("sub1", &["callmanager", "provider"]),
     );
-    let _tftp = node(
+    start_node(
         &tmp.path().join("tftp"),
-        "tftp2",
         p_tftp,
-        &["--services", "tftp,provider"],
+        &NodeSpec::new("tftp2", &["tftp", "provider"]),
     );
 
     // Without trust on first use, an unknown first node is refused.
-    let err = discover(options(p_pub), TrustPolicy::default())
-        .await
-        .unwrap_err();
+    let err = discover(p_pub, TrustPolicy::default()).await.unwrap_err();
     assert!(
         matches!(&err, NodeStatus::IdentityMismatch(m) if m.contains("unknown certificate")),
         "{err}"
@@ -86,12 +51,12 @@ async fn a_cluster_view_with_a_status_per_node() {
 
     let known_path = tmp.path().join("known_providers");
     let policy = TrustPolicy {
-        known: KnownProviders::load(&known_path).unwrap(),
+        known: known::load(&known_path).unwrap(),
         trust_on_first_use: true,
         ..TrustPolicy::default()
     };
-    let (view, policy) = discover(options(p_pub), policy).await.unwrap();
-    policy.known.save().unwrap();
+    let (view, policy) = discover(p_pub, policy).await.unwrap();
+    known::save(&known_path, &policy.known).unwrap();
     let status: Vec<(&str, &str)> = view
         .nodes
         .iter()
@@ -136,10 +101,10 @@ async fn a_cluster_view_with_a_status_per_node() {
 
     // Pinned now: a second run needs no trust on first use.
     let pinned = TrustPolicy {
-        known: KnownProviders::load(&known_path).unwrap(),
+        known: known::load(&known_path).unwrap(),
         ..TrustPolicy::default()
     };
-    let (again, _) = discover(options(p_pub), pinned).await.unwrap();
+    let (again, _) = discover(p_pub, pinned).await.unwrap();
     assert_eq!(again.nodes[1].status, NodeStatus::Ok);
 
     // A changed certificate is refused, with both fingerprints.
@@ -155,10 +120,10 @@ async fn a_cluster_view_with_a_status_per_node() {
         .collect();
     std::fs::write(&known_path, lines.join("\n")).unwrap();
     let changed = TrustPolicy {
-        known: KnownProviders::load(&known_path).unwrap(),
+        known: known::load(&known_path).unwrap(),
         ..TrustPolicy::default()
     };
-    let (view, _) = discover(options(p_pub), changed).await.unwrap();
+    let (view, _) = discover(p_pub, changed).await.unwrap();
     let NodeStatus::IdentityMismatch(detail) = &view.nodes[1].status else {
         panic!("{:?}", view.nodes[1].status)
     };

@@ -1,0 +1,247 @@
+//! The client of one cluster: its builder, discovery, and the cluster as a workflow holds
+//! it (every target with its session, and the first node's current CTL).
+
+use std::time::Duration;
+
+use ctl_provider::cluster::{ClusterView, NodeView};
+use ctl_provider::message::{Password, Request, Response, SecurityMode, kind};
+use ctl_provider::net::{ClientIdentity, Connector, NetError, Session, Target};
+use ctl_provider::trust::TrustPolicy;
+
+use crate::Error;
+use crate::event::{Event, Sink};
+
+/// Builds a [`Client`].
+pub struct ClientBuilder {
+    publisher: (String, u16),
+    connector: Connector,
+    concurrency: usize,
+    events: Option<Sink>,
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("publisher", &self.publisher)
+            .field("connector", &self.connector)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// Sets the provider trust policy (known providers, fingerprints, trust on first use).
+    #[must_use]
+    pub fn trust(mut self, trust: TrustPolicy) -> Self {
+        self.connector.set_trust(trust);
+        self
+    }
+
+    /// Per-node timeout for connecting and for each answer.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.connector.timeout(timeout);
+        self
+    }
+
+    /// At most this many nodes contacted at once during distribution.
+    #[must_use]
+    pub const fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = if n == 0 { 1 } else { n };
+        self
+    }
+
+    /// Authenticates every TLS session with this identity: nodes that require mutual TLS
+    /// stage and commit only for a client whose certificate is a SAST of their CTL (see
+    /// [`token_identity`](crate::token_identity) for a key on a token,
+    /// [`software_identity`](crate::software_identity) for a key file).
+    #[must_use]
+    pub fn identity(mut self, identity: ClientIdentity) -> Self {
+        self.connector.identity(Some(identity));
+        self
+    }
+
+    /// Receives progress events.
+    #[must_use]
+    pub fn on_event(mut self, sink: impl Fn(Event) + Send + Sync + 'static) -> Self {
+        self.events = Some(std::sync::Arc::new(sink));
+        self
+    }
+
+    /// The client.
+    pub fn build(self) -> Client {
+        Client {
+            publisher: self.publisher,
+            connector: self.connector,
+            concurrency: self.concurrency,
+            events: self.events,
+        }
+    }
+}
+
+/// A client of one cluster.
+pub struct Client {
+    publisher: (String, u16),
+    pub(crate) connector: Connector,
+    pub(crate) concurrency: usize,
+    events: Option<Sink>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("publisher", &self.publisher)
+            .field("connector", &self.connector)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A discovered cluster as a workflow holds it: every target with the session discovery
+/// left open, and the first node's current CTL.
+pub(crate) struct Cluster {
+    pub(crate) targets: Vec<Target>,
+    pub(crate) current: Option<Vec<u8>>,
+}
+
+impl Cluster {
+    /// The node views, in order.
+    pub(crate) fn nodes(&self) -> Vec<&NodeView> {
+        self.targets.iter().map(|t| &t.view).collect()
+    }
+
+    /// The first node's session, when discovery kept one.
+    pub(crate) fn first_session(&mut self) -> Option<&mut Session> {
+        self.targets
+            .iter_mut()
+            .find(|t| t.view.is_first_node())?
+            .session
+            .as_mut()
+    }
+
+    /// Says BYE on every session.
+    pub(crate) async fn close(self) {
+        for t in self.targets {
+            t.close().await;
+        }
+    }
+}
+
+/// GET_CTL on `s`: the current CTL, if any.
+pub(crate) async fn read_ctl(s: &mut Session) -> Result<Option<Vec<u8>>, NetError> {
+    match s.ask(&Request::GetCtl).await? {
+        Response::Ctl(x) => Ok(x.map(|(_, f)| f)),
+        other => Err(NetError::Unexpected {
+            request: kind::GET_CTL,
+            answer: other.kind(),
+        }),
+    }
+}
+
+/// GET_MODE on `s`.
+pub(crate) async fn read_mode(s: &mut Session) -> Result<SecurityMode, NetError> {
+    match s.ask(&Request::GetMode).await? {
+        Response::Mode(m) => Ok(m),
+        other => Err(NetError::Unexpected {
+            request: kind::GET_MODE,
+            answer: other.kind(),
+        }),
+    }
+}
+
+impl Client {
+    /// A builder for the cluster whose first node's provider is `host:port`.
+    pub fn builder(host: &str, port: u16, user: &str, password: Password) -> ClientBuilder {
+        ClientBuilder {
+            publisher: (host.to_owned(), port),
+            connector: Connector::new(user, password, TrustPolicy::default()),
+            concurrency: 16,
+            events: None,
+        }
+    }
+
+    pub(crate) fn emit(&self, event: Event) {
+        if let Some(sink) = &self.events {
+            sink(event);
+        }
+    }
+
+    /// The trust policy as it is now (with providers pinned on first use), to save.
+    pub fn trust(&self) -> TrustPolicy {
+        self.connector.trust()
+    }
+
+    /// `host:port` of the first node.
+    pub(crate) fn publisher_text(&self) -> String {
+        format!("{}:{}", self.publisher.0, self.publisher.1)
+    }
+
+    /// A provider failure on the first node, outside distribution.
+    pub(crate) fn on_publisher(&self, source: NetError) -> Error {
+        Error::Provider {
+            server: self.publisher_text(),
+            source,
+        }
+    }
+
+    /// Discovers the cluster.
+    ///
+    /// # Errors
+    /// The first node cannot be used.
+    pub async fn discover(&self) -> Result<ClusterView, Error> {
+        let targets = self.targets().await?;
+        let view = ClusterView {
+            nodes: targets.iter().map(|t| t.view.clone()).collect(),
+        };
+        for t in targets {
+            t.close().await;
+        }
+        Ok(view)
+    }
+
+    /// Discovery that keeps every `ok` node's session for the distribution that follows.
+    pub(crate) async fn targets(&self) -> Result<Vec<Target>, Error> {
+        let (host, port) = &self.publisher;
+        let targets = ctl_provider::net::discover(&self.connector, host, *port)
+            .await
+            .map_err(|status| Error::Publisher {
+                publisher: self.publisher_text(),
+                status,
+            })?;
+        for t in &targets {
+            self.emit(Event::NodeContacted {
+                node: t.view.name.clone(),
+                status: t.view.status.clone(),
+            });
+        }
+        Ok(targets)
+    }
+
+    /// The first node's current CTL, if any.
+    ///
+    /// # Errors
+    /// The first node cannot be used.
+    pub async fn current_ctl(&self) -> Result<Option<Vec<u8>>, Error> {
+        let (host, port) = &self.publisher;
+        let mut s = self
+            .connector
+            .connect(host, *port)
+            .await
+            .map_err(|e| self.on_publisher(e))?;
+        let current = read_ctl(&mut s).await.map_err(|e| self.on_publisher(e));
+        let _ = s.bye().await;
+        current
+    }
+
+    /// Discovery, then the first node's current CTL read on the session discovery left
+    /// open (one login on the first node for the whole workflow).
+    pub(crate) async fn cluster(&self) -> Result<Cluster, Error> {
+        let mut found = Cluster {
+            targets: self.targets().await?,
+            current: None,
+        };
+        found.current = match found.first_session() {
+            Some(s) => read_ctl(s).await.map_err(|e| self.on_publisher(e))?,
+            None => self.current_ctl().await?,
+        };
+        Ok(found)
+    }
+}

@@ -1,0 +1,52 @@
+//! Progress, reported as events for any UI to draw.
+
+use std::sync::Arc;
+
+use ctl_provider::cluster::NodeStatus;
+
+use crate::report::TargetError;
+
+/// Progress, for any UI to draw.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Event {
+    /// A node answered discovery.
+    NodeContacted {
+        /// The node.
+        node: String,
+        /// Its status.
+        status: NodeStatus,
+    },
+    /// A certificate was collected for the CTL.
+    CertificateCollected {
+        /// From which node or token.
+        from: String,
+        /// Role and subject.
+        entry: String,
+    },
+    /// A target staged the file.
+    Staged {
+        /// The target.
+        target: String,
+    },
+    /// A target committed the file.
+    Committed {
+        /// The target.
+        target: String,
+    },
+    /// A target aborted the staged file.
+    Aborted {
+        /// The target.
+        target: String,
+    },
+    /// A step failed on a target.
+    Failed {
+        /// The target.
+        target: String,
+        /// Why.
+        reason: TargetError,
+    },
+}
+
+/// Where events go.
+pub(crate) type Sink = Arc<dyn Fn(Event) + Send + Sync>;

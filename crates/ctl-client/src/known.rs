@@ -1,0 +1,116 @@
+//! The operator's known-providers file: the pinned provider certificates, read at the
+//! start of a run and written back (atomically, synced) with what the run pinned.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use ctl_provider::trust::{BadLine, KnownProviders};
+
+/// Why the known-providers file could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KnownError {
+    /// It cannot be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file (or its directory).
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A line is not `HOST PORT SHA256`.
+    #[error("{} {source}", path.display())]
+    Line {
+        /// The file.
+        path: PathBuf,
+        /// Which line.
+        source: BadLine,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KnownError + '_ {
+    move |source| KnownError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Reads the file; a missing file is an empty list.
+///
+/// # Errors
+/// An unreadable file, or a line that is not `host port fingerprint` (named by number).
+pub fn load(path: &Path) -> Result<KnownProviders, KnownError> {
+    let text = match fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(io(path)(e)),
+    };
+    KnownProviders::parse(&text).map_err(|source| KnownError::Line {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Writes the list to `path` atomically: a new temporary file beside it, synced, renamed
+/// over the old one, and the directory synced. A failure leaves the old file as it was.
+///
+/// # Errors
+/// The directory or the file cannot be written.
+pub fn save(path: &Path, known: &KnownProviders) -> Result<(), KnownError> {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    fs::create_dir_all(dir).map_err(io(dir))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(
+        ".{name}.{}.{}.tmp",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let written = (|| {
+        // create_new: never write through a file or symlink someone put there.
+        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        f.write_all(known.to_text().as_bytes())?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, path)?;
+        File::open(dir)?.sync_all()
+    })();
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written.map_err(io(path))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn saved_lists_load_back_and_bad_lines_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/known");
+        assert!(load(&path).unwrap().is_empty(), "missing is empty");
+        let mut k = KnownProviders::default();
+        k.insert("cucm-pub", 2444, [7; 32]);
+        save(&path, &k).unwrap();
+        assert_eq!(load(&path).unwrap(), k);
+        // No temporary file is left behind.
+        assert_eq!(fs::read_dir(path.parent().unwrap()).unwrap().count(), 1);
+        fs::write(&path, "cucm-pub 2444\n").unwrap();
+        let e = load(&path).unwrap_err().to_string();
+        assert!(
+            e.ends_with("known line 1: expected HOST PORT SHA256"),
+            "{e}"
+        );
+    }
+}

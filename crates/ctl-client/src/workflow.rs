@@ -1,0 +1,279 @@
+//! The Cisco CTL Client workflows: orchestration only. Every rule they apply is a pure
+//! function of [`plan`](crate::plan); distribution is in `distribute`.
+
+use std::sync::Arc;
+
+use ctl_format::{Certificate, Role, Signer};
+use ctl_provider::cluster::{NodeView, TargetKind};
+use ctl_provider::message::{Request, SecurityMode};
+
+use crate::client::{Cluster, read_mode};
+use crate::distribute::{self, AfterCommit};
+use crate::plan::{self, Change, Entry, Rule, Selector};
+use crate::report::DistributionReport;
+use crate::{Client, Error, Event};
+
+/// A signer the workflows can hand to a blocking thread (a PKCS#11 signature must not
+/// block a runtime worker).
+pub type SharedSigner = Arc<dyn Signer + Send + Sync>;
+
+/// The result of a workflow: the CTL written and what happened on each target.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// The CTL that was distributed.
+    pub ctl: Vec<u8>,
+    /// Per target.
+    pub distribution: DistributionReport,
+    /// Room left for more 2048-bit records under the 64 KiB limit.
+    pub room_for_records: usize,
+    /// What else was done (mode set, CAPF certificates put).
+    pub notes: Vec<String>,
+}
+
+/// An off-cluster provider to add: an alternate TFTP server or a firewall.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Peer {
+    /// Its name (the DNS name of its records).
+    pub name: String,
+    /// Host name or address of its provider.
+    pub host: String,
+    /// Provider port.
+    pub port: u16,
+    /// A firewall (records with role CCM) rather than an alternate TFTP server (role TFTP).
+    pub firewall: bool,
+}
+
+/// What an update changes (build it with `..Changes::default()`).
+#[derive(Clone, Debug, Default)]
+pub struct Changes {
+    /// Tokens to add.
+    pub add_tokens: Vec<Certificate>,
+    /// A token entry to remove.
+    pub remove: Option<Selector>,
+    /// Alternate TFTP servers and firewalls to add (their providers are contacted; the
+    /// first node stores them with the new CTL, so later runs find them).
+    pub add_peers: Vec<Peer>,
+    /// Alternate TFTP servers and firewalls to remove, by name (their records go; ones in
+    /// the first node's own configuration are removed there, not here).
+    pub remove_peers: Vec<String>,
+    /// Set non-secure mode: server records without certificates, mode 0 on the first node.
+    pub non_secure: bool,
+}
+
+/// Sets `mode` on the first node, on its session, once it committed the file.
+fn set_mode_after(mode: SecurityMode) -> AfterCommit {
+    AfterCommit {
+        request: Request::SetMode(mode),
+        applies: NodeView::is_first_node,
+        what: format!("security mode set to {mode}"),
+    }
+}
+
+impl Client {
+    /// Builds and signs the CTL of `entries`; the signature is made on a blocking thread.
+    async fn build_ctl(
+        &self,
+        entries: &[Entry],
+        servers_certified: bool,
+        signer: &SharedSigner,
+    ) -> Result<Vec<u8>, Error> {
+        let mut b = ctl_format::TrustListBuilder::new();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        b.timestamp(u32::try_from(now).unwrap_or(u32::MAX));
+        for e in entries {
+            let certified = servers_certified || e.role == Role::SAST;
+            b.push(e.spec(certified));
+            self.emit(Event::CertificateCollected {
+                from: e.origin.to_string(),
+                entry: e.describe(),
+            });
+        }
+        // The size is known before anything is signed or sent.
+        b.encoded_len(signer.certificate())?;
+        let signer = Arc::clone(signer);
+        Ok(tokio::task::spawn_blocking(move || b.build(&*signer))
+            .await
+            .map_err(Error::SigningTask)??)
+    }
+
+    /// Distributes `ctl` to the cluster's targets and collects the outcome.
+    async fn distribute(
+        &self,
+        cluster: Cluster,
+        ctl: Vec<u8>,
+        after: &[AfterCommit],
+        mut notes: Vec<String>,
+    ) -> Result<Outcome, Error> {
+        let peers = plan::off_cluster(cluster.nodes());
+        let distribution =
+            distribute::distribute(self, cluster.targets, &ctl, after, &peers).await?;
+        notes.extend(distribution.followup_notes());
+        Ok(Outcome {
+            room_for_records: ctl_format::room_for_records(ctl.len()),
+            ctl,
+            distribution,
+            notes,
+        })
+    }
+
+    /// **Set mixed mode, first time**: at least two tokens; records for every node, CAPF,
+    /// TVS, alternate TFTP servers and firewalls; signed by the last token; distributed;
+    /// mixed mode set on the first node; the CAPF certificate put on every subsequent node.
+    ///
+    /// On a cluster set back to non-secure mode (a CTL whose server records carry no
+    /// certificates), it is an update instead: the signing token must be one of the
+    /// current CTL's, the tokens given are added, and the server certificates come back.
+    ///
+    /// # Errors
+    /// Fewer than two tokens, a cluster already in mixed mode with a CTL, a node not
+    /// ready, a CTL over 64 KiB, or a failed distribution (aborted everywhere).
+    pub async fn set_mixed_mode(
+        &self,
+        tokens: &[Certificate],
+        signer: SharedSigner,
+    ) -> Result<Outcome, Error> {
+        let distinct = plan::mixed_mode_tokens(tokens, signer.certificate())?;
+        let mut cluster = self.cluster().await?;
+        if let Some(current) = &cluster.current {
+            let non_secure = plan::is_non_secure(
+                &ctl_format::parse_trust_list(current).map_err(Error::CurrentCtl)?,
+            );
+            // Back from non-secure mode, or a first run whose last step (the mode) failed.
+            let mode = match cluster.first_session() {
+                Some(s) => Some(read_mode(s).await.map_err(|e| self.on_publisher(e))?),
+                None => None,
+            };
+            if !non_secure && mode != Some(SecurityMode::NonSecure) {
+                cluster.close().await;
+                return Err(Rule::AlreadyMixed.into());
+            }
+            let changes = Changes {
+                add_tokens: distinct,
+                ..Changes::default()
+            };
+            return self
+                .rebuild(cluster, &signer, &changes, Some(SecurityMode::Mixed))
+                .await;
+        }
+        let mut entries = plan::token_entries(&distinct);
+        entries.extend(plan::server_entries(cluster.nodes())?);
+        let ctl = self.build_ctl(&entries, true, &signer).await?;
+        let capf = cluster
+            .nodes()
+            .into_iter()
+            .filter_map(|n| n.info.as_ref())
+            .find(|i| i.first_node)
+            .and_then(|i| i.certificates.iter().find(|c| c.role == Role::CAPF.0))
+            .map(|c| AfterCommit {
+                request: Request::PutCapf {
+                    certificate: c.der.clone(),
+                },
+                applies: |n| n.kind == TargetKind::Node && !n.is_first_node(),
+                what: "CAPF certificate stored".to_owned(),
+            });
+        let after: Vec<_> = capf
+            .into_iter()
+            .chain([set_mode_after(SecurityMode::Mixed)])
+            .collect();
+        self.distribute(cluster, ctl, &after, Vec::new()).await
+    }
+
+    /// **Update**: with a token of the current CTL (checked, and the current CTL's signature
+    /// verified first), rebuild the CTL from the current tokens with `changes` and fresh
+    /// server entries from discovery: every node, and every alternate TFTP server and
+    /// firewall the first node knows (configured, or stored with the current CTL), with
+    /// the ones to add and without the ones to remove; distribute it. The first node
+    /// stores the new list of off-cluster servers with the new file. Records of servers
+    /// that are gone (a node removed or renamed) are left out, and the notes name them.
+    /// A non-secure CTL stays non-secure.
+    ///
+    /// # Errors
+    /// A token not in the current CTL, a rule refusal (server entries cannot be removed by
+    /// hand; two tokens must remain; a configured off-cluster server is removed in the
+    /// first node's configuration), a node or off-cluster server not ready, a failed
+    /// distribution.
+    pub async fn update(&self, signer: SharedSigner, changes: &Changes) -> Result<Outcome, Error> {
+        let mode = changes.non_secure.then_some(SecurityMode::NonSecure);
+        let cluster = self.cluster().await?;
+        self.rebuild(cluster, &signer, changes, mode).await
+    }
+
+    /// Update, switching to `mode` when given (else the CTL keeps its kind: server
+    /// records with certificates, or without them in non-secure mode).
+    async fn rebuild(
+        &self,
+        mut cluster: Cluster,
+        signer: &SharedSigner,
+        changes: &Changes,
+        mode: Option<SecurityMode>,
+    ) -> Result<Outcome, Error> {
+        let signer_cert =
+            Certificate::from_der(signer.certificate()).map_err(|source| Error::Certificate {
+                what: "the signing token".into(),
+                source,
+            })?;
+        let tokens = match plan::current_tokens(cluster.current.as_deref(), &signer_cert) {
+            Ok(t) => t,
+            Err(e) => {
+                cluster.close().await;
+                return Err(e);
+            }
+        };
+        let current = cluster.current.clone().unwrap_or_default();
+        let doc = ctl_format::parse_trust_list(&current).map_err(Error::CurrentCtl)?;
+        let mut tokens = plan::with_tokens(tokens, &changes.add_tokens);
+        for name in &changes.remove_peers {
+            let i = plan::peer_to_remove(&cluster.nodes(), name)?;
+            cluster.targets.remove(i).close().await;
+        }
+        for p in &changes.add_peers {
+            plan::check_new_peer(&cluster.nodes(), &p.name)?;
+            let kind = if p.firewall {
+                TargetKind::Firewall
+            } else {
+                TargetKind::AlternateTftp
+            };
+            let t = ctl_provider::net::visit_peer(&self.connector, &p.name, &p.host, p.port, kind)
+                .await;
+            self.emit(Event::NodeContacted {
+                node: t.view.name.clone(),
+                status: t.view.status.clone(),
+            });
+            cluster.targets.push(t);
+        }
+        let servers = plan::server_entries(cluster.nodes())?;
+        if let Some(selector) = &changes.remove {
+            let removed = plan::remove_token(&mut tokens, &servers, selector)?;
+            plan::check_removal(&removed, signer.certificate())?;
+        }
+        // Server records follow the cluster and the off-cluster servers the first node
+        // knows: a record that matches none of them is left out, and the notes say so.
+        let notes = plan::left_out(&doc, &servers);
+        let mut entries = plan::token_entries(&tokens);
+        entries.extend(servers);
+        let certified = match mode {
+            Some(m) => m == SecurityMode::Mixed,
+            None => !plan::is_non_secure(&doc),
+        };
+        let ctl = self.build_ctl(&entries, certified, signer).await?;
+        let after: Vec<_> = mode.map(set_mode_after).into_iter().collect();
+        self.distribute(cluster, ctl, &after, notes).await
+    }
+
+    /// **Status**: what changed in the cluster since the current CTL was built. Empty: up to date.
+    ///
+    /// # Errors
+    /// No CTL, a CTL that does not parse, or the first node cannot be used.
+    pub async fn status(&self) -> Result<(Vec<u8>, Vec<Change>), Error> {
+        let cluster = self.cluster().await?;
+        let servers = plan::server_entries(cluster.nodes());
+        let current = cluster.current.clone();
+        cluster.close().await;
+        let current = current.ok_or(Rule::NoCtlToCompare)?;
+        let doc = ctl_format::parse_trust_list(&current).map_err(Error::CurrentCtl)?;
+        let changes = plan::changes(&doc, &servers?);
+        Ok((current, changes))
+    }
+}

@@ -1,0 +1,267 @@
+//! Elements: the tag, length, value layer inside a frame body (`docs/protocol.md`,
+//! section 3). [`BodyWriter`] writes them; [`elements`] splits a body, and the crate's
+//! message decoders read them through lookups that name the message and the element.
+
+use std::net::IpAddr;
+
+use crate::ProtocolError;
+
+/// The largest value of one element; longer values (files) are sent as several
+/// consecutive elements with the same tag.
+pub const MAX_ELEMENT: usize = u16::MAX as usize;
+
+/// One element: tag and value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Element<'a> {
+    /// The tag.
+    pub tag: u8,
+    /// The value.
+    pub value: &'a [u8],
+}
+
+/// Splits a body (or a nested value) into elements.
+///
+/// # Errors
+/// An element that runs past the end.
+pub fn elements(body: &[u8]) -> Result<Vec<Element<'_>>, ProtocolError> {
+    let mut out = Vec::new();
+    let mut rest = body;
+    let mut offset = 0usize;
+    while !rest.is_empty() {
+        let [tag, hi, lo, tail @ ..] = rest else {
+            return Err(ProtocolError::BadElement {
+                offset,
+                reason: "truncated element header",
+            });
+        };
+        let len = usize::from(u16::from_be_bytes([*hi, *lo]));
+        let Some(value) = tail.get(..len) else {
+            return Err(ProtocolError::BadElement {
+                offset,
+                reason: "element runs past the end of the frame",
+            });
+        };
+        out.push(Element { tag: *tag, value });
+        rest = tail.get(len..).unwrap_or_default();
+        offset += 3 + len;
+    }
+    Ok(out)
+}
+
+/// Builds a body element by element.
+#[derive(Debug, Default, Clone)]
+pub struct BodyWriter {
+    buf: Vec<u8>,
+}
+
+impl BodyWriter {
+    /// An empty body.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds one element; values over [`MAX_ELEMENT`] are split into consecutive
+    /// elements with the same tag (only defined for FILE).
+    pub fn put(&mut self, tag: u8, value: &[u8]) -> &mut Self {
+        if value.is_empty() {
+            self.buf.extend_from_slice(&[tag, 0, 0]);
+        }
+        for chunk in value.chunks(MAX_ELEMENT) {
+            self.buf.push(tag);
+            self.buf
+                .extend_from_slice(&u16::try_from(chunk.len()).unwrap_or(u16::MAX).to_be_bytes());
+            self.buf.extend_from_slice(chunk);
+        }
+        self
+    }
+
+    /// The body.
+    pub fn finish(self) -> Vec<u8> {
+        self.buf
+    }
+}
+
+/// The elements of one message body, with lookups whose errors name the message (its
+/// type) and the element. Values borrow the body.
+pub(crate) struct Elements<'a> {
+    kind: u8,
+    els: Vec<Element<'a>>,
+}
+
+impl<'a> Elements<'a> {
+    /// The elements of `body`, a body of message type `kind`.
+    pub(crate) fn parse(kind: u8, body: &'a [u8]) -> Result<Self, ProtocolError> {
+        Ok(Self {
+            kind,
+            els: elements(body)?,
+        })
+    }
+
+    /// The elements nested in `value` (errors still name the outer message).
+    pub(crate) fn nested(&self, value: &'a [u8]) -> Result<Self, ProtocolError> {
+        Self::parse(self.kind, value)
+    }
+
+    pub(crate) const fn bad(&self, reason: &'static str) -> ProtocolError {
+        ProtocolError::BadMessage {
+            kind: self.kind,
+            reason,
+        }
+    }
+
+    const fn missing(&self, tag: u8) -> ProtocolError {
+        ProtocolError::MissingElement {
+            kind: self.kind,
+            tag,
+        }
+    }
+
+    /// Every value with tag `t`, in order.
+    pub(crate) fn all(&self, t: u8) -> impl Iterator<Item = &'a [u8]> + '_ {
+        self.els.iter().filter(move |e| e.tag == t).map(|e| e.value)
+    }
+
+    /// The first value with tag `t`.
+    pub(crate) fn opt(&self, t: u8) -> Option<&'a [u8]> {
+        self.all(t).next()
+    }
+
+    pub(crate) fn req(&self, t: u8) -> Result<&'a [u8], ProtocolError> {
+        self.opt(t).ok_or(self.missing(t))
+    }
+
+    /// Nested elements of every value with tag `t`, decoded by `read`.
+    pub(crate) fn each<T>(
+        &self,
+        t: u8,
+        read: impl Fn(&Self) -> Result<T, ProtocolError>,
+    ) -> Result<Vec<T>, ProtocolError> {
+        self.all(t).map(|v| read(&self.nested(v)?)).collect()
+    }
+
+    /// Nested elements of the value with tag `t`, decoded by `read`, if there is one.
+    pub(crate) fn opt_nested<T>(
+        &self,
+        t: u8,
+        read: impl Fn(&Self) -> Result<T, ProtocolError>,
+    ) -> Result<Option<T>, ProtocolError> {
+        self.opt(t).map(|v| read(&self.nested(v)?)).transpose()
+    }
+
+    fn utf8(&self, v: &[u8]) -> Result<String, ProtocolError> {
+        String::from_utf8(v.to_vec()).map_err(|_| self.bad("text that is not UTF-8"))
+    }
+
+    pub(crate) fn text(&self, t: u8) -> Result<String, ProtocolError> {
+        self.utf8(self.req(t)?)
+    }
+
+    pub(crate) fn opt_text(&self, t: u8) -> Result<Option<String>, ProtocolError> {
+        self.opt(t).map(|v| self.utf8(v)).transpose()
+    }
+
+    fn fixed<const N: usize>(
+        &self,
+        v: &[u8],
+        reason: &'static str,
+    ) -> Result<[u8; N], ProtocolError> {
+        <[u8; N]>::try_from(v).map_err(|_| self.bad(reason))
+    }
+
+    pub(crate) fn opt_u8(&self, t: u8) -> Result<Option<u8>, ProtocolError> {
+        self.opt(t)
+            .map(|v| {
+                self.fixed::<1>(v, "a 1-byte element of another size")
+                    .map(|[b]| b)
+            })
+            .transpose()
+    }
+
+    pub(crate) fn u8(&self, t: u8) -> Result<u8, ProtocolError> {
+        self.opt_u8(t)?.ok_or(self.missing(t))
+    }
+
+    pub(crate) fn u16(&self, t: u8) -> Result<u16, ProtocolError> {
+        self.fixed(self.req(t)?, "a 2-byte element of another size")
+            .map(u16::from_be_bytes)
+    }
+
+    pub(crate) fn opt_u32(&self, t: u8) -> Result<Option<u32>, ProtocolError> {
+        self.opt(t)
+            .map(|v| {
+                self.fixed(v, "a 4-byte element of another size")
+                    .map(u32::from_be_bytes)
+            })
+            .transpose()
+    }
+
+    pub(crate) fn i32(&self, t: u8, reason: &'static str) -> Result<i32, ProtocolError> {
+        self.fixed(self.req(t)?, reason).map(i32::from_be_bytes)
+    }
+
+    pub(crate) fn u64(&self, t: u8, reason: &'static str) -> Result<u64, ProtocolError> {
+        self.fixed(self.req(t)?, reason).map(u64::from_be_bytes)
+    }
+
+    pub(crate) fn hash_of(&self, v: &[u8]) -> Result<[u8; 32], ProtocolError> {
+        self.fixed(v, "a hash that is not 32 bytes")
+    }
+
+    pub(crate) fn hash(&self, t: u8) -> Result<[u8; 32], ProtocolError> {
+        self.hash_of(self.req(t)?)
+    }
+
+    /// Every ADDRESS-style value with tag `t` (4 or 16 bytes).
+    pub(crate) fn addresses(&self, t: u8) -> Result<Vec<IpAddr>, ProtocolError> {
+        self.all(t)
+            .map(|v| {
+                if let Ok(v4) = <[u8; 4]>::try_from(v) {
+                    Ok(IpAddr::from(v4))
+                } else if let Ok(v6) = <[u8; 16]>::try_from(v) {
+                    Ok(IpAddr::from(v6))
+                } else {
+                    Err(self.bad("ADDRESS of neither 4 nor 16 bytes"))
+                }
+            })
+            .collect()
+    }
+
+    /// The concatenated chunks with tag `t`, if any; at most `limit` bytes.
+    pub(crate) fn file(&self, t: u8, limit: usize) -> Result<Option<Vec<u8>>, ProtocolError> {
+        let mut out: Option<Vec<u8>> = None;
+        for v in self.all(t) {
+            let buf = out.get_or_insert_with(Vec::new);
+            if buf.len().saturating_add(v.len()) > limit {
+                return Err(ProtocolError::FileTooLarge { limit });
+            }
+            buf.extend_from_slice(v);
+        }
+        Ok(out)
+    }
+}
+
+/// The bytes of an address element.
+pub(crate) fn address_bytes(a: IpAddr) -> Vec<u8> {
+    match a {
+        IpAddr::V4(v4) => v4.octets().to_vec(),
+        IpAddr::V6(v6) => v6.octets().to_vec(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_values_are_chunked() {
+        let value = vec![7u8; 65_536];
+        let mut w = BodyWriter::new();
+        w.put(0x20, &value);
+        let body = w.finish();
+        let els = elements(&body).unwrap();
+        assert_eq!(els.len(), 2);
+        assert_eq!(els[0].value.len(), 65_535);
+        assert_eq!(els[1].value.len(), 1);
+        assert!(elements(&body[..body.len() - 1]).is_err());
+    }
+}
