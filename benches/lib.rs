@@ -1,4 +1,7 @@
-//! Fixtures shared by the benchmarks: the test-vector identities and a maximal CTL.
+//! Fixtures shared by the benchmarks: the test-vector identities and a maximal CTL, and
+//! in [`cluster`] the in-process clusters of the supercluster and fleet benches.
+
+pub mod cluster;
 
 use ctl_format::{Certificate, MAX_LEN, RecordSpec, Role, TrustListBuilder};
 use ctl_token::SoftwareSigner;

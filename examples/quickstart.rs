@@ -24,6 +24,7 @@ use ctl_format::{
     Certificate, RecordSpec, Role, RsaVerifier, TrustListBuilder, format_utc, hex,
     parse_trust_list, phone_accepts,
 };
+use ctl_providerd::{Endpoint, Setup};
 use ctl_token::pkcs11::{Module, lab};
 use ctl_token::{Pkcs11Uri, SignerOptions, SoftwareSigner, TokenSigner};
 use rsa::pkcs8::EncodePrivateKey as _;
@@ -108,24 +109,21 @@ fn node(
     name: &str,
     services: &str,
     first: bool,
-    members: Vec<String>,
+    members: Vec<Endpoint>,
 ) -> Result<SocketAddr, Box<dyn Error>> {
-    std::fs::create_dir_all(dir)?;
-    std::fs::write(dir.join("password"), "quickstart-password\n")?;
-    let args = ctl_providerd::init::InitArgs {
-        dir: dir.to_owned(),
-        node: name.to_owned(),
-        listen: "127.0.0.1:0".parse()?,
-        first_node: first,
-        services: services.split(',').map(str::to_owned).collect(),
-        member: members,
-        alternate_tftp: Vec::new(),
-        firewall: Vec::new(),
-        user: "admin".to_owned(),
-        password_file: dir.join("password"),
-    };
-    let config = ctl_providerd::init::run(&args)?;
-    Ok(ctl_providerd::spawn(&config)?)
+    let services: Vec<&str> = services.split(',').collect();
+    let mut setup = Setup::new(
+        dir,
+        name,
+        "127.0.0.1:0".parse()?,
+        "admin",
+        Password::new("quickstart-password"),
+    );
+    setup.first_node(first).services(&services);
+    for m in members {
+        setup.member(m);
+    }
+    Ok(ctl_providerd::spawn(&setup.write()?)?)
 }
 
 fn table(title: &str, outcome: &Outcome) {
@@ -144,7 +142,7 @@ fn table(title: &str, outcome: &Outcome) {
             t.name,
             t.server,
             t.location,
-            format!("{:?}", t.status),
+            t.status.name(),
             if t.restart.is_empty() {
                 "-".to_owned()
             } else {
@@ -230,8 +228,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
         "callmanager,tftp,capf,provider",
         true,
         vec![
-            format!("cucm-sub=127.0.0.1:{}", sub.port()),
-            format!("tftp-1=127.0.0.1:{}", tftp.port()),
+            Endpoint::new("cucm-sub", "127.0.0.1", sub.port()),
+            Endpoint::new("tftp-1", "127.0.0.1", tftp.port()),
         ],
     )?;
     println!("  cucm-pub {first}, cucm-sub {sub}, tftp-1 {tftp}");

@@ -444,11 +444,7 @@ fn targets_json(report: &ctl_client::DistributionReport) -> Vec<TargetJson> {
             name: t.name.clone(),
             server: t.server.clone(),
             location: t.location.clone(),
-            status: match &t.status {
-                TargetStatus::Committed => "committed",
-                TargetStatus::Aborted => "aborted",
-                _ => "failed",
-            },
+            status: t.status.name(),
             detail: match &t.status {
                 TargetStatus::Failed(r) => Some(r.to_string()),
                 _ => None,

@@ -11,62 +11,23 @@ use std::process::Command;
 
 mod support;
 
-use support::free_port;
+use ctl_providerd::Endpoint;
+use ctl_test_support::{local, node_setup, start};
 
-/// Initializes a node with `ctl-providerd`'s library and serves it on a thread of this process.
-fn provider(dir: &Path, args: &[&str], port: u16) {
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(dir.join("password"), "s3cret\n").unwrap();
-    let mut argv = vec![
-        "ctl-providerd",
-        "init",
-        "--dir",
-        dir.to_str().unwrap(),
-        "--listen",
-    ];
-    let listen = format!("127.0.0.1:{port}");
-    argv.push(&listen);
-    let pw = dir.join("password");
-    argv.extend_from_slice(&["--user", "admin", "--password-file", pw.to_str().unwrap()]);
-    argv.extend_from_slice(args);
-    let init: InitCli = clap::Parser::parse_from(argv);
-    let config = ctl_providerd::init::run(&init.args).unwrap();
-    ctl_providerd::spawn(&config).unwrap();
-}
-
-#[derive(clap::Parser)]
-struct InitCli {
-    #[arg()]
-    _init: String,
-    #[command(flatten)]
-    args: ctl_providerd::init::InitArgs,
-}
+const FIRST: &[&str] = &["callmanager", "tftp", "capf", "provider"];
+const SUB: &[&str] = &["callmanager", "provider"];
 
 #[test]
 fn discover_prints_every_node_with_its_status_and_certificates() {
     let tmp = tempfile::tempdir().unwrap();
-    let (p1, p2) = (free_port(), free_port());
-    let member = format!("sub1=127.0.0.1:{p2}");
-    provider(
-        &tmp.path().join("pub"),
-        &[
-            "--node",
-            "cucm-pub",
-            "--first-node",
-            "--services",
-            "callmanager,tftp,capf,provider",
-            "--member",
-            &member,
-            "--firewall",
-            "asa=no-such-host.invalid:2444",
-        ],
-        p1,
-    );
-    provider(
-        &tmp.path().join("sub"),
-        &["--node", "sub1", "--services", "callmanager,provider"],
-        p2,
-    );
+    let sub = start(&node_setup(&tmp.path().join("sub"), "sub1", 0, SUB));
+    let mut first = node_setup(&tmp.path().join("pub"), "cucm-pub", 0, FIRST);
+    first
+        .first_node(true)
+        .member(local("sub1", sub.port))
+        .firewall(Endpoint::new("asa", "no-such-host.invalid", 2444));
+    let p1 = start(&first).port;
+    support::password_file(&tmp.path().join("pub"));
     let known = tmp.path().join("known");
     let run = |extra: &[&str]| {
         let mut args = vec![
@@ -177,39 +138,27 @@ fn discover_prints_every_node_with_its_status_and_certificates() {
 #[test]
 fn the_workflow_commands_end_to_end() {
     let tmp = tempfile::tempdir().unwrap();
-    let (p1, p2, p3, p4) = (free_port(), free_port(), free_port(), free_port());
-    let sub = format!("sub1=127.0.0.1:{p2}");
-    let tftp = format!("tftp1=127.0.0.1:{p3}");
-    provider(
-        &tmp.path().join("pub"),
-        &[
-            "--node",
-            "cucm-pub",
-            "--first-node",
-            "--services",
-            "callmanager,tftp,capf,provider",
-            "--member",
-            &sub,
-            "--member",
-            &tftp,
-        ],
-        p1,
-    );
-    provider(
-        &tmp.path().join("sub"),
-        &["--node", "sub1", "--services", "callmanager,provider"],
-        p2,
-    );
-    provider(
+    let sub = start(&node_setup(&tmp.path().join("sub"), "sub1", 0, SUB));
+    let tftp = start(&node_setup(
         &tmp.path().join("tftp"),
-        &["--node", "tftp1", "--services", "tftp,provider"],
-        p3,
-    );
-    provider(
+        "tftp1",
+        0,
+        &["tftp", "provider"],
+    ));
+    let p4 = start(&node_setup(
         &tmp.path().join("asa"),
-        &["--node", "asa1", "--services", "provider"],
-        p4,
-    );
+        "asa1",
+        0,
+        &["provider"],
+    ))
+    .port;
+    let mut first = node_setup(&tmp.path().join("pub"), "cucm-pub", 0, FIRST);
+    first
+        .first_node(true)
+        .member(local("sub1", sub.port))
+        .member(local("tftp1", tftp.port));
+    let p1 = start(&first).port;
+    support::password_file(&tmp.path().join("pub"));
     let keys = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../ctl-format/tests/vectors/keys");
     let key = |n: &str| keys.join(format!("{n}.pem")).display().to_string();
@@ -367,26 +316,11 @@ fn set_mode_mixed_collects_tokens_one_at_a_time() {
     use std::process::Stdio;
 
     let tmp = tempfile::tempdir().unwrap();
-    let (p1, p2) = (free_port(), free_port());
-    let sub = format!("sub1=127.0.0.1:{p2}");
-    provider(
-        &tmp.path().join("pub"),
-        &[
-            "--node",
-            "cucm-pub",
-            "--first-node",
-            "--services",
-            "callmanager,tftp,capf,provider",
-            "--member",
-            &sub,
-        ],
-        p1,
-    );
-    provider(
-        &tmp.path().join("sub"),
-        &["--node", "sub1", "--services", "callmanager,provider"],
-        p2,
-    );
+    let sub = start(&node_setup(&tmp.path().join("sub"), "sub1", 0, SUB));
+    let mut first = node_setup(&tmp.path().join("pub"), "cucm-pub", 0, FIRST);
+    first.first_node(true).member(local("sub1", sub.port));
+    let p1 = start(&first).port;
+    support::password_file(&tmp.path().join("pub"));
     // Two SAST tokens made in a workshop of their own, each kept aside until inserted.
     let workshop = support::Lab::new();
     let aside: Vec<std::path::PathBuf> = ["SAST-A", "SAST-B"]
@@ -513,26 +447,11 @@ fn progress_is_drawn_as_live_lines_on_a_terminal() {
         panic!("util-linux `script` is needed for the terminal test (apt-get install bsdutils)")
     };
     let tmp = tempfile::tempdir().unwrap();
-    let (p1, p2) = (free_port(), free_port());
-    let sub = format!("sub1=127.0.0.1:{p2}");
-    provider(
-        &tmp.path().join("pub"),
-        &[
-            "--node",
-            "cucm-pub",
-            "--first-node",
-            "--services",
-            "callmanager,tftp,capf,provider",
-            "--member",
-            &sub,
-        ],
-        p1,
-    );
-    provider(
-        &tmp.path().join("sub"),
-        &["--node", "sub1", "--services", "callmanager,provider"],
-        p2,
-    );
+    let sub = start(&node_setup(&tmp.path().join("sub"), "sub1", 0, SUB));
+    let mut first = node_setup(&tmp.path().join("pub"), "cucm-pub", 0, FIRST);
+    first.first_node(true).member(local("sub1", sub.port));
+    let p1 = start(&first).port;
+    support::password_file(&tmp.path().join("pub"));
     let mut args = vec![
         env!("CARGO_BIN_EXE_ctl").to_owned(),
         "cluster".into(),

@@ -22,7 +22,17 @@ use std::time::Duration;
 
 use ctl_format::{Role, RsaVerifier, parse_trust_list, phone_accepts};
 use ctl_test_support::daemon::{self, Daemon};
-use support::{Lab, free_port, stderr, stdout};
+use support::{Lab, stderr, stdout};
+
+/// A port for a `ctl-providerd` process that is restarted on the same port in the test
+/// (bound here, then released for the process to take).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
 
 /// The `ctl-providerd` binary of this build.
 fn providerd() -> PathBuf {
@@ -677,15 +687,9 @@ fn nodes_that_require_a_sast_client_certificate_take_the_token_as_tls_identity()
     let mut nodes = Vec::new();
     for (name, port, args) in &specs {
         let node = dir.path().join(name);
-        init_node(&node, *port, args);
-        let config = node.join("provider.toml");
-        let text = std::fs::read_to_string(&config).unwrap();
-        let strict = text.replace(
-            "require_sast_client_certificate = false",
-            "require_sast_client_certificate = true",
-        );
-        assert_ne!(text, strict);
-        std::fs::write(&config, strict).unwrap();
+        let mut args = args.clone();
+        args.push("--require-sast-client-certificate");
+        init_node(&node, *port, &args);
         nodes.push(run_node(&node));
     }
     let connect = support::connect_args(&format!("127.0.0.1:{p1}"), dir.path());

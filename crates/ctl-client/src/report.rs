@@ -67,6 +67,15 @@ pub enum TargetStatus {
 }
 
 impl TargetStatus {
+    /// `committed`, `aborted` or `failed`.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::Committed => "committed",
+            Self::Aborted => "aborted",
+            Self::Failed(_) => "failed",
+        }
+    }
+
     /// Whether the file is current there.
     pub const fn is_committed(&self) -> bool {
         matches!(self, Self::Committed)

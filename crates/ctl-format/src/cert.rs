@@ -453,6 +453,22 @@ pub fn pem_decode_all(text: &[u8], label: &str) -> Result<Vec<Vec<u8>>, Certific
         .collect()
 }
 
+/// `der` as one PEM block with `label`, in lines of 64 characters.
+pub fn pem_encode(label: &str, der: &[u8]) -> String {
+    let b64 = <base64ct::Base64 as base64ct::Encoding>::encode_string(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    let mut rest = b64.as_str();
+    while !rest.is_empty() {
+        // Base64 text is ASCII, so any byte index is a character boundary.
+        let (line, tail) = rest.split_at(rest.len().min(64));
+        out.push_str(line);
+        out.push('\n');
+        rest = tail;
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
 /// The labels of the PEM blocks in `text`, in order.
 pub fn pem_labels(text: &[u8]) -> Vec<String> {
     pem_blocks(text).map(|b| b.label.to_owned()).collect()
@@ -486,5 +502,19 @@ mod tests {
             pem_decode_all(text, "CERTIFICATE").unwrap(),
             vec![vec![3, 4]]
         );
+    }
+
+    #[test]
+    fn pem_encoding_decodes_back_in_64_column_lines() {
+        let der: Vec<u8> = (0..=255u8).collect();
+        let pem = pem_encode("CERTIFICATE", &der);
+        assert!(pem.starts_with("-----BEGIN CERTIFICATE-----\n"));
+        assert!(pem.ends_with("\n-----END CERTIFICATE-----\n"));
+        assert!(pem.lines().all(|l| l.len() <= 64), "{pem}");
+        assert_eq!(
+            pem_decode_all(pem.as_bytes(), "CERTIFICATE").unwrap(),
+            [der]
+        );
+        assert_eq!(pem_encode("X", &[]), "-----BEGIN X-----\n-----END X-----\n");
     }
 }

@@ -26,7 +26,9 @@ mod verify;
 pub use build::{
     BuildError, Layout, RecordSpec, SignedFileBuilder, Signer, SignerError, TrustListBuilder,
 };
-pub use cert::{Certificate, CertificateError, NameStyle, PublicKey, pem_decode_all, pem_labels};
+pub use cert::{
+    Certificate, CertificateError, NameStyle, PublicKey, pem_decode_all, pem_encode, pem_labels,
+};
 pub use document::{
     Document, Element, FileKind, Header, HeaderItem, HeaderItems, ParseOptions, Record,
     RecordElements, parse, parse_signed, parse_trust_list, parse_with,

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::{ConfigError, DaemonError};
+
 /// The whole configuration file.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -167,11 +169,11 @@ const fn default_hook_timeout() -> u64 {
     30
 }
 
-/// The services bit set of a list of names.
+/// The services bit set of a list of names (`context` names the list in errors).
 ///
 /// # Errors
 /// An unknown service name.
-pub fn services_bits(names: &[String]) -> Result<u16, String> {
+pub fn services_bits(names: &[String], context: &str) -> Result<u16, ConfigError> {
     use ctl_provider::message::service;
     let mut bits = 0;
     for n in names {
@@ -182,9 +184,10 @@ pub fn services_bits(names: &[String]) -> Result<u16, String> {
             "tvs" => service::TVS,
             "provider" => service::PROVIDER,
             other => {
-                return Err(format!(
-                    "unknown service {other:?} (known: callmanager, tftp, capf, tvs, provider)"
-                ));
+                return Err(ConfigError::UnknownService {
+                    context: context.to_owned(),
+                    name: other.to_owned(),
+                });
             }
         };
     }
@@ -196,10 +199,12 @@ impl Config {
     ///
     /// # Errors
     /// Unreadable, not TOML, unknown keys, bad services, roles or password hashes.
-    pub fn load(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let mut config: Self =
-            toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    pub fn load(path: &Path) -> Result<Self, DaemonError> {
+        let text = std::fs::read_to_string(path).map_err(DaemonError::file(path))?;
+        let mut config: Self = toml::from_str(&text).map_err(|e| DaemonError::Toml {
+            path: path.to_owned(),
+            message: toml_message(&text, &e),
+        })?;
         let base = path.parent().unwrap_or(Path::new("."));
         for p in [
             &mut config.tftp_dir,
@@ -220,32 +225,54 @@ impl Config {
                 *p = base.join(&*p);
             }
         }
-        services_bits(&config.services)
-            .map_err(|e| format!("{}: services: {e}", path.display()))?;
-        for m in &config.members {
-            services_bits(&m.services)
-                .map_err(|e| format!("{}: member {}: {e}", path.display(), m.name))?;
+        config.check().map_err(|source| DaemonError::Config {
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(config)
+    }
+
+    /// Checks the settings a file can get wrong beyond its shape.
+    ///
+    /// # Errors
+    /// Unknown services, roles other than super-user and read-only, password hashes that
+    /// are not argon2 PHC strings, no user.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        services_bits(&self.services, "services")?;
+        for m in &self.members {
+            services_bits(&m.services, &format!("member {}", m.name))?;
         }
-        for u in &config.users {
+        for u in &self.users {
             if u.role != "super-user" && u.role != "read-only" {
-                return Err(format!(
-                    "{}: user {}: role must be super-user or read-only, found {:?}",
-                    path.display(),
-                    u.name,
-                    u.role
-                ));
+                return Err(ConfigError::Role {
+                    user: u.name.clone(),
+                    role: u.role.clone(),
+                });
             }
             if !u.password_hash.starts_with("$argon2") {
-                return Err(format!(
-                    "{}: user {}: password_hash must be an argon2 PHC string",
-                    path.display(),
-                    u.name
-                ));
+                return Err(ConfigError::PasswordHash {
+                    user: u.name.clone(),
+                });
             }
         }
-        if config.users.is_empty() {
-            return Err(format!("{}: no [[user]]", path.display()));
+        if self.users.is_empty() {
+            return Err(ConfigError::NoUser);
         }
-        Ok(config)
+        Ok(())
+    }
+}
+
+/// The TOML parser's message on one line, with the line it points at.
+fn toml_message(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim().replace('\n', "; ");
+    match e.span() {
+        Some(span) => {
+            let line = text
+                .get(..span.start)
+                .map_or(0, |before| before.matches('\n').count())
+                + 1;
+            format!("line {line}: {message}")
+        }
+        None => message,
     }
 }

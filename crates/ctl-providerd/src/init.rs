@@ -1,79 +1,240 @@
-//! `ctl-providerd init`: a node's configuration, certificates and first user.
+//! A node's configuration, certificates and first user, from a typed [`Setup`]
+//! (`ctl-providerd init` fills one from its flags; tests, benches and examples build one).
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use argon2::{Argon2, PasswordHasher as _};
+use ctl_provider::message::Password;
 use rsa::pkcs8::{EncodePrivateKey as _, LineEnding};
 
 use crate::config::{
     Certificates, Config, Hook, Limits, MemberConfig, PeerConfig, UserConfig, services_bits,
 };
+use crate::error::{ConfigError, DaemonError};
 
-/// Arguments of `init`.
-#[derive(clap::Args, Debug)]
-pub struct InitArgs {
-    /// Directory for provider.toml, certificates, keys, tftp/ and state/.
-    #[arg(long)]
-    pub dir: PathBuf,
-    /// Node name (also the CallManager certificate's common name).
-    #[arg(long)]
-    pub node: String,
-    /// Address and port to listen on (port 0: any free port, printed at start).
-    #[arg(long)]
-    pub listen: std::net::SocketAddr,
-    /// This is the first node (publisher).
-    #[arg(long)]
-    pub first_node: bool,
-    /// Services, comma-separated: callmanager, tftp, capf, tvs, provider.
-    #[arg(
-        long,
-        default_value = "callmanager,tftp,provider",
-        value_delimiter = ','
-    )]
-    pub services: Vec<String>,
-    /// A cluster member, NAME=HOST:PORT (first node; repeatable).
-    #[arg(long, value_name = "NAME=HOST:PORT")]
-    pub member: Vec<String>,
-    /// An off-cluster alternate TFTP server, NAME=HOST:PORT (repeatable).
-    #[arg(long, value_name = "NAME=HOST:PORT")]
-    pub alternate_tftp: Vec<String>,
-    /// A firewall, NAME=HOST:PORT (repeatable).
-    #[arg(long, value_name = "NAME=HOST:PORT")]
-    pub firewall: Vec<String>,
-    /// The application user (super-user role).
-    #[arg(long)]
-    pub user: String,
-    /// A file holding the user's password (only its argon2id hash is written).
-    #[arg(long)]
-    pub password_file: PathBuf,
+/// A provider endpoint: a name and where its provider listens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The node's or server's name.
+    pub name: String,
+    /// Host name or address of its provider.
+    pub host: String,
+    /// Provider port.
+    pub port: u16,
 }
 
-fn peer(text: &str) -> Result<(String, String, u16), String> {
-    let (name, addr) = text
-        .split_once('=')
-        .ok_or_else(|| format!("{text}: expected NAME=HOST:PORT"))?;
-    let (host, port) = addr
-        .rsplit_once(':')
-        .ok_or_else(|| format!("{text}: expected NAME=HOST:PORT"))?;
-    let port = port.parse().map_err(|_| format!("{text}: bad port"))?;
-    Ok((
-        name.to_owned(),
-        host.trim_matches(['[', ']']).to_owned(),
-        port,
-    ))
+impl Endpoint {
+    /// An endpoint.
+    pub fn new(name: &str, host: &str, port: u16) -> Self {
+        Self {
+            name: name.to_owned(),
+            host: host.to_owned(),
+            port,
+        }
+    }
+
+    /// `NAME=HOST:PORT` (an IPv6 host in brackets).
+    ///
+    /// # Errors
+    /// Text of another shape.
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let bad = || ConfigError::Endpoint(text.to_owned());
+        let (name, addr) = text.split_once('=').ok_or_else(bad)?;
+        let (host, port) = addr.rsplit_once(':').ok_or_else(bad)?;
+        let port = port.parse().map_err(|_| bad())?;
+        if name.is_empty() || host.is_empty() {
+            return Err(bad());
+        }
+        Ok(Self::new(name, host.trim_matches(['[', ']']), port))
+    }
+}
+
+/// Everything `init` needs to write a node: build it with [`Setup::new`] and the setters.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Setup {
+    dir: PathBuf,
+    node: String,
+    listen: SocketAddr,
+    first_node: bool,
+    services: Vec<String>,
+    members: Vec<Endpoint>,
+    alternate_tftp: Vec<Endpoint>,
+    firewalls: Vec<Endpoint>,
+    user: String,
+    password: Password,
+    require_sast_client_certificate: bool,
+}
+
+impl Setup {
+    /// A node `node` in `dir` listening on `listen` (port 0: any free port, printed at
+    /// start), running CallManager, TFTP and the provider, with one super-user.
+    pub fn new(dir: &Path, node: &str, listen: SocketAddr, user: &str, password: Password) -> Self {
+        Self {
+            dir: dir.to_owned(),
+            node: node.to_owned(),
+            listen,
+            first_node: false,
+            services: ["callmanager", "tftp", "provider"]
+                .map(str::to_owned)
+                .to_vec(),
+            members: Vec::new(),
+            alternate_tftp: Vec::new(),
+            firewalls: Vec::new(),
+            user: user.to_owned(),
+            password,
+            require_sast_client_certificate: false,
+        }
+    }
+
+    /// Whether this is the first node (publisher).
+    pub const fn first_node(&mut self, first: bool) -> &mut Self {
+        self.first_node = first;
+        self
+    }
+
+    /// The services it runs: callmanager, tftp, capf, tvs, provider.
+    pub fn services<S: AsRef<str>>(&mut self, services: &[S]) -> &mut Self {
+        self.services = services.iter().map(|s| s.as_ref().to_owned()).collect();
+        self
+    }
+
+    /// A cluster member the first node lists (CallManager and provider).
+    pub fn member(&mut self, member: Endpoint) -> &mut Self {
+        self.members.push(member);
+        self
+    }
+
+    /// An off-cluster alternate TFTP server the first node lists.
+    pub fn alternate_tftp(&mut self, server: Endpoint) -> &mut Self {
+        self.alternate_tftp.push(server);
+        self
+    }
+
+    /// A firewall the first node lists.
+    pub fn firewall(&mut self, firewall: Endpoint) -> &mut Self {
+        self.firewalls.push(firewall);
+        self
+    }
+
+    /// Stage and commit only for clients whose TLS certificate is a SAST of the CTL.
+    pub const fn require_sast_client_certificate(&mut self, require: bool) -> &mut Self {
+        self.require_sast_client_certificate = require;
+        self
+    }
+
+    /// The node's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Writes the node's files: `provider.toml`, the CallManager certificate and key (also
+    /// its TLS identity), CAPF and TVS ones where those run, the user with an argon2id
+    /// hash of the password. Returns the path of `provider.toml`.
+    ///
+    /// # Errors
+    /// An unknown service, an empty password, or files that cannot be written.
+    pub fn write(&self) -> Result<PathBuf, DaemonError> {
+        services_bits(&self.services, "services")?;
+        if self.password.expose().is_empty() {
+            return Err(DaemonError::EmptyPassword);
+        }
+        std::fs::create_dir_all(&self.dir).map_err(DaemonError::file(&self.dir))?;
+        let hash = Argon2::default()
+            .hash_password(self.password.expose().as_bytes())
+            .map_err(|e| DaemonError::Hash(e.to_string()))?
+            .to_string();
+        let (cm_cert, cm_key) = identity(&self.node)?;
+        write(&self.dir.join("callmanager.pem"), &cm_cert, false)?;
+        write(&self.dir.join("callmanager.key"), &cm_key, true)?;
+        let mut certificates = Certificates {
+            callmanager: "callmanager.pem".into(),
+            capf: None,
+            tvs: None,
+        };
+        for (service, name, slot) in [
+            ("capf", "capf", &mut certificates.capf),
+            ("tvs", "tvs", &mut certificates.tvs),
+        ] {
+            if self.services.iter().any(|s| s == service) {
+                let (cert, key) = identity(&format!("{}-{}", name.to_uppercase(), self.node))?;
+                write(&self.dir.join(format!("{name}.pem")), &cert, false)?;
+                write(&self.dir.join(format!("{name}.key")), &key, true)?;
+                *slot = Some(format!("{name}.pem").into());
+            }
+        }
+        let peers = |list: &[Endpoint]| {
+            list.iter()
+                .map(|e| PeerConfig {
+                    name: e.name.clone(),
+                    host: e.host.clone(),
+                    port: e.port,
+                })
+                .collect()
+        };
+        let config = Config {
+            node: self.node.clone(),
+            listen: self.listen,
+            first_node: self.first_node,
+            services: self.services.clone(),
+            addresses: Vec::new(),
+            tftp_dir: "tftp".into(),
+            state_dir: "state".into(),
+            tls_certificate: "callmanager.pem".into(),
+            tls_key: "callmanager.key".into(),
+            certificates,
+            members: self
+                .members
+                .iter()
+                .map(|e| MemberConfig {
+                    name: e.name.clone(),
+                    host: e.host.clone(),
+                    port: e.port,
+                    services: vec!["callmanager".into(), "provider".into()],
+                    addresses: Vec::new(),
+                })
+                .collect(),
+            alternate_tftp: peers(&self.alternate_tftp),
+            firewalls: peers(&self.firewalls),
+            users: vec![UserConfig {
+                name: self.user.clone(),
+                role: "super-user".into(),
+                password_hash: hash,
+            }],
+            limits: Limits::default(),
+            hook: Hook {
+                on_commit: Vec::new(),
+                timeout_secs: 30,
+            },
+            require_sast_client_certificate: self.require_sast_client_certificate,
+        };
+        let path = self.dir.join("provider.toml");
+        let text = toml::to_string_pretty(&config).map_err(|e| DaemonError::Toml {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        write(&path, &text, true)?;
+        Ok(path)
+    }
 }
 
 /// A self-signed RSA-2048 certificate for `cn`: (certificate PEM, PKCS#8 key PEM).
-fn identity(cn: &str) -> Result<(String, String), String> {
-    let key = rsa::PrivateKey::new(&mut getrandom::SysRng, 2048)
-        .map_err(|e| format!("key generation: {e}"))?;
-    let der = key.to_pkcs8_der().map_err(|e| e.to_string())?;
+fn identity(cn: &str) -> Result<(String, String), DaemonError> {
+    let failed = |what: &'static str| {
+        move |e: &dyn std::fmt::Display| DaemonError::Identity {
+            what,
+            message: e.to_string(),
+        }
+    };
+    let key = rsa::PrivateKey::new(&mut getrandom::SysRng, 2048).map_err(|e| failed("key")(&e))?;
+    let der = key.to_pkcs8_der().map_err(|e| failed("key")(&e))?;
     let pem = key
         .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|e| e.to_string())?;
-    let pair = rcgen::KeyPair::try_from(der.as_bytes()).map_err(|e| e.to_string())?;
-    let mut params =
-        rcgen::CertificateParams::new(vec![cn.to_owned()]).map_err(|e| e.to_string())?;
+        .map_err(|e| failed("key")(&e))?;
+    let pair = rcgen::KeyPair::try_from(der.as_bytes()).map_err(|e| failed("key")(&e))?;
+    let mut params = rcgen::CertificateParams::new(vec![cn.to_owned()])
+        .map_err(|e| failed("certificate")(&e))?;
     params.distinguished_name = rcgen::DistinguishedName::new();
     params
         .distinguished_name
@@ -81,105 +242,51 @@ fn identity(cn: &str) -> Result<(String, String), String> {
     params
         .distinguished_name
         .push(rcgen::DnType::OrganizationName, "CTL provider");
-    let cert = params.self_signed(&pair).map_err(|e| e.to_string())?;
+    let cert = params
+        .self_signed(&pair)
+        .map_err(|e| failed("certificate")(&e))?;
     Ok((cert.pem(), pem.to_string()))
 }
 
-fn write(path: &Path, text: &str, private: bool) -> Result<(), String> {
-    crate::store::write_atomic(path, text.as_bytes())
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+fn write(path: &Path, text: &str, private: bool) -> Result<(), DaemonError> {
+    crate::store::write_atomic(path, text.as_bytes()).map_err(DaemonError::file(path))?;
     if private {
         use std::os::unix::fs::PermissionsExt as _;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+            .map_err(DaemonError::file(path))?;
     }
     Ok(())
 }
 
-/// Writes the node's files; returns the path of provider.toml.
-///
-/// # Errors
-/// Bad arguments, an unreadable password file, or files that cannot be written.
-pub fn run(a: &InitArgs) -> Result<PathBuf, String> {
-    services_bits(&a.services)?;
-    std::fs::create_dir_all(&a.dir).map_err(|e| format!("{}: {e}", a.dir.display()))?;
-    let password = std::fs::read_to_string(&a.password_file)
-        .map_err(|e| format!("{}: {e}", a.password_file.display()))?;
-    let password = password.lines().next().unwrap_or("");
-    if password.is_empty() {
-        return Err(format!("{}: empty password", a.password_file.display()));
-    }
-    let hash = Argon2::default()
-        .hash_password(password.as_bytes())
-        .map_err(|e| format!("hashing the password: {e}"))?
-        .to_string();
-    let (cm_cert, cm_key) = identity(&a.node)?;
-    write(&a.dir.join("callmanager.pem"), &cm_cert, false)?;
-    write(&a.dir.join("callmanager.key"), &cm_key, true)?;
-    let mut certificates = Certificates {
-        callmanager: "callmanager.pem".into(),
-        capf: None,
-        tvs: None,
-    };
-    for (service, file, cn) in [
-        ("capf", "capf.pem", format!("CAPF-{}", a.node)),
-        ("tvs", "tvs.pem", format!("TVS-{}", a.node)),
-    ] {
-        if a.services.iter().any(|s| s == service) {
-            let (cert, key) = identity(&cn)?;
-            write(&a.dir.join(file), &cert, false)?;
-            write(&a.dir.join(file.replace(".pem", ".key")), &key, true)?;
-            if service == "capf" {
-                certificates.capf = Some(file.into());
-            } else {
-                certificates.tvs = Some(file.into());
-            }
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn endpoints_parse_as_name_host_port() {
+        assert_eq!(
+            Endpoint::parse("sub1=10.0.0.2:2444").unwrap(),
+            Endpoint::new("sub1", "10.0.0.2", 2444)
+        );
+        assert_eq!(
+            Endpoint::parse("v6=[::1]:2444").unwrap(),
+            Endpoint::new("v6", "::1", 2444)
+        );
+        for bad in [
+            "sub1",
+            "sub1=host",
+            "sub1=host:port",
+            "=host:1",
+            "n=:1",
+            "n=h:70000",
+        ] {
+            assert_eq!(
+                Endpoint::parse(bad),
+                Err(ConfigError::Endpoint(bad.to_owned())),
+                "{bad}"
+            );
         }
     }
-    let peers = |list: &[String]| -> Result<Vec<PeerConfig>, String> {
-        list.iter()
-            .map(|t| peer(t).map(|(name, host, port)| PeerConfig { name, host, port }))
-            .collect()
-    };
-    let config = Config {
-        node: a.node.clone(),
-        listen: a.listen,
-        first_node: a.first_node,
-        services: a.services.clone(),
-        addresses: Vec::new(),
-        tftp_dir: "tftp".into(),
-        state_dir: "state".into(),
-        tls_certificate: "callmanager.pem".into(),
-        tls_key: "callmanager.key".into(),
-        certificates,
-        members: a
-            .member
-            .iter()
-            .map(|t| {
-                peer(t).map(|(name, host, port)| MemberConfig {
-                    name,
-                    host,
-                    port,
-                    services: vec!["callmanager".into(), "provider".into()],
-                    addresses: Vec::new(),
-                })
-            })
-            .collect::<Result<_, _>>()?,
-        alternate_tftp: peers(&a.alternate_tftp)?,
-        firewalls: peers(&a.firewall)?,
-        users: vec![UserConfig {
-            name: a.user.clone(),
-            role: "super-user".into(),
-            password_hash: hash,
-        }],
-        limits: Limits::default(),
-        hook: Hook {
-            on_commit: Vec::new(),
-            timeout_secs: 30,
-        },
-        require_sast_client_certificate: false,
-    };
-    let text = toml::to_string_pretty(&config).map_err(|e| e.to_string())?;
-    write(&a.dir.join("provider.toml"), &text, true)?;
-    Ok(a.dir.join("provider.toml"))
 }

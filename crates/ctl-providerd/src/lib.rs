@@ -10,20 +10,30 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub mod config;
+mod error;
 pub mod init;
 pub mod node;
 pub mod store;
+
+pub use error::{ConfigError, DaemonError};
+pub use init::{Endpoint, Setup};
 
 /// The DER of every `label` block of a PEM file.
 ///
 /// # Errors
 /// An unreadable file or no such block.
-pub fn read_pem_blocks(path: &Path, label: &str) -> Result<Vec<Vec<u8>>, String> {
-    let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+pub fn read_pem_blocks(path: &Path, label: &str) -> Result<Vec<Vec<u8>>, DaemonError> {
+    let text = std::fs::read(path).map_err(DaemonError::file(path))?;
     let blocks =
-        ctl_format::pem_decode_all(&text, label).map_err(|e| format!("{}: {e}", path.display()))?;
+        ctl_format::pem_decode_all(&text, label).map_err(|source| DaemonError::Certificate {
+            path: path.to_owned(),
+            source,
+        })?;
     if blocks.is_empty() {
-        return Err(format!("{}: no {label} block", path.display()));
+        return Err(DaemonError::NoPem {
+            path: path.to_owned(),
+            label: label.to_owned(),
+        });
     }
     Ok(blocks)
 }
@@ -35,7 +45,7 @@ struct Prepared {
     serve: ctl_provider::net::ServeConfig,
 }
 
-fn prepare(path: &Path) -> Result<Prepared, String> {
+fn prepare(path: &Path) -> Result<Prepared, DaemonError> {
     let config = config::Config::load(path)?;
     let chain = read_pem_blocks(&config.tls_certificate, "CERTIFICATE")?;
     let key = read_pem_blocks(&config.tls_key, "PRIVATE KEY")?
@@ -47,7 +57,7 @@ fn prepare(path: &Path) -> Result<Prepared, String> {
     } else {
         ctl_provider::net::server_tls(chain, key)
     }
-    .map_err(|e| format!("TLS identity: {e}"))?;
+    .map_err(DaemonError::Tls)?;
     let limits = &config.limits;
     let serve = ctl_provider::net::ServeConfig {
         session: ctl_provider::ServerConfig {
@@ -67,13 +77,14 @@ fn prepare(path: &Path) -> Result<Prepared, String> {
 ///
 /// # Errors
 /// A bad configuration, an unusable TLS identity, or an address it cannot listen on.
-pub fn run(path: &Path) -> Result<(), String> {
+pub fn run(path: &Path) -> Result<(), DaemonError> {
     let p = prepare(path)?;
     let listen = p.config.listen;
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("runtime: {e}"))?;
+    let runtime = tokio::runtime::Runtime::new().map_err(DaemonError::Runtime)?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("listen on {listen}: {e}"))?;
-        let bound = listener.local_addr().map_err(|e| e.to_string())?;
+        let at = |source| DaemonError::Listen { addr: listen, source };
+        let listener = tokio::net::TcpListener::bind(listen).await.map_err(at)?;
+        let bound = listener.local_addr().map_err(at)?;
         let node = Arc::new(node::Node::new(p.config, bound)?);
         // Scripts and tests read this line to learn the port.
         println!("ctl-providerd listening on {bound}");
@@ -84,7 +95,9 @@ pub fn run(path: &Path) -> Result<(), String> {
                 () = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
             }
         };
-        ctl_provider::net::serve(listener, p.tls, p.serve, node, shutdown).await.map_err(|e| e.to_string())
+        ctl_provider::net::serve(listener, p.tls, p.serve, node, shutdown)
+            .await
+            .map_err(DaemonError::Serve)
     })
 }
 
@@ -94,18 +107,22 @@ pub fn run(path: &Path) -> Result<(), String> {
 ///
 /// # Errors
 /// A bad configuration, an unusable TLS identity, or an address it cannot listen on.
-pub fn spawn(path: &Path) -> Result<std::net::SocketAddr, String> {
+pub fn spawn(path: &Path) -> Result<std::net::SocketAddr, DaemonError> {
     let p = prepare(path)?;
-    let listener = std::net::TcpListener::bind(p.config.listen)
-        .map_err(|e| format!("listen on {}: {e}", p.config.listen))?;
-    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
-    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    let listen = p.config.listen;
+    let at = |source| DaemonError::Listen {
+        addr: listen,
+        source,
+    };
+    let listener = std::net::TcpListener::bind(listen).map_err(at)?;
+    listener.set_nonblocking(true).map_err(at)?;
+    let bound = listener.local_addr().map_err(at)?;
     let node = Arc::new(node::Node::new(p.config, bound)?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
-        .map_err(|e| format!("runtime: {e}"))?;
+        .map_err(DaemonError::Runtime)?;
     std::thread::spawn(move || {
         runtime.block_on(async move {
             if let Ok(listener) = tokio::net::TcpListener::from_std(listener) {

@@ -1,13 +1,14 @@
 //! `ctl-providerd`: the CTL provider service of one cluster node.
 //!
 //! `init` writes a node's configuration, certificates and user; `run` serves the provider
-//! protocol (`docs/protocol.md`) over TLS.
+//! protocol (`docs/protocol.md`) over TLS. The flags live here; the work is in the library.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use ctl_providerd::{init, run};
+use ctl_provider::message::Password;
+use ctl_providerd::{Endpoint, Setup, run};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -23,7 +24,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Write DIR/provider.toml, the node's certificates and keys, and a user.
-    Init(Box<init::InitArgs>),
+    Init(Box<InitArgs>),
     /// Serve the provider protocol.
     Run {
         /// The configuration file.
@@ -32,11 +33,91 @@ enum Command {
     },
 }
 
+/// Arguments of `init`.
+#[derive(clap::Args, Debug)]
+struct InitArgs {
+    /// Directory for provider.toml, certificates, keys, tftp/ and state/.
+    #[arg(long)]
+    dir: PathBuf,
+    /// Node name (also the CallManager certificate's common name).
+    #[arg(long)]
+    node: String,
+    /// Address and port to listen on (port 0: any free port, printed at start).
+    #[arg(long)]
+    listen: std::net::SocketAddr,
+    /// This is the first node (publisher).
+    #[arg(long)]
+    first_node: bool,
+    /// Services, comma-separated: callmanager, tftp, capf, tvs, provider.
+    #[arg(
+        long,
+        default_value = "callmanager,tftp,provider",
+        value_delimiter = ','
+    )]
+    services: Vec<String>,
+    /// A cluster member, NAME=HOST:PORT (first node; repeatable).
+    #[arg(long, value_name = "NAME=HOST:PORT", value_parser = endpoint)]
+    member: Vec<Endpoint>,
+    /// An off-cluster alternate TFTP server, NAME=HOST:PORT (repeatable).
+    #[arg(long, value_name = "NAME=HOST:PORT", value_parser = endpoint)]
+    alternate_tftp: Vec<Endpoint>,
+    /// A firewall, NAME=HOST:PORT (repeatable).
+    #[arg(long, value_name = "NAME=HOST:PORT", value_parser = endpoint)]
+    firewall: Vec<Endpoint>,
+    /// The application user (super-user role).
+    #[arg(long)]
+    user: String,
+    /// A file holding the user's password (only its argon2id hash is written).
+    #[arg(long)]
+    password_file: PathBuf,
+    /// Stage and commit only for clients whose TLS certificate is a SAST of the CTL.
+    #[arg(long)]
+    require_sast_client_certificate: bool,
+}
+
+fn endpoint(text: &str) -> Result<Endpoint, String> {
+    Endpoint::parse(text).map_err(|e| e.to_string())
+}
+
+/// The password: the first line of the file, never empty.
+fn password(path: &std::path::Path) -> Result<Password, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let first = text.lines().next().unwrap_or("");
+    if first.is_empty() {
+        return Err(format!("{}: empty password", path.display()));
+    }
+    Ok(Password::new(first))
+}
+
+fn init(a: &InitArgs) -> Result<PathBuf, String> {
+    let mut setup = Setup::new(
+        &a.dir,
+        &a.node,
+        a.listen,
+        &a.user,
+        password(&a.password_file)?,
+    );
+    setup
+        .first_node(a.first_node)
+        .services(&a.services)
+        .require_sast_client_certificate(a.require_sast_client_certificate);
+    for m in &a.member {
+        setup.member(m.clone());
+    }
+    for t in &a.alternate_tftp {
+        setup.alternate_tftp(t.clone());
+    }
+    for f in &a.firewall {
+        setup.firewall(f.clone());
+    }
+    setup.write().map_err(|e| e.to_string())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Init(a) => init::run(&a).map(|p| println!("wrote {}", p.display())),
-        Command::Run { config } => run(&config),
+        Command::Init(a) => init(&a).map(|p| println!("wrote {}", p.display())),
+        Command::Run { config } => run(&config).map_err(|e| e.to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -10,6 +10,10 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use std::net::SocketAddr;
+
+use ctl_provider::message::Password;
+use ctl_providerd::{Endpoint, Setup};
 use ctl_token::pkcs11::lab;
 use ctl_token::pkcs11::{Module, Token};
 use secrecy::SecretString;
@@ -142,69 +146,44 @@ pub struct TestNode {
     pub port: u16,
 }
 
-/// What a test node runs and knows.
-#[derive(Debug, Clone, Default)]
-pub struct NodeSpec {
-    /// Node name.
-    pub node: String,
-    /// The first node.
-    pub first_node: bool,
-    /// Services.
-    pub services: Vec<String>,
-    /// `NAME=HOST:PORT` members (first node).
-    pub members: Vec<String>,
-    /// `NAME=HOST:PORT` alternate TFTP servers.
-    pub alternate_tftp: Vec<String>,
-    /// `NAME=HOST:PORT` firewalls.
-    pub firewalls: Vec<String>,
-    /// Stage and commit only for a TLS client certificate that is a SAST of the CTL.
-    pub require_sast_client_certificate: bool,
+/// The one node template of the tests: `node` in `dir` running `services`, user `admin`
+/// with password `s3cret`, listening on 127.0.0.1:`port` (0: any free port).
+pub fn node_setup(dir: &Path, node: &str, port: u16, services: &[&str]) -> Setup {
+    let mut setup = Setup::new(
+        dir,
+        node,
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        "admin",
+        Password::new("s3cret"),
+    );
+    setup.services(services);
+    setup
 }
 
-impl NodeSpec {
-    /// A node with these services.
-    pub fn new(node: &str, services: &[&str]) -> Self {
-        Self {
-            node: node.to_owned(),
-            services: services.iter().map(|s| (*s).to_owned()).collect(),
-            ..Self::default()
+/// A member or off-cluster server on 127.0.0.1.
+pub fn local(name: &str, port: u16) -> Endpoint {
+    Endpoint::new(name, "127.0.0.1", port)
+}
+
+/// A port on 127.0.0.1 where a node is down: a listener, held for the whole test process,
+/// that closes every connection at once (so no other test can take the port).
+pub fn closing_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    std::thread::spawn(move || {
+        for connection in listener.incoming() {
+            drop(connection);
         }
-    }
+    });
+    port
 }
 
-/// Initializes a node in `dir` and serves it on `port` until the process ends.
-pub fn start_node(dir: &Path, port: u16, spec: &NodeSpec) -> TestNode {
-    std::fs::create_dir_all(dir).expect("node directory");
-    std::fs::write(dir.join("password"), "s3cret\n").expect("password file");
-    let args = ctl_providerd::init::InitArgs {
-        dir: dir.to_owned(),
-        node: spec.node.clone(),
-        listen: format!("127.0.0.1:{port}").parse().expect("address"),
-        first_node: spec.first_node,
-        services: spec.services.clone(),
-        member: spec.members.clone(),
-        alternate_tftp: spec.alternate_tftp.clone(),
-        firewall: spec.firewalls.clone(),
-        user: "admin".to_owned(),
-        password_file: dir.join("password"),
-    };
-    let config = ctl_providerd::init::run(&args).expect("init");
-    if spec.require_sast_client_certificate {
-        let text = std::fs::read_to_string(&config).expect("provider.toml");
-        let strict = text.replace(
-            "require_sast_client_certificate = false",
-            "require_sast_client_certificate = true",
-        );
-        assert_ne!(
-            text, strict,
-            "provider.toml names require_sast_client_certificate"
-        );
-        std::fs::write(&config, strict).expect("provider.toml");
-    }
+/// Writes the node of `setup` and serves it until the process ends.
+pub fn start(setup: &Setup) -> TestNode {
+    let config = setup.write().expect("init");
     let bound = ctl_providerd::spawn(&config).expect("provider starts");
-    assert_eq!(bound.port(), port);
     TestNode {
-        dir: dir.to_owned(),
-        port,
+        dir: setup.dir().to_owned(),
+        port: bound.port(),
     }
 }

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use ctl_client::{ClusterView, Error, NodeStatus, TargetKind, TrustPolicy, known};
 use ctl_provider::message::Password;
-use ctl_test_support::{NodeSpec, free_port, start_node};
+use ctl_providerd::Endpoint;
+use ctl_test_support::{closing_port, local, node_setup, start};
 
 async fn discover(port: u16, trust: TrustPolicy) -> Result<(ClusterView, TrustPolicy), NodeStatus> {
     let client = ctl_client::Client::builder("127.0.0.1", port, "admin", Password::new("s3cret"))
@@ -22,25 +23,32 @@ async fn discover(port: u16, trust: TrustPolicy) -> Result<(ClusterView, TrustPo
 #[tokio::test(flavor = "multi_thread")]
 async fn a_cluster_view_with_a_status_per_node() {
     let tmp = tempfile::tempdir().unwrap();
-    let (p_pub, p_sub, p_tftp, p_down) = (free_port(), free_port(), free_port(), free_port());
-    let sub = format!("sub1=127.0.0.1:{p_sub}");
-    let tftp = format!("tftp2=127.0.0.1:{p_tftp}");
-    let down = format!("down=127.0.0.1:{p_down}");
-    let mut first = NodeSpec::new("cucm-pub", &["callmanager", "tftp", "capf", "provider"]);
-    first.first_node = true;
-    first.members = vec![sub, down, "ghost=no-such-host.invalid:2444".into()];
-    first.alternate_tftp = vec![tftp];
-    start_node(&tmp.path().join("pub"), p_pub, &first);
-    start_node(
+    let sub = start(&node_setup(
         &tmp.path().join("sub"),
-        p_sub,
-        &NodeSpec::new("sub1", &["callmanager", "provider"]),
-    );
-    start_node(
+        "sub1",
+        0,
+        &["callmanager", "provider"],
+    ));
+    let tftp = start(&node_setup(
         &tmp.path().join("tftp"),
-        p_tftp,
-        &NodeSpec::new("tftp2", &["tftp", "provider"]),
+        "tftp2",
+        0,
+        &["tftp", "provider"],
+    ));
+    let mut first = node_setup(
+        &tmp.path().join("pub"),
+        "cucm-pub",
+        0,
+        &["callmanager", "tftp", "capf", "provider"],
     );
+    first
+        .first_node(true)
+        .member(local("sub1", sub.port))
+        .member(local("down", closing_port()))
+        .member(Endpoint::new("ghost", "no-such-host.invalid", 2444))
+        .alternate_tftp(local("tftp2", tftp.port));
+    let p_pub = start(&first).port;
+    let p_sub = sub.port;
 
     // Without trust on first use, an unknown first node is refused.
     let err = discover(p_pub, TrustPolicy::default()).await.unwrap_err();

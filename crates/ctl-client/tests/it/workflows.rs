@@ -9,7 +9,10 @@ use ctl_client::{
 };
 use ctl_format::{RsaVerifier, parse_trust_list, phone_accepts};
 use ctl_provider::message::ErrorCode;
-use ctl_test_support::{NodeSpec, TestNode, free_port, start_node};
+use ctl_test_support::{TestNode, local, node_setup, start};
+
+/// The services of every first node here.
+const FIRST_NODE: &[&str] = &["callmanager", "tftp", "capf", "provider"];
 use ctl_token::SoftwareSigner;
 
 fn keys() -> PathBuf {
@@ -51,24 +54,24 @@ impl Cluster {
 /// A first node (CallManager, TFTP, CAPF), a subsequent CallManager node, a TFTP node.
 fn cluster() -> Cluster {
     let tmp = tempfile::tempdir().unwrap();
-    let (p0, p1, p2) = (free_port(), free_port(), free_port());
-    let mut first = NodeSpec::new("cucm-pub", &["callmanager", "tftp", "capf", "provider"]);
-    first.first_node = true;
-    first.members = vec![
-        format!("cucm-sub=127.0.0.1:{p1}"),
-        format!("tftp-1=127.0.0.1:{p2}"),
-    ];
-    let n0 = start_node(&tmp.path().join("pub"), p0, &first);
-    let n1 = start_node(
+    let n1 = start(&node_setup(
         &tmp.path().join("sub"),
-        p1,
-        &NodeSpec::new("cucm-sub", &["callmanager", "provider"]),
-    );
-    let n2 = start_node(
+        "cucm-sub",
+        0,
+        &["callmanager", "provider"],
+    ));
+    let n2 = start(&node_setup(
         &tmp.path().join("tftp"),
-        p2,
-        &NodeSpec::new("tftp-1", &["tftp", "provider"]),
-    );
+        "tftp-1",
+        0,
+        &["tftp", "provider"],
+    ));
+    let mut first = node_setup(&tmp.path().join("pub"), "cucm-pub", 0, FIRST_NODE);
+    first
+        .first_node(true)
+        .member(local("cucm-sub", n1.port))
+        .member(local("tftp-1", n2.port));
+    let n0 = start(&first);
     Cluster {
         _tmp: tmp,
         nodes: vec![n0, n1, n2],
@@ -414,12 +417,12 @@ async fn direct_replace(node: &TestNode, file: &[u8]) {
 async fn a_firewall_added_by_update_is_stored_sent_later_files_and_removable() {
     let c = cluster();
     let tmp = tempfile::tempdir().unwrap();
-    let fw_port = free_port();
-    let fw = start_node(
+    let fw = start(&node_setup(
         &tmp.path().join("asa"),
-        fw_port,
-        &NodeSpec::new("asa-1", &["provider"]),
-    );
+        "asa-1",
+        0,
+        &["provider"],
+    ));
     let client = c.client(Arc::new(Mutex::new(Vec::new())));
     let (t1, s1) = token("sast1");
     let (t2, s2) = token("sast2");
@@ -427,7 +430,7 @@ async fn a_firewall_added_by_update_is_stored_sent_later_files_and_removable() {
     let peer = Peer {
         name: "asa-1".into(),
         host: "127.0.0.1".into(),
-        port: fw_port,
+        port: fw.port,
         firewall: true,
     };
     let with_fw = client
@@ -471,7 +474,7 @@ async fn a_firewall_added_by_update_is_stored_sent_later_files_and_removable() {
         add_peers: vec![Peer {
             name: "asa-1".into(),
             host: "127.0.0.1".into(),
-            port: fw_port,
+            port: fw.port,
             firewall: true,
         }],
         ..Changes::default()
@@ -519,16 +522,15 @@ async fn a_firewall_added_by_update_is_stored_sent_later_files_and_removable() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_configured_firewall_is_covered_and_only_removed_in_the_configuration() {
     let tmp = tempfile::tempdir().unwrap();
-    let (p0, fw_port) = (free_port(), free_port());
-    let mut first = NodeSpec::new("cucm-pub", &["callmanager", "tftp", "capf", "provider"]);
-    first.first_node = true;
-    first.firewalls = vec![format!("asa-c=127.0.0.1:{fw_port}")];
-    let n0 = start_node(&tmp.path().join("pub"), p0, &first);
-    let fw = start_node(
+    let fw = start(&node_setup(
         &tmp.path().join("asa"),
-        fw_port,
-        &NodeSpec::new("asa-c", &["provider"]),
-    );
+        "asa-c",
+        0,
+        &["provider"],
+    ));
+    let mut first = node_setup(&tmp.path().join("pub"), "cucm-pub", 0, FIRST_NODE);
+    first.first_node(true).firewall(local("asa-c", fw.port));
+    let n0 = start(&first);
     let c = Cluster {
         _tmp: tmp,
         nodes: vec![n0],
@@ -649,18 +651,21 @@ async fn every_workflow_logs_in_once_per_node_and_a_failed_last_step_can_be_redo
 #[tokio::test(flavor = "multi_thread")]
 async fn nodes_that_require_a_sast_client_certificate_take_the_identity() {
     let tmp = tempfile::tempdir().unwrap();
-    let (p0, p1) = (free_port(), free_port());
-    let mut first = NodeSpec::new("cucm-pub", &["callmanager", "tftp", "capf", "provider"]);
-    first.first_node = true;
-    first.members = vec![format!("cucm-sub=127.0.0.1:{p1}")];
-    first.require_sast_client_certificate = true;
-    let mut sub = NodeSpec::new("cucm-sub", &["callmanager", "provider"]);
-    sub.require_sast_client_certificate = true;
+    let mut sub = node_setup(
+        &tmp.path().join("sub"),
+        "cucm-sub",
+        0,
+        &["callmanager", "provider"],
+    );
+    sub.require_sast_client_certificate(true);
+    let sub = start(&sub);
+    let mut first = node_setup(&tmp.path().join("pub"), "cucm-pub", 0, FIRST_NODE);
+    first
+        .first_node(true)
+        .member(local("cucm-sub", sub.port))
+        .require_sast_client_certificate(true);
     let c = Cluster {
-        nodes: vec![
-            start_node(&tmp.path().join("pub"), p0, &first),
-            start_node(&tmp.path().join("sub"), p1, &sub),
-        ],
+        nodes: vec![start(&first), sub],
         _tmp: tmp,
     };
     let (t1, s1) = token("sast1");
@@ -671,11 +676,16 @@ async fn nodes_that_require_a_sast_client_certificate_take_the_identity() {
         None,
         Some(ctl_client::software_identity(&outsider).unwrap()),
     ] {
-        let mut builder =
-            Client::builder("127.0.0.1", p0, "admin", Password::new("s3cret")).trust(TrustPolicy {
-                trust_on_first_use: true,
-                ..TrustPolicy::default()
-            });
+        let mut builder = Client::builder(
+            "127.0.0.1",
+            c.nodes[0].port,
+            "admin",
+            Password::new("s3cret"),
+        )
+        .trust(TrustPolicy {
+            trust_on_first_use: true,
+            ..TrustPolicy::default()
+        });
         if let Some(i) = identity {
             builder = builder.identity(i);
         }
@@ -695,13 +705,18 @@ async fn nodes_that_require_a_sast_client_certificate_take_the_identity() {
         assert_eq!((c.ctl_of(0), c.ctl_of(1)), (None, None));
     }
     // The signing key as identity: done on both.
-    let client = Client::builder("127.0.0.1", p0, "admin", Password::new("s3cret"))
-        .trust(TrustPolicy {
-            trust_on_first_use: true,
-            ..TrustPolicy::default()
-        })
-        .identity(ctl_client::software_identity(&s1).unwrap())
-        .build();
+    let client = Client::builder(
+        "127.0.0.1",
+        c.nodes[0].port,
+        "admin",
+        Password::new("s3cret"),
+    )
+    .trust(TrustPolicy {
+        trust_on_first_use: true,
+        ..TrustPolicy::default()
+    })
+    .identity(ctl_client::software_identity(&s1).unwrap())
+    .build();
     let outcome = client.set_mixed_mode(&[t1, t2], s1.clone()).await.unwrap();
     assert_eq!(c.ctl_of(0).as_deref(), Some(outcome.ctl.as_slice()));
     assert_eq!(c.ctl_of(1).as_deref(), Some(outcome.ctl.as_slice()));

@@ -9,7 +9,7 @@
 //! argon2id hashes of 64 KiB instead of the 19 MiB a real node uses (a node keeps that
 //! memory per checking thread). There is no target: the figures go in the README.
 //!
-//! Run: `cargo bench -p ctl-client --bench fleet` (`FLEET=N` for another number of clusters).
+//! Run: `cargo bench -p ctl-benches --bench fleet` (`FLEET=N` for another number of clusters).
 #![allow(
     missing_docs,
     clippy::unwrap_used,
@@ -20,9 +20,7 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-mod support;
-
-use support::{DELAY, light_hash, mixed_mode, start, template};
+use ctl_benches::cluster::{DELAY, light_hash, mixed_mode, start, template};
 
 /// The peak resident memory of this process, from /proc (Linux).
 fn peak_rss_mib() -> Option<u64> {

@@ -1,5 +1,7 @@
 //! What the supercluster and fleet benches share: providers in this process that answer
-//! after an injected delay, cluster set-up, the tokens, and one first-time mixed mode.
+//! after an injected delay, cluster set-up from the tests' node template, the tokens, and
+//! one first-time mixed mode.
+#![allow(clippy::unwrap_used, clippy::missing_panics_doc)] // bench fixtures: a broken set-up panics
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -13,7 +15,7 @@ use ctl_providerd::config::{Config, MemberConfig};
 use ctl_providerd::node::Node;
 
 /// The round trip every provider adds to each answer.
-pub(crate) const DELAY: Duration = Duration::from_millis(20);
+pub const DELAY: Duration = Duration::from_millis(20);
 
 /// A node that answers after [`DELAY`].
 struct Delayed(Node);
@@ -41,11 +43,7 @@ impl Handler for Delayed {
 }
 
 /// Serves `config` on `listener`, on `runtime`.
-pub(crate) fn serve(
-    config: Config,
-    listener: std::net::TcpListener,
-    runtime: &tokio::runtime::Handle,
-) {
+pub fn serve(config: Config, listener: std::net::TcpListener, runtime: &tokio::runtime::Handle) {
     let chain = ctl_providerd::read_pem_blocks(&config.tls_certificate, "CERTIFICATE").unwrap();
     let key = ctl_providerd::read_pem_blocks(&config.tls_key, "PRIVATE KEY")
         .unwrap()
@@ -68,35 +66,17 @@ pub(crate) fn serve(
     });
 }
 
-/// `ctl-providerd init` of one node in `dir` (password `bench` for `admin`); its config.
-pub(crate) fn init(
-    dir: &Path,
-    name: &str,
-    port: u16,
-    services: &str,
-    first: bool,
-    members: Vec<String>,
-) -> Config {
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(dir.join("password"), "bench\n").unwrap();
-    ctl_providerd::init::run(&ctl_providerd::init::InitArgs {
-        dir: dir.to_owned(),
-        node: name.to_owned(),
-        listen: format!("127.0.0.1:{port}").parse().unwrap(),
-        first_node: first,
-        services: services.split(',').map(str::to_owned).collect(),
-        member: members,
-        alternate_tftp: Vec::new(),
-        firewall: Vec::new(),
-        user: "admin".to_owned(),
-        password_file: dir.join("password"),
-    })
-    .unwrap();
-    Config::load(&dir.join("provider.toml")).unwrap()
+/// One node from the tests' template (user `admin`, password `s3cret`), written in `dir`;
+/// its configuration.
+pub fn init(dir: &Path, name: &str, services: &str, first: bool) -> Config {
+    let services: Vec<&str> = services.split(',').collect();
+    let mut setup = ctl_test_support::node_setup(dir, name, 0, &services);
+    setup.first_node(first);
+    Config::load(&setup.write().unwrap()).unwrap()
 }
 
 /// The 27 subsequent nodes of the Cisco supercluster: 16 CallManager, 2 TFTP, 9 media.
-pub(crate) fn supercluster_members() -> Vec<(String, &'static str)> {
+pub fn supercluster_members() -> Vec<(String, &'static str)> {
     let mut others: Vec<(String, &str)> = Vec::new();
     others.extend((1..=16).map(|i| (format!("cm{i:02}"), "callmanager,provider")));
     others.extend((1..=2).map(|i| (format!("tftp{i}"), "tftp,provider")));
@@ -105,7 +85,7 @@ pub(crate) fn supercluster_members() -> Vec<(String, &'static str)> {
 }
 
 /// Two SAST certificates and the signer of the first.
-pub(crate) fn tokens() -> (Vec<Certificate>, ctl_token::SoftwareSigner) {
+pub fn tokens() -> (Vec<Certificate>, ctl_token::SoftwareSigner) {
     let keys = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ctl-format/tests/vectors/keys");
     let s1 = ctl_token::SoftwareSigner::from_files(&keys.join("sast1.pem"), None).unwrap();
     let s2 = ctl_token::SoftwareSigner::from_files(&keys.join("sast2.pem"), None).unwrap();
@@ -115,8 +95,8 @@ pub(crate) fn tokens() -> (Vec<Certificate>, ctl_token::SoftwareSigner) {
 }
 
 /// First-time mixed mode on the cluster whose first node is `addr`: time, targets, CTL size.
-pub(crate) async fn mixed_mode(addr: SocketAddr) -> (Duration, usize, usize) {
-    let client = Client::builder("127.0.0.1", addr.port(), "admin", Password::new("bench"))
+pub async fn mixed_mode(addr: SocketAddr) -> (Duration, usize, usize) {
+    let client = Client::builder("127.0.0.1", addr.port(), "admin", Password::new("s3cret"))
         .trust(TrustPolicy {
             trust_on_first_use: true,
             ..TrustPolicy::default()
@@ -136,36 +116,34 @@ pub(crate) async fn mixed_mode(addr: SocketAddr) -> (Duration, usize, usize) {
     )
 }
 
-/// An argon2id hash of `bench` with 64 KiB of memory.
-pub(crate) fn light_hash() -> String {
+/// An argon2id hash of the template's password with 64 KiB of memory.
+pub fn light_hash() -> String {
     use argon2::PasswordHasher as _;
     let params = argon2::Params::new(64, 1, 1, None).unwrap();
     argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
-        .hash_password(b"bench")
+        .hash_password(b"s3cret")
         .unwrap()
         .to_string()
 }
 
 /// The node configurations of one supercluster, made once: the first node's, then the others'.
-pub(crate) fn template(root: &Path) -> (Config, Vec<Config>) {
+pub fn template(root: &Path) -> (Config, Vec<Config>) {
     let others = supercluster_members()
         .iter()
-        .map(|(name, services)| init(&root.join(name), name, 0, services, false, Vec::new()))
+        .map(|(name, services)| init(&root.join(name), name, services, false))
         .collect();
     let first = init(
         &root.join("pub"),
         "pub",
-        0,
         "callmanager,tftp,capf,provider",
         true,
-        Vec::new(),
     );
     (first, others)
 }
 
 /// Starts cluster `k` from the template (with directories of its own under `root`, and
 /// `hash` as the password hash when given); returns its first node's address.
-pub(crate) fn start(
+pub fn start(
     root: &Path,
     k: usize,
     (first, others): &(Config, Vec<Config>),

@@ -12,7 +12,7 @@
 //! measures the machine rather than the client. The same comparison with the real hashes
 //! is printed after it, with the cost of one check, for information.
 //!
-//! Run: `cargo bench -p ctl-client --bench supercluster`.
+//! Run: `cargo bench -p ctl-benches --bench supercluster`.
 #![allow(
     missing_docs,
     clippy::unwrap_used,
@@ -22,9 +22,7 @@
 
 use std::time::{Duration, Instant};
 
-mod support;
-
-use support::{DELAY, light_hash, mixed_mode, start, template};
+use ctl_benches::cluster::{DELAY, light_hash, mixed_mode, start, template};
 
 /// Runs first-time mixed mode on a one-node cluster and on a supercluster (clusters
 /// `k`, `k + 1` of the template); prints both and returns the ratio.

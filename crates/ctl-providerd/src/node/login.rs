@@ -1,0 +1,178 @@
+//! Logins: password checks on a few dedicated threads (argon2id), back-off after a
+//! failure, lockout after several.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use argon2::Argon2;
+use ctl_provider::message::{ErrorCode, Password, Response};
+use ctl_provider::net::PeerInfo;
+
+use super::{Node, Refusal};
+
+/// Failed logins of one user from one address.
+#[derive(Default)]
+pub(super) struct Failures {
+    count: u32,
+    locked_until: Option<Instant>,
+}
+
+type HashJob = (Password, String, tokio::sync::oneshot::Sender<bool>);
+
+/// A few threads that check passwords against argon2 PHC strings.
+pub(super) struct Hasher {
+    jobs: std::sync::mpsc::SyncSender<HashJob>,
+}
+
+impl Hasher {
+    pub(super) fn start(threads: usize) -> Self {
+        let (jobs, rx) = std::sync::mpsc::sync_channel::<HashJob>(1024);
+        let rx = Arc::new(Mutex::new(rx));
+        for _ in 0..threads.max(1) {
+            let rx = Arc::clone(&rx);
+            std::thread::spawn(move || {
+                // Each thread keeps its argon2 memory for the next check: allocating 19 MiB
+                // per login would fragment the heap and grow the process with every login.
+                let mut blocks: Vec<argon2::Block> = Vec::new();
+                loop {
+                    let job = rx
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .recv();
+                    let Ok((password, hash, reply)) = job else {
+                        return;
+                    };
+                    let _ = reply.send(verify_with(
+                        &mut blocks,
+                        password.expose().as_bytes(),
+                        &hash,
+                    ));
+                }
+            });
+        }
+        Self { jobs }
+    }
+
+    /// Whether `password` matches `hash` (false when the queue is full).
+    pub(super) async fn verify(&self, password: Password, hash: String) -> bool {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if self.jobs.try_send((password, hash, tx)).is_err() {
+            return false;
+        }
+        rx.await.unwrap_or(false)
+    }
+}
+
+/// Checks a password against an argon2 PHC string, computing into `blocks` (grown as needed).
+fn verify_with(blocks: &mut Vec<argon2::Block>, password: &[u8], phc: &str) -> bool {
+    let Ok(parsed) = argon2::PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+        return false;
+    };
+    let (Ok(params), Ok(algorithm)) = (
+        argon2::Params::try_from(&parsed),
+        argon2::Algorithm::try_from(parsed.algorithm.as_str()),
+    ) else {
+        return false;
+    };
+    let version = match parsed.version.map(argon2::Version::try_from) {
+        None => argon2::Version::default(),
+        Some(Ok(v)) => v,
+        Some(Err(_)) => return false,
+    };
+    let needed = params.block_count();
+    if blocks.len() < needed {
+        blocks.resize(needed, argon2::Block::default());
+    }
+    let expected = expected.as_bytes();
+    let mut out = vec![0u8; expected.len()];
+    let Some(memory) = blocks.get_mut(..needed) else {
+        return false;
+    };
+    if Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(password, salt.as_ref(), &mut out, memory)
+        .is_err()
+    {
+        return false;
+    }
+    // Constant time: every byte is compared whatever the first difference.
+    out.iter()
+        .zip(expected)
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+        == 0
+}
+
+impl Node {
+    /// LOGIN: a user of the configuration with the right password, unless its user and
+    /// address are locked out; failures back off and lock out after a few.
+    pub(super) async fn check_login(
+        &self,
+        peer: &PeerInfo,
+        user: &str,
+        password: &Password,
+    ) -> Result<Response, Refusal> {
+        let key = format!("{user}@{}", peer.addr.ip());
+        let limits = &self.config.limits;
+        {
+            let inner = self.inner();
+            if let Some(f) = inner.failures.get(&key)
+                && f.locked_until.is_some_and(|t| t > Instant::now())
+            {
+                return Err(Refusal::new(
+                    ErrorCode::LockedOut,
+                    "too many failed logins; try again later",
+                ));
+            }
+        }
+        let found = self.users.iter().find(|u| u.name == user);
+        // Unknown users cost the same as wrong passwords.
+        let hash = found.map_or_else(
+            || {
+                self.users
+                    .first()
+                    .map(|u| u.hash.clone())
+                    .unwrap_or_default()
+            },
+            |u| u.hash.clone(),
+        );
+        let ok = self.hasher.verify(password.clone(), hash).await && found.is_some();
+        if let (true, Some(u)) = (ok, found) {
+            self.inner().failures.remove(&key);
+            self.audit(user, "login", format!("from {}", peer.addr.ip()));
+            return Ok(Response::LoginOk(u.role));
+        }
+        let (count, locked) = {
+            let mut inner = self.inner();
+            let f = inner.failures.entry(key).or_default();
+            f.count = f.count.saturating_add(1);
+            if f.count >= limits.lockout_after {
+                f.locked_until = Some(Instant::now() + Duration::from_secs(limits.lockout_secs));
+            }
+            (f.count, f.locked_until.is_some())
+        };
+        self.audit(
+            user,
+            "login-failed",
+            format!("from {} (failure {count})", peer.addr.ip()),
+        );
+        if locked {
+            return Err(Refusal::new(
+                ErrorCode::LockedOut,
+                "too many failed logins; try again later",
+            ));
+        }
+        // Back off: 1, 2, 4 ... times the base delay, at most 30 s.
+        let factor = 1u64 << count.saturating_sub(1).min(5);
+        tokio::time::sleep(
+            Duration::from_millis(limits.login_backoff_ms.saturating_mul(factor))
+                .min(Duration::from_secs(30)),
+        )
+        .await;
+        Err(Refusal::new(
+            ErrorCode::LoginRefused,
+            "wrong user or password",
+        ))
+    }
+}
