@@ -1,7 +1,7 @@
 //! The node application behind one `ctl-providerd`: what it tells ([`NodeInfo`],
-//! [`Members`]), logins ([`login`]), staging and commits ([`commit`]), cluster state
-//! ([`state`]), the on-commit hook ([`hook`]), the audit log. Handlers refuse with a
-//! [`Refusal`], which becomes an ERROR answer only at the [`Handler`] edge.
+//! [`Members`]), logins (`login`), staging and commits (`commit`), cluster state
+//! (`state`), the on-commit hook (`hook`), the audit log. Handlers refuse with a
+//! `Refusal`, which becomes an ERROR answer only at the [`Handler`] edge.
 
 mod commit;
 mod hook;
