@@ -1,17 +1,17 @@
 //! `ctl build` and `ctl sign`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::ArgMatches;
 use ctl_format::{
-    BuildError, Certificate, DigestAlgorithm, Layout, RecordSpec, Role, SignedFileBuilder, Signer,
+    BuildError, Certificate, DigestAlgorithm, Layout, RecordSpec, Role, SignedFileBuilder,
     TrustListBuilder, Version, lint, parse_trust_list,
 };
-use ctl_token::{Pkcs11Uri, SignerOptions, SoftwareSigner, TokenSigner};
 
-use crate::files::{base_name, holds_private_key, read_capped, read_certificate, write_atomic};
-use crate::inspect::now;
-use crate::{Failure, Outcome, display};
+use crate::failure::{Failure, Outcome};
+use crate::files::{base_name, display, holds_private_key, read_capped, write_atomic};
+use crate::render::now;
+use crate::signing::{self, is_uri};
 
 /// Arguments of `ctl build`. Records are written in command-line order.
 ///
@@ -168,46 +168,6 @@ fn signer_version(text: Option<&str>) -> Result<Option<Option<Version>>, Failure
     }
 }
 
-fn is_uri(text: &str) -> bool {
-    text.starts_with("pkcs11:")
-}
-
-fn parse_uri(text: &str) -> Result<Pkcs11Uri, Failure> {
-    text.parse()
-        .map_err(|e: ctl_token::UriError| Failure::usage(format!("{text}: {e}")))
-}
-
-/// A software key or a token, by what the argument looks like.
-fn load_signer(
-    source: &str,
-    candidates: &[Certificate],
-    allow_factory_pin: bool,
-) -> Result<Box<dyn Signer>, Failure> {
-    if is_uri(source) {
-        let options = SignerOptions {
-            allow_factory_pin,
-            ..SignerOptions::default()
-        };
-        let signer =
-            TokenSigner::open(&parse_uri(source)?, &options).map_err(|e| crate::token::fail(&e))?;
-        return Ok(Box::new(signer));
-    }
-    let signer = SoftwareSigner::from_key_file_matching(Path::new(source), candidates)
-        .map_err(|e| Failure::usage(e.to_string()))?;
-    Ok(Box::new(signer))
-}
-
-/// The certificate of a record argument: from its file, or from its token.
-fn record_certificate(r: &RecordArg) -> Result<Certificate, Failure> {
-    let text = r.path.to_string_lossy();
-    if is_uri(&text) {
-        let der = ctl_token::pkcs11::certificate_for(&parse_uri(&text)?)
-            .map_err(|e| crate::token::fail(&e))?;
-        return Certificate::from_der(&der).map_err(|e| Failure::usage(format!("{text}: {e}")));
-    }
-    read_certificate(&r.path)
-}
-
 pub(crate) fn run_build(args: &BuildArgs, matches: Option<&ArgMatches>) -> Outcome {
     let records = records_in_order(args, matches)?;
     if records.is_empty() {
@@ -217,10 +177,10 @@ pub(crate) fn run_build(args: &BuildArgs, matches: Option<&ArgMatches>) -> Outco
     }
     let certs: Vec<Certificate> = records
         .iter()
-        .map(record_certificate)
+        .map(|r| signing::certificate(&r.path.to_string_lossy()))
         .collect::<Result<_, _>>()?;
     let signer = match &args.signer {
-        Some(s) => load_signer(s, &certs, args.allow_factory_pin)?,
+        Some(s) => signing::open(s, &certs, args.allow_factory_pin)?,
         None => {
             let first = records
                 .iter()
@@ -228,7 +188,7 @@ pub(crate) fn run_build(args: &BuildArgs, matches: Option<&ArgMatches>) -> Outco
                 .ok_or_else(|| {
                     Failure::usage("build: no signer; give --signer, or a --sast token URI or file that holds a private key")
                 })?;
-            load_signer(
+            signing::open(
                 &first.path.to_string_lossy(),
                 &certs,
                 args.allow_factory_pin,
@@ -267,9 +227,8 @@ pub(crate) fn run_build(args: &BuildArgs, matches: Option<&ArgMatches>) -> Outco
         b.push(spec);
     }
     let out = display(&args.out);
-    let bytes = b
-        .build(signer.as_ref())
-        .map_err(|e| build_failure(&out, &e))?;
+    let signer = signer.shared();
+    let bytes = b.build(&*signer).map_err(|e| build_failure(&out, &e))?;
     let doc = parse_trust_list(&bytes)
         .map_err(|e| Failure::failed(format!("{out}: built file does not parse: {e}")))?;
     for w in lint(&doc, now()) {
@@ -331,7 +290,7 @@ const MAX_PAYLOAD: u64 = 64 * 1024 * 1024;
 
 pub(crate) fn run_sign(args: &SignArgs) -> Outcome {
     let payload = read_capped(&args.file, MAX_PAYLOAD)?;
-    let signer = load_signer(&args.signer, &[], args.allow_factory_pin)?;
+    let signer = signing::open(&args.signer, &[], args.allow_factory_pin)?.shared();
     let out = args.out.clone().unwrap_or_else(|| {
         let mut p = args.file.clone().into_os_string();
         p.push(".sgn");
@@ -346,7 +305,7 @@ pub(crate) fn run_sign(args: &SignArgs) -> Outcome {
             None => u32::try_from(now()).unwrap_or(u32::MAX),
         });
     let bytes = b
-        .build(&payload, &signer)
+        .build(&payload, &*signer)
         .map_err(|e| build_failure(&display(&out), &e))?;
     write_atomic(&out, &bytes)?;
     println!(

@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use ctl_format::{Document, Record, hex};
 use serde::Serialize;
 
+use crate::failure::{Failure, Outcome};
+use crate::files::ReadOptions;
 use crate::files::{parse, read_document};
-use crate::inspect::{record_json, role_name};
-use crate::{Failure, Outcome, ReadOptions};
+use crate::render::{record_json, role_name};
 
 /// Arguments of `ctl diff`.
 #[derive(clap::Args, Debug)]

@@ -6,7 +6,23 @@ use std::path::{Path, PathBuf};
 
 use ctl_format::{Document, FileKind, MAX_LEN, ParseOptions};
 
-use crate::{Failure, ReadOptions, display};
+use crate::failure::Failure;
+
+/// Options shared by the commands that read files.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub(crate) struct ReadOptions {
+    /// Accept SHA-256 (digest code 2), which no phone is known to use.
+    #[arg(long)]
+    pub(crate) allow_sha256: bool,
+    /// Refuse elements with unknown tags and padding before the end of the header.
+    #[arg(long)]
+    pub(crate) strict: bool,
+}
+
+/// A path as messages show it.
+pub(crate) fn display(path: &Path) -> String {
+    path.display().to_string()
+}
 
 /// `.sgn` payloads (images, ring tones) can be larger than trust lists; nothing is larger than this.
 const MAX_SIGNED_LEN: u64 = 64 * 1024 * 1024;

@@ -2,13 +2,13 @@
 
 use std::path::PathBuf;
 
-use ctl_format::{
-    Certificate, Document, FileKind, Record, Role, RsaVerifier, format_utc, hex, lint,
-};
+use ctl_format::{Document, FileKind, format_utc, hex, lint};
 use serde::Serialize;
 
-use crate::verify::{Check, with_checked};
-use crate::{Outcome, ReadOptions};
+use crate::check::{Check, with_checked};
+use crate::failure::Outcome;
+use crate::files::ReadOptions;
+use crate::render::{RecordJson, SignerJson, now, record_json, signer_json};
 
 /// Arguments of `ctl inspect`.
 #[derive(clap::Args, Debug)]
@@ -29,31 +29,6 @@ pub(crate) struct InspectArgs {
 }
 
 #[derive(Serialize)]
-pub(crate) struct SignerJson {
-    pub(crate) name: Option<String>,
-    pub(crate) issuer: Option<String>,
-    pub(crate) serial: String,
-}
-
-#[derive(Serialize)]
-pub(crate) struct RecordJson {
-    length: usize,
-    role: &'static str,
-    role_code: Option<u16>,
-    subject: Option<String>,
-    issuer: Option<String>,
-    serial: Option<String>,
-    dns_name: Option<String>,
-    ip_address: Option<String>,
-    public_key_length: Option<usize>,
-    signature_length: Option<usize>,
-    certificate_length: Option<usize>,
-    key_algorithm: Option<&'static str>,
-    certificate_sha1: Option<String>,
-    not_after: Option<u64>,
-}
-
-#[derive(Serialize)]
 struct InspectJson {
     format: &'static str,
     version: String,
@@ -69,50 +44,6 @@ struct InspectJson {
     payload_length: Option<usize>,
     signature_valid: bool,
     warnings: Vec<String>,
-}
-
-pub(crate) fn signer_json(doc: &Document<'_>) -> SignerJson {
-    let h = doc.header();
-    SignerJson {
-        name: h.signer_name().map(|s| s.into_owned()),
-        issuer: h.issuer_name().map(|s| s.into_owned()),
-        serial: hex(h.serial()),
-    }
-}
-
-/// The role name, `UNKNOWN` for other codes.
-pub(crate) fn role_name(role: Option<Role>) -> &'static str {
-    role.and_then(Role::name).unwrap_or("UNKNOWN")
-}
-
-pub(crate) fn record_json(r: &Record<'_>) -> RecordJson {
-    let cert = r
-        .certificate()
-        .and_then(|der| Certificate::from_der(der).ok());
-    RecordJson {
-        length: r.length(),
-        role: role_name(r.role()),
-        role_code: r.role().map(|x| x.0),
-        subject: r.subject_name().map(|s| s.into_owned()),
-        issuer: r.issuer_name().map(|s| s.into_owned()),
-        serial: r.serial().map(hex),
-        dns_name: r.dns_name().map(|s| s.into_owned()),
-        ip_address: r.ip_address().map(|ip| ip.to_string()),
-        public_key_length: r.public_key().map(<[u8]>::len),
-        signature_length: r.signature().map(<[u8]>::len),
-        certificate_length: r.certificate().map(<[u8]>::len),
-        key_algorithm: cert.as_ref().map(|c| c.public_key().algorithm()),
-        certificate_sha1: r
-            .certificate()
-            .map(|der| hex(&ctl_format::DigestAlgorithm::Sha1.digest(&[der]))),
-        not_after: cert.as_ref().map(Certificate::not_after),
-    }
-}
-
-pub(crate) fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 pub(crate) fn run(args: &InspectArgs) -> Outcome {
@@ -253,6 +184,3 @@ fn human(doc: &Document<'_>, check: &Check, warnings: &[String]) -> String {
     }
     s
 }
-
-/// The verifier every command uses.
-pub(crate) const VERIFIER: RsaVerifier = RsaVerifier;

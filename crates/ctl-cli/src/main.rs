@@ -8,49 +8,17 @@ use std::process::ExitCode;
 use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 mod build;
+mod check;
 mod cluster;
 mod diff;
+mod failure;
 mod files;
 mod inspect;
 mod progress;
+mod render;
+mod signing;
 mod token;
 mod verify;
-mod workflow;
-
-/// The outcome of a command that did not succeed: an exit code and one line for stderr.
-#[derive(Debug)]
-pub(crate) struct Failure {
-    code: u8,
-    message: String,
-}
-
-impl Failure {
-    /// A malformed input or a wrong call (exit 2).
-    pub(crate) fn usage(message: impl Into<String>) -> Self {
-        Self {
-            code: 2,
-            message: message.into(),
-        }
-    }
-
-    /// A failure while working, or a negative verdict (exit 1).
-    pub(crate) fn failed(message: impl Into<String>) -> Self {
-        Self {
-            code: 1,
-            message: message.into(),
-        }
-    }
-
-    /// A negative verdict already reported on stdout (exit 1, nothing on stderr).
-    pub(crate) const fn quiet(code: u8) -> Self {
-        Self {
-            code,
-            message: String::new(),
-        }
-    }
-}
-
-pub(crate) type Outcome = Result<(), Failure>;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -110,19 +78,4 @@ fn main() -> ExitCode {
             ExitCode::from(f.code)
         }
     }
-}
-
-/// Options shared by the commands that read files.
-#[derive(clap::Args, Debug, Clone, Copy)]
-pub(crate) struct ReadOptions {
-    /// Accept SHA-256 (digest code 2), which no phone is known to use.
-    #[arg(long)]
-    pub(crate) allow_sha256: bool,
-    /// Refuse elements with unknown tags and padding before the end of the header.
-    #[arg(long)]
-    pub(crate) strict: bool,
-}
-
-pub(crate) fn display(path: &std::path::Path) -> String {
-    path.display().to_string()
 }

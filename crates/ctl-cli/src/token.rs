@@ -9,7 +9,7 @@ use ctl_token::{Pkcs11Uri, SoftwareSigner};
 use secrecy::SecretString;
 use serde::Serialize;
 
-use crate::{Failure, Outcome};
+use crate::failure::{Failure, Outcome};
 
 /// `ctl token` subcommands.
 #[derive(clap::Subcommand, Debug)]
@@ -133,19 +133,9 @@ struct TokenJson {
     objects: Vec<ObjectJson>,
 }
 
-pub(crate) fn fail(e: &ctl_token::Error) -> Failure {
-    match e {
-        ctl_token::Error::Uri(_)
-        | ctl_token::Error::ModuleNotFound { .. }
-        | ctl_token::Error::AmbiguousToken { .. } => Failure::usage(e.to_string()),
-        _ => Failure::failed(e.to_string()),
-    }
-}
-
 fn describe(token: &mut Token, pin: Option<&SecretString>) -> Result<TokenJson, Failure> {
     let objects = token
-        .list_objects(pin)
-        .map_err(|e| fail(&e))?
+        .list_objects(pin)?
         .into_iter()
         .map(|e| {
             let cert = e
@@ -262,10 +252,10 @@ pub(crate) fn run(command: &TokenCommand) -> Outcome {
     match command {
         TokenCommand::List(a) => {
             let modules = match &a.module {
-                Some(p) => vec![Module::load(p).map_err(|e| fail(&e))?],
-                None => Module::defaults().map_err(|e| fail(&e))?,
+                Some(p) => vec![Module::load(p)?],
+                None => Module::defaults()?,
             };
-            let mut tokens = pkcs11::list_tokens(&modules).map_err(|e| fail(&e))?;
+            let mut tokens = pkcs11::list_tokens(&modules)?;
             let described = tokens
                 .iter_mut()
                 .map(|t| describe(t, None))
@@ -278,13 +268,10 @@ pub(crate) fn run(command: &TokenCommand) -> Outcome {
                 .uri
                 .parse()
                 .map_err(|e: ctl_token::UriError| Failure::usage(format!("{}: {e}", a.uri)))?;
-            let mut token = pkcs11::select_token(&uri).map_err(|e| fail(&e))?;
+            let mut token = pkcs11::select_token(&uri)?;
             let has_pin = uri.pin_value.is_some() || uri.pin_source.is_some();
             let pin = if has_pin {
-                Some(
-                    pin::resolve(&uri, None, &token.summary().label, false)
-                        .map_err(|e| fail(&e))?,
-                )
+                Some(pin::resolve(&uri, None, &token.summary().label, false)?)
             } else {
                 None
             };
@@ -298,10 +285,10 @@ pub(crate) fn run(command: &TokenCommand) -> Outcome {
                 .parse()
                 .map_err(|e: ctl_token::UriError| Failure::usage(format!("{}: {e}", a.uri)))?;
             let new = match &a.new_pin_file {
-                Some(p) => pin::read_pin_file(p).map_err(|e| fail(&e))?,
+                Some(p) => pin::read_pin_file(p)?,
                 None => ask_new_pin()?,
             };
-            lab::change_pin(&uri, None, &new).map_err(|e| fail(&e))?;
+            pin::change_pin(&uri, None, &new)?;
             println!(
                 "PIN changed on {}",
                 uri.token.as_deref().unwrap_or("the token")
@@ -318,13 +305,13 @@ fn ask_new_pin() -> Result<SecretString, Failure> {
             "no new PIN: give --new-pin-file, or run on a terminal to be asked",
         ));
     }
-    let read = |prompt: &str| pin::prompt(prompt).map_err(|e| fail(&e));
-    let first = read("New PIN: ")?;
-    let second = read("New PIN again: ")?;
-    if first != second {
+    use secrecy::ExposeSecret as _;
+    let first = pin::prompt("New PIN: ")?;
+    let second = pin::prompt("New PIN again: ")?;
+    if first.expose_secret() != second.expose_secret() {
         return Err(Failure::usage("the two new PINs differ; nothing changed"));
     }
-    Ok(SecretString::from(first))
+    Ok(first)
 }
 
 fn parse_id(text: &str) -> Result<Vec<u8>, Failure> {
@@ -347,9 +334,9 @@ fn parse_id(text: &str) -> Result<Vec<u8>, Failure> {
 }
 
 fn init(a: &InitArgs) -> Outcome {
-    let module = Module::load(&a.module).map_err(|e| fail(&e))?;
-    let so = pin::read_pin_file(&a.so_pin_file).map_err(|e| fail(&e))?;
-    let user = pin::read_pin_file(&a.pin_file).map_err(|e| fail(&e))?;
+    let module = Module::load(&a.module)?;
+    let so = pin::read_pin_file(&a.so_pin_file)?;
+    let user = pin::read_pin_file(&a.pin_file)?;
     let id = parse_id(&a.id)?;
     let object = a.object.clone().unwrap_or_else(|| a.label.clone());
     if !a.generate && a.import_key.is_none() {
@@ -362,18 +349,16 @@ fn init(a: &InitArgs) -> Outcome {
         Some(key) => Some(load_key_and_cert(key, a.import_cert.as_deref())?),
         None => None,
     };
-    let mut token = lab::init_token(&module, &a.label, &so, &user).map_err(|e| fail(&e))?;
+    let mut token = lab::init_token(&module, &a.label, &so, &user)?;
     let cert = match import {
         Some((key, cert)) => {
-            lab::import_rsa_key(&mut token, &user, &key, &id, &object).map_err(|e| fail(&e))?;
-            lab::import_certificate(&mut token, &user, &cert, &id, &object)
-                .map_err(|e| fail(&e))?;
+            lab::import_rsa_key(&mut token, &user, &key, &id, &object)?;
+            lab::import_certificate(&mut token, &user, &cert, &id, &object)?;
             cert
         }
         None => {
             let cn = a.common_name.clone().unwrap_or_else(|| a.label.clone());
-            lab::generate_rsa_key(&mut token, &user, a.bits, &cn, &id, &object)
-                .map_err(|e| fail(&e))?
+            lab::generate_rsa_key(&mut token, &user, a.bits, &cn, &id, &object)?
         }
     };
     let subject = ctl_format::Certificate::from_der(&cert)

@@ -207,7 +207,7 @@ pub enum Error {
         operation: &'static str,
     },
     /// No new token appeared in time.
-    #[error("no new token was inserted within {0:?}")]
+    #[error("no new token was inserted within {} s", .0.as_secs())]
     Timeout(Duration),
     /// Waiting for a token was cancelled.
     #[error("cancelled while waiting for a token")]
@@ -230,6 +230,32 @@ pub enum Error {
         /// The cryptoki error.
         #[source]
         source: cryptoki::error::Error,
+    },
+    /// A token collected as a security token holds no certificate.
+    #[error("token {token} holds no certificate; it is not a security token")]
+    NotASecurityToken {
+        /// The token.
+        token: String,
+    },
+    /// A token collected as a security token holds several certificates with keys.
+    #[error("token {token} holds {} certificates ({}); name the one to use with --token pkcs11:...;object=LABEL", labels.len(), labels.join(", "))]
+    WhichCertificate {
+        /// The token.
+        token: String,
+        /// The labels of its certificates.
+        labels: Vec<String>,
+    },
+    /// A token collected carries the certificate of one collected before.
+    #[error(
+        "token {token} carries the certificate of token {earlier} ({subject}); each security token must be another"
+    )]
+    SameToken {
+        /// The token.
+        token: String,
+        /// Which token (from 1) had it.
+        earlier: usize,
+        /// The certificate's subject.
+        subject: String,
     },
     /// A lab operation that this module cannot do (no free slot to initialize a token in).
     #[error("{0}")]

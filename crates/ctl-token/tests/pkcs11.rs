@@ -192,7 +192,8 @@ fn a_factory_pin_is_refused_until_changed() {
         ..no_prompt()
     };
     TokenSigner::open(&uri(&label, "Cisco123"), &custom).unwrap();
-    lab::change_pin(&uri(&label, "Cisco123"), None, &pin("n3w-PIN-4711")).unwrap();
+    ctl_token::pkcs11::pin::change_pin(&uri(&label, "Cisco123"), None, &pin("n3w-PIN-4711"))
+        .unwrap();
     assert!(TokenSigner::open(&uri(&label, "Cisco123"), &no_prompt()).is_err());
     let signer = TokenSigner::open(&uri(&label, "n3w-PIN-4711"), &no_prompt()).unwrap();
     assert_eq!(signer.sign(DigestAlgorithm::Sha1, b"x").unwrap().len(), 256);

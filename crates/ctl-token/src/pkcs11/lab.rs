@@ -1,4 +1,4 @@
-//! Lab operations: create a token, put a key and certificate on it, change its PIN.
+//! Lab operations (feature `lab`): create a token, put a key and certificate on it.
 //!
 //! Real security tokens come initialized; these are for SoftHSM2 and labs.
 
@@ -12,8 +12,7 @@ use der::{Decode as _, Encode as _};
 use rsa::pkcs1::EncodeRsaPrivateKey as _;
 use secrecy::{ExposeSecret as _, SecretString};
 
-use super::uri::Pkcs11Uri;
-use super::{Module, Token, list_tokens, select_token};
+use super::{Module, Token, list_tokens};
 use crate::Error;
 
 /// C_InitToken always takes the one free slot, so two provisions must not overlap.
@@ -333,23 +332,4 @@ fn rsa_public_key_der(n: &[u8], e: &[u8]) -> Result<Vec<u8>, Error> {
         public_exponent: der::asn1::UintRef::new(e).map_err(|e| Error::Internal(e.to_string()))?,
     };
     key.to_der().map_err(|e| Error::Internal(e.to_string()))
-}
-
-/// Changes the user PIN of the token the URI names (C_SetPIN). The old PIN comes
-/// from `old`, or the URI's PIN sources.
-///
-/// # Errors
-/// A wrong old PIN, a new PIN the token refuses, a token that went away.
-pub fn change_pin(
-    uri: &Pkcs11Uri,
-    old: Option<&SecretString>,
-    new: &SecretString,
-) -> Result<(), Error> {
-    let mut token = select_token(uri)?;
-    let old = super::pin::resolve(uri, old, &token.summary().label, true)?;
-    let session = user_session(&mut token, &old)?;
-    session
-        .set_pin(&auth(&old), &auth(new))
-        .map_err(|e| token.error("C_SetPIN", e))?;
-    Ok(())
 }

@@ -11,6 +11,9 @@ use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::Error;
 
+pub mod collect;
+#[cfg(feature = "lab")]
+#[cfg_attr(docsrs, doc(cfg(feature = "lab")))]
 pub mod lab;
 pub mod module;
 pub mod pin;

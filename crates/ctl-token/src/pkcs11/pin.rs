@@ -1,9 +1,11 @@
 //! Where a PIN comes from: the caller, `pin-value`, `pin-source`, or the terminal.
 
-use std::io::{IsTerminal as _, Read as _};
+#[cfg(feature = "prompt")]
+use std::io::IsTerminal as _;
+use std::io::Read as _;
 use std::path::Path;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret as _, SecretString};
 use zeroize::Zeroizing;
 
 use super::uri::Pkcs11Uri;
@@ -44,19 +46,46 @@ fn source_path(source: &str) -> &Path {
     Path::new(s)
 }
 
-/// Asks for a secret on the terminal, without echo.
+/// Asks for a secret on the terminal, without echo (feature `prompt`).
 ///
 /// # Errors
 /// The terminal cannot be read.
-pub fn prompt(prompt: &str) -> Result<String, Error> {
-    rpassword::prompt_password(prompt).map_err(|e| Error::PinSource {
-        source_name: "the terminal".to_owned(),
-        reason: e.to_string(),
-    })
+#[cfg(feature = "prompt")]
+pub fn prompt(prompt: &str) -> Result<SecretString, Error> {
+    rpassword::prompt_password(prompt)
+        .map(SecretString::from)
+        .map_err(|e| Error::PinSource {
+            source_name: "the terminal".to_owned(),
+            reason: e.to_string(),
+        })
+}
+
+/// Changes the user PIN of the token the URI names (C_SetPIN). The old PIN comes
+/// from `old`, or the URI's PIN sources (or the terminal, with feature `prompt`).
+///
+/// # Errors
+/// A wrong old PIN, a new PIN the token refuses, a token that went away.
+pub fn change_pin(
+    uri: &Pkcs11Uri,
+    old: Option<&SecretString>,
+    new: &SecretString,
+) -> Result<(), Error> {
+    let mut token = super::select_token(uri)?;
+    let old = resolve(uri, old, &token.summary().label, true)?;
+    let session = token.open_rw_session()?;
+    token.login(&session, &old)?;
+    session
+        .set_pin(
+            &cryptoki::types::AuthPin::from(old.expose_secret()),
+            &cryptoki::types::AuthPin::from(new.expose_secret()),
+        )
+        .map_err(|e| token.error("C_SetPIN", e))?;
+    Ok(())
 }
 
 /// The PIN for `token`: `explicit`, else the URI's `pin-value`, else its `pin-source`,
-/// else asked on the terminal (without echo) when `prompt` is set and stdin is a terminal.
+/// else asked on the terminal (without echo) when `prompt` is set, stdin is a terminal and
+/// the crate has feature `prompt`.
 ///
 /// # Errors
 /// An unreadable source, or no PIN at all.
@@ -75,15 +104,12 @@ pub fn resolve(
     if let Some(source) = &uri.pin_source {
         return read_pin_file(source_path(source));
     }
+    #[cfg(feature = "prompt")]
     if prompt && std::io::stdin().is_terminal() {
-        let pin = rpassword::prompt_password(format!("PIN for token {token}: ")).map_err(|e| {
-            Error::PinSource {
-                source_name: "the terminal".to_owned(),
-                reason: e.to_string(),
-            }
-        })?;
-        return Ok(SecretString::from(pin));
+        return self::prompt(&format!("PIN for token {token}: "));
     }
+    #[cfg(not(feature = "prompt"))]
+    let _ = prompt;
     Err(Error::NoPin {
         token: token.to_owned(),
     })

@@ -1,0 +1,154 @@
+//! What a workflow did, per target, for people and for scripts; and its exit code.
+
+use ctl_client::{Error, Outcome as Report, TargetStatus};
+use serde::Serialize;
+
+use crate::failure::{Failure, Outcome};
+use crate::progress::Progress;
+
+#[derive(Serialize)]
+struct TargetJson {
+    name: String,
+    server: String,
+    location: String,
+    status: &'static str,
+    detail: Option<String>,
+    restart: Vec<&'static str>,
+    hook: Option<HookJson>,
+}
+
+#[derive(Serialize)]
+struct HookJson {
+    exit_status: i32,
+    message: String,
+}
+
+#[derive(Serialize)]
+struct ReportJson {
+    ok: bool,
+    ctl_sha256: String,
+    ctl_size: Option<usize>,
+    room_for_records: Option<usize>,
+    targets: Vec<TargetJson>,
+    notes: Vec<String>,
+    error: Option<String>,
+}
+
+fn targets_json(report: &ctl_client::DistributionReport) -> Vec<TargetJson> {
+    report
+        .targets
+        .iter()
+        .map(|t| TargetJson {
+            name: t.name.clone(),
+            server: t.server.clone(),
+            location: t.location.clone(),
+            status: t.status.name(),
+            detail: match &t.status {
+                TargetStatus::Failed(r) => Some(r.to_string()),
+                _ => None,
+            },
+            restart: t.restart.clone(),
+            hook: t.hook.as_ref().map(|h| HookJson {
+                exit_status: h.exit_status,
+                message: h.message.clone(),
+            }),
+        })
+        .collect()
+}
+
+fn print_targets(targets: &[TargetJson]) {
+    println!(
+        "  {:<16} {:<22} {:<10} restart",
+        "server", "provider", "status"
+    );
+    for t in targets {
+        println!(
+            "  {:<16} {:<22} {:<10} {}",
+            t.name,
+            t.server,
+            t.status,
+            if t.restart.is_empty() {
+                "-".to_owned()
+            } else {
+                t.restart.join(", ")
+            }
+        );
+        if let Some(d) = &t.detail {
+            println!("      {d}");
+        }
+        if let Some(h) = &t.hook {
+            println!("      on_commit exited {}: {}", h.exit_status, h.message);
+        }
+    }
+}
+
+/// Prints a workflow's result and maps it to an exit code.
+pub(crate) fn finish(
+    result: Result<Report, Error>,
+    progress: Option<&Progress>,
+    json: bool,
+    what: &str,
+) -> Outcome {
+    if let Some(p) = progress {
+        p.finish();
+    }
+    match result {
+        Ok(r) => {
+            let targets = targets_json(&r.distribution);
+            let unfinished = r.distribution.followups_failed();
+            let error = (!unfinished.is_empty()).then(|| {
+                format!(
+                    "the CTL is committed on every target, but {}; run the command again",
+                    unfinished.join("; ")
+                )
+            });
+            if json {
+                let out = ReportJson {
+                    ok: error.is_none(),
+                    ctl_sha256: r.distribution.hash.clone(),
+                    ctl_size: Some(r.ctl.len()),
+                    room_for_records: Some(r.room_for_records),
+                    targets,
+                    notes: r.notes,
+                    error: error.clone(),
+                };
+                println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+            } else {
+                println!(
+                    "{what}: CTL of {} bytes, SHA-256 {}",
+                    r.ctl.len(),
+                    r.distribution.hash
+                );
+                print_targets(&targets);
+                for n in &r.notes {
+                    println!("  {n}");
+                }
+                println!(
+                    "  the CTL is in CTLFile.tlv in each node's TFTP directory; room for {} more 2048-bit records",
+                    r.room_for_records
+                );
+            }
+            error.map_or(Ok(()), |e| Err(Failure::failed(e)))
+        }
+        Err(Error::Distribution(report)) => {
+            let targets = targets_json(&report);
+            if json {
+                let out = ReportJson {
+                    ok: false,
+                    ctl_sha256: report.hash.clone(),
+                    ctl_size: None,
+                    room_for_records: None,
+                    targets,
+                    notes: Vec::new(),
+                    error: Some(format!("distribution failed: {report}")),
+                };
+                println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+            } else {
+                println!("{what}: FAILED; no node took the new CTL unless listed as committed");
+                print_targets(&targets);
+            }
+            Err(Failure::failed(format!("distribution failed: {report}")))
+        }
+        Err(e) => Err(e.into()),
+    }
+}

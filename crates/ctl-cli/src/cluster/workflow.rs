@@ -1,0 +1,417 @@
+//! `ctl cluster status|set-mode|update|remove-entry|add-tftp|add-firewall`: the Cisco CTL
+//! Client workflows, through `ctl-client`.
+
+use std::io::{IsTerminal as _, Write as _};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ctl_client::{Changes, ClientIdentity, Peer, Selector};
+use ctl_format::Certificate;
+
+use super::ClusterCommand;
+use super::connect::{ConnectArgs, client, runtime, save_trust};
+use super::report::finish;
+use crate::failure::{Failure, Outcome};
+use crate::signing::{self, Signing};
+
+/// Output and confirmation flags of the changing commands.
+#[derive(clap::Args, Debug)]
+pub(crate) struct Common {
+    #[command(flatten)]
+    connect: ConnectArgs,
+    /// Do not ask for confirmation (required when not on a terminal).
+    #[arg(long)]
+    yes: bool,
+    /// Print one JSON report.
+    #[arg(long)]
+    json: bool,
+    /// Let tokens still on their factory PIN sign (labs only).
+    #[arg(long)]
+    allow_factory_pin: bool,
+    /// Authenticate the TLS sessions with the signing token (its certificate and key), for
+    /// nodes that stage and commit only for a SAST client certificate.
+    #[arg(long)]
+    tls_with_token: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct StatusArgs {
+    #[command(flatten)]
+    connect: ConnectArgs,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `mixed` or `non-secure`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub(crate) enum Mode {
+    /// Mixed (secure) mode: builds and distributes the first CTL.
+    Mixed,
+    /// Non-secure: the CTL stays, its server records carry no certificates.
+    NonSecure,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct SetModeArgs {
+    /// The mode.
+    mode: Mode,
+    /// A security token: a pkcs11: URI or a PEM with key and certificate. Mixed mode
+    /// needs at least two; the last one signs. Non-secure: one of the current CTL's.
+    #[arg(
+        long = "token",
+        value_name = "URI|PEM",
+        required_unless_present = "collect"
+    )]
+    tokens: Vec<String>,
+    /// Mixed mode: collect N hardware tokens one at a time instead of --token (remove
+    /// every token first, then insert each when asked; the last one inserted signs).
+    #[arg(long, value_name = "N", conflicts_with = "tokens")]
+    collect: Option<usize>,
+    #[command(flatten)]
+    collect_with: CollectArgs,
+    #[command(flatten)]
+    common: Common,
+}
+
+/// How `--collect` finds and unlocks the tokens.
+#[derive(clap::Args, Debug)]
+pub(crate) struct CollectArgs {
+    /// The PKCS#11 module of the tokens (default: CTL_PKCS11_MODULE, else every
+    /// well-known module present).
+    #[arg(long, value_name = "PATH", requires = "collect")]
+    module: Option<PathBuf>,
+    /// A file holding the PIN of the last token, which signs (default: asked without echo).
+    #[arg(long, value_name = "FILE", requires = "collect")]
+    pin_file: Option<PathBuf>,
+    /// How long to wait for each token, in seconds.
+    #[arg(long, value_name = "S", default_value_t = 300)]
+    token_wait: u64,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct UpdateArgs {
+    /// The signing token: one of the current CTL's (pkcs11: URI or PEM).
+    #[arg(long, value_name = "URI|PEM")]
+    token: String,
+    /// A token to add (its certificate: pkcs11: URI, PEM or DER); repeatable.
+    #[arg(long, value_name = "URI|PEM")]
+    add_token: Vec<String>,
+    /// An alternate TFTP server to add, by its CTL provider; repeatable.
+    #[arg(long, value_name = "NAME=HOST:PORT")]
+    add_tftp: Vec<String>,
+    /// A firewall to add, by its CTL provider; repeatable.
+    #[arg(long, value_name = "NAME=HOST:PORT")]
+    add_firewall: Vec<String>,
+    /// An alternate TFTP server or firewall to remove, by name; repeatable.
+    #[arg(long, value_name = "NAME")]
+    remove_peer: Vec<String>,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct RemoveArgs {
+    /// The signing token: one of the current CTL's, not the one removed.
+    #[arg(long, value_name = "URI|PEM")]
+    token: String,
+    /// The entry's certificate serial, hex.
+    #[arg(
+        long,
+        value_name = "HEX",
+        conflicts_with = "subject",
+        required_unless_present = "subject"
+    )]
+    serial: Option<String>,
+    /// The entry's subject, as `ctl inspect` prints it.
+    #[arg(long, value_name = "TEXT")]
+    subject: Option<String>,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct PeerArgs {
+    /// NAME=HOST:PORT of the server's CTL provider.
+    #[arg(value_name = "NAME=HOST:PORT")]
+    peer: String,
+    /// The signing token: one of the current CTL's.
+    #[arg(long, value_name = "URI|PEM")]
+    token: String,
+    #[command(flatten)]
+    common: Common,
+}
+
+/// The signing token, and the TLS identity it gives when asked for.
+struct SigningToken {
+    signer: Signing,
+    identity: Option<ClientIdentity>,
+}
+
+impl SigningToken {
+    fn new(signer: Signing, tls: bool) -> Result<Self, Failure> {
+        let identity = if tls { Some(signer.identity()?) } else { None };
+        Ok(Self { signer, identity })
+    }
+}
+
+/// A signer for a token argument (the PIN from the URI or the terminal).
+fn token_signer(arg: &str, common: &Common) -> Result<SigningToken, Failure> {
+    SigningToken::new(
+        signing::open(arg, &[], common.allow_factory_pin)?,
+        common.tls_with_token,
+    )
+}
+
+/// The Cisco way: remove every token, insert them one at a time; each one's certificate
+/// is read, two at once are refused; the last one signs (its PIN from `--pin-file`, or
+/// asked). Prompts go to stderr.
+fn collect_tokens(
+    n: usize,
+    args: &CollectArgs,
+    common: &Common,
+) -> Result<(Vec<Certificate>, SigningToken), Failure> {
+    use ctl_token::pkcs11::collect::{Step, collect};
+    use ctl_token::pkcs11::{Module, wait};
+    if n < 2 {
+        return Err(Failure::usage(format!(
+            "--collect {n}: mixed mode needs at least two security tokens"
+        )));
+    }
+    let modules = match &args.module {
+        Some(p) => vec![Module::load(p)?],
+        None => Module::defaults()?,
+    };
+    let options = wait::Wait {
+        timeout: Duration::from_secs(args.token_wait),
+        rescan: true,
+        ..wait::Wait::default()
+    };
+    let collected = collect(&modules, n, &options, |step| match step {
+        Step::AlreadyPresent { count } => eprintln!(
+            "{count} token(s) already present do not count; insert each token to collect when asked"
+        ),
+        Step::Insert { index, of, wait } => eprintln!(
+            "insert security token {index} of {of} (waiting up to {} s)",
+            wait.as_secs()
+        ),
+        Step::Collected {
+            index,
+            of,
+            token,
+            certificate,
+        } => eprintln!(
+            "token {index} of {of}: {token} ({}, serial {})",
+            certificate.subject, certificate.serial
+        ),
+        Step::Remove => eprintln!("remove it"),
+        _ => {}
+    })?;
+    let uri = ctl_token::Pkcs11Uri {
+        pin_source: args
+            .pin_file
+            .as_ref()
+            .map(|p| format!("file:{}", p.display())),
+        ..collected.last_uri
+    };
+    eprintln!(
+        "signing with token {n}, {}: keep it inserted",
+        collected.last
+    );
+    let signer = ctl_token::TokenSigner::open(
+        &uri,
+        &ctl_token::SignerOptions {
+            allow_factory_pin: common.allow_factory_pin,
+            ..ctl_token::SignerOptions::default()
+        },
+    )?;
+    let signer = SigningToken::new(
+        Signing::Token(std::sync::Arc::new(signer)),
+        common.tls_with_token,
+    )?;
+    Ok((collected.certificates, signer))
+}
+
+fn confirm(common: &Common, what: &str) -> Result<(), Failure> {
+    if common.yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::usage(format!(
+            "{what}: not on a terminal; give --yes to proceed without confirmation"
+        )));
+    }
+    eprint!(
+        "{what} on the cluster of {}. Proceed? [y/N] ",
+        common.connect.publisher
+    );
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| Failure::failed(e.to_string()))?;
+    if matches!(answer.trim(), "y" | "Y" | "yes") {
+        Ok(())
+    } else {
+        Err(Failure::failed("cancelled; nothing changed"))
+    }
+}
+
+fn peer(text: &str, firewall: bool) -> Result<Peer, Failure> {
+    let bad = || Failure::usage(format!("{text}: expected NAME=HOST:PORT"));
+    let (name, addr) = text.split_once('=').ok_or_else(bad)?;
+    let (host, port) = addr.rsplit_once(':').ok_or_else(bad)?;
+    Ok(Peer {
+        name: name.to_owned(),
+        host: host.trim_matches(['[', ']']).to_owned(),
+        port: port.parse().map_err(|_| bad())?,
+        firewall,
+    })
+}
+
+/// Asks (`what.0`), opens the signing token, connects (with the token's TLS identity when
+/// asked), runs `changes` as an update and reports it (as `what.1`).
+fn run_update(
+    rt: &tokio::runtime::Runtime,
+    common: &Common,
+    token: &str,
+    what: (&str, &str),
+    changes: Changes,
+) -> Outcome {
+    confirm(common, what.0)?;
+    let token = token_signer(token, common)?;
+    let (client, progress) = client(&common.connect, common.json, token.identity.clone())?;
+    let result = rt.block_on(client.update(token.signer.shared(), &changes));
+    save_trust(&client, &common.connect)?;
+    finish(result, progress.as_ref(), common.json, what.1)
+}
+
+pub(crate) fn run(command: &ClusterCommand) -> Outcome {
+    let rt = runtime()?;
+    match command {
+        ClusterCommand::Status(a) => {
+            let (client, progress) = client(&a.connect, a.json, None)?;
+            let result = rt.block_on(client.status());
+            if let Some(p) = &progress {
+                p.finish();
+            }
+            let (ctl, changes) = result.map_err(|e| Failure::failed(e.to_string()))?;
+            save_trust(&client, &a.connect)?;
+            let texts: Vec<String> = changes.iter().map(ToString::to_string).collect();
+            if a.json {
+                let out = serde_json::json!({
+                    "stale": !changes.is_empty(),
+                    "ctl_sha256": ctl_format::hex(&ctl_provider::ctl_hash(&ctl)),
+                    "changes": texts,
+                });
+                println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+            } else if texts.is_empty() {
+                println!("up to date: the CTL covers the cluster as it is");
+            } else {
+                println!(
+                    "STALE: the cluster changed since the CTL was built; run `ctl cluster update`:"
+                );
+                for t in &texts {
+                    println!("  - {t}");
+                }
+            }
+            if changes.is_empty() {
+                Ok(())
+            } else {
+                Err(Failure::quiet(1))
+            }
+        }
+        ClusterCommand::SetMode(a) => match a.mode {
+            Mode::Mixed => {
+                let (certs, token) = if let Some(n) = a.collect {
+                    confirm(&a.common, "set mixed mode")?;
+                    collect_tokens(n, &a.collect_with, &a.common)?
+                } else {
+                    let certs = a
+                        .tokens
+                        .iter()
+                        .map(|t| signing::certificate(t))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    confirm(&a.common, "set mixed mode")?;
+                    let last = a
+                        .tokens
+                        .last()
+                        .ok_or_else(|| Failure::usage("give --token"))?;
+                    (certs, token_signer(last, &a.common)?)
+                };
+                let (client, progress) =
+                    client(&a.common.connect, a.common.json, token.identity.clone())?;
+                let result = rt.block_on(client.set_mixed_mode(&certs, token.signer.shared()));
+                save_trust(&client, &a.common.connect)?;
+                finish(result, progress.as_ref(), a.common.json, "set-mode")
+            }
+            Mode::NonSecure => {
+                if a.collect.is_some() {
+                    return Err(Failure::usage(
+                        "--collect is for mixed mode; non-secure mode signs with one --token of the current CTL",
+                    ));
+                }
+                let first = a
+                    .tokens
+                    .first()
+                    .ok_or_else(|| Failure::usage("give --token"))?;
+                let changes = Changes {
+                    non_secure: true,
+                    ..Changes::default()
+                };
+                let what = ("set non-secure mode", "set-mode");
+                run_update(&rt, &a.common, first, what, changes)
+            }
+        },
+        ClusterCommand::Update(a) => {
+            let add_tokens = a
+                .add_token
+                .iter()
+                .map(|t| signing::certificate(t))
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut add_peers = Vec::new();
+            for (list, firewall) in [(&a.add_tftp, false), (&a.add_firewall, true)] {
+                for p in list {
+                    add_peers.push(peer(p, firewall)?);
+                }
+            }
+            let changes = Changes {
+                add_tokens,
+                add_peers,
+                remove_peers: a.remove_peer.clone(),
+                ..Changes::default()
+            };
+            let what = ("update the CTL", "update");
+            run_update(&rt, &a.common, &a.token, what, changes)
+        }
+        ClusterCommand::RemoveEntry(a) => {
+            let selector = match (&a.serial, &a.subject) {
+                (Some(s), _) => Selector::Serial(s.to_ascii_lowercase()),
+                (None, Some(t)) => Selector::Subject(t.clone()),
+                (None, None) => return Err(Failure::usage("give --serial or --subject")),
+            };
+            let changes = Changes {
+                remove: Some(selector),
+                ..Changes::default()
+            };
+            let what = ("remove an entry", "remove-entry");
+            run_update(&rt, &a.common, &a.token, what, changes)
+        }
+        ClusterCommand::AddTftp(a) | ClusterCommand::AddFirewall(a) => {
+            let firewall = matches!(command, ClusterCommand::AddFirewall(_));
+            let changes = Changes {
+                add_peers: vec![peer(&a.peer, firewall)?],
+                ..Changes::default()
+            };
+            let what = if firewall {
+                ("add a firewall", "add-firewall")
+            } else {
+                ("add an alternate TFTP server", "add-tftp")
+            };
+            run_update(&rt, &a.common, &a.token, what, changes)
+        }
+        ClusterCommand::Discover(_) => {
+            Err(Failure::usage("discover is handled by the cluster module"))
+        }
+    }
+}
