@@ -86,7 +86,7 @@ pub fn supercluster_members() -> Vec<(String, &'static str)> {
 
 /// Two SAST certificates and the signer of the first.
 pub fn tokens() -> (Vec<Certificate>, ctl_token::SoftwareSigner) {
-    let keys = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ctl-format/tests/vectors/keys");
+    let keys = ctl_test_support::keys();
     let s1 = ctl_token::SoftwareSigner::from_files(&keys.join("sast1.pem"), None).unwrap();
     let s2 = ctl_token::SoftwareSigner::from_files(&keys.join("sast2.pem"), None).unwrap();
     let c1 = Certificate::from_der(ctl_format::Signer::certificate(&s1)).unwrap();

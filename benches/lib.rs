@@ -6,14 +6,9 @@ pub mod cluster;
 use ctl_format::{Certificate, MAX_LEN, RecordSpec, Role, TrustListBuilder};
 use ctl_token::SoftwareSigner;
 
-const KEYS: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../crates/ctl-format/tests/vectors/keys"
-);
-
 fn read(name: &str) -> Vec<u8> {
-    let path = format!("{KEYS}/{name}");
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    let path = ctl_test_support::fixture(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// The `sast1` test identity as a software signer.

@@ -21,21 +21,18 @@ fn main() {
         "this benchmark needs SoftHSM2 at {} (apt-get install softhsm2)",
         module.display()
     );
-    let keys = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../crates/ctl-format/tests/vectors/keys"
-    );
+    let keys = ctl_test_support::keys();
     let (mut token, label) = ctl_test_support::new_token("bench", "1234");
     let pin = SecretString::from("1234");
     let key = rsa::PrivateKey::from_pkcs8_pem(
-        &std::fs::read_to_string(format!("{keys}/sast1.key.pem")).unwrap(),
+        &std::fs::read_to_string(keys.join("sast1.key.pem")).unwrap(),
     )
     .unwrap();
     lab::import_rsa_key(&mut token, &pin, &key, &[1], "sast1").unwrap();
     lab::import_certificate(
         &mut token,
         &pin,
-        &std::fs::read(format!("{keys}/sast1.crt.der")).unwrap(),
+        &std::fs::read(keys.join("sast1.crt.der")).unwrap(),
         &[1],
         "sast1",
     )

@@ -49,7 +49,7 @@ fn line(e: &Event) -> String {
         Event::Committed { target } => format!("committed on {target}"),
         Event::Aborted { target } => format!("aborted on {target}"),
         Event::Failed { target, reason } => format!("FAILED on {target}: {reason}"),
-        other => format!("{other:?}"),
+        _ => "progress".to_owned(),
     }
 }
 

@@ -232,16 +232,17 @@ fn print_tokens(tokens: &[TokenJson], json: bool) {
             };
             match &o.certificate {
                 Some(c) => println!(
-                    "  - {:?} id {}: {key}{private}; certificate {} serial {} until {} UTC",
-                    o.label,
+                    "  - \"{}\" id {}: {key}{private}; certificate {} serial {} until {} UTC",
+                    o.label.escape_debug(),
                     o.id,
                     c.subject,
                     c.serial,
                     format_utc(c.not_after)
                 ),
                 None => println!(
-                    "  - {:?} id {}: {key}{private}; no certificate",
-                    o.label, o.id
+                    "  - \"{}\" id {}: {key}{private}; no certificate",
+                    o.label.escape_debug(),
+                    o.id
                 ),
             }
         }

@@ -117,8 +117,7 @@ fn discover_prints_every_node_with_its_status_and_certificates() {
     );
 
     // A CTL holding the first node's certificate vouches for it (and only for it).
-    let vectors = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../ctl-format/tests/vectors/keys");
+    let vectors = ctl_test_support::keys();
     let ctl = tmp.path().join("CTLFile.tlv");
     let o = Command::new(env!("CARGO_BIN_EXE_ctl"))
         .args(["build", "--out", ctl.to_str().unwrap(), "--sast"])
@@ -159,8 +158,7 @@ fn the_workflow_commands_end_to_end() {
         .member(local("tftp1", tftp.port));
     let p1 = start(&first).port;
     support::password_file(&tmp.path().join("pub"));
-    let keys = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../ctl-format/tests/vectors/keys");
+    let keys = ctl_test_support::keys();
     let key = |n: &str| keys.join(format!("{n}.pem")).display().to_string();
     let connect = support::connect_args(&format!("127.0.0.1:{p1}"), tmp.path());
     let ctl = |args: &[&str]| {

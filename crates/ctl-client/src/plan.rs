@@ -562,13 +562,11 @@ mod tests {
     use super::*;
     use ctl_format::TrustListBuilder;
 
-    const KEYS: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../ctl-format/tests/vectors/keys/"
-    );
-
     fn cert(name: &str) -> Certificate {
-        Certificate::from_pem(&std::fs::read(format!("{KEYS}{name}.crt.pem")).unwrap()).unwrap()
+        Certificate::from_pem(
+            &std::fs::read(ctl_test_support::fixture(&format!("{name}.crt.pem"))).unwrap(),
+        )
+        .unwrap()
     }
 
     fn server(role: Role, name: &str, dns: &str, ip: [u8; 4]) -> Entry {
@@ -590,11 +588,9 @@ mod tests {
     }
 
     fn ctl(servers: &[Entry], with_certificates: bool) -> Vec<u8> {
-        let signer = ctl_token::SoftwareSigner::from_files(
-            std::path::Path::new(&format!("{KEYS}sast1.pem")),
-            None,
-        )
-        .unwrap();
+        let signer =
+            ctl_token::SoftwareSigner::from_files(&ctl_test_support::fixture("sast1.pem"), None)
+                .unwrap();
         let mut b = TrustListBuilder::new();
         b.timestamp(1_735_689_600);
         for e in token_entries(&[cert("sast1"), cert("sast2")]) {

@@ -41,13 +41,13 @@ impl Verifier for AcceptAll {
 pub struct ZeroSigner;
 
 /// A 2048-bit RSA certificate (the `sast1` test vector).
-pub const SIGNER_CERT: &[u8] = include_bytes!("testdata/sast1.crt.der");
+pub const SIGNER_CERT: &[u8] = include_bytes!("../tests/vectors/keys/sast1.crt.der");
 
 const CERTS: [&[u8]; 4] = [
     SIGNER_CERT,
-    include_bytes!("testdata/ccm.crt.der"),
-    include_bytes!("testdata/tftp.crt.der"),
-    include_bytes!("testdata/capf.crt.der"),
+    include_bytes!("../tests/vectors/keys/ccm.crt.der"),
+    include_bytes!("../tests/vectors/keys/tftp.crt.der"),
+    include_bytes!("../tests/vectors/keys/capf.crt.der"),
 ];
 
 impl Signer for ZeroSigner {

@@ -102,8 +102,10 @@ impl fmt::Display for UnknownName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "unknown {}: expected {}, found {:?}",
-            self.what, self.expected, self.found
+            "unknown {}: expected {}, found \"{}\"",
+            self.what,
+            self.expected,
+            self.found.escape_debug()
         )
     }
 }

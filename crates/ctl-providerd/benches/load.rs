@@ -76,7 +76,7 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1000);
-    let keys = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ctl-format/tests/vectors/keys");
+    let keys = ctl_test_support::keys();
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("password"), "s3cret\n").unwrap();
     let o = Command::new(BIN)

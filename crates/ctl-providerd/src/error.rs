@@ -110,6 +110,12 @@ pub enum DaemonError {
     /// An empty password.
     #[error("the password is empty")]
     EmptyPassword,
+    /// A password file whose first line is empty.
+    #[error("{}: empty password", path.display())]
+    EmptyPasswordFile {
+        /// The file.
+        path: PathBuf,
+    },
     /// A key or certificate cannot be made.
     #[error("making the node's {what}: {message}")]
     Identity {

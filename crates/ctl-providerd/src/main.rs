@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use ctl_provider::message::Password;
-use ctl_providerd::{Endpoint, Setup, run};
+use ctl_providerd::{DaemonError, Endpoint, Setup, run};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -56,13 +56,13 @@ struct InitArgs {
     )]
     services: Vec<String>,
     /// A cluster member, NAME=HOST:PORT (first node; repeatable).
-    #[arg(long, value_name = "NAME=HOST:PORT", value_parser = endpoint)]
+    #[arg(long, value_name = "NAME=HOST:PORT", value_parser = Endpoint::parse)]
     member: Vec<Endpoint>,
     /// An off-cluster alternate TFTP server, NAME=HOST:PORT (repeatable).
-    #[arg(long, value_name = "NAME=HOST:PORT", value_parser = endpoint)]
+    #[arg(long, value_name = "NAME=HOST:PORT", value_parser = Endpoint::parse)]
     alternate_tftp: Vec<Endpoint>,
     /// A firewall, NAME=HOST:PORT (repeatable).
-    #[arg(long, value_name = "NAME=HOST:PORT", value_parser = endpoint)]
+    #[arg(long, value_name = "NAME=HOST:PORT", value_parser = Endpoint::parse)]
     firewall: Vec<Endpoint>,
     /// The application user (super-user role).
     #[arg(long)]
@@ -75,21 +75,22 @@ struct InitArgs {
     require_sast_client_certificate: bool,
 }
 
-fn endpoint(text: &str) -> Result<Endpoint, String> {
-    Endpoint::parse(text).map_err(|e| e.to_string())
-}
-
 /// The password: the first line of the file, never empty.
-fn password(path: &std::path::Path) -> Result<Password, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+fn password(path: &std::path::Path) -> Result<Password, DaemonError> {
+    let text = std::fs::read_to_string(path).map_err(|source| DaemonError::File {
+        path: path.to_owned(),
+        source,
+    })?;
     let first = text.lines().next().unwrap_or("");
     if first.is_empty() {
-        return Err(format!("{}: empty password", path.display()));
+        return Err(DaemonError::EmptyPasswordFile {
+            path: path.to_owned(),
+        });
     }
     Ok(Password::new(first))
 }
 
-fn init(a: &InitArgs) -> Result<PathBuf, String> {
+fn init(a: &InitArgs) -> Result<PathBuf, DaemonError> {
     let mut setup = Setup::new(
         &a.dir,
         &a.node,
@@ -110,14 +111,14 @@ fn init(a: &InitArgs) -> Result<PathBuf, String> {
     for f in &a.firewall {
         setup.firewall(f.clone());
     }
-    setup.write().map_err(|e| e.to_string())
+    setup.write()
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Init(a) => init(&a).map(|p| println!("wrote {}", p.display())),
-        Command::Run { config } => run(&config).map_err(|e| e.to_string()),
+        Command::Run { config } => run(&config),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -22,7 +22,7 @@ use ctl_test_support::daemon::{self, Daemon};
 const BIN: &str = env!("CARGO_BIN_EXE_ctl-providerd");
 
 fn vectors() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../ctl-format/tests/vectors")
+    ctl_test_support::vectors()
 }
 
 fn init(dir: &Path, node: &str, extra: &[&str]) {

@@ -1,7 +1,11 @@
-//! Test fixtures for the token tests: a fresh SoftHSM2 token directory per process,
-//! and uniquely labelled tokens provisioned in-process.
+//! Test fixtures of the whole workspace: the one path to the test vectors and key files
+//! ([`vectors`], [`keys`], [`fixture`]), a fresh SoftHSM2 token directory per process with
+//! uniquely labelled tokens provisioned in-process, the one node template of tests and
+//! benches ([`node_setup`], [`start`]: providers in this process, bound on port 0), and
+//! `ctl-providerd` processes ([`daemon`]).
 //!
-//! Does not mock anything: the tokens are real SoftHSM2 tokens behind the real module.
+//! Does not mock anything: the tokens are real SoftHSM2 tokens behind the real module, the
+//! nodes real providers on loopback TLS.
 #![allow(clippy::missing_panics_doc)] // fixtures panic on a broken test environment by design
 
 pub mod daemon;
@@ -34,7 +38,7 @@ struct Fixture {
     module: Module,
 }
 
-fn fixture() -> &'static Fixture {
+fn softhsm() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let dir = tempfile::tempdir().expect("temporary token directory");
@@ -58,12 +62,12 @@ fn fixture() -> &'static Fixture {
 
 /// The loaded SoftHSM2 module of this test process.
 pub fn module() -> Module {
-    fixture().module.clone()
+    softhsm().module.clone()
 }
 
 /// The SOFTHSM2_CONF of this test process (for child processes).
 pub fn softhsm_conf() -> PathBuf {
-    let _ = fixture();
+    let _ = softhsm();
     PathBuf::from(std::env::var_os("SOFTHSM2_CONF").expect("set by the fixture"))
 }
 
@@ -100,9 +104,34 @@ pub fn uri(label: &str, pin: &str) -> ctl_token::Pkcs11Uri {
     .expect("test URI")
 }
 
-/// Reads a test data file of the calling crate.
-pub fn read(dir: &Path, name: &str) -> Vec<u8> {
-    std::fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+/// The project's copy of the golden vectors (`crates/ctl-format/tests/vectors`): the one
+/// home of every key, certificate, CTL and `.sgn` the tests and benches share.
+pub fn vectors() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../ctl-format/tests/vectors")
+}
+
+/// The vectors' keys and certificates (`NAME.pem`, `NAME.key.pem`, `NAME.crt.pem`, `NAME.crt.der`).
+pub fn keys() -> PathBuf {
+    vectors().join("keys")
+}
+
+/// A test file by name, from its one home: the vectors' keys, CTLs and `.sgn` files, then
+/// ctl-format's extra keys (EC, 3072 and 4096 bits), then ctl-token's odd key files
+/// (PKCS #1, encrypted).
+pub fn fixture(name: &str) -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let homes = [
+        keys(),
+        vectors().join("ctl"),
+        vectors().join("sgn/sha1"),
+        root.join("../ctl-format/tests/data"),
+        root.join("../ctl-token/tests/data"),
+    ];
+    homes
+        .iter()
+        .map(|d| d.join(name))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| panic!("no test file {name}"))
 }
 
 /// Removes a SoftHSM2 token's files from this process's token directory, as when a
@@ -125,15 +154,6 @@ pub fn remove_token_files(serial: &str) -> bool {
         }
     }
     false
-}
-
-/// A free TCP port on 127.0.0.1 (bound then released; good enough for tests).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("address")
-        .port()
 }
 
 /// A provider node served on a thread of this process, initialized in `dir` with the

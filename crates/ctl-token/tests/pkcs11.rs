@@ -7,39 +7,39 @@
     missing_docs
 )]
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use ctl_format::{
     Certificate, DigestAlgorithm, Layout, RecordSpec, RsaVerifier, Signer, TrustListBuilder, parse,
 };
-use ctl_test_support::{module, new_token, read, uri};
+use ctl_test_support::{module, new_token, uri};
 use ctl_token::pkcs11::lab;
 use ctl_token::{Error, SignerOptions, SoftwareSigner, TokenSigner};
 use rsa::pkcs8::DecodePrivateKey as _;
 use secrecy::SecretString;
 
-fn data() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data")
+/// Reads a shared test file by name.
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(ctl_test_support::fixture(name)).unwrap()
 }
 
 fn pin(p: &str) -> SecretString {
     SecretString::from(p)
 }
 
-/// A token holding the `name` test key (from tests/data) and its certificate under id 01.
+/// A token holding the `name` vector key and its certificate under id 01.
 fn token_with_vector_key(name: &str, user_pin: &str) -> String {
     let (mut token, label) = new_token(name, user_pin);
-    let key_pem = String::from_utf8(read(&data(), &format!("{name}.key.pem"))).unwrap();
+    let key_pem = String::from_utf8(fixture(&format!("{name}.key.pem"))).unwrap();
     let key = rsa::PrivateKey::from_pkcs8_pem(&key_pem).unwrap();
-    let cert = Certificate::from_pem(&read(&data(), &format!("{name}.crt.pem"))).unwrap();
+    let cert = Certificate::from_pem(&fixture(&format!("{name}.crt.pem"))).unwrap();
     lab::import_rsa_key(&mut token, &pin(user_pin), &key, &[1], name).unwrap();
     lab::import_certificate(&mut token, &pin(user_pin), cert.der(), &[1], name).unwrap();
     label
 }
 
 fn software(name: &str) -> SoftwareSigner {
-    let p = data().join(format!("{name}.pem"));
+    let p = ctl_test_support::fixture(&format!("{name}.pem"));
     SoftwareSigner::from_files(&p, None).unwrap()
 }
 
@@ -130,7 +130,7 @@ fn tls_handshake_signatures_on_the_token_verify_with_its_certificate() {
 fn a_ctl_signed_on_the_token_rebuilds_the_vector() {
     let label = token_with_vector_key("sast1", "1234");
     let signer = TokenSigner::open(&uri(&label, "1234"), &no_prompt()).unwrap();
-    let vector = read(&data(), "CTLFile-sha1.tlv");
+    let vector = fixture("CTLFile-sha1.tlv");
     let doc = parse(&vector).unwrap();
     let mut b = TrustListBuilder::new();
     b.layout(Layout::Certutils)
@@ -206,15 +206,14 @@ fn a_factory_pin_is_refused_until_changed() {
 )]
 fn a_key_without_certificate_and_a_certificate_without_key() {
     let (mut token, label) = new_token("halves", "1234");
-    let key = rsa::PrivateKey::from_pkcs8_pem(
-        &String::from_utf8(read(&data(), "sast1.key.pem")).unwrap(),
-    )
-    .unwrap();
+    let key =
+        rsa::PrivateKey::from_pkcs8_pem(&String::from_utf8(fixture("sast1.key.pem")).unwrap())
+            .unwrap();
     lab::import_rsa_key(&mut token, &pin("1234"), &key, &[7], "lonely-key").unwrap();
     lab::import_certificate(
         &mut token,
         &pin("1234"),
-        &read(&data(), "ccm.crt.der"),
+        &fixture("ccm.crt.der"),
         &[8],
         "lonely-cert",
     )
@@ -251,9 +250,7 @@ fn an_ec_key_is_refused_for_signing() {
     lab::import_certificate(
         &mut token,
         &pin("1234"),
-        Certificate::from_pem(&read(&data(), "ec.crt.pem"))
-            .unwrap()
-            .der(),
+        Certificate::from_pem(&fixture("ec.crt.pem")).unwrap().der(),
         &[3],
         "ec-key",
     )
@@ -364,7 +361,7 @@ fn a_key_generated_on_the_token_signs_with_its_self_signed_certificate() {
     let mut b = TrustListBuilder::new();
     b.push(RecordSpec::new(cert, ctl_format::Role::SAST));
     b.push(RecordSpec::new(
-        Certificate::from_der(&read(&data(), "ccm.crt.der")).unwrap(),
+        Certificate::from_der(&fixture("ccm.crt.der")).unwrap(),
         ctl_format::Role::CCM_TFTP,
     ));
     let bytes = b.build(&signer).unwrap();

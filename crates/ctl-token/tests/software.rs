@@ -10,9 +10,7 @@ use ctl_format::{
 use ctl_token::{Error, SoftwareSigner};
 
 fn data(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(name)
+    ctl_test_support::fixture(name)
 }
 
 fn read(name: &str) -> Vec<u8> {
@@ -82,7 +80,13 @@ fn refusals_name_the_file_and_the_problem() {
         ("missing.pem", None, "missing.pem"),
     ];
     for (key, cert, expected) in cases {
-        let err = SoftwareSigner::from_files(&data(key), cert.map(data).as_deref()).unwrap_err();
+        // A file that is not there is named in the error as given.
+        let key_path = if key == "missing.pem" {
+            std::env::temp_dir().join(key)
+        } else {
+            data(key)
+        };
+        let err = SoftwareSigner::from_files(&key_path, cert.map(data).as_deref()).unwrap_err();
         let text = err.to_string();
         assert!(text.contains(expected), "{key}: {text}");
         assert!(

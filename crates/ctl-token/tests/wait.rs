@@ -7,27 +7,27 @@
     missing_docs
 )]
 
-use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use ctl_format::Certificate;
-use ctl_test_support::{module, new_token, read};
+use ctl_test_support::{module, new_token};
 use ctl_token::Error;
 use ctl_token::pkcs11::{lab, list_tokens, wait};
 use rsa::pkcs8::DecodePrivateKey as _;
 use secrecy::SecretString;
 
-fn data() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data")
+/// Reads a shared test file by name.
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(ctl_test_support::fixture(name)).unwrap()
 }
 
 fn token_with_vector_key(name: &str, user_pin: &str) -> String {
     let (mut token, label) = new_token(name, user_pin);
     let pin = SecretString::from(user_pin);
-    let key_pem = String::from_utf8(read(&data(), &format!("{name}.key.pem"))).unwrap();
+    let key_pem = String::from_utf8(fixture(&format!("{name}.key.pem"))).unwrap();
     let key = rsa::PrivateKey::from_pkcs8_pem(&key_pem).unwrap();
-    let cert = Certificate::from_pem(&read(&data(), &format!("{name}.crt.pem"))).unwrap();
+    let cert = Certificate::from_pem(&fixture(&format!("{name}.crt.pem"))).unwrap();
     lab::import_rsa_key(&mut token, &pin, &key, &[1], name).unwrap();
     lab::import_certificate(&mut token, &pin, cert.der(), &[1], name).unwrap();
     label

@@ -12,7 +12,7 @@ pub fn module() -> String {
 }
 
 pub fn vectors() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../ctl-format/tests/vectors")
+    ctl_test_support::vectors()
 }
 
 pub fn v(rel: &str) -> String {

@@ -16,7 +16,7 @@ const FIRST_NODE: &[&str] = &["callmanager", "tftp", "capf", "provider"];
 use ctl_token::SoftwareSigner;
 
 fn keys() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../ctl-format/tests/vectors/keys")
+    ctl_test_support::keys()
 }
 
 fn token(name: &str) -> (Certificate, Arc<SoftwareSigner>) {

@@ -225,8 +225,9 @@ impl ServerConn {
                     return self.fail(
                         ErrorCode::UnsupportedVersion,
                         &format!(
-                            "no protocol version in common: client {versions:?}, server {:?}",
-                            self.config.versions
+                            "no protocol version in common: client {}, server {}",
+                            version_list(&versions),
+                            version_list(&self.config.versions)
                         ),
                     );
                 };
@@ -370,4 +371,16 @@ impl ServerConn {
             self.fail(ErrorCode::Timeout, what);
         }
     }
+}
+
+/// Versions as `1, 2` (`none` when empty).
+fn version_list(versions: &[u8]) -> String {
+    if versions.is_empty() {
+        return "none".to_owned();
+    }
+    versions
+        .iter()
+        .map(u8::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

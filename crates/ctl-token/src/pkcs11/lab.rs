@@ -59,7 +59,12 @@ pub fn init_token(
     let token = list_tokens(std::slice::from_ref(module))?
         .into_iter()
         .find(|t| t.summary().label == label)
-        .ok_or_else(|| Error::Internal(format!("token {label:?} not found after C_InitToken")))?;
+        .ok_or_else(|| {
+            Error::Internal(format!(
+                "token \"{}\" not found after C_InitToken",
+                label.escape_debug()
+            ))
+        })?;
     let session = token.open_rw_session()?;
     session
         .login(UserType::So, Some(&auth(so_pin)))

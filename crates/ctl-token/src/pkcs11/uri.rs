@@ -33,6 +33,11 @@ impl ObjectType {
     }
 }
 
+/// `text` in double quotes, its control characters and quotes escaped.
+fn quoted(text: &str) -> String {
+    format!("\"{}\"", text.escape_debug())
+}
+
 /// Why a URI could not be read.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -41,27 +46,28 @@ pub enum UriError {
     #[error("expected a URI starting with \"pkcs11:\"")]
     Scheme,
     /// An attribute without `=`.
-    #[error("attribute {0:?}: expected NAME=VALUE")]
+    #[error("attribute {}: expected NAME=VALUE", quoted(.0))]
     NoValue(String),
     /// An attribute this reader does not know (vendor attributes start with `x-`).
     #[error(
-        "unknown attribute {0:?} (known: token, manufacturer, model, serial, object, id, type, slot-id, module-path, module-name, pin-value, pin-source)"
+        "unknown attribute {} (known: token, manufacturer, model, serial, object, id, type, slot-id, module-path, module-name, pin-value, pin-source)",
+        quoted(.0)
     )]
     Unknown(String),
     /// An attribute given twice.
-    #[error("attribute {0:?} appears twice")]
+    #[error("attribute {} appears twice", quoted(.0))]
     Duplicate(String),
     /// A bad `%XX` escape.
-    #[error("attribute {0:?}: bad percent-encoding")]
+    #[error("attribute {}: bad percent-encoding", quoted(.0))]
     Percent(String),
     /// A `type=` value other than public, private, cert, secret-key and data.
-    #[error("type={0:?}: expected public, private, cert, secret-key or data")]
+    #[error("type={}: expected public, private, cert, secret-key or data", quoted(.0))]
     Type(String),
     /// A value that is not UTF-8 where text is expected.
-    #[error("attribute {0:?}: not UTF-8 text")]
+    #[error("attribute {}: not UTF-8 text", quoted(.0))]
     NotText(String),
     /// `slot-id` that is not a number.
-    #[error("slot-id={0:?}: expected a number")]
+    #[error("slot-id={}: expected a number", quoted(.0))]
     SlotId(String),
 }
 
