@@ -1,35 +1,15 @@
 //! The `ctl` binary, run as a user would.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    missing_docs
-)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-fn vectors() -> PathBuf {
-    ctl_test_support::vectors()
-}
-
-fn v(rel: &str) -> String {
-    vectors().join(rel).display().to_string()
-}
+use crate::support::{stderr, stdout, v, vectors};
 
 fn ctl(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ctl"))
         .args(args)
         .output()
         .unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
 }
 
 /// A failure is one line on stderr naming the file, no backtrace, no panic.

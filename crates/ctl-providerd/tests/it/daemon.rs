@@ -1,10 +1,4 @@
 //! `ctl-providerd` as separate processes, driven over TLS by the protocol client.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    missing_docs
-)]
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -1,15 +1,7 @@
 //! `ctl token` and token-signed builds, run as a user would, on a real SoftHSM2 module
 //! (a fresh token directory per test).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    missing_docs
-)]
 
-mod support;
-
-use support::{Lab, module, stderr, stdout, v, vectors};
+use crate::support::{Lab, module, stderr, stdout, v, vectors};
 
 #[test]
 #[cfg_attr(

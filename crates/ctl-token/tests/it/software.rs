@@ -1,5 +1,4 @@
 //! The software signer against the shared vector keys.
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::path::PathBuf;
 

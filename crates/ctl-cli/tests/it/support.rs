@@ -1,31 +1,30 @@
-//! What the token and end-to-end tests share: a SoftHSM2 token directory of its own and the
-//! `ctl` binary run against it.
-#![allow(dead_code, unreachable_pub)]
+//! What the tests share: a SoftHSM2 token directory of its own and the `ctl` binary run
+//! against it, the connection flags of `ctl cluster`.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-pub const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+pub(crate) const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 
-pub fn module() -> String {
+pub(crate) fn module() -> String {
     std::env::var("CTL_TEST_PKCS11_MODULE").unwrap_or_else(|_| MODULE.to_owned())
 }
 
-pub fn vectors() -> PathBuf {
+pub(crate) fn vectors() -> PathBuf {
     ctl_test_support::vectors()
 }
 
-pub fn v(rel: &str) -> String {
+pub(crate) fn v(rel: &str) -> String {
     vectors().join(rel).display().to_string()
 }
 
 /// A SoftHSM2 token directory of its own, with PIN files.
-pub struct Lab {
+pub(crate) struct Lab {
     dir: tempfile::TempDir,
 }
 
 impl Lab {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("tokens")).unwrap();
         std::fs::write(
@@ -39,17 +38,17 @@ impl Lab {
         Self { dir }
     }
 
-    pub fn pin_file(&self, name: &str, pin: &str) -> String {
+    pub(crate) fn pin_file(&self, name: &str, pin: &str) -> String {
         let p = self.dir.path().join(name);
         std::fs::write(&p, format!("{pin}\n")).unwrap();
         p.display().to_string()
     }
 
-    pub fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
-    pub fn ctl(&self, args: &[&str]) -> Output {
+    pub(crate) fn ctl(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_ctl"))
             .args(args)
             .env("SOFTHSM2_CONF", self.dir.path().join("softhsm2.conf"))
@@ -60,14 +59,14 @@ impl Lab {
     }
 
     /// `ctl token init` with an imported key.
-    pub fn init_with_key(&self, label: &str, pin: &str, key: &str) {
+    pub(crate) fn init_with_key(&self, label: &str, pin: &str, key: &str) {
         let o = self.init(label, pin, &["--import-key", &v(key)]);
         assert!(stdout(&o).contains("uri: pkcs11:"), "{}", stdout(&o));
     }
 
     /// `ctl token init` with a key generated on the token and a self-signed certificate
     /// (CN = the label) signed on it: the SAST token of a lab.
-    pub fn init_generated(&self, label: &str, pin: &str) {
+    pub(crate) fn init_generated(&self, label: &str, pin: &str) {
         self.init(label, pin, &["--generate"]);
     }
 
@@ -96,7 +95,7 @@ impl Lab {
         o
     }
 
-    pub fn uri(&self, label: &str, pin_name: &str) -> String {
+    pub(crate) fn uri(&self, label: &str, pin_name: &str) -> String {
         format!(
             "pkcs11:token={label};object=signer?module-path={}&pin-source=file:{}",
             module(),
@@ -108,7 +107,7 @@ impl Lab {
 /// The connection flags of `ctl cluster`: the first node at `publisher` (HOST:PORT), user
 /// `admin` with the password in `dir/pub/password`, providers pinned on first use in
 /// `dir/known`.
-pub fn connect_args(publisher: &str, dir: &std::path::Path) -> Vec<String> {
+pub(crate) fn connect_args(publisher: &str, dir: &std::path::Path) -> Vec<String> {
     vec![
         "--publisher".into(),
         publisher.into(),
@@ -122,16 +121,16 @@ pub fn connect_args(publisher: &str, dir: &std::path::Path) -> Vec<String> {
     ]
 }
 
-pub fn stdout(o: &Output) -> String {
+pub(crate) fn stdout(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).unwrap()
 }
 
-pub fn stderr(o: &Output) -> String {
+pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8(o.stderr.clone()).unwrap()
 }
 
 /// The password file `ctl` reads for the test nodes' user (`s3cret`), in `dir`.
-pub fn password_file(dir: &std::path::Path) {
+pub(crate) fn password_file(dir: &std::path::Path) {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(dir.join("password"), "s3cret\n").unwrap();
 }

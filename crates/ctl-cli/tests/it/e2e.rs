@@ -5,14 +5,6 @@
 //!
 //! `ctl-providerd` is found next to `ctl` in the target directory; `cargo test --workspace` (and
 //! `scripts/test`) builds it. tftpd-hpa and tftp-hpa are installed by `scripts/test`.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    missing_docs
-)]
-
-mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -20,9 +12,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crate::support::{Lab, stderr, stdout};
 use ctl_format::{Role, RsaVerifier, parse_trust_list, phone_accepts};
 use ctl_test_support::daemon::{self, Daemon};
-use support::{Lab, stderr, stdout};
 
 /// A port for a `ctl-providerd` process that is restarted on the same port in the test
 /// (bound here, then released for the process to take).
@@ -212,7 +204,7 @@ impl Cluster {
 
     /// `ctl cluster ...` with the connection flags.
     fn ctl(&self, args: &[&str]) -> Output {
-        let connect = support::connect_args(&self.publisher, self.dir.path());
+        let connect = crate::support::connect_args(&self.publisher, self.dir.path());
         let mut all: Vec<&str> = args.to_vec();
         all.extend(connect.iter().map(String::as_str));
         all.extend(["--timeout", "3"]);
@@ -499,7 +491,10 @@ fn the_cisco_workflows_on_separate_daemons_softhsm_tokens_and_a_real_tftp_server
 fn faults_during_distribution_leave_no_node_diverged_and_a_rerun_converges() {
     let c = Cluster::start();
     // Software keys here (the tokens are the first test's business): the faults are the nodes'.
-    let (sast1, sast2) = (support::v("keys/sast1.pem"), support::v("keys/sast2.pem"));
+    let (sast1, sast2) = (
+        crate::support::v("keys/sast1.pem"),
+        crate::support::v("keys/sast2.pem"),
+    );
     let o = c.ctl(&[
         "cluster", "set-mode", "mixed", "--token", &sast1, "--token", &sast2, "--yes",
     ]);
@@ -544,7 +539,7 @@ fn faults_during_distribution_leave_no_node_diverged_and_a_rerun_converges() {
     // report names the refusal; once its file is put back, a re-run converges.
     let foreign = {
         let signer = ctl_token::SoftwareSigner::from_files(
-            Path::new(&support::v("keys/itlrecovery.pem")),
+            Path::new(&crate::support::v("keys/itlrecovery.pem")),
             None,
         )
         .unwrap();
@@ -692,7 +687,7 @@ fn nodes_that_require_a_sast_client_certificate_take_the_token_as_tls_identity()
         init_node(&node, *port, &args);
         nodes.push(run_node(&node));
     }
-    let connect = support::connect_args(&format!("127.0.0.1:{p1}"), dir.path());
+    let connect = crate::support::connect_args(&format!("127.0.0.1:{p1}"), dir.path());
     let ctl = |args: &[&str]| {
         let mut all = args.to_vec();
         all.extend(connect.iter().map(String::as_str));

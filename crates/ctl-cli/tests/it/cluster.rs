@@ -1,15 +1,7 @@
 //! `ctl cluster discover` against providers running in this test process (real TLS on loopback).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    missing_docs
-)]
 
 use std::path::Path;
 use std::process::Command;
-
-mod support;
 
 use ctl_providerd::Endpoint;
 use ctl_test_support::{local, node_setup, start};
@@ -27,7 +19,7 @@ fn discover_prints_every_node_with_its_status_and_certificates() {
         .member(local("sub1", sub.port))
         .firewall(Endpoint::new("asa", "no-such-host.invalid", 2444));
     let p1 = start(&first).port;
-    support::password_file(&tmp.path().join("pub"));
+    crate::support::password_file(&tmp.path().join("pub"));
     let known = tmp.path().join("known");
     let run = |extra: &[&str]| {
         let mut args = vec![
@@ -157,10 +149,10 @@ fn the_workflow_commands_end_to_end() {
         .member(local("sub1", sub.port))
         .member(local("tftp1", tftp.port));
     let p1 = start(&first).port;
-    support::password_file(&tmp.path().join("pub"));
+    crate::support::password_file(&tmp.path().join("pub"));
     let keys = ctl_test_support::keys();
     let key = |n: &str| keys.join(format!("{n}.pem")).display().to_string();
-    let connect = support::connect_args(&format!("127.0.0.1:{p1}"), tmp.path());
+    let connect = crate::support::connect_args(&format!("127.0.0.1:{p1}"), tmp.path());
     let ctl = |args: &[&str]| {
         let mut all: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
         all.extend(connect.iter().cloned());
@@ -318,9 +310,9 @@ fn set_mode_mixed_collects_tokens_one_at_a_time() {
     let mut first = node_setup(&tmp.path().join("pub"), "cucm-pub", 0, FIRST);
     first.first_node(true).member(local("sub1", sub.port));
     let p1 = start(&first).port;
-    support::password_file(&tmp.path().join("pub"));
+    crate::support::password_file(&tmp.path().join("pub"));
     // Two SAST tokens made in a workshop of their own, each kept aside until inserted.
-    let workshop = support::Lab::new();
+    let workshop = crate::support::Lab::new();
     let aside: Vec<std::path::PathBuf> = ["SAST-A", "SAST-B"]
         .iter()
         .map(|label| {
@@ -331,10 +323,10 @@ fn set_mode_mixed_collects_tokens_one_at_a_time() {
             dir
         })
         .collect();
-    let reader = support::Lab::new();
+    let reader = crate::support::Lab::new();
     let pin = reader.pin_file("pin", "2468");
     let publisher = format!("127.0.0.1:{p1}");
-    let module = support::module();
+    let module = crate::support::module();
     let collect = || {
         Command::new(env!("CARGO_BIN_EXE_ctl"))
             .args([
@@ -352,7 +344,7 @@ fn set_mode_mixed_collects_tokens_one_at_a_time() {
                 "--yes",
                 "--json",
             ])
-            .args(support::connect_args(&publisher, tmp.path()))
+            .args(crate::support::connect_args(&publisher, tmp.path()))
             .env("SOFTHSM2_CONF", reader.path("softhsm2.conf"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -449,19 +441,19 @@ fn progress_is_drawn_as_live_lines_on_a_terminal() {
     let mut first = node_setup(&tmp.path().join("pub"), "cucm-pub", 0, FIRST);
     first.first_node(true).member(local("sub1", sub.port));
     let p1 = start(&first).port;
-    support::password_file(&tmp.path().join("pub"));
+    crate::support::password_file(&tmp.path().join("pub"));
     let mut args = vec![
         env!("CARGO_BIN_EXE_ctl").to_owned(),
         "cluster".into(),
         "set-mode".into(),
         "mixed".into(),
         "--token".into(),
-        support::v("keys/sast1.pem"),
+        crate::support::v("keys/sast1.pem"),
         "--token".into(),
-        support::v("keys/sast2.pem"),
+        crate::support::v("keys/sast2.pem"),
         "--yes".into(),
     ];
-    args.extend(support::connect_args(
+    args.extend(crate::support::connect_args(
         &format!("127.0.0.1:{p1}"),
         tmp.path(),
     ));

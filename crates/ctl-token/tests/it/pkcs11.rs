@@ -1,11 +1,5 @@
 //! PKCS#11 signing on a real SoftHSM2 module: a fresh token directory for this test
 //! process, a uniquely labelled token per test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    missing_docs
-)]
 
 use std::sync::Arc;
 

@@ -1,0 +1,15 @@
+//! ctl's integration tests: the file commands, `ctl token` on SoftHSM2, `ctl cluster`
+//! against providers in this process, and end to end against `ctl-providerd` processes
+//! with a real TFTP server.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+mod cli;
+mod cluster;
+mod e2e;
+mod support;
+mod token;

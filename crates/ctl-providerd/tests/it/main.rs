@@ -1,0 +1,10 @@
+//! ctl-providerd's integration tests: the daemon as separate processes, driven over TLS
+//! by the protocol client.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+mod daemon;
