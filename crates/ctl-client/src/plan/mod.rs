@@ -1,0 +1,198 @@
+//! What goes into a CTL, as pure functions: entries from tokens and from the discovered
+//! cluster ([`server_entries`], [`token_entries`]), every Cisco rule that guards a change
+//! (each refusal a [`Rule`]), and what changed since a CTL was built ([`changes`]). No
+//! I/O: the workflows call these.
+
+mod rules;
+mod staleness;
+
+use std::fmt;
+use std::net::IpAddr;
+
+use ctl_format::{Certificate, Document, NameStyle, RecordSpec, Role, hex};
+use ctl_provider::cluster::{NodeStatus, NodeView, TargetKind};
+use ctl_provider::message::{OffCluster, Peer, PeerSource};
+
+use crate::Error;
+
+pub use rules::{
+    Rule, Selector, check_new_peer, check_removal, current_tokens, mixed_mode_tokens,
+    peer_to_remove, remove_token, with_tokens,
+};
+pub use staleness::{Change, changes, left_out};
+
+/// Where an entry comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Origin {
+    /// A security token (SAST).
+    Token,
+    /// A cluster node (its CallManager, TFTP, CAPF or TVS certificate).
+    Node(String),
+    /// An off-cluster alternate TFTP server.
+    AlternateTftp(String),
+    /// A firewall.
+    Firewall(String),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Token => f.write_str("token"),
+            Self::Node(n) | Self::AlternateTftp(n) | Self::Firewall(n) => f.write_str(n),
+        }
+    }
+}
+
+/// One record to be.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// Its role.
+    pub role: Role,
+    /// Its certificate.
+    pub certificate: Certificate,
+    /// Host name (servers).
+    pub dns_name: Option<String>,
+    /// Address (servers).
+    pub ip_address: Option<IpAddr>,
+    /// Where it comes from.
+    pub origin: Origin,
+}
+
+impl Entry {
+    /// The record spec; `with_certificate: false` for non-secure mode servers.
+    pub fn spec(&self, with_certificate: bool) -> RecordSpec {
+        let mut spec = RecordSpec::new(self.certificate.clone(), self.role);
+        if let Some(d) = &self.dns_name {
+            spec = spec.dns_name(d.clone());
+        }
+        if let Some(ip) = self.ip_address {
+            spec = spec.ip_address(ip);
+        }
+        if !with_certificate {
+            spec = spec.without_certificate();
+        }
+        spec
+    }
+
+    /// `role subject (serial)`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} {} (serial {})",
+            self.role,
+            self.certificate.subject_text(NameStyle::Reversed),
+            hex(self.certificate.serial())
+        )
+    }
+}
+
+fn host_part(name: &str) -> String {
+    name.split('.').next().unwrap_or(name).to_owned()
+}
+
+/// The server entries of a discovered cluster: every node's certificates by role (with
+/// its host name and first address), alternate TFTP servers as TFTP, firewalls as CCM.
+///
+/// # Errors
+/// A node that could not be contacted: a CTL without it would lock its phones out.
+pub fn server_entries<'a>(
+    nodes: impl IntoIterator<Item = &'a NodeView>,
+) -> Result<Vec<Entry>, Error> {
+    let mut out = Vec::new();
+    for node in nodes {
+        if node.status != NodeStatus::Ok {
+            return Err(Error::NodeNotReady {
+                node: node.name.clone(),
+                status: node.status.clone(),
+            });
+        }
+        let Some(info) = &node.info else { continue };
+        let ip = info
+            .addresses
+            .first()
+            .copied()
+            .or_else(|| node.resolved.first().copied());
+        for c in &info.certificates {
+            let certificate =
+                Certificate::from_der(&c.der).map_err(|source| Error::Certificate {
+                    what: format!("{} role {}", node.name, c.role),
+                    source,
+                })?;
+            let (role, origin) = match node.kind {
+                TargetKind::AlternateTftp => (Role::TFTP, Origin::AlternateTftp(node.name.clone())),
+                TargetKind::Firewall => (Role::CCM, Origin::Firewall(node.name.clone())),
+                _ => (Role(c.role), Origin::Node(node.name.clone())),
+            };
+            out.push(Entry {
+                role,
+                certificate,
+                dns_name: Some(host_part(&node.name)),
+                ip_address: ip,
+                origin,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Token entries: one SAST record per token certificate.
+pub fn token_entries(tokens: &[Certificate]) -> Vec<Entry> {
+    tokens
+        .iter()
+        .map(|c| Entry {
+            role: Role::SAST,
+            certificate: c.clone(),
+            dns_name: None,
+            ip_address: None,
+            origin: Origin::Token,
+        })
+        .collect()
+}
+
+/// The SAST certificates of a CTL.
+///
+/// # Errors
+/// A SAST record whose certificate cannot be read.
+pub fn sast_certificates(doc: &Document<'_>) -> Result<Vec<Certificate>, Error> {
+    doc.records()
+        .iter()
+        .filter(|r| r.role() == Some(Role::SAST))
+        .filter_map(|r| r.certificate())
+        .map(|der| {
+            Certificate::from_der(der).map_err(|source| Error::Certificate {
+                what: "a SAST record".into(),
+                source,
+            })
+        })
+        .collect()
+}
+
+/// Whether `doc` is a non-secure CTL: it has server records and none of them carries a
+/// certificate.
+pub fn is_non_secure(doc: &Document<'_>) -> bool {
+    let mut servers = doc
+        .records()
+        .iter()
+        .filter(|r| r.role() != Some(Role::SAST))
+        .peekable();
+    servers.peek().is_some() && servers.all(|r| r.certificate().is_none())
+}
+
+/// The alternate TFTP servers and firewalls among `nodes`, for the first node to store.
+pub fn off_cluster<'a>(nodes: impl IntoIterator<Item = &'a NodeView>) -> OffCluster {
+    let mut out = OffCluster::default();
+    for n in nodes {
+        let list = match n.kind {
+            TargetKind::AlternateTftp => &mut out.alternate_tftp,
+            TargetKind::Firewall => &mut out.firewalls,
+            _ => continue,
+        };
+        list.push(Peer {
+            name: n.name.clone(),
+            host: n.host.clone(),
+            port: n.port,
+            source: n.source.unwrap_or(PeerSource::Stored),
+        });
+    }
+    out
+}

@@ -1,0 +1,473 @@
+//! The Cisco rules that guard a change, each a pure function whose refusal is a [`Rule`].
+
+use std::fmt;
+
+use ctl_format::{Certificate, NameStyle, serials_equal};
+use ctl_provider::cluster::{NodeView, TargetKind};
+use ctl_provider::message::PeerSource;
+
+use super::{Entry, sast_certificates};
+use crate::Error;
+
+/// A Cisco rule that refuses a change.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Rule {
+    /// Mixed mode needs two tokens.
+    #[error("mixed mode needs at least two security tokens; {given} given")]
+    TooFewTokens {
+        /// How many distinct tokens were given.
+        given: usize,
+    },
+    /// The signer of a first CTL must be one of its tokens.
+    #[error("the signing token must be one of the tokens in the CTL")]
+    SignerNotListed,
+    /// Mixed mode is set already.
+    #[error("the cluster already has a CTL in mixed mode: use update")]
+    AlreadyMixed,
+    /// An update needs a current CTL.
+    #[error("the cluster has no CTL yet: set mixed mode first")]
+    NoCtl,
+    /// Status needs a current CTL.
+    #[error("the cluster has no CTL (non-secure, never set to mixed mode)")]
+    NoCtlToCompare,
+    /// An update must be signed by a token of the current CTL.
+    #[error(
+        "token {subject} is not in the current CTL; present one of its {count} security tokens"
+    )]
+    TokenNotInCtl {
+        /// The token's subject.
+        subject: String,
+        /// How many tokens the current CTL has.
+        count: usize,
+    },
+    /// Server entries follow the cluster.
+    #[error(
+        "{entry} is a server entry ({from}); CallManager, TFTP, CAPF and firewall entries cannot be deleted by hand: they follow the cluster"
+    )]
+    ServerEntry {
+        /// The entry.
+        entry: String,
+        /// The server it comes from.
+        from: String,
+    },
+    /// Nothing matches the selector.
+    #[error("no entry matches {0}")]
+    NoMatch(Selector),
+    /// Two tokens must remain.
+    #[error("the CTL has {count} security tokens; two must remain at all times")]
+    TwoMustRemain {
+        /// How many it has.
+        count: usize,
+    },
+    /// The signer cannot remove its own entry.
+    #[error("the token signing this change cannot remove itself; sign with the other token")]
+    SignerRemovesItself,
+    /// No such off-cluster server.
+    #[error(
+        "no alternate TFTP server or firewall is named {name} (known: {})",
+        names(known)
+    )]
+    NoSuchPeer {
+        /// The name asked for.
+        name: String,
+        /// The ones there are.
+        known: Vec<String>,
+    },
+    /// A configured off-cluster server is removed in the first node's configuration.
+    #[error("{name} is in the first node's own provider configuration; remove it there")]
+    ConfiguredPeer {
+        /// Its name.
+        name: String,
+    },
+    /// A server to add is there already.
+    #[error("{name} is already {}", listed_as(*kind))]
+    AlreadyListed {
+        /// Its name.
+        name: String,
+        /// What it is already.
+        kind: TargetKind,
+    },
+}
+
+fn names(list: &[String]) -> String {
+    if list.is_empty() {
+        "none".to_owned()
+    } else {
+        list.join(", ")
+    }
+}
+
+const fn listed_as(kind: TargetKind) -> &'static str {
+    match kind {
+        TargetKind::Node => "a cluster node",
+        TargetKind::Firewall => "a firewall of this CTL",
+        _ => "an alternate TFTP server of this CTL",
+    }
+}
+
+/// Which entry `remove-entry` names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Selector {
+    /// By certificate serial (hex, leading zeros ignored).
+    Serial(String),
+    /// By subject text (as `ctl inspect` prints it).
+    Subject(String),
+}
+
+impl fmt::Display for Selector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Serial(s) => write!(f, "serial {s}"),
+            Self::Subject(s) => write!(f, "subject \"{s}\""),
+        }
+    }
+}
+
+/// Applies the Cisco rules for deleting an entry by hand: only tokens may be removed,
+/// and two must remain.
+///
+/// # Errors
+/// No such entry, a server entry, or fewer than two tokens left.
+pub fn remove_token(
+    tokens: &mut Vec<Certificate>,
+    servers: &[Entry],
+    selector: &Selector,
+) -> Result<Certificate, Rule> {
+    let matches = |c: &Certificate| match selector {
+        Selector::Serial(s) => {
+            let want: Vec<u8> = (0..s.len() / 2)
+                .filter_map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok())
+                .collect();
+            serials_equal(c.serial(), &want)
+        }
+        Selector::Subject(t) => {
+            c.subject_text(NameStyle::Reversed) == *t
+                || c.subject_text(NameStyle::DerOrder(',')) == *t
+        }
+    };
+    if let Some(server) = servers.iter().find(|e| matches(&e.certificate)) {
+        return Err(Rule::ServerEntry {
+            entry: server.describe(),
+            from: server.origin.to_string(),
+        });
+    }
+    let Some(pos) = tokens.iter().position(matches) else {
+        return Err(Rule::NoMatch(selector.clone()));
+    };
+    if tokens.len() <= 2 {
+        return Err(Rule::TwoMustRemain {
+            count: tokens.len(),
+        });
+    }
+    Ok(tokens.remove(pos))
+}
+
+/// The distinct tokens of a first CTL, by the rules of mixed mode: two at least, and the
+/// signer among them.
+///
+/// # Errors
+/// Fewer than two distinct tokens, or a signer that is not one of them.
+pub fn mixed_mode_tokens(tokens: &[Certificate], signer: &[u8]) -> Result<Vec<Certificate>, Rule> {
+    let mut distinct: Vec<Certificate> = Vec::new();
+    for t in tokens {
+        if !distinct.iter().any(|d| d.der() == t.der()) {
+            distinct.push(t.clone());
+        }
+    }
+    if distinct.len() < 2 {
+        return Err(Rule::TooFewTokens {
+            given: distinct.len(),
+        });
+    }
+    if !distinct.iter().any(|t| t.der() == signer) {
+        return Err(Rule::SignerNotListed);
+    }
+    Ok(distinct)
+}
+
+/// The current CTL's tokens, once `token` is shown to be one of them and the file's
+/// signature verifies: an update starts from a CTL that checks out.
+///
+/// # Errors
+/// No current CTL, a CTL that does not parse or verify, or a token not in it.
+pub fn current_tokens(
+    current: Option<&[u8]>,
+    token: &Certificate,
+) -> Result<Vec<Certificate>, Error> {
+    let current = current.ok_or(Rule::NoCtl)?;
+    let doc = ctl_format::parse_trust_list(current).map_err(Error::CurrentCtl)?;
+    let sasts = sast_certificates(&doc)?;
+    if !sasts.iter().any(|s| s.der() == token.der()) {
+        return Err(Rule::TokenNotInCtl {
+            subject: token.subject_text(NameStyle::Reversed),
+            count: sasts.len(),
+        }
+        .into());
+    }
+    doc.verify(&ctl_format::RsaVerifier)
+        .map_err(Error::CurrentSignature)?;
+    Ok(sasts)
+}
+
+/// `tokens` with `add` appended, each certificate once.
+pub fn with_tokens(mut tokens: Vec<Certificate>, add: &[Certificate]) -> Vec<Certificate> {
+    for t in add {
+        if !tokens.iter().any(|x| x.der() == t.der()) {
+            tokens.push(t.clone());
+        }
+    }
+    tokens
+}
+
+/// Which of `nodes` is the off-cluster server `name` an update removes.
+///
+/// # Errors
+/// No such server, or one in the first node's own configuration.
+pub fn peer_to_remove(nodes: &[&NodeView], name: &str) -> Result<usize, Rule> {
+    let Some(i) = nodes
+        .iter()
+        .position(|n| n.kind != TargetKind::Node && n.name == name)
+    else {
+        return Err(Rule::NoSuchPeer {
+            name: name.to_owned(),
+            known: nodes
+                .iter()
+                .filter(|n| n.kind != TargetKind::Node)
+                .map(|n| n.name.clone())
+                .collect(),
+        });
+    };
+    if nodes.get(i).and_then(|n| n.source) == Some(PeerSource::Configured) {
+        return Err(Rule::ConfiguredPeer {
+            name: name.to_owned(),
+        });
+    }
+    Ok(i)
+}
+
+/// A server an update adds must not be among `nodes` yet.
+///
+/// # Errors
+/// A node or off-cluster server of that name.
+pub fn check_new_peer(nodes: &[&NodeView], name: &str) -> Result<(), Rule> {
+    match nodes.iter().find(|n| n.name == name) {
+        Some(n) => Err(Rule::AlreadyListed {
+            name: name.to_owned(),
+            kind: n.kind,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The signer of an update may remove another token, not itself.
+///
+/// # Errors
+/// The removed token is the signer.
+pub fn check_removal(removed: &Certificate, signer: &[u8]) -> Result<(), Rule> {
+    if removed.der() == signer {
+        Err(Rule::SignerRemovesItself)
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use ctl_provider::cluster::NodeStatus;
+
+    use super::*;
+
+    fn cert(name: &str) -> Certificate {
+        Certificate::from_pem(
+            &std::fs::read(ctl_test_support::fixture(&format!("{name}.crt.pem"))).unwrap(),
+        )
+        .unwrap()
+    }
+
+    fn node(name: &str, kind: TargetKind, source: Option<PeerSource>) -> NodeView {
+        NodeView {
+            name: name.to_owned(),
+            host: "127.0.0.1".to_owned(),
+            port: 2444,
+            kind,
+            source,
+            services: 0,
+            resolved: Vec::new(),
+            info: None,
+            tls_certificate: None,
+            status: NodeStatus::Ok,
+        }
+    }
+
+    #[test]
+    fn mixed_mode_needs_two_distinct_tokens_and_the_signer_among_them() {
+        let (t1, t2, t3) = (cert("sast1"), cert("sast2"), cert("tftp"));
+        let cases: [(&[Certificate], &Certificate, Result<usize, Rule>); 5] = [
+            (&[t1.clone(), t2.clone()], &t1, Ok(2)),
+            (&[t1.clone(), t2.clone(), t1.clone()], &t2, Ok(2)),
+            (&[t1.clone()], &t1, Err(Rule::TooFewTokens { given: 1 })),
+            (
+                &[t1.clone(), t1.clone()],
+                &t1,
+                Err(Rule::TooFewTokens { given: 1 }),
+            ),
+            (&[t1.clone(), t2.clone()], &t3, Err(Rule::SignerNotListed)),
+        ];
+        for (tokens, signer, want) in cases {
+            let got = mixed_mode_tokens(tokens, signer.der()).map(|v| v.len());
+            assert_eq!(got, want, "{} tokens", tokens.len());
+        }
+    }
+
+    #[test]
+    fn an_update_starts_from_a_verifying_ctl_that_lists_its_signer() {
+        let (t1, t2, t3) = (cert("sast1"), cert("sast2"), cert("tftp"));
+        let ctl = std::fs::read(ctl_test_support::fixture("CTLFile-sha1.tlv")).unwrap();
+        let mut tampered = ctl.clone();
+        let last = tampered.len() - 1;
+        tampered[last] ^= 1;
+        assert_eq!(current_tokens(Some(&ctl), &t1).unwrap().len(), 2);
+        assert_eq!(current_tokens(Some(&ctl), &t2).unwrap().len(), 2);
+        assert!(matches!(
+            current_tokens(None, &t1),
+            Err(Error::Rule(Rule::NoCtl))
+        ));
+        assert!(matches!(
+            current_tokens(Some(&ctl), &t3),
+            Err(Error::Rule(Rule::TokenNotInCtl { count: 2, .. }))
+        ));
+        assert!(matches!(
+            current_tokens(Some(&tampered), &t1),
+            Err(Error::CurrentSignature(_))
+        ));
+        assert!(matches!(
+            current_tokens(Some(b"not a ctl"), &t1),
+            Err(Error::CurrentCtl(_))
+        ));
+    }
+
+    #[test]
+    fn tokens_are_added_once() {
+        let (t1, t2) = (cert("sast1"), cert("sast2"));
+        let got = with_tokens(vec![t1.clone()], &[t2.clone(), t1.clone(), t2]);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].der(), t1.der());
+    }
+
+    #[test]
+    fn off_cluster_servers_are_removed_by_name_unless_configured() {
+        let nodes = [
+            node("cucm-pub", TargetKind::Node, None),
+            node("asa-1", TargetKind::Firewall, Some(PeerSource::Stored)),
+            node("asa-c", TargetKind::Firewall, Some(PeerSource::Configured)),
+            node("tftp-9", TargetKind::AlternateTftp, None),
+        ];
+        let nodes: Vec<&NodeView> = nodes.iter().collect();
+        let cases = [
+            ("asa-1", Ok(1)),
+            ("tftp-9", Ok(3)),
+            (
+                "asa-c",
+                Err(Rule::ConfiguredPeer {
+                    name: "asa-c".into(),
+                }),
+            ),
+            (
+                "cucm-pub",
+                Err(Rule::NoSuchPeer {
+                    name: "cucm-pub".into(),
+                    known: vec!["asa-1".into(), "asa-c".into(), "tftp-9".into()],
+                }),
+            ),
+        ];
+        for (name, want) in cases {
+            assert_eq!(peer_to_remove(&nodes, name), want, "{name}");
+        }
+        let none: Vec<&NodeView> = Vec::new();
+        assert_eq!(
+            peer_to_remove(&none, "x").unwrap_err().to_string(),
+            "no alternate TFTP server or firewall is named x (known: none)"
+        );
+    }
+
+    #[test]
+    fn a_server_to_add_must_be_new() {
+        let nodes = [
+            node("cucm-pub", TargetKind::Node, None),
+            node("asa-1", TargetKind::Firewall, None),
+        ];
+        let nodes: Vec<&NodeView> = nodes.iter().collect();
+        assert_eq!(check_new_peer(&nodes, "asa-2"), Ok(()));
+        for (name, kind, text) in [
+            (
+                "cucm-pub",
+                TargetKind::Node,
+                "cucm-pub is already a cluster node",
+            ),
+            (
+                "asa-1",
+                TargetKind::Firewall,
+                "asa-1 is already a firewall of this CTL",
+            ),
+        ] {
+            let e = check_new_peer(&nodes, name).unwrap_err();
+            assert_eq!(
+                e,
+                Rule::AlreadyListed {
+                    name: name.into(),
+                    kind
+                }
+            );
+            assert_eq!(e.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn the_signer_cannot_remove_itself() {
+        let (t1, t2) = (cert("sast1"), cert("sast2"));
+        assert_eq!(check_removal(&t2, t1.der()), Ok(()));
+        assert_eq!(check_removal(&t1, t1.der()), Err(Rule::SignerRemovesItself));
+    }
+
+    #[test]
+    fn only_tokens_are_removed_by_hand_and_two_remain() {
+        let (t1, t2, t3) = (cert("sast1"), cert("sast2"), cert("itlrecovery"));
+        let server = Entry {
+            role: ctl_format::Role::CCM,
+            certificate: cert("ccm"),
+            dns_name: Some("cucm-pub".into()),
+            ip_address: None,
+            origin: super::super::Origin::Node("cucm-pub".into()),
+        };
+        let by_subject = |c: &Certificate| Selector::Subject(c.subject_text(NameStyle::Reversed));
+        let mut three = vec![t1.clone(), t2.clone(), t3.clone()];
+        let removed = remove_token(&mut three, std::slice::from_ref(&server), &by_subject(&t3));
+        assert_eq!(removed.unwrap().der(), t3.der());
+        assert_eq!(three.len(), 2);
+        assert_eq!(
+            remove_token(&mut three, &[], &by_subject(&t2)).err(),
+            Some(Rule::TwoMustRemain { count: 2 })
+        );
+        assert!(matches!(
+            remove_token(
+                &mut three,
+                std::slice::from_ref(&server),
+                &by_subject(&server.certificate)
+            ),
+            Err(Rule::ServerEntry { .. })
+        ));
+        let unknown = Selector::Serial("00".into());
+        assert_eq!(
+            remove_token(&mut three, &[], &unknown).err(),
+            Some(Rule::NoMatch(unknown.clone()))
+        );
+        assert_eq!(
+            Rule::NoMatch(unknown).to_string(),
+            "no entry matches serial 00"
+        );
+    }
+}
