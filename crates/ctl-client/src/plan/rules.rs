@@ -309,7 +309,11 @@ mod tests {
         let cases: [(&[Certificate], &Certificate, Result<usize, Rule>); 5] = [
             (&[t1.clone(), t2.clone()], &t1, Ok(2)),
             (&[t1.clone(), t2.clone(), t1.clone()], &t2, Ok(2)),
-            (&[t1.clone()], &t1, Err(Rule::TooFewTokens { given: 1 })),
+            (
+                std::slice::from_ref(&t1),
+                &t1,
+                Err(Rule::TooFewTokens { given: 1 }),
+            ),
             (
                 &[t1.clone(), t1.clone()],
                 &t1,
