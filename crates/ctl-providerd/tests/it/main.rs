@@ -7,4 +7,8 @@
     missing_docs
 )]
 
-mod daemon;
+mod commits;
+mod logins;
+mod peers;
+mod serve;
+mod support;
