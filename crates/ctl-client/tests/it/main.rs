@@ -7,5 +7,7 @@
     missing_docs
 )]
 
+mod cluster;
 mod discovery;
+mod peers;
 mod workflows;

@@ -6,5 +6,6 @@
     missing_docs
 )]
 
+mod messages;
 mod net;
 mod session;
