@@ -55,7 +55,9 @@ pub fn init(bin: &Path, dir: &Path, listen: &str, args: &[&str]) {
     );
 }
 
-/// `ctl-providerd run` of the node in `dir`, once it says where it listens.
+/// `ctl-providerd run` of the node in `dir`, once it says where it listens. A node
+/// initialized on port 0 keeps the port it got: it is written into its `provider.toml`
+/// (one key, through a TOML parser), so a restart listens there again.
 pub fn run(bin: &Path, dir: &Path) -> Daemon {
     let mut child = Command::new(bin)
         .arg("run")
@@ -75,9 +77,41 @@ pub fn run(bin: &Path, dir: &Path) -> Daemon {
         .next()
         .and_then(|a| a.parse().ok())
         .unwrap_or_else(|| panic!("ctl-providerd said {line:?}"));
+    keep_port(&dir.join("provider.toml"), addr);
     Daemon {
         child,
         addr,
         dir: dir.to_owned(),
+    }
+}
+
+/// Takes the member `name` out of the first node's configuration in `dir` (as an
+/// administrator would when a node leaves the cluster).
+pub fn remove_member(dir: &Path, name: &str) {
+    let path = dir.join("provider.toml");
+    let text = std::fs::read_to_string(&path).expect("provider.toml");
+    let mut config: toml::Table = text.parse().expect("provider.toml is TOML");
+    let members = config
+        .get_mut("member")
+        .and_then(toml::Value::as_array_mut)
+        .expect("a first node with members");
+    let before = members.len();
+    members.retain(|m| m.get("name").and_then(toml::Value::as_str) != Some(name));
+    assert_eq!(members.len() + 1, before, "{name} is one member of {text}");
+    std::fs::write(&path, toml::to_string(&config).expect("TOML")).expect("provider.toml");
+}
+
+/// Sets `listen` to `addr` in the configuration at `path` when it names port 0.
+fn keep_port(path: &Path, addr: SocketAddr) {
+    let text = std::fs::read_to_string(path).expect("provider.toml");
+    let mut config: toml::Table = text.parse().expect("provider.toml is TOML");
+    let any_port = config
+        .get("listen")
+        .and_then(toml::Value::as_str)
+        .and_then(|l| l.parse::<SocketAddr>().ok())
+        .is_some_and(|l| l.port() == 0);
+    if any_port {
+        config.insert("listen".to_owned(), toml::Value::String(addr.to_string()));
+        std::fs::write(path, toml::to_string(&config).expect("TOML")).expect("provider.toml");
     }
 }

@@ -20,16 +20,6 @@ pub(crate) use crate::support::{Lab, stderr, stdout};
 pub(crate) use ctl_format::{Role, RsaVerifier, parse_trust_list, phone_accepts};
 pub(crate) use ctl_test_support::daemon::{self, Daemon};
 
-/// A port for a `ctl-providerd` process that is restarted on the same port in the test
-/// (bound here, then released for the process to take).
-pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The `ctl-providerd` binary of this build.
 pub(crate) fn providerd() -> PathBuf {
     let bin = Path::new(env!("CARGO_BIN_EXE_ctl")).with_file_name("ctl-providerd");
@@ -147,24 +137,8 @@ impl Cluster {
         lab.init_generated("SAST1", "1234");
         lab.init_generated("SAST2", "5678");
         let dir = tempfile::tempdir().unwrap();
-        let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
-        let sub = format!("sub1=127.0.0.1:{}", ports[1]);
-        let tftp = format!("tftp1=127.0.0.1:{}", ports[2]);
-        let specs: [(&str, Vec<&str>); 4] = [
-            (
-                "pub",
-                vec![
-                    "--node",
-                    "cucm-pub",
-                    "--first-node",
-                    "--services",
-                    "callmanager,tftp,capf,provider",
-                    "--member",
-                    &sub,
-                    "--member",
-                    &tftp,
-                ],
-            ),
+        // The others first, on any free port; the first node then lists them where they are.
+        let others: [(&str, Vec<&str>); 3] = [
             (
                 "sub",
                 vec!["--node", "sub1", "--services", "callmanager,provider"],
@@ -176,10 +150,32 @@ impl Cluster {
             ("asa", vec!["--node", "asa1", "--services", "provider"]),
         ];
         let mut nodes = Vec::new();
-        for ((name, args), port) in specs.iter().zip(&ports) {
-            init_node(&dir.path().join(name), *port, args);
+        for (name, args) in &others {
+            init_node(&dir.path().join(name), 0, args);
             nodes.push((*name, run_node(&dir.path().join(name))));
         }
+        let port_of = |i: usize| nodes[i].1.addr.port();
+        let (sub, tftp) = (
+            format!("sub1=127.0.0.1:{}", port_of(0)),
+            format!("tftp1=127.0.0.1:{}", port_of(1)),
+        );
+        init_node(
+            &dir.path().join("pub"),
+            0,
+            &[
+                "--node",
+                "cucm-pub",
+                "--first-node",
+                "--services",
+                "callmanager,tftp,capf,provider",
+                "--member",
+                &sub,
+                "--member",
+                &tftp,
+            ],
+        );
+        nodes.insert(0, ("pub", run_node(&dir.path().join("pub"))));
+        let ports: Vec<u16> = nodes.iter().map(|(_, d)| d.addr.port()).collect();
         Self {
             lab,
             publisher: format!("127.0.0.1:{}", ports[0]),
@@ -217,15 +213,7 @@ impl Cluster {
 
     /// Takes `name` out of the first node's member list and restarts the first node.
     pub(crate) fn remove_member(&mut self, name: &str) {
-        let path = self.node_dir("pub").join("provider.toml");
-        let config = std::fs::read_to_string(&path).unwrap();
-        let block = format!("[[member]]\nname = \"{name}\"\n");
-        let kept: Vec<&str> = config
-            .split("\n\n")
-            .filter(|b| !b.starts_with(&block))
-            .collect();
-        assert_eq!(kept.len() + 1, config.split("\n\n").count(), "{config}");
-        std::fs::write(&path, kept.join("\n\n")).unwrap();
+        daemon::remove_member(&self.node_dir("pub"), name);
         let i = self.nodes.iter().position(|(n, _)| *n == "pub").unwrap();
         drop(self.nodes.remove(i));
         self.nodes

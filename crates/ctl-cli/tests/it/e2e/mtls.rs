@@ -15,36 +15,32 @@ fn nodes_that_require_a_sast_client_certificate_take_the_token_as_tls_identity()
     lab.init_generated("SAST1", "1234");
     lab.init_generated("SAST2", "5678");
     let dir = tempfile::tempdir().unwrap();
-    let (p1, p2) = (free_port(), free_port());
-    let sub = format!("sub1=127.0.0.1:{p2}");
-    let specs: [(&str, u16, Vec<&str>); 2] = [
-        (
-            "pub",
-            p1,
-            vec![
-                "--node",
-                "cucm-pub",
-                "--first-node",
-                "--services",
-                "callmanager,tftp,capf,provider",
-                "--member",
-                &sub,
-            ],
-        ),
-        (
-            "sub",
-            p2,
-            vec!["--node", "sub1", "--services", "callmanager,provider"],
-        ),
-    ];
-    let mut nodes = Vec::new();
-    for (name, port, args) in &specs {
+    let init = |name: &str, args: &[&str]| {
         let node = dir.path().join(name);
-        let mut args = args.clone();
+        let mut args = args.to_vec();
         args.push("--require-sast-client-certificate");
-        init_node(&node, *port, &args);
-        nodes.push(run_node(&node));
-    }
+        init_node(&node, 0, &args);
+        run_node(&node)
+    };
+    let sub = init(
+        "sub",
+        &["--node", "sub1", "--services", "callmanager,provider"],
+    );
+    let member = format!("sub1=127.0.0.1:{}", sub.addr.port());
+    let first = init(
+        "pub",
+        &[
+            "--node",
+            "cucm-pub",
+            "--first-node",
+            "--services",
+            "callmanager,tftp,capf,provider",
+            "--member",
+            &member,
+        ],
+    );
+    let p1 = first.addr.port();
+    let nodes = [first, sub];
     let connect = crate::support::connect_args(&format!("127.0.0.1:{p1}"), dir.path());
     let ctl = |args: &[&str]| {
         let mut all = args.to_vec();
