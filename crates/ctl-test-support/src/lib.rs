@@ -115,6 +115,13 @@ pub fn keys() -> PathBuf {
     vectors().join("keys")
 }
 
+/// The vector certificate `NAME.crt.pem` (sast1, sast2, ccm, tftp, capf, tvs, itlrecovery).
+pub fn certificate(name: &str) -> ctl_format::Certificate {
+    let path = fixture(&format!("{name}.crt.pem"));
+    let pem = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    ctl_format::Certificate::from_pem(&pem).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
 /// A test file by name, from its one home: the vectors' keys, CTLs and `.sgn` files, then
 /// ctl-format's extra keys (EC, 3072 and 4096 bits), then ctl-token's odd key files
 /// (PKCS #1, encrypted).

@@ -281,12 +281,7 @@ mod tests {
 
     use super::*;
 
-    fn cert(name: &str) -> Certificate {
-        Certificate::from_pem(
-            &std::fs::read(ctl_test_support::fixture(&format!("{name}.crt.pem"))).unwrap(),
-        )
-        .unwrap()
-    }
+    use ctl_test_support::certificate as cert;
 
     fn node(name: &str, kind: TargetKind, source: Option<PeerSource>) -> NodeView {
         NodeView {

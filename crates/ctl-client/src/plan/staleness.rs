@@ -119,15 +119,9 @@ mod tests {
 
     use super::*;
     use crate::plan::{Origin, token_entries};
-    use ctl_format::Certificate;
     use ctl_format::TrustListBuilder;
 
-    fn cert(name: &str) -> Certificate {
-        Certificate::from_pem(
-            &std::fs::read(ctl_test_support::fixture(&format!("{name}.crt.pem"))).unwrap(),
-        )
-        .unwrap()
-    }
+    use ctl_test_support::certificate as cert;
 
     fn server(role: Role, name: &str, dns: &str, ip: [u8; 4]) -> Entry {
         Entry {

@@ -119,6 +119,15 @@ pub(crate) fn tftp_get(port: u16, dir: &Path, name: &str, out: &Path) -> Vec<u8>
     panic!("no TFTP download of {name} from 127.0.0.1:{port}");
 }
 
+/// `ctl-providerd init` flags of the first node (CallManager, TFTP, CAPF), members aside.
+pub(crate) const FIRST_NODE: [&str; 5] = [
+    "--node",
+    "cucm-pub",
+    "--first-node",
+    "--services",
+    "callmanager,tftp,capf,provider",
+];
+
 /// The cluster: a first node (CallManager, TFTP, CAPF), a subsequent CallManager node, a TFTP
 /// node, and a firewall's provider that is not a member; each a `ctl-providerd` process.
 pub(crate) struct Cluster {
@@ -159,21 +168,9 @@ impl Cluster {
             format!("sub1=127.0.0.1:{}", port_of(0)),
             format!("tftp1=127.0.0.1:{}", port_of(1)),
         );
-        init_node(
-            &dir.path().join("pub"),
-            0,
-            &[
-                "--node",
-                "cucm-pub",
-                "--first-node",
-                "--services",
-                "callmanager,tftp,capf,provider",
-                "--member",
-                &sub,
-                "--member",
-                &tftp,
-            ],
-        );
+        let mut first = FIRST_NODE.to_vec();
+        first.extend(["--member", &sub, "--member", &tftp]);
+        init_node(&dir.path().join("pub"), 0, &first);
         nodes.insert(0, ("pub", run_node(&dir.path().join("pub"))));
         let ports: Vec<u16> = nodes.iter().map(|(_, d)| d.addr.port()).collect();
         Self {

@@ -27,18 +27,9 @@ fn nodes_that_require_a_sast_client_certificate_take_the_token_as_tls_identity()
         &["--node", "sub1", "--services", "callmanager,provider"],
     );
     let member = format!("sub1=127.0.0.1:{}", sub.addr.port());
-    let first = init(
-        "pub",
-        &[
-            "--node",
-            "cucm-pub",
-            "--first-node",
-            "--services",
-            "callmanager,tftp,capf,provider",
-            "--member",
-            &member,
-        ],
-    );
+    let mut first = FIRST_NODE.to_vec();
+    first.extend(["--member", &member]);
+    let first = init("pub", &first);
     let p1 = first.addr.port();
     let nodes = [first, sub];
     let connect = crate::support::connect_args(&format!("127.0.0.1:{p1}"), dir.path());
