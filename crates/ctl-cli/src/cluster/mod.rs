@@ -32,6 +32,11 @@ pub(crate) enum ClusterCommand {
 pub(crate) fn run(command: &ClusterCommand) -> Outcome {
     match command {
         ClusterCommand::Discover(a) => discover::run(a),
-        other => workflow::run(other),
+        ClusterCommand::Status(a) => workflow::status(a),
+        ClusterCommand::SetMode(a) => workflow::set_mode(a),
+        ClusterCommand::Update(a) => workflow::update(a),
+        ClusterCommand::RemoveEntry(a) => workflow::remove_entry(a),
+        ClusterCommand::AddTftp(a) => workflow::add_peer(a, false),
+        ClusterCommand::AddFirewall(a) => workflow::add_peer(a, true),
     }
 }

@@ -8,7 +8,6 @@ use std::time::Duration;
 use ctl_client::{Changes, ClientIdentity, Peer, Selector};
 use ctl_format::Certificate;
 
-use super::ClusterCommand;
 use super::connect::{ConnectArgs, client, runtime, save_trust};
 use super::report::finish;
 use crate::failure::{Failure, Outcome};
@@ -286,132 +285,137 @@ fn run_update(
     finish(result, progress.as_ref(), common.json, what.1)
 }
 
-pub(crate) fn run(command: &ClusterCommand) -> Outcome {
+/// `ctl cluster status`.
+pub(crate) fn status(a: &StatusArgs) -> Outcome {
     let rt = runtime()?;
-    match command {
-        ClusterCommand::Status(a) => {
-            let (client, progress) = client(&a.connect, a.json, None)?;
-            let result = rt.block_on(client.status());
-            if let Some(p) = &progress {
-                p.finish();
-            }
-            let (ctl, changes) = result.map_err(|e| Failure::failed(e.to_string()))?;
-            save_trust(&client, &a.connect)?;
-            let texts: Vec<String> = changes.iter().map(ToString::to_string).collect();
-            if a.json {
-                let out = serde_json::json!({
-                    "stale": !changes.is_empty(),
-                    "ctl_sha256": ctl_format::hex(&ctl_provider::ctl_hash(&ctl)),
-                    "changes": texts,
-                });
-                println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
-            } else if texts.is_empty() {
-                println!("up to date: the CTL covers the cluster as it is");
-            } else {
-                println!(
-                    "STALE: the cluster changed since the CTL was built; run `ctl cluster update`:"
-                );
-                for t in &texts {
-                    println!("  - {t}");
-                }
-            }
-            if changes.is_empty() {
-                Ok(())
-            } else {
-                Err(Failure::quiet(1))
-            }
-        }
-        ClusterCommand::SetMode(a) => match a.mode {
-            Mode::Mixed => {
-                let (certs, token) = if let Some(n) = a.collect {
-                    confirm(&a.common, "set mixed mode")?;
-                    collect_tokens(n, &a.collect_with, &a.common)?
-                } else {
-                    let certs = a
-                        .tokens
-                        .iter()
-                        .map(|t| signing::certificate(t))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    confirm(&a.common, "set mixed mode")?;
-                    let last = a
-                        .tokens
-                        .last()
-                        .ok_or_else(|| Failure::usage("give --token"))?;
-                    (certs, token_signer(last, &a.common)?)
-                };
-                let (client, progress) =
-                    client(&a.common.connect, a.common.json, token.identity.clone())?;
-                let result = rt.block_on(client.set_mixed_mode(&certs, token.signer.shared()));
-                save_trust(&client, &a.common.connect)?;
-                finish(result, progress.as_ref(), a.common.json, "set-mode")
-            }
-            Mode::NonSecure => {
-                if a.collect.is_some() {
-                    return Err(Failure::usage(
-                        "--collect is for mixed mode; non-secure mode signs with one --token of the current CTL",
-                    ));
-                }
-                let first = a
-                    .tokens
-                    .first()
-                    .ok_or_else(|| Failure::usage("give --token"))?;
-                let changes = Changes {
-                    non_secure: true,
-                    ..Changes::default()
-                };
-                let what = ("set non-secure mode", "set-mode");
-                run_update(&rt, &a.common, first, what, changes)
-            }
-        },
-        ClusterCommand::Update(a) => {
-            let add_tokens = a
-                .add_token
-                .iter()
-                .map(|t| signing::certificate(t))
-                .collect::<Result<Vec<_>, _>>()?;
-            let mut add_peers = Vec::new();
-            for (list, firewall) in [(&a.add_tftp, false), (&a.add_firewall, true)] {
-                for p in list {
-                    add_peers.push(peer(p, firewall)?);
-                }
-            }
-            let changes = Changes {
-                add_tokens,
-                add_peers,
-                remove_peers: a.remove_peer.clone(),
-                ..Changes::default()
-            };
-            let what = ("update the CTL", "update");
-            run_update(&rt, &a.common, &a.token, what, changes)
-        }
-        ClusterCommand::RemoveEntry(a) => {
-            let selector = match (&a.serial, &a.subject) {
-                (Some(s), _) => Selector::Serial(s.to_ascii_lowercase()),
-                (None, Some(t)) => Selector::Subject(t.clone()),
-                (None, None) => return Err(Failure::usage("give --serial or --subject")),
-            };
-            let changes = Changes {
-                remove: Some(selector),
-                ..Changes::default()
-            };
-            let what = ("remove an entry", "remove-entry");
-            run_update(&rt, &a.common, &a.token, what, changes)
-        }
-        ClusterCommand::AddTftp(a) | ClusterCommand::AddFirewall(a) => {
-            let firewall = matches!(command, ClusterCommand::AddFirewall(_));
-            let changes = Changes {
-                add_peers: vec![peer(&a.peer, firewall)?],
-                ..Changes::default()
-            };
-            let what = if firewall {
-                ("add a firewall", "add-firewall")
-            } else {
-                ("add an alternate TFTP server", "add-tftp")
-            };
-            run_update(&rt, &a.common, &a.token, what, changes)
-        }
-        ClusterCommand::Discover(_) => {
-            Err(Failure::usage("discover is handled by the cluster module"))
+    let (client, progress) = client(&a.connect, a.json, None)?;
+    let result = rt.block_on(client.status());
+    if let Some(p) = &progress {
+        p.finish();
+    }
+    let (ctl, changes) = result.map_err(|e| Failure::failed(e.to_string()))?;
+    save_trust(&client, &a.connect)?;
+    let texts: Vec<String> = changes.iter().map(ToString::to_string).collect();
+    if a.json {
+        let out = serde_json::json!({
+            "stale": !changes.is_empty(),
+            "ctl_sha256": ctl_format::hex(&ctl_provider::ctl_hash(&ctl)),
+            "changes": texts,
+        });
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    } else if texts.is_empty() {
+        println!("up to date: the CTL covers the cluster as it is");
+    } else {
+        println!("STALE: the cluster changed since the CTL was built; run `ctl cluster update`:");
+        for t in &texts {
+            println!("  - {t}");
         }
     }
+    if changes.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::quiet(1))
+    }
+}
+
+/// `ctl cluster set-mode`.
+pub(crate) fn set_mode(a: &SetModeArgs) -> Outcome {
+    let rt = runtime()?;
+    match a.mode {
+        Mode::Mixed => {
+            let (certs, token) = if let Some(n) = a.collect {
+                confirm(&a.common, "set mixed mode")?;
+                collect_tokens(n, &a.collect_with, &a.common)?
+            } else {
+                let certs = a
+                    .tokens
+                    .iter()
+                    .map(|t| signing::certificate(t))
+                    .collect::<Result<Vec<_>, _>>()?;
+                confirm(&a.common, "set mixed mode")?;
+                let last = a
+                    .tokens
+                    .last()
+                    .ok_or_else(|| Failure::usage("give --token"))?;
+                (certs, token_signer(last, &a.common)?)
+            };
+            let (client, progress) =
+                client(&a.common.connect, a.common.json, token.identity.clone())?;
+            let result = rt.block_on(client.set_mixed_mode(&certs, token.signer.shared()));
+            save_trust(&client, &a.common.connect)?;
+            finish(result, progress.as_ref(), a.common.json, "set-mode")
+        }
+        Mode::NonSecure => {
+            if a.collect.is_some() {
+                return Err(Failure::usage(
+                    "--collect is for mixed mode; non-secure mode signs with one --token of the current CTL",
+                ));
+            }
+            let first = a
+                .tokens
+                .first()
+                .ok_or_else(|| Failure::usage("give --token"))?;
+            let changes = Changes {
+                non_secure: true,
+                ..Changes::default()
+            };
+            let what = ("set non-secure mode", "set-mode");
+            run_update(&rt, &a.common, first, what, changes)
+        }
+    }
+}
+
+/// `ctl cluster update`.
+pub(crate) fn update(a: &UpdateArgs) -> Outcome {
+    let rt = runtime()?;
+    let add_tokens = a
+        .add_token
+        .iter()
+        .map(|t| signing::certificate(t))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut add_peers = Vec::new();
+    for (list, firewall) in [(&a.add_tftp, false), (&a.add_firewall, true)] {
+        for p in list {
+            add_peers.push(peer(p, firewall)?);
+        }
+    }
+    let changes = Changes {
+        add_tokens,
+        add_peers,
+        remove_peers: a.remove_peer.clone(),
+        ..Changes::default()
+    };
+    let what = ("update the CTL", "update");
+    run_update(&rt, &a.common, &a.token, what, changes)
+}
+
+/// `ctl cluster remove-entry`.
+pub(crate) fn remove_entry(a: &RemoveArgs) -> Outcome {
+    let rt = runtime()?;
+    let selector = match (&a.serial, &a.subject) {
+        (Some(s), _) => Selector::Serial(s.to_ascii_lowercase()),
+        (None, Some(t)) => Selector::Subject(t.clone()),
+        (None, None) => return Err(Failure::usage("give --serial or --subject")),
+    };
+    let changes = Changes {
+        remove: Some(selector),
+        ..Changes::default()
+    };
+    let what = ("remove an entry", "remove-entry");
+    run_update(&rt, &a.common, &a.token, what, changes)
+}
+
+/// `ctl cluster add-tftp` and `add-firewall`.
+pub(crate) fn add_peer(a: &PeerArgs, firewall: bool) -> Outcome {
+    let rt = runtime()?;
+    let changes = Changes {
+        add_peers: vec![peer(&a.peer, firewall)?],
+        ..Changes::default()
+    };
+    let what = if firewall {
+        ("add a firewall", "add-firewall")
+    } else {
+        ("add an alternate TFTP server", "add-tftp")
+    };
+    run_update(&rt, &a.common, &a.token, what, changes)
 }
