@@ -56,6 +56,7 @@ mod identity;
 pub mod known;
 pub mod plan;
 mod report;
+mod selector;
 mod workflow;
 
 pub use client::{Client, ClientBuilder};

@@ -6,6 +6,70 @@ use std::net::IpAddr;
 
 use crate::ProtocolError;
 
+/// Element tags (one namespace for every message).
+pub mod tag {
+    /// Versions the client speaks, one byte each.
+    pub const VERSIONS: u8 = 0x01;
+    /// The version chosen.
+    pub const VERSION: u8 = 0x02;
+    /// Software name and version, text.
+    pub const SOFTWARE: u8 = 0x03;
+    /// Application user name, text.
+    pub const USER: u8 = 0x04;
+    /// Password, text.
+    pub const PASSWORD: u8 = 0x05;
+    /// Role, 1 byte.
+    pub const ROLE: u8 = 0x06;
+    /// Node name, text.
+    pub const NODE_NAME: u8 = 0x07;
+    /// IPv4 (4 bytes) or IPv6 (16 bytes) address; repeatable.
+    pub const ADDRESS: u8 = 0x08;
+    /// Services, u16 bit set.
+    pub const SERVICES: u8 = 0x09;
+    /// Role code (u16) then certificate DER; repeatable.
+    pub const CERTIFICATE: u8 = 0x0A;
+    /// A cluster member, nested elements; repeatable.
+    pub const MEMBER: u8 = 0x0B;
+    /// Host name, text.
+    pub const HOST: u8 = 0x0C;
+    /// TCP port, u16.
+    pub const PORT: u8 = 0x0D;
+    /// An off-cluster alternate TFTP server, nested; repeatable.
+    pub const ALTERNATE_TFTP: u8 = 0x0E;
+    /// A firewall (ASA TLS proxy), nested; repeatable.
+    pub const FIREWALL: u8 = 0x0F;
+    /// SHA-256 of a CTL, 32 bytes.
+    pub const HASH: u8 = 0x10;
+    /// SHA-256 of the CTL a stage replaces, 32 bytes, or empty for "none".
+    pub const BASE_HASH: u8 = 0x11;
+    /// Security mode, 1 byte.
+    pub const MODE: u8 = 0x12;
+    /// Error code, u16.
+    pub const ERROR_CODE: u8 = 0x13;
+    /// Human-readable text.
+    pub const MESSAGE: u8 = 0x14;
+    /// On-commit hook outcome, nested.
+    pub const HOOK: u8 = 0x15;
+    /// Exit status, i32 (negative: killed or timed out).
+    pub const EXIT_STATUS: u8 = 0x16;
+    /// An audit entry, nested; repeatable.
+    pub const AUDIT_ENTRY: u8 = 0x17;
+    /// Unix seconds, u64.
+    pub const TIME: u8 = 0x18;
+    /// Audit action, text.
+    pub const ACTION: u8 = 0x19;
+    /// How many entries at most, u32.
+    pub const LIMIT: u8 = 0x1A;
+    /// Whether the node is the first node, 1 byte.
+    pub const FIRST_NODE: u8 = 0x1B;
+    /// The off-cluster servers a staged CTL covers, nested ALTERNATE_TFTP and FIREWALL.
+    pub const PEERS: u8 = 0x1C;
+    /// Where an off-cluster server comes from, 1 byte (see [`PeerSource`](crate::types::PeerSource)).
+    pub const SOURCE: u8 = 0x1D;
+    /// A chunk of a file; consecutive FILE elements are concatenated.
+    pub const FILE: u8 = 0x20;
+}
+
 /// The largest value of one element; longer values (files) are sent as several
 /// consecutive elements with the same tag.
 pub const MAX_ELEMENT: usize = u16::MAX as usize;

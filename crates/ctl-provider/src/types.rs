@@ -7,8 +7,7 @@ use std::net::IpAddr;
 use zeroize::Zeroizing;
 
 use crate::ProtocolError;
-use crate::element::{BodyWriter, Elements, address_bytes};
-use crate::message::tag;
+use crate::element::{BodyWriter, Elements, address_bytes, tag};
 
 /// What an authenticated user may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -1,129 +1,13 @@
 //! The Cisco rules that guard a change, each a pure function whose refusal is a [`Rule`].
 
-use std::fmt;
-
 use ctl_format::{Certificate, NameStyle, serials_equal};
 use ctl_provider::cluster::{NodeView, TargetKind};
 use ctl_provider::message::PeerSource;
 
 use super::{Entry, sast_certificates};
 use crate::Error;
-
-/// A Cisco rule that refuses a change.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum Rule {
-    /// Mixed mode needs two tokens.
-    #[error("mixed mode needs at least two security tokens; {given} given")]
-    TooFewTokens {
-        /// How many distinct tokens were given.
-        given: usize,
-    },
-    /// The signer of a first CTL must be one of its tokens.
-    #[error("the signing token must be one of the tokens in the CTL")]
-    SignerNotListed,
-    /// Mixed mode is set already.
-    #[error("the cluster already has a CTL in mixed mode: use update")]
-    AlreadyMixed,
-    /// An update needs a current CTL.
-    #[error("the cluster has no CTL yet: set mixed mode first")]
-    NoCtl,
-    /// Status needs a current CTL.
-    #[error("the cluster has no CTL (non-secure, never set to mixed mode)")]
-    NoCtlToCompare,
-    /// An update must be signed by a token of the current CTL.
-    #[error(
-        "token {subject} is not in the current CTL; present one of its {count} security tokens"
-    )]
-    TokenNotInCtl {
-        /// The token's subject.
-        subject: String,
-        /// How many tokens the current CTL has.
-        count: usize,
-    },
-    /// Server entries follow the cluster.
-    #[error(
-        "{entry} is a server entry ({from}); CallManager, TFTP, CAPF and firewall entries cannot be deleted by hand: they follow the cluster"
-    )]
-    ServerEntry {
-        /// The entry.
-        entry: String,
-        /// The server it comes from.
-        from: String,
-    },
-    /// Nothing matches the selector.
-    #[error("no entry matches {0}")]
-    NoMatch(Selector),
-    /// Two tokens must remain.
-    #[error("the CTL has {count} security tokens; two must remain at all times")]
-    TwoMustRemain {
-        /// How many it has.
-        count: usize,
-    },
-    /// The signer cannot remove its own entry.
-    #[error("the token signing this change cannot remove itself; sign with the other token")]
-    SignerRemovesItself,
-    /// No such off-cluster server.
-    #[error(
-        "no alternate TFTP server or firewall is named {name} (known: {})",
-        names(known)
-    )]
-    NoSuchPeer {
-        /// The name asked for.
-        name: String,
-        /// The ones there are.
-        known: Vec<String>,
-    },
-    /// A configured off-cluster server is removed in the first node's configuration.
-    #[error("{name} is in the first node's own provider configuration; remove it there")]
-    ConfiguredPeer {
-        /// Its name.
-        name: String,
-    },
-    /// A server to add is there already.
-    #[error("{name} is already {}", listed_as(*kind))]
-    AlreadyListed {
-        /// Its name.
-        name: String,
-        /// What it is already.
-        kind: TargetKind,
-    },
-}
-
-fn names(list: &[String]) -> String {
-    if list.is_empty() {
-        "none".to_owned()
-    } else {
-        list.join(", ")
-    }
-}
-
-const fn listed_as(kind: TargetKind) -> &'static str {
-    match kind {
-        TargetKind::Node => "a cluster node",
-        TargetKind::Firewall => "a firewall of this CTL",
-        _ => "an alternate TFTP server of this CTL",
-    }
-}
-
-/// Which entry `remove-entry` names.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Selector {
-    /// By certificate serial (hex, leading zeros ignored).
-    Serial(String),
-    /// By subject text (as `ctl inspect` prints it).
-    Subject(String),
-}
-
-impl fmt::Display for Selector {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Serial(s) => write!(f, "serial {s}"),
-            Self::Subject(s) => write!(f, "subject \"{s}\""),
-        }
-    }
-}
+pub use crate::error::Rule;
+pub use crate::selector::Selector;
 
 /// Applies the Cisco rules for deleting an entry by hand: only tokens may be removed,
 /// and two must remain.
