@@ -81,4 +81,3 @@ pub mod kind {
         }
     }
 }
-
