@@ -70,18 +70,18 @@ fn set_mode_after(mode: SecurityMode) -> AfterCommit {
 }
 
 impl Client {
-    /// Builds and signs the CTL of `entries`; the signature is made on a blocking thread.
+    /// Builds and signs the CTL of `entries`, newer than `after` (the TIMESTAMP of the CTL
+    /// it replaces: nodes refuse a CTL that is not newer); the signature is made on a
+    /// blocking thread.
     async fn build_ctl(
         &self,
         entries: &[Entry],
         servers_certified: bool,
         signer: &SharedSigner,
+        after: Option<u32>,
     ) -> Result<Vec<u8>, Error> {
         let mut b = ctl_format::TrustListBuilder::new();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        b.timestamp(u32::try_from(now).unwrap_or(u32::MAX));
+        b.timestamp(plan::next_timestamp(std::time::SystemTime::now(), after));
         for e in entries {
             let certified = servers_certified || e.role == Role::SAST;
             b.push(e.spec(certified));
@@ -159,7 +159,7 @@ impl Client {
         }
         let mut entries = plan::token_entries(&distinct);
         entries.extend(plan::server_entries(cluster.nodes())?);
-        let ctl = self.build_ctl(&entries, true, &signer).await?;
+        let ctl = self.build_ctl(&entries, true, &signer, None).await?;
         let capf = cluster
             .nodes()
             .into_iter()
@@ -257,7 +257,9 @@ impl Client {
             Some(m) => m == SecurityMode::Mixed,
             None => !plan::is_non_secure(&doc),
         };
-        let ctl = self.build_ctl(&entries, certified, signer).await?;
+        let ctl = self
+            .build_ctl(&entries, certified, signer, doc.header().timestamp())
+            .await?;
         let after: Vec<_> = mode.map(set_mode_after).into_iter().collect();
         self.distribute(cluster, ctl, &after, notes).await
     }

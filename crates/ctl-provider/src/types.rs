@@ -280,6 +280,8 @@ pub enum ErrorCode {
     UnknownMessage,
     /// 17: anything else.
     Internal,
+    /// 18: the file is not newer than the current CTL, or was committed before.
+    Rollback,
     /// A code this implementation does not know.
     Other(u16),
 }
@@ -305,6 +307,7 @@ impl ErrorCode {
             Self::Timeout => 15,
             Self::UnknownMessage => 16,
             Self::Internal => 17,
+            Self::Rollback => 18,
             Self::Other(c) => c,
         }
     }
@@ -329,6 +332,7 @@ impl ErrorCode {
             Self::Timeout => "TIMEOUT",
             Self::UnknownMessage => "UNKNOWN_MESSAGE",
             Self::Internal => "INTERNAL",
+            Self::Rollback => "ROLLBACK",
             Self::Other(_) => "an unknown error code",
         }
     }
@@ -353,6 +357,7 @@ impl ErrorCode {
             15 => Self::Timeout,
             16 => Self::UnknownMessage,
             17 => Self::Internal,
+            18 => Self::Rollback,
             c => Self::Other(c),
         }
     }

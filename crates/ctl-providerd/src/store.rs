@@ -58,9 +58,29 @@ pub struct State {
     /// after it, so the list always matches the file (see [`State::peers_for`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_peers: Option<PendingPeers>,
+    /// SHA-256 (hex) of every CTL this node committed, oldest first (at most
+    /// [`HISTORY_LIMIT`]): none of them is ever staged again.
+    #[serde(default)]
+    pub history: Vec<String>,
+    /// The newest TIMESTAMP of a CTL this node committed: a staged CTL must be newer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_timestamp: Option<u32>,
 }
 
+/// How many committed hashes the state remembers (the newest ones).
+pub const HISTORY_LIMIT: usize = 4096;
+
 impl State {
+    /// Records that the CTL with hash `hash` (hex) and TIMESTAMP `timestamp` was committed.
+    pub fn remember(&mut self, hash: &str, timestamp: u32) {
+        if !self.history.iter().any(|h| h == hash) {
+            self.history.push(hash.to_owned());
+        }
+        let excess = self.history.len().saturating_sub(HISTORY_LIMIT);
+        self.history.drain(..excess);
+        self.last_timestamp = Some(self.last_timestamp.map_or(timestamp, |t| t.max(timestamp)));
+    }
+
     /// The stored off-cluster servers that go with the CTL whose hash is `current`: the
     /// pending list when the crash came after its file was written, else the stored one.
     pub fn peers_for(&self, current: Option<&str>) -> &StoredPeers {

@@ -178,6 +178,19 @@ pub fn is_non_secure(doc: &Document<'_>) -> bool {
     servers.peek().is_some() && servers.all(|r| r.certificate().is_none())
 }
 
+/// The TIMESTAMP of a new CTL: now, but always after `after` (the CTL it replaces), so
+/// that nodes, which refuse a CTL not newer than theirs, take it even when the clock is
+/// behind or two changes fall in one second.
+pub fn next_timestamp(now: std::time::SystemTime, after: Option<u32>) -> u32 {
+    let now = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX));
+    match after {
+        Some(t) => now.max(t.saturating_add(1)),
+        None => now,
+    }
+}
+
 /// The alternate TFTP servers and firewalls among `nodes`, for the first node to store.
 pub fn off_cluster<'a>(nodes: impl IntoIterator<Item = &'a NodeView>) -> OffCluster {
     let mut out = OffCluster::default();

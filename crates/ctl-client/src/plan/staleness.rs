@@ -221,4 +221,24 @@ mod tests {
         assert_eq!(found, [Change::Added(now[2].describe())]);
         assert!(found[0].to_string().contains("CAPF"), "{}", found[0]);
     }
+
+    #[test]
+    fn a_new_ctl_is_always_newer_than_the_one_it_replaces() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let at = |secs| UNIX_EPOCH + Duration::from_secs(secs);
+        for (now, after, want) in [
+            (1_000, None, 1_000),
+            (1_000, Some(10), 1_000),
+            (1_000, Some(1_000), 1_001),
+            (1_000, Some(5_000), 5_001),
+            (u64::from(u32::MAX) + 9, Some(7), u32::MAX),
+            (1, Some(u32::MAX), u32::MAX),
+        ] {
+            assert_eq!(
+                crate::plan::next_timestamp(at(now), after),
+                want,
+                "{now} {after:?}"
+            );
+        }
+    }
 }

@@ -254,6 +254,9 @@ async fn a_node_that_refuses_the_stage_aborts_everywhere() {
     let (tc, _) = token("capf");
     let other = {
         let mut b = ctl_format::TrustListBuilder::new();
+        // Newer than anything the node committed: a node takes no older CTL, even after a
+        // reinstall.
+        b.timestamp(u32::MAX - 1);
         b.push(ctl_format::RecordSpec::new(
             ti.clone(),
             ctl_format::Role::SAST,

@@ -29,6 +29,22 @@ impl Node {
             .map_err(|e| Refusal::new(ErrorCode::Storage, format!("reading CTLFile.tlv: {e}")))
     }
 
+    /// When the node requires it, the client's certificate must be a SAST of the current
+    /// CTL; with no current CTL there is nothing to check it against, and the change is
+    /// refused.
+    pub(super) fn check_client_against_current(&self, peer: &PeerInfo) -> Result<(), Refusal> {
+        if !self.config.require_sast_client_certificate {
+            return Ok(());
+        }
+        match self.current()? {
+            Some((_, bytes)) => self.check_client_certificate(peer, &bytes),
+            None => Err(Refusal::new(
+                ErrorCode::Forbidden,
+                "this node requires a TLS client certificate that is a SAST of its current CTL, and it has none yet",
+            )),
+        }
+    }
+
     /// When the node requires it, the client's certificate must be a SAST of `trust`
     /// (the current CTL, or the staged file when there is none).
     fn check_client_certificate(&self, peer: &PeerInfo, trust: &[u8]) -> Result<(), Refusal> {
@@ -96,6 +112,11 @@ impl Node {
         }
         let doc = ctl_format::parse_trust_list(&file).map_err(|e| invalid(&e))?;
         self.check_client_certificate(peer, current.as_ref().map_or(&file, |c| &c.1))?;
+        let h = ctl_hash(&file);
+        if current.as_ref().is_some_and(|c| c.0 == h) {
+            // The file is current already: committing it again converges.
+            return Ok(Response::Staged(h));
+        }
         let verdict = match &current {
             Some((_, bytes)) => {
                 let held = ctl_format::parse_trust_list(bytes).map_err(|e| {
@@ -115,11 +136,17 @@ impl Node {
                 format!("not signed by a SAST of the current CTL: {e}"),
             ));
         }
-        let h = ctl_hash(&file);
+        check_invariants(&doc)?;
+        let timestamp = doc.header().timestamp().unwrap_or(0);
+        if let Err(r) = self.check_newer(h, timestamp, current.as_ref()) {
+            self.audit(user, "stage-refused", r.message.clone());
+            return Err(r);
+        }
         self.inner().staged.insert(
             h,
             Staged {
                 bytes: file,
+                timestamp,
                 base,
                 session: peer.session,
                 peers,
@@ -129,15 +156,73 @@ impl Node {
         Ok(Response::Staged(h))
     }
 
-    /// ABORT: drops a staged file.
-    pub(super) fn abort(&self, h: [u8; 32]) -> Result<Response, Refusal> {
-        match self.inner().staged.remove(&h) {
-            Some(_) => Ok(Response::Aborted(h)),
-            None => Err(Refusal::new(
+    /// Refuses a file that is not newer than the current CTL and than every CTL this node
+    /// committed, or that it committed before: phones take an old CTL signed by a token of
+    /// the one they hold (they check no order), so the node must not hand one out.
+    fn check_newer(
+        &self,
+        h: [u8; 32],
+        timestamp: u32,
+        current: Option<&HashedFile>,
+    ) -> Result<(), Refusal> {
+        let state = self
+            .store
+            .state()
+            .map_err(|e| Refusal::new(ErrorCode::Storage, format!("state: {e}")))?;
+        let current_timestamp = current
+            .and_then(|(_, b)| ctl_format::parse_trust_list(b).ok())
+            .and_then(|d| d.header().timestamp());
+        let newest = current_timestamp.max(state.last_timestamp);
+        match newest {
+            Some(t) if timestamp <= t => Err(Refusal::new(
+                ErrorCode::Rollback,
+                format!(
+                    "the file (timestamp {timestamp}) is older than or as old as the newest CTL committed here (timestamp {t})"
+                ),
+            )),
+            _ => Ok(()),
+        }?;
+        if state.history.iter().any(|c| *c == hex(&h)) {
+            return Err(Refusal::new(
+                ErrorCode::Rollback,
+                "this CTL was committed here before; an earlier CTL is never installed again",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The staged file `h` of this session.
+    fn own_staged(&self, peer: &PeerInfo, h: &[u8; 32]) -> Result<(), Refusal> {
+        match self.inner().staged.get(h) {
+            Some(s) if s.session == peer.session => Ok(()),
+            _ => Err(Refusal::new(
                 ErrorCode::UnknownHash,
-                format!("no staged CTL {}", hex(&h)),
+                format!("no CTL {} staged in this session", hex(h)),
             )),
         }
+    }
+
+    /// ABORT: drops a file this session staged.
+    pub(super) fn abort(
+        &self,
+        peer: &PeerInfo,
+        user: &str,
+        h: [u8; 32],
+    ) -> Result<Response, Refusal> {
+        if self.config.require_sast_client_certificate {
+            let trust = match self.current()? {
+                Some((_, bytes)) => Some(bytes),
+                None => self.inner().staged.get(&h).map(|s| s.bytes.clone()),
+            };
+            match trust {
+                Some(t) => self.check_client_certificate(peer, &t)?,
+                None => self.check_client_against_current(peer)?,
+            }
+        }
+        self.own_staged(peer, &h)?;
+        self.inner().staged.remove(&h);
+        self.audit(user, "abort", hex(&h));
+        Ok(Response::Aborted(h))
     }
 
     /// COMMIT: makes a staged file current, one commit at a time.
@@ -173,10 +258,15 @@ impl Node {
                 ),
             ));
         };
-        self.commit_locked(user, h).await
+        self.commit_locked(peer, user, h).await
     }
 
-    async fn commit_locked(&self, user: &str, h: [u8; 32]) -> Result<Response, Refusal> {
+    async fn commit_locked(
+        &self,
+        peer: &PeerInfo,
+        user: &str,
+        h: [u8; 32],
+    ) -> Result<Response, Refusal> {
         let current = self.current()?;
         if current.as_ref().is_some_and(|c| c.0 == h) {
             // Already current: a retry after a lost answer converges.
@@ -186,10 +276,11 @@ impl Node {
                 hook: None,
             });
         }
+        self.own_staged(peer, &h)?;
         let Some(staged) = self.inner().staged.remove(&h) else {
             return Err(Refusal::new(
                 ErrorCode::UnknownHash,
-                format!("no staged CTL {}", hex(&h)),
+                format!("no CTL {} staged in this session", hex(&h)),
             ));
         };
         if staged.base != current.as_ref().map(|c| c.0) {
@@ -224,6 +315,7 @@ impl Node {
         }
         let state_result = self.store.update_state(|s| {
             s.current_hash = Some(hex(&h));
+            s.remember(&hex(&h), staged.timestamp);
             if let Some(pending) = s.pending_peers.take() {
                 s.peers = pending.peers;
             }
@@ -300,4 +392,41 @@ impl Node {
             .chain(&self.members.firewalls)
             .any(|c| c.name == name)
     }
+}
+
+/// Cisco's invariants of a trust list, checked before anything else: at least two
+/// security tokens (an update must always be possible without the one that signed),
+/// every record's certificate readable, and the signer a SAST record of the file itself
+/// (phones holding it check the next file against its SAST records).
+fn check_invariants(doc: &ctl_format::Document<'_>) -> Result<(), Refusal> {
+    for (i, r) in doc.records().iter().enumerate() {
+        if let Some(der) = r.certificate() {
+            ctl_format::Certificate::from_der(der).map_err(|e| {
+                Refusal::new(
+                    ErrorCode::InvalidFile,
+                    format!("record #{}: its certificate does not parse: {e}", i + 1),
+                )
+            })?;
+        }
+    }
+    let tokens = doc
+        .records()
+        .iter()
+        .filter(|r| r.role() == Some(ctl_format::Role::SAST) && r.certificate().is_some())
+        .count();
+    if tokens < 2 {
+        return Err(Refusal::new(
+            ErrorCode::InvalidFile,
+            format!(
+                "a CTL needs at least two security tokens (SAST records); this one has {tokens}"
+            ),
+        ));
+    }
+    doc.verify(&RsaVerifier).map_err(|e| {
+        Refusal::new(
+            ErrorCode::InvalidFile,
+            format!("the signer is not a SAST record of the file: {e}"),
+        )
+    })?;
+    Ok(())
 }

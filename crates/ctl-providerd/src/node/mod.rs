@@ -31,7 +31,7 @@ type HashedFile = ([u8; 32], Vec<u8>);
 #[derive(Debug)]
 pub(crate) struct Refusal {
     code: ErrorCode,
-    message: String,
+    pub(crate) message: String,
 }
 
 impl Refusal {
@@ -60,6 +60,8 @@ struct User {
 
 struct Staged {
     bytes: Vec<u8>,
+    /// Its TIMESTAMP.
+    timestamp: u32,
     base: Option<[u8; 32]>,
     session: u64,
     /// The off-cluster servers to store with it (first node).
@@ -273,9 +275,9 @@ impl Handler for Node {
             Request::GetMode => self.mode(),
             Request::Stage { base, file, peers } => self.stage(peer, user, base, file, peers),
             Request::Commit { hash } => self.commit(peer, user, hash).await,
-            Request::Abort { hash } => self.abort(hash),
-            Request::SetMode(mode) => self.set_mode(user, mode),
-            Request::PutCapf { certificate } => self.put_capf(user, &certificate),
+            Request::Abort { hash } => self.abort(peer, user, hash),
+            Request::SetMode(mode) => self.set_mode(peer, user, mode),
+            Request::PutCapf { certificate } => self.put_capf(peer, user, &certificate),
             Request::Audit { limit } => self.audit_entries(limit),
             _ => Err(Refusal::new(
                 ErrorCode::UnknownMessage,

@@ -5,6 +5,7 @@
 
 use ctl_provider::ctl_hash;
 use ctl_provider::message::{AuditEntry, ErrorCode, Peer, PeerSource, Response, SecurityMode};
+use ctl_provider::net::PeerInfo;
 
 use super::{Node, Refusal};
 use crate::store::{State, Store};
@@ -31,13 +32,19 @@ pub(super) fn repair(store: &Store) -> std::io::Result<()> {
 
 impl Node {
     /// SET_MODE, first node only.
-    pub(super) fn set_mode(&self, user: &str, mode: SecurityMode) -> Result<Response, Refusal> {
+    pub(super) fn set_mode(
+        &self,
+        peer: &PeerInfo,
+        user: &str,
+        mode: SecurityMode,
+    ) -> Result<Response, Refusal> {
         if !self.config.first_node {
             return Err(Refusal::new(
                 ErrorCode::NotFirstNode,
                 "the security mode is set on the first node",
             ));
         }
+        self.check_client_against_current(peer)?;
         self.store
             .update_state(|s| {
                 s.mode = mode.code();
@@ -95,13 +102,19 @@ impl Node {
     }
 
     /// PUT_CAPF, subsequent nodes only: capf.cer (DER) and capf.pem.
-    pub(super) fn put_capf(&self, user: &str, der: &[u8]) -> Result<Response, Refusal> {
+    pub(super) fn put_capf(
+        &self,
+        peer: &PeerInfo,
+        user: &str,
+        der: &[u8],
+    ) -> Result<Response, Refusal> {
         if self.config.first_node {
             return Err(Refusal::new(
                 ErrorCode::Forbidden,
                 "the first node runs CAPF itself; the CAPF certificate goes to subsequent nodes",
             ));
         }
+        self.check_client_against_current(peer)?;
         let cert = ctl_format::Certificate::from_der(der)
             .map_err(|e| Refusal::new(ErrorCode::InvalidFile, format!("CAPF certificate: {e}")))?;
         let pem = ctl_format::pem_encode("CERTIFICATE", cert.der());

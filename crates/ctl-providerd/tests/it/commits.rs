@@ -273,32 +273,34 @@ async fn mode_changes_survive_concurrent_commits() {
     let tmp = tempfile::tempdir().unwrap();
     init(tmp.path(), "cucm-pub", &["--first-node"]);
     let d = start(tmp.path());
-    let files = Arc::new([ctl("sast1", 1_000), ctl("sast2", 2_000)]);
     {
         let mut c = logged_in(&d).await;
         assert!(matches!(
-            stage_commit(&mut c, files[0].clone(), None).await,
+            stage_commit(&mut c, ctl("sast1", 1_000), None).await,
             Response::Committed { .. }
         ));
     }
     let stop = Arc::new(AtomicBool::new(false));
     let commits = Arc::new(AtomicUsize::new(0));
+    // Every file newer than the last (the node refuses older ones).
+    let next_timestamp = Arc::new(std::sync::atomic::AtomicU32::new(1_001));
     let mut committers = Vec::new();
-    for _ in 0..2 {
-        let (stop, commits, files) = (Arc::clone(&stop), Arc::clone(&commits), Arc::clone(&files));
+    for k in 0..2 {
+        let (stop, commits, next_timestamp) = (
+            Arc::clone(&stop),
+            Arc::clone(&commits),
+            Arc::clone(&next_timestamp),
+        );
         let mut c = logged_in(&d).await;
         committers.push(tokio::spawn(async move {
+            let signer = if k == 0 { "sast1" } else { "sast2" };
             while !stop.load(Ordering::Relaxed) {
                 let base = current_hash(&mut c).await;
-                let next = if base == Some(sha(&files[0])) {
-                    &files[1]
-                } else {
-                    &files[0]
-                };
+                let next = ctl(signer, next_timestamp.fetch_add(1, Ordering::Relaxed));
                 let Response::Staged(hash) = c
                     .call(&Request::Stage {
                         base,
-                        file: next.clone(),
+                        file: next,
                         peers: None,
                     })
                     .await

@@ -10,5 +10,6 @@
 mod commits;
 mod logins;
 mod peers;
+mod rules;
 mod serve;
 mod support;
