@@ -141,6 +141,17 @@ pub enum Rule {
         /// Its name.
         name: String,
     },
+    /// A server reported a certificate in a role it has no right to: a security token's,
+    /// or one its services (or its kind: alternate TFTP server, firewall) do not justify.
+    #[error("{server} reports a certificate as {role}: {why}; nothing was signed")]
+    ForeignRole {
+        /// The server.
+        server: String,
+        /// The role it claimed.
+        role: ctl_format::Role,
+        /// Why it has no right to it.
+        why: &'static str,
+    },
     /// A server to add is there already.
     #[error("{name} is already {}", listed_as(*kind))]
     AlreadyListed {

@@ -82,6 +82,9 @@ pub struct NodeView {
     pub port: u16,
     /// What it is.
     pub kind: TargetKind,
+    /// Whether it is the node reached at the address the operator named, which answered
+    /// MEMBERS: the first node, whatever other nodes claim.
+    pub publisher: bool,
     /// For an off-cluster server the first node listed: where it knows it from.
     pub source: Option<PeerSource>,
     /// Services (from the member list; from NODE_INFO when contacted).

@@ -108,6 +108,18 @@ pub fn run(path: &Path) -> Result<(), DaemonError> {
 /// # Errors
 /// A bad configuration, an unusable TLS identity, or an address it cannot listen on.
 pub fn spawn(path: &Path) -> Result<std::net::SocketAddr, DaemonError> {
+    spawn_wrapped(path, |node| node)
+}
+
+/// [`spawn`], with the node's request handling wrapped by `wrap` (tests put a node that
+/// lies in front of a real one; benches one that answers late).
+///
+/// # Errors
+/// A bad configuration, an unusable TLS identity, or an address it cannot listen on.
+pub fn spawn_wrapped<H: ctl_provider::net::Handler>(
+    path: &Path,
+    wrap: impl FnOnce(node::Node) -> H,
+) -> Result<std::net::SocketAddr, DaemonError> {
     let p = prepare(path)?;
     let listen = p.config.listen;
     let at = |source| DaemonError::Listen {
@@ -117,7 +129,7 @@ pub fn spawn(path: &Path) -> Result<std::net::SocketAddr, DaemonError> {
     let listener = std::net::TcpListener::bind(listen).map_err(at)?;
     listener.set_nonblocking(true).map_err(at)?;
     let bound = listener.local_addr().map_err(at)?;
-    let node = Arc::new(node::Node::new(p.config, bound)?);
+    let node = Arc::new(wrap(node::Node::new(p.config, bound)?));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()

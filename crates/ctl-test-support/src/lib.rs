@@ -9,6 +9,7 @@
 #![allow(clippy::missing_panics_doc)] // fixtures panic on a broken test environment by design
 
 pub mod daemon;
+pub mod rogue;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

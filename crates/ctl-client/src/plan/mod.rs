@@ -112,16 +112,26 @@ pub fn server_entries<'a>(
             .first()
             .copied()
             .or_else(|| node.resolved.first().copied());
+        let mut granted: Vec<Role> = Vec::new();
         for c in &info.certificates {
+            let claimed = Role(c.role);
+            let role = justified_role(node, info.services, claimed, &granted).map_err(|why| {
+                Error::Rule(Rule::ForeignRole {
+                    server: node.name.clone(),
+                    role: claimed,
+                    why,
+                })
+            })?;
+            granted.push(role);
             let certificate =
                 Certificate::from_der(&c.der).map_err(|source| Error::Certificate {
                     what: format!("{} role {}", node.name, c.role),
                     source,
                 })?;
-            let (role, origin) = match node.kind {
-                TargetKind::AlternateTftp => (Role::TFTP, Origin::AlternateTftp(node.name.clone())),
-                TargetKind::Firewall => (Role::CCM, Origin::Firewall(node.name.clone())),
-                _ => (Role(c.role), Origin::Node(node.name.clone())),
+            let origin = match node.kind {
+                TargetKind::AlternateTftp => Origin::AlternateTftp(node.name.clone()),
+                TargetKind::Firewall => Origin::Firewall(node.name.clone()),
+                _ => Origin::Node(node.name.clone()),
             };
             out.push(Entry {
                 role,
@@ -133,6 +143,57 @@ pub fn server_entries<'a>(
         }
     }
     Ok(out)
+}
+
+/// The role of the record a certificate that `node` reports as `claimed` gets, given the
+/// `services` it runs and the roles its other certificates got: records come from where
+/// they belong. A node never gives a security token; a cluster node's CallManager
+/// certificate is CCM, CCM+TFTP only with both services, TFTP only with the TFTP service;
+/// CAPF only from the first node, with the CAPF service; TVS only with the TVS service;
+/// an alternate TFTP server gives one TFTP record and a firewall one CCM record; and no
+/// server gives two records of one role.
+///
+/// # Errors
+/// Why the server has no right to the role.
+pub fn justified_role(
+    node: &NodeView,
+    services: u16,
+    claimed: Role,
+    granted: &[Role],
+) -> Result<Role, &'static str> {
+    use ctl_provider::message::service;
+    let runs = |s: u16| services & s != 0;
+    let role = match (node.kind, claimed) {
+        (_, Role::SAST) => {
+            return Err(
+                "security tokens come only from the tokens presented and the verified current CTL",
+            );
+        }
+        (TargetKind::AlternateTftp, Role::CCM | Role::CCM_TFTP | Role::TFTP) => Role::TFTP,
+        (TargetKind::Firewall, Role::CCM | Role::CCM_TFTP | Role::TFTP) => Role::CCM,
+        (TargetKind::AlternateTftp | TargetKind::Firewall, _) => {
+            return Err("an alternate TFTP server or a firewall gives its one certificate only");
+        }
+        (_, Role::CCM) => Role::CCM,
+        (_, Role::CCM_TFTP) if runs(service::CALLMANAGER) && runs(service::TFTP) => Role::CCM_TFTP,
+        (_, Role::TFTP) if runs(service::TFTP) && !runs(service::CALLMANAGER) => Role::TFTP,
+        (_, Role::CCM_TFTP | Role::TFTP) => {
+            return Err("its services do not include TFTP (and CallManager, for CCM+TFTP)");
+        }
+        (_, Role::CAPF) if node.publisher && runs(service::CAPF) => Role::CAPF,
+        (_, Role::CAPF) => return Err("only the first node, running CAPF, gives a CAPF record"),
+        (_, Role::TVS) if runs(service::TVS) => Role::TVS,
+        (_, Role::TVS) => return Err("it does not run TVS"),
+        _ => return Err("no cluster node gives a record of this role"),
+    };
+    let callmanager = |r: &Role| matches!(*r, Role::CCM | Role::CCM_TFTP | Role::TFTP);
+    if granted
+        .iter()
+        .any(|g| *g == role || (callmanager(g) && callmanager(&role)))
+    {
+        return Err("it already gave a certificate for this role");
+    }
+    Ok(role)
 }
 
 /// Token entries: one SAST record per token certificate.

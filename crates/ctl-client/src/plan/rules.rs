@@ -173,6 +173,7 @@ mod tests {
             host: "127.0.0.1".to_owned(),
             port: 2444,
             kind,
+            publisher: false,
             source,
             services: 0,
             resolved: Vec::new(),
@@ -352,5 +353,54 @@ mod tests {
             Rule::NoMatch(unknown).to_string(),
             "no entry matches serial 00"
         );
+    }
+
+    #[test]
+    fn records_come_from_where_they_belong() {
+        use ctl_format::Role as R;
+        use ctl_provider::message::service::{CALLMANAGER as CM, CAPF, TFTP, TVS};
+        let publisher = NodeView {
+            publisher: true,
+            ..node("pub", TargetKind::Node, None)
+        };
+        let sub = node("sub", TargetKind::Node, None);
+        let alt = node("alt", TargetKind::AlternateTftp, None);
+        let fw = node("asa", TargetKind::Firewall, None);
+        let ok = |n: &NodeView, services, claimed, granted: &[R]| {
+            crate::plan::justified_role(n, services, claimed, granted)
+        };
+        for (n, services, claimed, want) in [
+            (&sub, CM, R::CCM, Some(R::CCM)),
+            (&sub, CM | TFTP, R::CCM_TFTP, Some(R::CCM_TFTP)),
+            (&sub, TFTP, R::TFTP, Some(R::TFTP)),
+            (&sub, 0, R::CCM, Some(R::CCM)),
+            (&sub, CM, R::CCM_TFTP, None),
+            (&sub, CM, R::TFTP, None),
+            (&sub, CM | TFTP, R::TFTP, None),
+            (&sub, CM | CAPF, R::CAPF, None),
+            (&publisher, CM | CAPF, R::CAPF, Some(R::CAPF)),
+            (&publisher, CM, R::CAPF, None),
+            (&sub, CM | TVS, R::TVS, Some(R::TVS)),
+            (&sub, CM, R::TVS, None),
+            (&publisher, CM | TFTP | CAPF | TVS, R::SAST, None),
+            (&sub, CM, R::APP_SERVER, None),
+            (&alt, TFTP, R::TFTP, Some(R::TFTP)),
+            (&alt, TFTP, R::CCM_TFTP, Some(R::TFTP)),
+            (&alt, TFTP, R::CAPF, None),
+            (&fw, 0, R::CCM, Some(R::CCM)),
+            (&fw, 0, R::TVS, None),
+            (&fw, 0, R::SAST, None),
+        ] {
+            assert_eq!(
+                ok(n, services, claimed, &[]).ok(),
+                want,
+                "{} services {services} claims {claimed}",
+                n.name
+            );
+        }
+        // One record per role: a second CallManager certificate, or a second TVS.
+        assert!(ok(&sub, CM | TFTP, R::CCM, &[R::CCM_TFTP]).is_err());
+        assert!(ok(&sub, CM | TVS, R::TVS, &[R::CCM, R::TVS]).is_err());
+        assert!(ok(&fw, 0, R::CCM, &[R::CCM]).is_err());
     }
 }

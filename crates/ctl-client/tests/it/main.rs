@@ -7,6 +7,7 @@
     missing_docs
 )]
 
+mod attacks;
 mod cluster;
 mod discovery;
 mod peers;

@@ -25,6 +25,7 @@ impl Target {
                 host: host.to_owned(),
                 port,
                 kind,
+                publisher: false,
                 source: None,
                 services: 0,
                 resolved: Vec::new(),
@@ -167,6 +168,7 @@ pub async fn discover(
         };
         let mut t = Target::new(&m.name, h, p, TargetKind::Node);
         t.view.services = m.services;
+        t.view.publisher = i == me;
         targets.push(t);
     }
     for (kind, peers) in [
