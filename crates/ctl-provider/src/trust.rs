@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::net::IpAddr;
 
 /// SHA-256 of a certificate's DER: what known-providers lists pin.
 pub fn fingerprint(der: &[u8]) -> [u8; 32] {
@@ -137,6 +138,53 @@ impl KnownProviders {
     }
 }
 
+/// A provider identity a CTL vouches for: the certificate of a server record (CCM,
+/// CCM+TFTP or TFTP) and the host name and address the record names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CtlIdentity {
+    /// The certificate (DER).
+    pub certificate: Vec<u8>,
+    /// The record's DNS name.
+    pub dns_name: Option<String>,
+    /// The record's address.
+    pub ip_address: Option<IpAddr>,
+}
+
+impl CtlIdentity {
+    /// The provider identities `doc` vouches for: its CCM, CCM+TFTP and TFTP records with a
+    /// certificate. SAST, CAPF and TVS certificates are never TLS identities of a provider.
+    pub fn of(doc: &ctl_format::Document<'_>) -> Vec<Self> {
+        use ctl_format::Role;
+        doc.records()
+            .iter()
+            .filter(|r| matches!(r.role(), Some(Role::CCM | Role::CCM_TFTP | Role::TFTP)))
+            .filter_map(|r| {
+                Some(Self {
+                    certificate: r.certificate()?.to_vec(),
+                    dns_name: r.dns_name().map(|d| d.into_owned()),
+                    ip_address: r.ip_address(),
+                })
+            })
+            .collect()
+    }
+
+    /// Whether the record names `host` (its DNS name, the first label of `host`, or its
+    /// address).
+    fn names(&self, host: &str) -> bool {
+        let host = host.trim_end_matches('.');
+        let first_label = host.split('.').next().unwrap_or(host);
+        let by_name = self.dns_name.as_deref().is_some_and(|d| {
+            !d.is_empty() && (d.eq_ignore_ascii_case(host) || d.eq_ignore_ascii_case(first_label))
+        });
+        let by_address = host
+            .trim_matches(['[', ']'])
+            .parse::<IpAddr>()
+            .ok()
+            .is_some_and(|ip| Some(ip) == self.ip_address);
+        by_name || by_address
+    }
+}
+
 /// How provider certificates are trusted.
 #[derive(Debug, Clone, Default)]
 pub struct TrustPolicy {
@@ -144,8 +192,9 @@ pub struct TrustPolicy {
     pub known: KnownProviders,
     /// Fingerprints trusted wherever they appear.
     pub fingerprints: Vec<[u8; 32]>,
-    /// Certificates of the current CTL (trusted once there is a CTL).
-    pub ctl_certificates: Vec<Vec<u8>>,
+    /// Server records of a CTL the operator vouches for: a certificate is trusted for the
+    /// host its record names, never for another.
+    pub ctl_identities: Vec<CtlIdentity>,
     /// Trust an unknown provider the first time, and pin it.
     pub trust_on_first_use: bool,
 }
@@ -172,9 +221,9 @@ impl TrustPolicy {
         }
         let vouched = self.fingerprints.contains(&presented)
             || self
-                .ctl_certificates
+                .ctl_identities
                 .iter()
-                .any(|c| fingerprint(c) == presented);
+                .any(|c| fingerprint(&c.certificate) == presented && c.names(host));
         if vouched || self.trust_on_first_use {
             self.known.insert(host, port, presented);
             return Ok(());
@@ -243,7 +292,11 @@ mod tests {
         p.check("h", 1, a).unwrap();
         assert_eq!(p.known.get("h", 1), Some(&fingerprint(a)), "pinned");
         assert!(matches!(p.check("h", 1, b), Err(Untrusted::Changed { .. })));
-        p.ctl_certificates.push(b.to_vec());
+        p.ctl_identities.push(CtlIdentity {
+            certificate: b.to_vec(),
+            dns_name: Some("h".into()),
+            ip_address: None,
+        });
         p.check("h", 2, b).unwrap();
         p.trust_on_first_use = true;
         p.check("new", 3, a).unwrap();
@@ -251,5 +304,56 @@ mod tests {
             p.check("new", 3, b),
             Err(Untrusted::Changed { .. })
         ));
+    }
+
+    /// Finding 5 of issue 10: every certificate of a CTL was trusted as the identity of
+    /// any host, so a token's key or another node's key was taken for the first node.
+    #[test]
+    fn a_ctl_vouches_for_a_server_certificate_only_at_the_host_its_record_names() {
+        let ccm = CtlIdentity {
+            certificate: b"ccm".to_vec(),
+            dns_name: Some("cucm-pub".into()),
+            ip_address: Some(IpAddr::from([10, 0, 0, 1])),
+        };
+        let mut p = TrustPolicy {
+            ctl_identities: vec![ccm],
+            ..TrustPolicy::default()
+        };
+        for host in ["cucm-pub", "CUCM-PUB.example.com", "10.0.0.1"] {
+            p.clone().check(host, 2444, b"ccm").unwrap();
+        }
+        for host in ["cucm-sub", "10.0.0.2", "evil.example.com", "::1"] {
+            assert!(
+                matches!(p.check(host, 2444, b"ccm"), Err(Untrusted::Unknown { .. })),
+                "{host}"
+            );
+        }
+        // Only server records become identities: not SAST, CAPF or TVS certificates.
+        let ctl = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../ctl-format/tests/vectors/ctl/CTLFile-sha1.tlv"
+        ))
+        .unwrap();
+        let doc = ctl_format::parse_trust_list(&ctl).unwrap();
+        let ids = CtlIdentity::of(&doc);
+        let servers = doc
+            .records()
+            .iter()
+            .filter(|r| {
+                matches!(
+                    r.role(),
+                    Some(
+                        ctl_format::Role::CCM | ctl_format::Role::CCM_TFTP | ctl_format::Role::TFTP
+                    )
+                )
+            })
+            .count();
+        assert_eq!(ids.len(), servers);
+        assert!(doc.records().iter().any(|r| {
+            r.role() == Some(ctl_format::Role::SAST)
+                && !ids
+                    .iter()
+                    .any(|i| Some(i.certificate.as_slice()) == r.certificate())
+        }));
     }
 }

@@ -115,15 +115,12 @@ pub(crate) fn trust_policy(args: &ConnectArgs) -> Result<TrustPolicy, Failure> {
             .iter()
             .map(|f| parse_fp(f))
             .collect::<Result<_, _>>()?,
-        ctl_certificates: match &args.trust_ctl {
+        ctl_identities: match &args.trust_ctl {
             Some(path) => {
                 let bytes = crate::files::read_document(path)?;
                 let doc = ctl_format::parse_trust_list(&bytes)
                     .map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
-                doc.records()
-                    .iter()
-                    .filter_map(|r| r.certificate().map(<[u8]>::to_vec))
-                    .collect()
+                ctl_provider::trust::CtlIdentity::of(&doc)
             }
             None => Vec::new(),
         },

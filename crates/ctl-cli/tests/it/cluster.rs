@@ -108,14 +108,18 @@ fn discover_prints_every_node_with_its_status_and_certificates() {
         "{out}"
     );
 
-    // A CTL holding the first node's certificate vouches for it (and only for it).
+    // A CTL holding the first node's certificate vouches for it (and only for it), at the
+    // address its record names.
     let vectors = ctl_test_support::keys();
     let ctl = tmp.path().join("CTLFile.tlv");
     let o = Command::new(env!("CARGO_BIN_EXE_ctl"))
         .args(["build", "--out", ctl.to_str().unwrap(), "--sast"])
         .arg(vectors.join("sast1.pem"))
         .arg("--ccm-tftp")
-        .arg(tmp.path().join("pub/callmanager.pem"))
+        .arg(format!(
+            "{},ip=127.0.0.1",
+            tmp.path().join("pub/callmanager.pem").display()
+        ))
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -124,6 +128,54 @@ fn discover_prints_every_node_with_its_status_and_certificates() {
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(j[0]["status"], "ok", "{j}");
     assert_eq!(j[1]["status"], "identity-mismatch", "{j}");
+
+    // Issue 10, finding 5: a certificate of the CTL is not the identity of any host. A
+    // provider at an address its record does not name (here sub1, whose record says
+    // 10.9.9.9, answering at the first node's address) is refused before the password
+    // is sent.
+    let elsewhere = tmp.path().join("elsewhere.tlv");
+    let o = Command::new(env!("CARGO_BIN_EXE_ctl"))
+        .args(["build", "--out", elsewhere.to_str().unwrap(), "--sast"])
+        .arg(vectors.join("sast1.pem"))
+        .arg("--ccm")
+        .arg(format!(
+            "{},dns=sub1,ip=10.9.9.9",
+            tmp.path().join("sub/callmanager.pem").display()
+        ))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let logins = || {
+        std::fs::read_to_string(tmp.path().join("sub/state/audit.log"))
+            .unwrap_or_default()
+            .matches("\"action\":\"login\"")
+            .count()
+    };
+    let before = logins();
+    let impostor = Command::new(env!("CARGO_BIN_EXE_ctl"))
+        .args([
+            "cluster",
+            "discover",
+            "--publisher",
+            &format!("127.0.0.1:{}", sub.port),
+            "--user",
+            "admin",
+            "--password-file",
+        ])
+        .arg(tmp.path().join("pub/password"))
+        .arg("--known-providers")
+        .arg(tmp.path().join("empty-known"))
+        .arg("--trust-ctl")
+        .arg(&elsewhere)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&impostor.stderr);
+    assert_eq!(impostor.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("identity-mismatch") && err.contains("unknown certificate"),
+        "{err}"
+    );
+    assert_eq!(logins(), before, "the password reached the impostor");
 }
 
 #[test]

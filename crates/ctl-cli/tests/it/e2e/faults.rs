@@ -106,7 +106,7 @@ fn faults_during_distribution_leave_no_node_diverged_and_a_rerun_converges() {
     .trust(ctl_client::TrustPolicy {
         known: ctl_client::known::load(&nodes.dir.path().join("known")).unwrap(),
         fingerprints: Vec::new(),
-        ctl_certificates: Vec::new(),
+        ctl_identities: Vec::new(),
         trust_on_first_use: false,
     })
     .timeout(Duration::from_secs(3))
