@@ -49,10 +49,60 @@ fn failed(client: &Client, n: &NodeView, reason: TargetError) -> TargetReport {
     report(n, TargetStatus::Failed(reason), None)
 }
 
+/// Brings a node that holds `held` (an earlier CTL: a distribution that committed
+/// elsewhere and not there) to `base`, the CTL the new file was built from: `base` is
+/// staged against what the node holds and committed. The node checks it as any file (a
+/// signature by a SAST of what it holds, newer, never committed there before), so a node
+/// that holds a newer CTL (a change committed meanwhile) or a CTL of its own refuses, and
+/// the distribution stops.
+async fn catch_up(s: &mut Session, held: [u8; 32], base: &[u8]) -> Result<(), TargetError> {
+    let diverged = |refusal: String| TargetError::Diverged {
+        holds: ctl_format::hex(&held),
+        built_from: ctl_format::hex(&ctl_provider::ctl_hash(base)),
+        refusal,
+    };
+    let staged = s
+        .call(&Request::Stage {
+            base: Some(held),
+            file: base.to_vec(),
+            peers: None,
+        })
+        .await
+        .map_err(|e| TargetError::Stage(Arc::new(e)))?;
+    let h = match staged {
+        Response::Staged(h) => h,
+        Response::Error { code, message } => {
+            return Err(diverged(format!("{message} ({})", code.name())));
+        }
+        other => {
+            return Err(diverged(format!(
+                "STAGE answered {}",
+                kind::name(other.kind())
+            )));
+        }
+    };
+    match s.call(&Request::Commit { hash: h }).await {
+        Ok(Response::Committed { .. }) => Ok(()),
+        Ok(Response::Error { code, message }) => {
+            Err(diverged(format!("{message} ({})", code.name())))
+        }
+        Ok(other) => Err(diverged(format!(
+            "COMMIT answered {}",
+            kind::name(other.kind())
+        ))),
+        Err(e) => Err(TargetError::Commit(Arc::new(e))),
+    }
+}
+
+/// Stages `file`, built from `base` (the first node's CTL when the change was prepared),
+/// against `base` on the node `n`: a node that holds `base` takes it, a node that never had
+/// a CTL takes it against an empty base, a node behind is brought to `base` first, and a
+/// node that holds anything else refuses (no change committed meanwhile is lost).
 async fn stage(
     client: &Client,
     n: &NodeView,
     file: &[u8],
+    base: Option<&[u8]>,
     session: Option<Session>,
     peers: Option<OffCluster>,
 ) -> Result<(Session, [u8; 32]), TargetError> {
@@ -64,12 +114,29 @@ async fn stage(
             .await
             .map_err(|e| TargetError::Connect(Arc::new(e)))?,
     };
-    let base = crate::client::read_ctl(&mut s)
+    let held = crate::client::read_ctl(&mut s)
         .await
         .map_err(|e| TargetError::Stage(Arc::new(e)))?
         .map(|f| ctl_provider::ctl_hash(&f));
+    let base_hash = base.map(ctl_provider::ctl_hash);
+    let new_hash = ctl_provider::ctl_hash(file);
+    let stage_base = match (held, base) {
+        (None, _) => None,
+        (Some(h), _) if Some(h) == base_hash || h == new_hash => Some(h),
+        (Some(h), Some(base)) => {
+            catch_up(&mut s, h, base).await?;
+            base_hash
+        }
+        (Some(h), None) => {
+            return Err(TargetError::Diverged {
+                holds: ctl_format::hex(&h),
+                built_from: "(none)".to_owned(),
+                refusal: "the cluster had no CTL when this change was prepared".to_owned(),
+            });
+        }
+    };
     let request = Request::Stage {
-        base,
+        base: stage_base,
         file: file.to_vec(),
         peers,
     };
@@ -139,13 +206,14 @@ async fn commit(
     outcome
 }
 
-/// Stages `file` on every `ok` target at once (on the session discovery left open, else a
-/// new one), then commits it on every target; if any stage fails, every staged copy is
-/// aborted and nothing changes anywhere. The first node's stage carries `peers`, the
-/// off-cluster servers it stores with the file.
+/// Stages `file`, built from `base`, on every `ok` target at once (on the session
+/// discovery left open, else a new one), then commits it on every target; if any stage
+/// fails, every staged copy is aborted and nothing changes anywhere. The first node's
+/// stage carries `peers`, the off-cluster servers it stores with the file.
 pub(crate) async fn distribute(
     client: &Client,
     targets: Vec<Target>,
+    base: Option<&[u8]>,
     file: &[u8],
     after: &[AfterCommit],
     peers: &OffCluster,
@@ -171,7 +239,7 @@ pub(crate) async fn distribute(
             async move {
                 // The semaphore is never closed; a closed one would only lift the limit.
                 let _permit = gate.acquire().await.ok();
-                stage(client, n, file, session, peers).await
+                stage(client, n, file, base, session, peers).await
             }
         });
         join_all(stages).await

@@ -21,6 +21,20 @@ pub enum TargetError {
         /// Its text.
         message: String,
     },
+    /// The node holds a CTL that is neither the one this change was built from nor an
+    /// earlier one it could be brought from: a change committed meanwhile, or a CTL of its
+    /// own.
+    #[error(
+        "stage refused: it holds CTL {holds}, not the one this change was built from ({built_from}), and refused that one: {refusal}; another change was committed meanwhile, or this node holds a CTL of its own: run `ctl cluster status`"
+    )]
+    Diverged {
+        /// SHA-256 (hex) of what it holds.
+        holds: String,
+        /// SHA-256 (hex) of the CTL the change was built from.
+        built_from: String,
+        /// Why it refused to be brought there.
+        refusal: String,
+    },
     /// Staging failed (reading its CTL, sending the file).
     #[error("{0}")]
     Stage(Arc<NetError>),
@@ -45,7 +59,7 @@ impl TargetError {
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
             Self::StageRefused { code, .. } => Some(*code),
-            Self::Conflict(_) => Some(ErrorCode::Conflict),
+            Self::Conflict(_) | Self::Diverged { .. } => Some(ErrorCode::Conflict),
             Self::Connect(e)
             | Self::Stage(e)
             | Self::Commit(e)

@@ -107,8 +107,15 @@ impl Client {
         mut notes: Vec<String>,
     ) -> Result<Outcome, Error> {
         let peers = plan::off_cluster(cluster.nodes());
-        let distribution =
-            distribute::distribute(self, cluster.targets, &ctl, after, &peers).await?;
+        let distribution = distribute::distribute(
+            self,
+            cluster.targets,
+            cluster.current.as_deref(),
+            &ctl,
+            after,
+            &peers,
+        )
+        .await?;
         notes.extend(distribution.followup_notes());
         Ok(Outcome {
             room_for_records: ctl_format::room_for_records(ctl.len()),

@@ -101,3 +101,90 @@ async fn a_node_gets_only_the_roles_its_services_justify() {
         assert_eq!((c.ctl_of(0), c.ctl_of(1)), (None, None), "{name}");
     }
 }
+
+/// Finding 4: distribution read each node's hash right before STAGE and sent it as
+/// BASE_HASH, so the node compared itself with itself: a token removal client B committed
+/// while client A was building its update was silently undone, and both reported success.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_change_committed_meanwhile_is_not_undone() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let c = cluster();
+    let (t1, s1) = token("sast1");
+    let (t2, _) = token("sast2");
+    let (t3, _) = token("itlrecovery");
+    let setup = c.client(Arc::new(Mutex::new(Vec::new())));
+    setup
+        .set_mixed_mode(&[t1.clone(), t2.clone(), t3.clone()], s1.clone())
+        .await
+        .unwrap();
+    // Client A's update adds a firewall. Once A has read the current CTL and contacts the
+    // firewall, client B removes the third token, a second before A builds its file (so
+    // A's file is newer than B's and only the base tells them apart).
+    let tmp = tempfile::tempdir().unwrap();
+    let fw = start(&node_setup(
+        &tmp.path().join("asa"),
+        "asa-x",
+        0,
+        &["provider"],
+    ));
+    let port = c.nodes[0].port;
+    let once = Arc::new(AtomicBool::new(false));
+    let b_signer = s1.clone();
+    let t3_subject = t3.subject_text(ctl_format::NameStyle::Reversed);
+    let a = Client::builder("127.0.0.1", port, "admin", Password::new("s3cret"))
+        .trust(TrustPolicy {
+            trust_on_first_use: true,
+            ..TrustPolicy::default()
+        })
+        .on_event(move |e| {
+            if matches!(&e, Event::NodeContacted { node, .. } if node == "asa-x")
+                && !once.swap(true, Ordering::SeqCst)
+            {
+                let (signer, subject) = (b_signer.clone(), t3_subject.clone());
+                std::thread::spawn(move || {
+                    let rt = tokio::runtime::Runtime::new().unwrap();
+                    let b = Client::builder("127.0.0.1", port, "admin", Password::new("s3cret"))
+                        .trust(TrustPolicy {
+                            trust_on_first_use: true,
+                            ..TrustPolicy::default()
+                        })
+                        .build();
+                    let removal = Changes {
+                        remove: Some(Selector::Subject(subject)),
+                        ..Changes::default()
+                    };
+                    rt.block_on(b.update(signer, &removal)).unwrap();
+                })
+                .join()
+                .unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(2100));
+            }
+        })
+        .build();
+    let add_firewall = Changes {
+        add_peers: vec![Peer {
+            name: "asa-x".into(),
+            host: "127.0.0.1".into(),
+            port: fw.port,
+            firewall: true,
+        }],
+        ..Changes::default()
+    };
+    let err = refusal(a.update(s1, &add_firewall).await);
+    assert!(
+        matches!(&err, Error::Distribution(r) if r.targets.iter().all(|t| !t.status.is_committed())),
+        "{err}"
+    );
+    // B's removal stands on every node.
+    for i in 0..3 {
+        let ctl = c.ctl_of(i).unwrap();
+        let doc = parse_trust_list(&ctl).unwrap();
+        assert!(
+            !doc.records()
+                .iter()
+                .any(|r| r.certificate() == Some(t3.der())),
+            "node {i} lists the removed token again"
+        );
+    }
+}
