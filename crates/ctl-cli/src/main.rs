@@ -48,7 +48,7 @@ enum Command {
     Token(token::TokenCommand),
     /// The cluster, from its CTL providers.
     #[command(subcommand)]
-    Cluster(cluster::ClusterCommand),
+    Cluster(Box<cluster::ClusterCommand>),
 }
 
 fn main() -> ExitCode {

@@ -17,6 +17,8 @@ pub struct ClientBuilder {
     connector: Connector,
     concurrency: usize,
     events: Option<Sink>,
+    anchor: Option<Vec<u8>>,
+    accepted: Option<[u8; 32]>,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -60,6 +62,23 @@ impl ClientBuilder {
         self
     }
 
+    /// The CTL this client last verified or committed for the cluster: a current CTL is
+    /// trusted only if a phone holding this one would take it (see
+    /// [`known::load_anchor`](crate::known::load_anchor)). Without one, the current CTL
+    /// must be signed by the token the operator presents.
+    #[must_use]
+    pub fn anchor(mut self, held: Vec<u8>) -> Self {
+        self.anchor = Some(held);
+        self
+    }
+
+    /// Trusts the current CTL with this SHA-256, which the operator has seen and accepts.
+    #[must_use]
+    pub const fn accept_ctl(mut self, hash: [u8; 32]) -> Self {
+        self.accepted = Some(hash);
+        self
+    }
+
     /// Receives progress events.
     #[must_use]
     pub fn on_event(mut self, sink: impl Fn(Event) + Send + Sync + 'static) -> Self {
@@ -74,6 +93,8 @@ impl ClientBuilder {
             connector: self.connector,
             concurrency: self.concurrency,
             events: self.events,
+            anchor: std::sync::Mutex::new(self.anchor),
+            accepted: self.accepted,
         }
     }
 }
@@ -84,6 +105,9 @@ pub struct Client {
     pub(crate) connector: Connector,
     pub(crate) concurrency: usize,
     events: Option<Sink>,
+    /// The CTL last verified or committed (the trust anchor), updated by every workflow.
+    anchor: std::sync::Mutex<Option<Vec<u8>>>,
+    accepted: Option<[u8; 32]>,
 }
 
 impl std::fmt::Debug for Client {
@@ -155,7 +179,43 @@ impl Client {
             connector: Connector::new(user, password, TrustPolicy::default()),
             concurrency: 16,
             events: None,
+            anchor: None,
+            accepted: None,
         }
+    }
+
+    /// The CTL this client now holds for the cluster (the one it last verified or
+    /// committed), to keep for the next run.
+    pub fn anchor(&self) -> Option<Vec<u8>> {
+        self.anchor
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Holds `ctl` from now on.
+    pub(crate) fn hold(&self, ctl: &[u8]) {
+        *self
+            .anchor
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(ctl.to_vec());
+    }
+
+    /// Checks the cluster's current CTL against the anchor and returns its tokens.
+    pub(crate) fn trusted_tokens(
+        &self,
+        current: Option<&[u8]>,
+        token: &ctl_format::Certificate,
+    ) -> Result<Vec<ctl_format::Certificate>, Error> {
+        let held = self.anchor();
+        crate::plan::current_tokens(
+            current,
+            token,
+            crate::plan::Anchor {
+                held: held.as_deref(),
+                accepted: self.accepted,
+            },
+        )
     }
 
     pub(crate) fn emit(&self, event: Event) {

@@ -141,6 +141,20 @@ pub enum Rule {
         /// Its name.
         name: String,
     },
+    /// The current CTL is not trusted: a phone holding the CTL held for the cluster would
+    /// not take it, or (with none held) it is not signed by the token presented.
+    #[error(
+        "the current CTL (sha256 {hash}) is not trusted: {why}; its other security tokens: {}; if you know it, give --trust-ctl with your copy or --accept-ctl {hash}",
+        if others.is_empty() { "none".to_owned() } else { others.join(", ") }
+    )]
+    UntrustedCtl {
+        /// Why.
+        why: String,
+        /// Its SAST records other than the token presented, by subject and serial.
+        others: Vec<String>,
+        /// Its SHA-256, hex.
+        hash: String,
+    },
     /// A server reported a certificate in a role it has no right to: a security token's,
     /// or one its services (or its kind: alternate TFTP server, firewall) do not justify.
     #[error("{server} reports a certificate as {role}: {why}; nothing was signed")]

@@ -59,6 +59,47 @@ pub fn load(path: &Path) -> Result<KnownProviders, KnownError> {
 /// # Errors
 /// The directory or the file cannot be written.
 pub fn save(path: &Path, known: &KnownProviders) -> Result<(), KnownError> {
+    write_atomic(path, known.to_text().as_bytes())
+}
+
+/// Where the CTL held for the cluster whose first node is `host:port` is kept: beside the
+/// known-providers file at `known`.
+pub fn anchor_path(known: &Path, host: &str, port: u16) -> PathBuf {
+    let safe: String = host
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let dir = known.parent().unwrap_or(Path::new("."));
+    dir.join(format!("ctl-{safe}-{port}.tlv"))
+}
+
+/// The CTL held at `path`, if there is one.
+///
+/// # Errors
+/// It exists but cannot be read.
+pub fn load_anchor(path: &Path) -> Result<Option<Vec<u8>>, KnownError> {
+    match fs::read(path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io(path)(e)),
+    }
+}
+
+/// Keeps `ctl` as the CTL held at `path` (atomically, synced).
+///
+/// # Errors
+/// It cannot be written.
+pub fn save_anchor(path: &Path, ctl: &[u8]) -> Result<(), KnownError> {
+    write_atomic(path, ctl)
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), KnownError> {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -77,7 +118,7 @@ pub fn save(path: &Path, known: &KnownProviders) -> Result<(), KnownError> {
     let written = (|| {
         // create_new: never write through a file or symlink someone put there.
         let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        f.write_all(known.to_text().as_bytes())?;
+        f.write_all(bytes)?;
         f.sync_all()?;
         drop(f);
         fs::rename(&tmp, path)?;

@@ -117,6 +117,8 @@ impl Client {
         )
         .await?;
         notes.extend(distribution.followup_notes());
+        // Every target committed it: it is the CTL this client holds from now on.
+        self.hold(&ctl);
         Ok(Outcome {
             room_for_records: ctl_format::room_for_records(ctl.len()),
             ctl,
@@ -221,7 +223,7 @@ impl Client {
                 what: "the signing token".into(),
                 source,
             })?;
-        let tokens = match plan::current_tokens(cluster.current.as_deref(), &signer_cert) {
+        let tokens = match self.trusted_tokens(cluster.current.as_deref(), &signer_cert) {
             Ok(t) => t,
             Err(e) => {
                 cluster.close().await;

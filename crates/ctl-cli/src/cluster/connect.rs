@@ -31,9 +31,16 @@ pub(crate) struct ConnectArgs {
     /// Trust this SHA-256 certificate fingerprint (repeatable).
     #[arg(long, value_name = "SHA256")]
     pub(crate) fingerprint: Vec<String>,
-    /// Trust the providers whose certificates are in this CTL (the current one, once there is one).
+    /// Your copy of the cluster's CTL: it vouches for the providers its server records name
+    /// (at the hosts they name), and the current CTL is trusted only if a phone holding
+    /// it would take it. Without it, the CTL held from the last run is used.
     #[arg(long, value_name = "CTL")]
     pub(crate) trust_ctl: Option<PathBuf>,
+    /// Trust the current CTL with this SHA-256 (after seeing it, e.g. with `ctl cluster
+    /// status --json`), when no CTL is held for the cluster and it is not signed by the
+    /// token presented.
+    #[arg(long, value_name = "SHA256")]
+    pub(crate) accept_ctl: Option<String>,
     /// Seconds to wait for each node.
     #[arg(long, default_value_t = 10)]
     pub(crate) timeout: u64,
@@ -154,6 +161,15 @@ pub(crate) fn client(
     if let Some(identity) = identity {
         builder = builder.identity(identity);
     }
+    if let Some(held) = held_ctl(connect)? {
+        builder = builder.anchor(held);
+    }
+    if let Some(text) = &connect.accept_ctl {
+        let hash = ctl_provider::trust::parse_fingerprint(text).ok_or_else(|| {
+            Failure::usage(format!("--accept-ctl {text}: expected 64 hex digits"))
+        })?;
+        builder = builder.accept_ctl(hash);
+    }
     let terminal = std::io::stderr().is_terminal();
     if json && !terminal {
         return Ok((builder.build(), None));
@@ -170,8 +186,34 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Runtime::new().map_err(|e| Failure::failed(e.to_string()))
 }
 
-/// Writes back the known-providers file with what the run pinned.
+/// Where the CTL held for the cluster is kept (beside the known-providers file).
+fn anchor_path(connect: &ConnectArgs) -> Result<PathBuf, Failure> {
+    let (host, port) = publisher(connect)?;
+    Ok(ctl_client::known::anchor_path(
+        &known_path(connect),
+        &host,
+        port,
+    ))
+}
+
+/// The CTL the client holds for the cluster: `--trust-ctl`, else the one kept from the
+/// last run.
+fn held_ctl(connect: &ConnectArgs) -> Result<Option<Vec<u8>>, Failure> {
+    if let Some(path) = &connect.trust_ctl {
+        return Ok(Some(crate::files::read_document(path)?));
+    }
+    ctl_client::known::load_anchor(&anchor_path(connect)?)
+        .map_err(|e| Failure::usage(e.to_string()))
+}
+
+/// Writes back the known-providers file with what the run pinned, and the CTL the client
+/// now holds for the cluster.
 pub(crate) fn save_trust(client: &Client, connect: &ConnectArgs) -> Result<(), Failure> {
     ctl_client::known::save(&known_path(connect), &client.trust().known)
-        .map_err(|e| Failure::failed(e.to_string()))
+        .map_err(|e| Failure::failed(e.to_string()))?;
+    if let Some(held) = client.anchor() {
+        ctl_client::known::save_anchor(&anchor_path(connect)?, &held)
+            .map_err(|e| Failure::failed(e.to_string()))?;
+    }
+    Ok(())
 }

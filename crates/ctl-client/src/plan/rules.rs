@@ -71,18 +71,79 @@ pub fn mixed_mode_tokens(tokens: &[Certificate], signer: &[u8]) -> Result<Vec<Ce
     Ok(distinct)
 }
 
-/// The current CTL's tokens, once `token` is shown to be one of them and the file's
-/// signature verifies: an update starts from a CTL that checks out.
+/// What the client trusts a current CTL by, as a phone trusts a new one by the list it
+/// holds: the CTL it last verified or committed for the cluster, or a CTL the operator
+/// named by its hash.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Anchor<'a> {
+    /// The CTL held for this cluster.
+    pub held: Option<&'a [u8]>,
+    /// SHA-256 of a CTL the operator accepts after seeing it.
+    pub accepted: Option<[u8; 32]>,
+}
+
+/// The current CTL's tokens, once the current CTL is trusted (a phone holding the anchor
+/// would take it; with no anchor, it is signed by `token`, the token presented, or the
+/// operator accepted it by hash), `token` is one of its SASTs and its signature verifies:
+/// an update starts from a CTL that checks out and that nobody else chose.
 ///
 /// # Errors
-/// No current CTL, a CTL that does not parse or verify, or a token not in it.
+/// No current CTL, a CTL that does not parse or verify, that the anchor does not vouch
+/// for (every SAST of it that is not `token` named), or a token not in it.
 pub fn current_tokens(
     current: Option<&[u8]>,
     token: &Certificate,
+    anchor: Anchor<'_>,
 ) -> Result<Vec<Certificate>, Error> {
     let current = current.ok_or(Rule::NoCtl)?;
     let doc = ctl_format::parse_trust_list(current).map_err(Error::CurrentCtl)?;
     let sasts = sast_certificates(&doc)?;
+    let signer = doc
+        .verify(&ctl_format::RsaVerifier)
+        .map_err(Error::CurrentSignature)?
+        .signer_certificate()
+        .to_vec();
+    let untrusted = |why: String| -> Error {
+        let others: Vec<String> = sasts
+            .iter()
+            .filter(|s| s.der() != token.der())
+            .map(|s| {
+                format!(
+                    "{} (serial {})",
+                    s.subject_text(NameStyle::Reversed),
+                    ctl_format::hex(s.serial())
+                )
+            })
+            .collect();
+        Rule::UntrustedCtl {
+            why,
+            others,
+            hash: ctl_format::hex(&ctl_provider::ctl_hash(current)),
+        }
+        .into()
+    };
+    let accepted = anchor.accepted == Some(ctl_provider::ctl_hash(current));
+    match anchor.held {
+        _ if accepted => {}
+        Some(held) if held == current => {}
+        Some(held) => {
+            let held = ctl_format::parse_trust_list(held).map_err(Error::CurrentCtl)?;
+            ctl_format::phone_accepts(Some(&held), &doc, &ctl_format::RsaVerifier).map_err(
+                |e| {
+                    untrusted(format!(
+                        "a phone holding the CTL held here would refuse it: {e}"
+                    ))
+                },
+            )?;
+        }
+        None if signer == token.der() => {}
+        None => {
+            return Err(untrusted(
+                "it is not signed by the token presented, and no CTL is held here for this cluster"
+                    .to_owned(),
+            ));
+        }
+    }
     if !sasts.iter().any(|s| s.der() == token.der()) {
         return Err(Rule::TokenNotInCtl {
             subject: token.subject_text(NameStyle::Reversed),
@@ -90,8 +151,6 @@ pub fn current_tokens(
         }
         .into());
     }
-    doc.verify(&ctl_format::RsaVerifier)
-        .map_err(Error::CurrentSignature)?;
     Ok(sasts)
 }
 
@@ -214,22 +273,42 @@ mod tests {
         let mut tampered = ctl.clone();
         let last = tampered.len() - 1;
         tampered[last] ^= 1;
-        assert_eq!(current_tokens(Some(&ctl), &t1).unwrap().len(), 2);
-        assert_eq!(current_tokens(Some(&ctl), &t2).unwrap().len(), 2);
+        let held = Anchor {
+            held: Some(&ctl),
+            accepted: None,
+        };
+        // Signed by the token presented (sast1), or vouched for by the CTL held, or
+        // accepted by hash; signed by the other token with nothing held: not trusted.
+        assert_eq!(
+            current_tokens(Some(&ctl), &t1, Anchor::default())
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(current_tokens(Some(&ctl), &t2, held).unwrap().len(), 2);
         assert!(matches!(
-            current_tokens(None, &t1),
+            current_tokens(Some(&ctl), &t2, Anchor::default()),
+            Err(Error::Rule(Rule::UntrustedCtl { .. }))
+        ));
+        let by_hash = Anchor {
+            held: None,
+            accepted: Some(ctl_provider::ctl_hash(&ctl)),
+        };
+        assert_eq!(current_tokens(Some(&ctl), &t2, by_hash).unwrap().len(), 2);
+        assert!(matches!(
+            current_tokens(None, &t1, Anchor::default()),
             Err(Error::Rule(Rule::NoCtl))
         ));
         assert!(matches!(
-            current_tokens(Some(&ctl), &t3),
+            current_tokens(Some(&ctl), &t3, held),
             Err(Error::Rule(Rule::TokenNotInCtl { count: 2, .. }))
         ));
         assert!(matches!(
-            current_tokens(Some(&tampered), &t1),
+            current_tokens(Some(&tampered), &t1, Anchor::default()),
             Err(Error::CurrentSignature(_))
         ));
         assert!(matches!(
-            current_tokens(Some(b"not a ctl"), &t1),
+            current_tokens(Some(b"not a ctl"), &t1, Anchor::default()),
             Err(Error::CurrentCtl(_))
         ));
     }

@@ -188,3 +188,80 @@ async fn a_change_committed_meanwhile_is_not_undone() {
         );
     }
 }
+
+/// A CTL that lists the attacker's key as a SAST, signed by it, with the operator's public
+/// token certificate beside it: what a rogue first node hands out as "the current CTL".
+fn forged_current() -> Vec<u8> {
+    let mut b = ctl_format::TrustListBuilder::new();
+    b.timestamp(u32::MAX - 100);
+    for (name, role) in [
+        ("tvs", Role::SAST),
+        ("sast1", Role::SAST),
+        ("ccm", Role::CCM_TFTP),
+    ] {
+        b.push(ctl_format::RecordSpec::new(
+            ctl_test_support::certificate(name),
+            role,
+        ));
+    }
+    let attacker = SoftwareSigner::from_files(&keys().join("tvs.pem"), None).unwrap();
+    b.build(&attacker).unwrap()
+}
+
+/// Finding 3: `update` took the first node's current CTL when the presented token was
+/// among its SAST records and the file verified against its own signer record, so a
+/// forged file was laundered: the attacker's SAST went into the CTL the operator's token
+/// signed, and every node took it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_forged_current_ctl_is_not_laundered() {
+    let (c, liar) = cluster_with_a_rogue_first_node();
+    let (t1, s1) = token("sast1");
+    let (t2, _) = token("sast2");
+    let operator = c.client(Arc::new(Mutex::new(Vec::new())));
+    let first = operator
+        .set_mixed_mode(&[t1, t2], s1.clone())
+        .await
+        .unwrap()
+        .ctl;
+    liar.lock().unwrap().current_ctl = Some(forged_current());
+    // A client that holds the CTL it committed: a phone holding it would not take the
+    // forgery, so neither does the client.
+    let err = refusal(operator.update(s1.clone(), &Changes::default()).await);
+    assert!(
+        matches!(&err, Error::Rule(r) if r.to_string().contains("not trusted")),
+        "{err}"
+    );
+    // A fresh client, holding nothing: the current CTL must be signed by the token it
+    // presents, and the unknown SAST is named.
+    let fresh = c.client(Arc::new(Mutex::new(Vec::new())));
+    let err = refusal(fresh.update(s1, &Changes::default()).await);
+    let text = err.to_string();
+    assert!(
+        matches!(&err, Error::Rule(_)) && text.contains("cucm-pub.example.com"),
+        "{text}"
+    );
+    for i in 0..2 {
+        assert_eq!(c.ctl_of(i).unwrap(), first, "node {i} changed");
+    }
+}
+
+/// A first node that can be made to lie, and an honest subsequent CallManager node.
+fn cluster_with_a_rogue_first_node() -> (Cluster, Liar) {
+    let tmp = tempfile::tempdir().unwrap();
+    let sub = start(&node_setup(
+        &tmp.path().join("sub"),
+        "cucm-sub",
+        0,
+        &["callmanager", "provider"],
+    ));
+    let mut first = node_setup(&tmp.path().join("pub"), "cucm-pub", 0, FIRST_NODE);
+    first.first_node(true).member(local("cucm-sub", sub.port));
+    let (first, liar) = start_rogue(&first);
+    (
+        Cluster {
+            _tmp: tmp,
+            nodes: vec![first, sub],
+        },
+        liar,
+    )
+}
