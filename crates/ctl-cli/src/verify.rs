@@ -53,10 +53,26 @@ pub(crate) fn run(args: &VerifyArgs) -> Outcome {
     )
 }
 
+/// The candidate's TIMESTAMP against the held list's: phones check no order, so a valid
+/// signature does not make a file newer.
+fn older_than_held(args: &VerifyArgs, doc: &Document<'_>) -> Option<String> {
+    let held = std::fs::read(args.trust.as_deref()?).ok()?;
+    let held = ctl_format::parse_trust_list(&held).ok()?;
+    let (then, now) = (held.header().timestamp()?, doc.header().timestamp()?);
+    (doc.kind() == ctl_format::FileKind::TrustList && now <= then).then(|| {
+        format!(
+            "it is not newer than the held list (timestamp {now}, held {then}): phones check no order and would take it back; ctl-providerd nodes refuse it"
+        )
+    })
+}
+
 fn report(args: &VerifyArgs, doc: &Document<'_>, check: Check) -> Outcome {
     let file = display(&args.file);
     if let Check::Unchecked(reason) = &check {
         return Err(Failure::usage(format!("{file}: {reason}")));
+    }
+    if let Some(w) = older_than_held(args, doc) {
+        eprintln!("warning: {file}: {w}");
     }
     let (valid, signed_by, reason) = match check {
         Check::Valid(by) => (true, Some(by), None),

@@ -512,3 +512,19 @@ fn diff_reports_changes_and_exit_codes() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stdout(&o).contains("certificate_sha1"), "{}", stdout(&o));
 }
+
+/// Issue 10: phones check no order, so `ctl verify --trust` says when a candidate is not
+/// newer than the list held (a rollback a phone would take).
+#[test]
+fn verify_with_trust_warns_about_an_older_candidate() {
+    let held = v("ctl/CTLFile-sha1.tlv");
+    let o = ctl(&["verify", &held, "--trust", &held]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.starts_with("warning: ") && err.contains("not newer") && err.contains("no order"),
+        "{err}"
+    );
+    let o = ctl(&["verify", &held]);
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+}
