@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use ctl_client::{ClientIdentity, SharedSigner};
+use ctl_client::SharedSigner;
 use ctl_format::Certificate;
 use ctl_token::{Pkcs11Uri, SignerOptions, SoftwareSigner, TokenSigner};
 
@@ -46,14 +46,6 @@ impl Signing {
         match self {
             Self::Token(t) => Arc::clone(t) as SharedSigner,
             Self::Software(s) => Arc::clone(s) as SharedSigner,
-        }
-    }
-
-    /// As the TLS client identity of the cluster commands (`--tls-with-token`).
-    pub(crate) fn identity(&self) -> Result<ClientIdentity, Failure> {
-        match self {
-            Self::Token(t) => Ok(ctl_client::token_identity(Arc::clone(t))),
-            Self::Software(s) => Ok(ctl_client::software_identity(s)?),
         }
     }
 }

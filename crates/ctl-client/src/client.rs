@@ -19,6 +19,7 @@ pub struct ClientBuilder {
     events: Option<Sink>,
     anchor: Option<Vec<u8>>,
     accepted: Option<[u8; 32]>,
+    token_tls: bool,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -59,6 +60,17 @@ impl ClientBuilder {
     #[must_use]
     pub fn identity(mut self, identity: ClientIdentity) -> Self {
         self.connector.identity(Some(identity));
+        self.token_tls = false;
+        self
+    }
+
+    /// Logs in with the password alone: the changing workflows do not authenticate their
+    /// TLS sessions with the signing token (by default they do, and nodes that require a
+    /// SAST client certificate, as `ctl-providerd init` writes them, need it).
+    #[must_use]
+    pub fn password_only(mut self) -> Self {
+        self.connector.identity(None);
+        self.token_tls = false;
         self
     }
 
@@ -95,6 +107,7 @@ impl ClientBuilder {
             events: self.events,
             anchor: std::sync::Mutex::new(self.anchor),
             accepted: self.accepted,
+            token_tls: self.token_tls,
         }
     }
 }
@@ -108,6 +121,8 @@ pub struct Client {
     /// The CTL last verified or committed (the trust anchor), updated by every workflow.
     anchor: std::sync::Mutex<Option<Vec<u8>>>,
     accepted: Option<[u8; 32]>,
+    /// Whether the changing workflows authenticate with the signing token.
+    token_tls: bool,
 }
 
 impl std::fmt::Debug for Client {
@@ -181,6 +196,34 @@ impl Client {
             events: None,
             anchor: None,
             accepted: None,
+            token_tls: true,
+        }
+    }
+
+    /// This client as a changing workflow runs it with `signer`: its TLS sessions
+    /// authenticated with the token's key (unless the builder set an identity or said
+    /// password only). The trust policy is shared; take the anchor back with
+    /// [`Client::adopt`].
+    pub(crate) fn authenticated_by(&self, signer: &crate::SharedSigner) -> Self {
+        let mut connector = self.connector.clone();
+        if self.token_tls {
+            connector.identity(std::sync::Arc::clone(signer).tls_identity());
+        }
+        Self {
+            publisher: self.publisher.clone(),
+            connector,
+            concurrency: self.concurrency,
+            events: self.events.clone(),
+            anchor: std::sync::Mutex::new(self.anchor()),
+            accepted: self.accepted,
+            token_tls: false,
+        }
+    }
+
+    /// Takes the anchor `other` (a workflow's client) ended with.
+    pub(crate) fn adopt(&self, other: &Self) {
+        if let Some(held) = other.anchor() {
+            self.hold(&held);
         }
     }
 

@@ -29,6 +29,31 @@ pub fn software_identity(signer: &ctl_token::SoftwareSigner) -> Result<ClientIde
     })
 }
 
+/// A security token as the workflows take it: it signs the CTL and, unless the client is
+/// told otherwise, authenticates the TLS sessions of the workflow (the Cisco model: nodes
+/// let only a SAST of their CTL change anything). Implemented for PKCS#11 and software
+/// signers; another [`Signer`](ctl_format::Signer) implements it with `impl Token for S {}`
+/// (no TLS identity: the client then logs in with the password alone, unless the builder
+/// was given one).
+pub trait Token: ctl_format::Signer + Send + Sync {
+    /// The TLS client identity of this token's key, if it has one.
+    fn tls_identity(self: Arc<Self>) -> Option<ClientIdentity> {
+        None
+    }
+}
+
+impl Token for ctl_token::TokenSigner {
+    fn tls_identity(self: Arc<Self>) -> Option<ClientIdentity> {
+        Some(token_identity(self))
+    }
+}
+
+impl Token for ctl_token::SoftwareSigner {
+    fn tls_identity(self: Arc<Self>) -> Option<ClientIdentity> {
+        software_identity(&self).ok()
+    }
+}
+
 /// A token key as rustls's client key, through the protocol crate's [`TlsKey`].
 #[derive(Debug)]
 struct TokenTlsKey(Arc<ctl_token::TokenSigner>);

@@ -62,7 +62,7 @@ mod workflow;
 pub use client::{Client, ClientBuilder};
 pub use error::Error;
 pub use event::Event;
-pub use identity::{software_identity, token_identity};
+pub use identity::{Token, software_identity, token_identity};
 pub use plan::{Change, Entry, Origin, Rule, Selector};
 pub use report::{DistributionReport, Followup, TargetError, TargetReport, TargetStatus};
 pub use workflow::{Changes, Outcome, Peer, SharedSigner};

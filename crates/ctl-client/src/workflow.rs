@@ -3,19 +3,20 @@
 
 use std::sync::Arc;
 
-use ctl_format::{Certificate, Role, Signer};
+use ctl_format::{Certificate, Role};
 use ctl_provider::cluster::{NodeView, TargetKind};
 use ctl_provider::message::{Request, SecurityMode};
 
 use crate::client::{Cluster, read_mode};
 use crate::distribute::{self, AfterCommit};
+use crate::identity::Token;
 use crate::plan::{self, Change, Entry, Rule, Selector};
 use crate::report::DistributionReport;
 use crate::{Client, Error, Event};
 
-/// A signer the workflows can hand to a blocking thread (a PKCS#11 signature must not
-/// block a runtime worker).
-pub type SharedSigner = Arc<dyn Signer + Send + Sync>;
+/// The token the workflows sign with (and authenticate with, by default), shared so that
+/// it can sign on a blocking thread (a PKCS#11 signature must not block a runtime worker).
+pub type SharedSigner = Arc<dyn Token>;
 
 /// The result of a workflow: the CTL written and what happened on each target.
 #[derive(Clone, Debug)]
@@ -143,6 +144,17 @@ impl Client {
         tokens: &[Certificate],
         signer: SharedSigner,
     ) -> Result<Outcome, Error> {
+        let run = self.authenticated_by(&signer);
+        let outcome = run.mixed_mode(tokens, signer).await;
+        self.adopt(&run);
+        outcome
+    }
+
+    async fn mixed_mode(
+        &self,
+        tokens: &[Certificate],
+        signer: SharedSigner,
+    ) -> Result<Outcome, Error> {
         let distinct = plan::mixed_mode_tokens(tokens, signer.certificate())?;
         let mut cluster = self.cluster().await?;
         if let Some(current) = &cluster.current {
@@ -204,9 +216,14 @@ impl Client {
     /// first node's configuration), a node or off-cluster server not ready, a failed
     /// distribution.
     pub async fn update(&self, signer: SharedSigner, changes: &Changes) -> Result<Outcome, Error> {
+        let run = self.authenticated_by(&signer);
         let mode = changes.non_secure.then_some(SecurityMode::NonSecure);
-        let cluster = self.cluster().await?;
-        self.rebuild(cluster, &signer, changes, mode).await
+        let outcome = match run.cluster().await {
+            Ok(cluster) => run.rebuild(cluster, &signer, changes, mode).await,
+            Err(e) => Err(e),
+        };
+        self.adopt(&run);
+        outcome
     }
 
     /// Update, switching to `mode` when given (else the CTL keeps its kind: server

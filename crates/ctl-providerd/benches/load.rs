@@ -94,6 +94,8 @@ fn main() {
         .args([
             "--password-file",
             tmp.path().join("password").to_str().unwrap(),
+            // The load is read-only sessions; the one admin session stages with a password.
+            "--password-only",
         ])
         .output()
         .unwrap();

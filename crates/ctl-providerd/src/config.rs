@@ -51,9 +51,11 @@ pub struct Config {
     /// The on-commit hook.
     #[serde(default)]
     pub hook: Hook,
-    /// Stage and commit only for clients whose TLS certificate is a SAST of the current
-    /// CTL (of the staged file when there is none yet).
-    #[serde(default)]
+    /// Every change (stage, commit, abort, mode, CAPF) only for clients whose TLS
+    /// certificate is a SAST of the current CTL (of the staged file when there is none
+    /// yet): the Cisco model, where the token authenticates the client. On unless a file
+    /// says `false`.
+    #[serde(default = "yes")]
     pub require_sast_client_certificate: bool,
 }
 
@@ -163,6 +165,10 @@ pub struct Hook {
     /// Seconds before the hook is killed.
     #[serde(default = "default_hook_timeout")]
     pub timeout_secs: u64,
+}
+
+const fn yes() -> bool {
+    true
 }
 
 const fn default_hook_timeout() -> u64 {

@@ -69,7 +69,8 @@ pub struct Setup {
 
 impl Setup {
     /// A node `node` in `dir` listening on `listen` (port 0: any free port, printed at
-    /// start), running CallManager, TFTP and the provider, with one super-user.
+    /// start), running CallManager, TFTP and the provider, with one super-user, requiring
+    /// the token's certificate for every change.
     pub fn new(dir: &Path, node: &str, listen: SocketAddr, user: &str, password: Password) -> Self {
         Self {
             dir: dir.to_owned(),
@@ -84,7 +85,7 @@ impl Setup {
             firewalls: Vec::new(),
             user: user.to_owned(),
             password,
-            require_sast_client_certificate: false,
+            require_sast_client_certificate: true,
         }
     }
 
@@ -118,7 +119,9 @@ impl Setup {
         self
     }
 
-    /// Stage and commit only for clients whose TLS certificate is a SAST of the CTL.
+    /// Whether every change needs a TLS client certificate that is a SAST of the CTL (on by
+    /// default: the Cisco model, where the token authenticates the client; off lets a
+    /// password alone change the node).
     pub const fn require_sast_client_certificate(&mut self, require: bool) -> &mut Self {
         self.require_sast_client_certificate = require;
         self

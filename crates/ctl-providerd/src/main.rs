@@ -70,9 +70,13 @@ struct InitArgs {
     /// A file holding the user's password (only its argon2id hash is written).
     #[arg(long)]
     password_file: PathBuf,
-    /// Stage and commit only for clients whose TLS certificate is a SAST of the CTL.
-    #[arg(long)]
+    /// Every change needs a TLS client certificate that is a SAST of the CTL (the default).
+    #[arg(long, conflicts_with = "password_only")]
     require_sast_client_certificate: bool,
+    /// Let a password alone change the node (no client certificate): for labs and
+    /// clients that cannot authenticate with the token.
+    #[arg(long)]
+    password_only: bool,
 }
 
 /// The password: the first line of the file, never empty.
@@ -101,7 +105,7 @@ fn init(a: &InitArgs) -> Result<PathBuf, DaemonError> {
     setup
         .first_node(a.first_node)
         .services(&a.services)
-        .require_sast_client_certificate(a.require_sast_client_certificate);
+        .require_sast_client_certificate(a.require_sast_client_certificate || !a.password_only);
     for m in &a.member {
         setup.member(m.clone());
     }

@@ -5,7 +5,7 @@ use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ctl_client::{Client, ClientIdentity, Event, Password, TrustPolicy};
+use ctl_client::{Client, Event, Password, TrustPolicy};
 
 use crate::failure::Failure;
 use crate::progress::Progress;
@@ -152,14 +152,14 @@ pub(crate) fn quiet_client(connect: &ConnectArgs) -> Result<Client, Failure> {
 pub(crate) fn client(
     connect: &ConnectArgs,
     json: bool,
-    identity: Option<ClientIdentity>,
+    password_only: bool,
 ) -> Result<(Client, Option<Progress>), Failure> {
     let (host, port) = publisher(connect)?;
     let mut builder = Client::builder(&host, port, &connect.user, password(connect)?)
         .trust(trust_policy(connect)?)
         .timeout(Duration::from_secs(connect.timeout));
-    if let Some(identity) = identity {
-        builder = builder.identity(identity);
+    if password_only {
+        builder = builder.password_only();
     }
     if let Some(held) = held_ctl(connect)? {
         builder = builder.anchor(held);

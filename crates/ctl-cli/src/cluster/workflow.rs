@@ -5,7 +5,7 @@ use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ctl_client::{Changes, ClientIdentity, Peer, Selector};
+use ctl_client::{Changes, Peer, Selector};
 use ctl_format::Certificate;
 
 use super::connect::{ConnectArgs, client, runtime, save_trust};
@@ -27,10 +27,14 @@ pub(crate) struct Common {
     /// Let tokens still on their factory PIN sign (labs only).
     #[arg(long)]
     allow_factory_pin: bool,
-    /// Authenticate the TLS sessions with the signing token (its certificate and key), for
-    /// nodes that stage and commit only for a SAST client certificate.
-    #[arg(long)]
+    /// Authenticate the TLS sessions with the signing token (its certificate and key): the
+    /// default, as the Cisco guide has the token authenticate the client; nodes written by
+    /// `ctl-providerd init` change only for a SAST client certificate.
+    #[arg(long, conflicts_with = "password_only")]
     tls_with_token: bool,
+    /// Log in with the password alone, for nodes set up with `--password-only`.
+    #[arg(long)]
+    password_only: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -141,25 +145,10 @@ pub(crate) struct PeerArgs {
     common: Common,
 }
 
-/// The signing token, and the TLS identity it gives when asked for.
-struct SigningToken {
-    signer: Signing,
-    identity: Option<ClientIdentity>,
-}
-
-impl SigningToken {
-    fn new(signer: Signing, tls: bool) -> Result<Self, Failure> {
-        let identity = if tls { Some(signer.identity()?) } else { None };
-        Ok(Self { signer, identity })
-    }
-}
-
-/// A signer for a token argument (the PIN from the URI or the terminal).
-fn token_signer(arg: &str, common: &Common) -> Result<SigningToken, Failure> {
-    SigningToken::new(
-        signing::open(arg, &[], common.allow_factory_pin)?,
-        common.tls_with_token,
-    )
+/// A signer for a token argument (the PIN from the URI or the terminal). The workflows
+/// authenticate their TLS sessions with it unless `--password-only`.
+fn token_signer(arg: &str, common: &Common) -> Result<Signing, Failure> {
+    signing::open(arg, &[], common.allow_factory_pin)
 }
 
 /// The Cisco way: remove every token, insert them one at a time; each one's certificate
@@ -169,7 +158,7 @@ fn collect_tokens(
     n: usize,
     args: &CollectArgs,
     common: &Common,
-) -> Result<(Vec<Certificate>, SigningToken), Failure> {
+) -> Result<(Vec<Certificate>, Signing), Failure> {
     use ctl_token::pkcs11::collect::{Step, collect};
     use ctl_token::pkcs11::{Module, wait};
     if n < 2 {
@@ -224,11 +213,10 @@ fn collect_tokens(
             ..ctl_token::SignerOptions::default()
         },
     )?;
-    let signer = SigningToken::new(
+    Ok((
+        collected.certificates,
         Signing::Token(std::sync::Arc::new(signer)),
-        common.tls_with_token,
-    )?;
-    Ok((collected.certificates, signer))
+    ))
 }
 
 fn confirm(common: &Common, what: &str) -> Result<(), Failure> {
@@ -279,8 +267,8 @@ fn run_update(
 ) -> Outcome {
     confirm(common, what.0)?;
     let token = token_signer(token, common)?;
-    let (client, progress) = client(&common.connect, common.json, token.identity.clone())?;
-    let result = rt.block_on(client.update(token.signer.shared(), &changes));
+    let (client, progress) = client(&common.connect, common.json, common.password_only)?;
+    let result = rt.block_on(client.update(token.shared(), &changes));
     save_trust(&client, &common.connect)?;
     finish(result, progress.as_ref(), common.json, what.1)
 }
@@ -288,7 +276,7 @@ fn run_update(
 /// `ctl cluster status`.
 pub(crate) fn status(a: &StatusArgs) -> Outcome {
     let rt = runtime()?;
-    let (client, progress) = client(&a.connect, a.json, None)?;
+    let (client, progress) = client(&a.connect, a.json, false)?;
     let result = rt.block_on(client.status());
     if let Some(p) = &progress {
         p.finish();
@@ -340,8 +328,8 @@ pub(crate) fn set_mode(a: &SetModeArgs) -> Outcome {
                 (certs, token_signer(last, &a.common)?)
             };
             let (client, progress) =
-                client(&a.common.connect, a.common.json, token.identity.clone())?;
-            let result = rt.block_on(client.set_mixed_mode(&certs, token.signer.shared()));
+                client(&a.common.connect, a.common.json, a.common.password_only)?;
+            let result = rt.block_on(client.set_mixed_mode(&certs, token.shared()));
             save_trust(&client, &a.common.connect)?;
             finish(result, progress.as_ref(), a.common.json, "set-mode")
         }

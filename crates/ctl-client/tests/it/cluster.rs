@@ -87,14 +87,45 @@ pub(crate) fn roles(ctl: &[u8]) -> Vec<String> {
         .collect()
 }
 
-/// Commits `file` on one node with its own session (a file signed by its own SAST).
-pub(crate) async fn direct_replace(node: &TestNode, file: &[u8]) {
+/// A session with `node` as `admin`, its TLS authenticated with `token` (nodes change
+/// only for a SAST of their CTL).
+pub(crate) async fn session_as(
+    node: &TestNode,
+    token: &SoftwareSigner,
+) -> ctl_provider::net::Session {
+    let cert =
+        Certificate::from_pem(&std::fs::read(node.dir.join("callmanager.pem")).unwrap()).unwrap();
+    let tls = ctl_provider::net::client_tls_for(
+        Arc::new(ctl_provider::trust::Fingerprints(vec![
+            ctl_provider::trust::fingerprint(cert.der()),
+        ])),
+        Some(&ctl_client::software_identity(token).unwrap()),
+    )
+    .unwrap();
+    let mut s = ctl_provider::net::Session::connect(
+        format!("127.0.0.1:{}", node.port).parse().unwrap(),
+        "localhost",
+        tls,
+        std::time::Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    s.login("admin", &Password::new("s3cret")).await.unwrap();
+    s
+}
+
+/// Commits `file` on one node with its own session (a file signed by its own SAST, the
+/// `signer`, which also authenticates the session).
+pub(crate) async fn direct_replace(node: &TestNode, file: &[u8], signer: &SoftwareSigner) {
     use ctl_provider::message::{Request, Response};
     let cert =
         Certificate::from_pem(&std::fs::read(node.dir.join("callmanager.pem")).unwrap()).unwrap();
-    let tls = ctl_provider::net::client_tls(Arc::new(ctl_provider::trust::Fingerprints(vec![
-        ctl_provider::trust::fingerprint(cert.der()),
-    ])))
+    let tls = ctl_provider::net::client_tls_for(
+        Arc::new(ctl_provider::trust::Fingerprints(vec![
+            ctl_provider::trust::fingerprint(cert.der()),
+        ])),
+        Some(&ctl_client::software_identity(signer).unwrap()),
+    )
     .unwrap();
     let mut s = ctl_provider::net::Session::connect(
         format!("127.0.0.1:{}", node.port).parse().unwrap(),

@@ -264,7 +264,7 @@ async fn a_node_that_refuses_the_stage_aborts_everywhere() {
         b.push(ctl_format::RecordSpec::new(tc, ctl_format::Role::SAST));
         b.build(&si).unwrap()
     };
-    direct_replace(&c.nodes[2], &other).await;
+    direct_replace(&c.nodes[2], &other, &si).await;
     // An update signed by sast1: the TFTP node refuses it, so nobody takes it.
     let err = client
         .update(s1.clone(), &Changes::default())
@@ -336,22 +336,7 @@ async fn every_workflow_logs_in_once_per_node_and_a_failed_last_step_can_be_redo
     // The last step of a first run (the mode) did not happen: set-mode mixed again does it.
     {
         use ctl_provider::message::{Request, Response, SecurityMode};
-        let cert =
-            Certificate::from_pem(&std::fs::read(c.nodes[0].dir.join("callmanager.pem")).unwrap())
-                .unwrap();
-        let tls = ctl_provider::net::client_tls(Arc::new(ctl_provider::trust::Fingerprints(vec![
-            ctl_provider::trust::fingerprint(cert.der()),
-        ])))
-        .unwrap();
-        let mut s = ctl_provider::net::Session::connect(
-            format!("127.0.0.1:{}", c.nodes[0].port).parse().unwrap(),
-            "localhost",
-            tls,
-            std::time::Duration::from_secs(5),
-        )
-        .await
-        .unwrap();
-        s.login("admin", &Password::new("s3cret")).await.unwrap();
+        let mut s = session_as(&c.nodes[0], &s1).await;
         assert_eq!(
             s.call(&Request::SetMode(SecurityMode::NonSecure))
                 .await
@@ -409,9 +394,10 @@ async fn nodes_that_require_a_sast_client_certificate_take_the_identity() {
             trust_on_first_use: true,
             ..TrustPolicy::default()
         });
-        if let Some(i) = identity {
-            builder = builder.identity(i);
-        }
+        builder = match identity {
+            Some(i) => builder.identity(i),
+            None => builder.password_only(),
+        };
         let err = builder
             .build()
             .set_mixed_mode(&[t1.clone(), t2.clone()], s1.clone())

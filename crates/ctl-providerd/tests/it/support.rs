@@ -20,9 +20,15 @@ pub(crate) fn vectors() -> PathBuf {
     ctl_test_support::vectors()
 }
 
+/// `ctl-providerd init` of `node` in `dir`. These tests drive the node with a password
+/// alone (`--password-only`) unless they ask for the client certificate rule
+/// (`--require-sast-client-certificate`), which `rules` and `serve` test.
 pub(crate) fn init(dir: &Path, node: &str, extra: &[&str]) {
     let mut args = vec!["--node", node];
     args.extend_from_slice(extra);
+    if !extra.contains(&"--require-sast-client-certificate") {
+        args.push("--password-only");
+    }
     daemon::init(Path::new(BIN), dir, "127.0.0.1:0", &args);
 }
 

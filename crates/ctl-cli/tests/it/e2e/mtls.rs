@@ -42,15 +42,23 @@ fn nodes_that_require_a_sast_client_certificate_take_the_token_as_tls_identity()
     let (t1, t2) = (lab.uri("SAST1", "SAST1.pin"), lab.uri("SAST2", "SAST2.pin"));
     let ctl_of = |name: &str| std::fs::read(dir.path().join(name).join("tftp/CTLFile.tlv")).ok();
 
-    // Without a TLS identity: every node refuses the stage, nothing is written.
+    // Without a TLS identity (the password alone): every node refuses the stage, nothing
+    // is written.
     let o = ctl(&[
-        "cluster", "set-mode", "mixed", "--token", &t1, "--token", &t2,
+        "cluster",
+        "set-mode",
+        "mixed",
+        "--token",
+        &t1,
+        "--token",
+        &t2,
+        "--password-only",
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("client certificate"), "{}", text(&o));
     assert!(ctl_of("pub").is_none() && ctl_of("sub").is_none());
 
-    // With the signing token as TLS identity: done.
+    // With the signing token as TLS identity (the default; the flag says it again): done.
     let o = ctl(&[
         "cluster",
         "set-mode",
@@ -66,7 +74,7 @@ fn nodes_that_require_a_sast_client_certificate_take_the_token_as_tls_identity()
     assert_eq!(ctl_of("sub").unwrap(), first);
 
     // An update signed and authenticated by the first token; refused without the identity.
-    let o = ctl(&["cluster", "update", "--token", &t1]);
+    let o = ctl(&["cluster", "update", "--token", &t1, "--password-only"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert_eq!(ctl_of("pub").unwrap(), first);
     let o = ctl(&["cluster", "update", "--token", &t1, "--tls-with-token"]);
