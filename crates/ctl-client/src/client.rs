@@ -20,7 +20,11 @@ pub struct ClientBuilder {
     anchor: Option<Vec<u8>>,
     accepted: Option<[u8; 32]>,
     token_tls: bool,
+    confirm: Option<Confirm>,
 }
+
+/// Asked before a token signs: shown what it is about to sign, true to go on.
+pub(crate) type Confirm = std::sync::Arc<dyn Fn(&crate::plan::Preview) -> bool + Send + Sync>;
 
 impl std::fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -91,6 +95,18 @@ impl ClientBuilder {
         self
     }
 
+    /// Shows every changing workflow what its token is about to sign (records added,
+    /// removed and kept, the targets, the size) before it signs; `false` stops it with
+    /// [`Error::Cancelled`] and nothing is signed or sent (a dry run).
+    #[must_use]
+    pub fn confirm(
+        mut self,
+        ask: impl Fn(&crate::plan::Preview) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.confirm = Some(std::sync::Arc::new(ask));
+        self
+    }
+
     /// Receives progress events.
     #[must_use]
     pub fn on_event(mut self, sink: impl Fn(Event) + Send + Sync + 'static) -> Self {
@@ -108,6 +124,7 @@ impl ClientBuilder {
             anchor: std::sync::Mutex::new(self.anchor),
             accepted: self.accepted,
             token_tls: self.token_tls,
+            confirm: self.confirm,
         }
     }
 }
@@ -123,6 +140,7 @@ pub struct Client {
     accepted: Option<[u8; 32]>,
     /// Whether the changing workflows authenticate with the signing token.
     token_tls: bool,
+    confirm: Option<Confirm>,
 }
 
 impl std::fmt::Debug for Client {
@@ -197,6 +215,15 @@ impl Client {
             anchor: None,
             accepted: None,
             token_tls: true,
+            confirm: None,
+        }
+    }
+
+    /// Asks the confirmation, if there is one, about `preview`.
+    pub(crate) fn confirm(&self, preview: &crate::plan::Preview) -> Result<(), Error> {
+        match &self.confirm {
+            Some(ask) if !ask(preview) => Err(Error::Cancelled),
+            _ => Ok(()),
         }
     }
 
@@ -217,6 +244,7 @@ impl Client {
             anchor: std::sync::Mutex::new(self.anchor()),
             accepted: self.accepted,
             token_tls: false,
+            confirm: self.confirm.clone(),
         }
     }
 

@@ -65,6 +65,9 @@ pub enum Error {
     /// The task that signed on the token stopped before it answered.
     #[error("the signing task stopped: {0}")]
     SigningTask(#[source] tokio::task::JoinError),
+    /// The confirmation said no (or it was a dry run): nothing was signed or sent.
+    #[error("not confirmed: nothing was signed or sent")]
+    Cancelled,
     /// Distribution failed; every node that had staged the file aborted it.
     #[error("distribution failed: {0}")]
     Distribution(Box<DistributionReport>),

@@ -63,6 +63,6 @@ pub use client::{Client, ClientBuilder};
 pub use error::Error;
 pub use event::Event;
 pub use identity::{Token, software_identity, token_identity};
-pub use plan::{Change, Entry, Origin, Rule, Selector};
+pub use plan::{Change, Entry, Origin, Preview, Rule, Selector};
 pub use report::{DistributionReport, Followup, TargetError, TargetReport, TargetStatus};
 pub use workflow::{Changes, Outcome, Peer, SharedSigner};

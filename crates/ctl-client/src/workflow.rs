@@ -10,7 +10,7 @@ use ctl_provider::message::{Request, SecurityMode};
 use crate::client::{Cluster, read_mode};
 use crate::distribute::{self, AfterCommit};
 use crate::identity::Token;
-use crate::plan::{self, Change, Entry, Rule, Selector};
+use crate::plan::{self, Change, Entry, Preview, Rule, Selector};
 use crate::report::DistributionReport;
 use crate::{Client, Error, Event};
 
@@ -61,6 +61,16 @@ pub struct Changes {
     pub non_secure: bool,
 }
 
+/// The names of the targets that will receive the file.
+fn ready_targets(cluster: &Cluster) -> Vec<String> {
+    cluster
+        .nodes()
+        .into_iter()
+        .filter(|n| n.status == ctl_provider::cluster::NodeStatus::Ok)
+        .map(|n| n.name.clone())
+        .collect()
+}
+
 /// Sets `mode` on the first node, on its session, once it committed the file.
 fn set_mode_after(mode: SecurityMode) -> AfterCommit {
     AfterCommit {
@@ -79,9 +89,11 @@ impl Client {
         entries: &[Entry],
         servers_certified: bool,
         signer: &SharedSigner,
-        after: Option<u32>,
+        current: Option<&ctl_format::Document<'_>>,
+        targets: Vec<String>,
     ) -> Result<Vec<u8>, Error> {
         let mut b = ctl_format::TrustListBuilder::new();
+        let after = current.and_then(|d| d.header().timestamp());
         b.timestamp(plan::next_timestamp(std::time::SystemTime::now(), after));
         for e in entries {
             let certified = servers_certified || e.role == Role::SAST;
@@ -91,8 +103,10 @@ impl Client {
                 entry: e.describe(),
             });
         }
-        // The size is known before anything is signed or sent.
-        b.encoded_len(signer.certificate())?;
+        // The size is known before anything is signed or sent, and the operator sees what
+        // the token is about to sign.
+        let size = b.encoded_len(signer.certificate())?;
+        self.confirm(&Preview::new(current, entries, targets, size))?;
         let signer = Arc::clone(signer);
         Ok(tokio::task::spawn_blocking(move || b.build(&*signer))
             .await
@@ -180,7 +194,10 @@ impl Client {
         }
         let mut entries = plan::token_entries(&distinct);
         entries.extend(plan::server_entries(cluster.nodes())?);
-        let ctl = self.build_ctl(&entries, true, &signer, None).await?;
+        let targets = ready_targets(&cluster);
+        let ctl = self
+            .build_ctl(&entries, true, &signer, None, targets)
+            .await?;
         let capf = cluster
             .nodes()
             .into_iter()
@@ -284,7 +301,13 @@ impl Client {
             None => !plan::is_non_secure(&doc),
         };
         let ctl = self
-            .build_ctl(&entries, certified, signer, doc.header().timestamp())
+            .build_ctl(
+                &entries,
+                certified,
+                signer,
+                Some(&doc),
+                ready_targets(&cluster),
+            )
             .await?;
         let after: Vec<_> = mode.map(set_mode_after).into_iter().collect();
         self.distribute(cluster, ctl, &after, notes).await

@@ -153,6 +153,7 @@ pub(crate) fn client(
     connect: &ConnectArgs,
     json: bool,
     password_only: bool,
+    confirm: Option<super::workflow::Ask>,
 ) -> Result<(Client, Option<Progress>), Failure> {
     let (host, port) = publisher(connect)?;
     let mut builder = Client::builder(&host, port, &connect.user, password(connect)?)
@@ -160,6 +161,9 @@ pub(crate) fn client(
         .timeout(Duration::from_secs(connect.timeout));
     if password_only {
         builder = builder.password_only();
+    }
+    if let Some(ask) = confirm {
+        builder = builder.confirm(ask);
     }
     if let Some(held) = held_ctl(connect)? {
         builder = builder.anchor(held);

@@ -1,6 +1,6 @@
 //! What a workflow did, per target, for people and for scripts; and its exit code.
 
-use ctl_client::{Error, Outcome as Report, TargetStatus};
+use ctl_client::{Error, Outcome as Report, Preview, TargetStatus};
 use serde::Serialize;
 
 use crate::failure::{Failure, Outcome};
@@ -88,11 +88,23 @@ pub(crate) fn finish(
     progress: Option<&Progress>,
     json: bool,
     what: &str,
+    (shown, dry_run): (&super::workflow::Shown, bool),
 ) -> Outcome {
     if let Some(p) = progress {
         p.finish();
     }
+    let preview = shown
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
     match result {
+        Err(Error::Cancelled) => match preview {
+            Some(p) if dry_run => {
+                print_preview(what, &p, json);
+                Ok(())
+            }
+            _ => Err(Failure::failed("cancelled; nothing changed")),
+        },
         Ok(r) => {
             let targets = targets_json(&r.distribution);
             let unfinished = r.distribution.followups_failed();
@@ -150,5 +162,36 @@ pub(crate) fn finish(
             Err(Failure::failed(format!("distribution failed: {report}")))
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Serialize)]
+struct PreviewJson<'a> {
+    dry_run: bool,
+    tokens_added: &'a [String],
+    tokens_removed: &'a [String],
+    added: &'a [String],
+    removed: &'a [String],
+    kept: usize,
+    targets: &'a [String],
+    size: usize,
+}
+
+/// What the token would have signed (a dry run, or a refusal at the question).
+fn print_preview(what: &str, p: &Preview, json: bool) {
+    if json {
+        let out = PreviewJson {
+            dry_run: true,
+            tokens_added: &p.tokens_added,
+            tokens_removed: &p.tokens_removed,
+            added: &p.added,
+            removed: &p.removed,
+            kept: p.kept,
+            targets: &p.targets,
+            size: p.size,
+        };
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    } else {
+        println!("{what} (dry run): nothing signed or sent; the token would sign\n{p}");
     }
 }

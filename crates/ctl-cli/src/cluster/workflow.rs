@@ -5,7 +5,7 @@ use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ctl_client::{Changes, Peer, Selector};
+use ctl_client::{Changes, Peer, Preview, Selector};
 use ctl_format::Certificate;
 
 use super::connect::{ConnectArgs, client, runtime, save_trust};
@@ -35,6 +35,10 @@ pub(crate) struct Common {
     /// Log in with the password alone, for nodes set up with `--password-only`.
     #[arg(long)]
     password_only: bool,
+    /// Build the file and show what the token would sign (records added, removed and kept,
+    /// the targets, the size), then stop: nothing is signed or sent.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -219,30 +223,50 @@ fn collect_tokens(
     ))
 }
 
+/// Whether the command may ask before the token signs: `--yes`, `--dry-run`, or a terminal.
 fn confirm(common: &Common, what: &str) -> Result<(), Failure> {
-    if common.yes {
+    if common.yes || common.dry_run || std::io::stdin().is_terminal() {
         return Ok(());
     }
-    if !std::io::stdin().is_terminal() {
-        return Err(Failure::usage(format!(
-            "{what}: not on a terminal; give --yes to proceed without confirmation"
-        )));
-    }
-    eprint!(
-        "{what} on the cluster of {}. Proceed? [y/N] ",
-        common.connect.publisher
-    );
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    std::io::stdin()
-        .read_line(&mut answer)
-        .map_err(|e| Failure::failed(e.to_string()))?;
-    if matches!(answer.trim(), "y" | "Y" | "yes") {
-        Ok(())
-    } else {
-        Err(Failure::failed("cancelled; nothing changed"))
-    }
+    Err(Failure::usage(format!(
+        "{what}: not on a terminal; give --yes to proceed without confirmation"
+    )))
 }
+
+/// What the token is about to sign, shown before it signs: with `--dry-run` the workflow
+/// stops there (the preview is kept for the report), with `--yes` it goes on, else the
+/// operator is asked.
+fn ask_before_signing(common: &Common, what: &str) -> (Ask, Shown) {
+    let shown = Shown::default();
+    let keep = std::sync::Arc::clone(&shown);
+    let (yes, dry_run, json) = (common.yes, common.dry_run, common.json);
+    let question = format!("{what} on the cluster of {}", common.connect.publisher);
+    let ask = move |p: &Preview| {
+        *keep
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(p.clone());
+        if dry_run {
+            return false;
+        }
+        if !json {
+            eprintln!("{question}: the token signs\n{p}");
+        }
+        if yes {
+            return true;
+        }
+        eprint!("Sign and send? [y/N] ");
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer).is_ok()
+            && matches!(answer.trim(), "y" | "Y" | "yes")
+    };
+    (Box::new(ask), shown)
+}
+
+/// The confirmation a workflow asks before its token signs.
+pub(crate) type Ask = Box<dyn Fn(&Preview) -> bool + Send + Sync>;
+/// What it was shown.
+pub(crate) type Shown = std::sync::Arc<std::sync::Mutex<Option<Preview>>>;
 
 fn peer(text: &str, firewall: bool) -> Result<Peer, Failure> {
     let bad = || Failure::usage(format!("{text}: expected NAME=HOST:PORT"));
@@ -267,16 +291,28 @@ fn run_update(
 ) -> Outcome {
     confirm(common, what.0)?;
     let token = token_signer(token, common)?;
-    let (client, progress) = client(&common.connect, common.json, common.password_only)?;
+    let (ask, shown) = ask_before_signing(common, what.0);
+    let (client, progress) = client(
+        &common.connect,
+        common.json,
+        common.password_only,
+        Some(ask),
+    )?;
     let result = rt.block_on(client.update(token.shared(), &changes));
     save_trust(&client, &common.connect)?;
-    finish(result, progress.as_ref(), common.json, what.1)
+    finish(
+        result,
+        progress.as_ref(),
+        common.json,
+        what.1,
+        (&shown, common.dry_run),
+    )
 }
 
 /// `ctl cluster status`.
 pub(crate) fn status(a: &StatusArgs) -> Outcome {
     let rt = runtime()?;
-    let (client, progress) = client(&a.connect, a.json, false)?;
+    let (client, progress) = client(&a.connect, a.json, false, None)?;
     let result = rt.block_on(client.status());
     if let Some(p) = &progress {
         p.finish();
@@ -327,11 +363,22 @@ pub(crate) fn set_mode(a: &SetModeArgs) -> Outcome {
                     .ok_or_else(|| Failure::usage("give --token"))?;
                 (certs, token_signer(last, &a.common)?)
             };
-            let (client, progress) =
-                client(&a.common.connect, a.common.json, a.common.password_only)?;
+            let (ask, shown) = ask_before_signing(&a.common, "set mixed mode");
+            let (client, progress) = client(
+                &a.common.connect,
+                a.common.json,
+                a.common.password_only,
+                Some(ask),
+            )?;
             let result = rt.block_on(client.set_mixed_mode(&certs, token.shared()));
             save_trust(&client, &a.common.connect)?;
-            finish(result, progress.as_ref(), a.common.json, "set-mode")
+            finish(
+                result,
+                progress.as_ref(),
+                a.common.json,
+                "set-mode",
+                (&shown, a.common.dry_run),
+            )
         }
         Mode::NonSecure => {
             if a.collect.is_some() {

@@ -271,6 +271,46 @@ fn the_workflow_commands_end_to_end() {
     let o = ctl(&["cluster", "status"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("up to date"), "{}", text(&o));
+    // Issue 10: a dry run shows what the token would sign and changes nothing.
+    let o = ctl(&[
+        "cluster",
+        "remove-entry",
+        "--token",
+        &key("sast1"),
+        "--subject",
+        "not-there",
+        "--dry-run",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "a rule still refuses: {}",
+        text(&o)
+    );
+    let o = ctl(&[
+        "cluster",
+        "add-firewall",
+        &format!("asa1=127.0.0.1:{p4}"),
+        "--token",
+        &key("sast2"),
+        "--dry-run",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["dry_run"], true, "{j}");
+    assert_eq!(j["tokens_added"], serde_json::json!([]), "{j}");
+    assert!(j["added"][0].as_str().unwrap().contains("asa1"), "{j}");
+    assert_eq!(j["targets"].as_array().unwrap().len(), 4, "{j}");
+    assert!(j["size"].as_u64().unwrap() > 0, "{j}");
+    for n in ["pub", "sub", "tftp"] {
+        assert_eq!(
+            std::fs::read(tmp.path().join(n).join("tftp/CTLFile.tlv")).unwrap(),
+            first,
+            "{n} changed in a dry run"
+        );
+    }
+    assert!(!tmp.path().join("asa/tftp/CTLFile.tlv").exists());
     // A firewall, signed by the second token.
     let asa = format!("asa1=127.0.0.1:{p4}");
     let o = ctl(&[

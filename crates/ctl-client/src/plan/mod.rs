@@ -3,6 +3,7 @@
 //! (each refusal a [`Rule`]), and what changed since a CTL was built ([`changes`]). No
 //! I/O: the workflows call these.
 
+mod preview;
 mod rules;
 mod staleness;
 
@@ -15,6 +16,7 @@ use ctl_provider::message::{OffCluster, Peer, PeerSource};
 
 use crate::Error;
 
+pub use preview::Preview;
 pub use rules::{
     Anchor, Rule, Selector, check_new_peer, check_removal, current_tokens, mixed_mode_tokens,
     peer_to_remove, remove_token, with_tokens,

@@ -430,3 +430,62 @@ async fn nodes_that_require_a_sast_client_certificate_take_the_identity() {
     assert_eq!(c.ctl_of(0).as_deref(), Some(outcome.ctl.as_slice()));
     assert_eq!(c.ctl_of(1).as_deref(), Some(outcome.ctl.as_slice()));
 }
+
+/// Issue 10: the operator sees what the token is about to sign (security tokens first)
+/// before it signs; saying no (or a dry run) signs and sends nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_operator_sees_what_the_token_signs_and_may_say_no() {
+    let c = cluster();
+    let (t1, s1) = token("sast1");
+    let (t2, _) = token("sast2");
+    let (t3, _) = token("itlrecovery");
+    let shown = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&shown);
+    let client = Client::builder(
+        "127.0.0.1",
+        c.nodes[0].port,
+        "admin",
+        Password::new("s3cret"),
+    )
+    .trust(TrustPolicy {
+        trust_on_first_use: true,
+        ..TrustPolicy::default()
+    })
+    .confirm(move |p| {
+        seen.lock().unwrap().push(p.clone());
+        seen.lock().unwrap().len() == 1
+    })
+    .build();
+    let first = client
+        .set_mixed_mode(&[t1, t2, t3.clone()], s1.clone())
+        .await
+        .unwrap()
+        .ctl;
+    let removal = Changes {
+        remove: Some(Selector::Subject(
+            t3.subject_text(ctl_format::NameStyle::Reversed),
+        )),
+        ..Changes::default()
+    };
+    let err = client.update(s1, &removal).await.unwrap_err();
+    assert!(matches!(err, Error::Cancelled), "{err}");
+    let shown = shown.lock().unwrap();
+    // The first CTL: everything added, three tokens among it.
+    assert_eq!(shown[0].tokens_added.len(), 3, "{}", shown[0]);
+    assert_eq!(shown[0].targets, ["cucm-pub", "cucm-sub", "tftp-1"]);
+    // The removal: one token removed, nothing else changed, and said first.
+    let p = &shown[1];
+    assert_eq!(p.tokens_removed.len(), 1, "{p}");
+    assert!(
+        p.tokens_added.is_empty() && p.added.is_empty() && p.removed.is_empty(),
+        "{p}"
+    );
+    assert!(
+        p.to_string().starts_with("  SECURITY TOKEN REMOVED: "),
+        "{p}"
+    );
+    assert!(p.size > 0 && p.kept > 0, "{p}");
+    for i in 0..3 {
+        assert_eq!(c.ctl_of(i).unwrap(), first, "node {i} changed");
+    }
+}
