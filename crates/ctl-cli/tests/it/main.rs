@@ -8,6 +8,7 @@
     missing_docs
 )]
 
+mod attacks;
 mod cli;
 mod cluster;
 mod e2e;
