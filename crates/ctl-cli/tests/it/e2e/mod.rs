@@ -6,6 +6,7 @@
 //! `ctl-providerd` is found next to `ctl` in the target directory; `cargo test --workspace` (and
 //! `scripts/test`) builds it. tftpd-hpa and tftp-hpa are installed by `scripts/test`.
 
+mod attacks;
 mod faults;
 mod mtls;
 mod workflows;

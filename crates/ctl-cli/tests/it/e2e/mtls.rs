@@ -83,5 +83,20 @@ fn nodes_that_require_a_sast_client_certificate_take_the_token_as_tls_identity()
     assert_ne!(updated, first);
     assert_eq!(ctl_of("sub").unwrap(), updated);
     assert!(!text(&o).contains("1234") && !text(&o).contains("5678"));
+
+    // Non-secure mode with the password alone (issue 10, finding 6): the nodes refuse the
+    // change, their CTL stays.
+    let o = ctl(&[
+        "cluster",
+        "set-mode",
+        "non-secure",
+        "--token",
+        &t1,
+        "--password-only",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("client certificate"), "{}", text(&o));
+    assert_eq!(ctl_of("pub").unwrap(), updated);
+    assert_eq!(ctl_of("sub").unwrap(), updated);
     drop(nodes);
 }
