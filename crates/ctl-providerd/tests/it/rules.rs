@@ -63,7 +63,7 @@ async fn a_ctl_needs_two_tokens_and_must_list_its_signer() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_older_or_already_committed_ctl_is_refused_even_without_a_current_one() {
     let tmp = tempfile::tempdir().unwrap();
-    init(tmp.path(), "n1", &[]);
+    init(tmp.path(), "n1", &["--first-node"]);
     let d = start(tmp.path());
     let mut c = logged_in(&d).await;
     let a = ctl_of("sast1", &["sast1", "sast2", "itlrecovery"], 10);
@@ -78,6 +78,22 @@ async fn an_older_or_already_committed_ctl_is_refused_even_without_a_current_one
     // signed by a token of the current CTL, but it is older.
     let r = stage(&mut c, Some(sha(&b)), a.clone()).await;
     assert!(refused(&r, ErrorCode::Rollback, "older"), "{r:?}");
+    // Chained with PEERS (an attacker's alternate TFTP server, whose certificate the next
+    // routine update would collect and sign in): the whole STAGE is refused, and the first
+    // node stores no peer.
+    let r = c
+        .call(&Request::Stage {
+            base: Some(sha(&b)),
+            file: a.clone(),
+            peers: Some(OffCluster {
+                alternate_tftp: vec![peer("evil-tftp", 6970)],
+                ..OffCluster::default()
+            }),
+        })
+        .await
+        .unwrap();
+    assert!(refused(&r, ErrorCode::Rollback, "older"), "{r:?}");
+    assert!(peers_listed(&mut c).await.is_empty());
     // As old as the current one: refused too.
     let r = stage(
         &mut c,
