@@ -12,6 +12,7 @@ use crate::config::{
     Certificates, Config, Hook, Limits, MemberConfig, PeerConfig, UserConfig, services_bits,
 };
 use crate::error::{ConfigError, DaemonError};
+use crate::store::{Access, write_atomic};
 
 /// A provider endpoint: a name and where its provider listens.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -252,13 +253,12 @@ fn identity(cn: &str) -> Result<(String, String), DaemonError> {
 }
 
 fn write(path: &Path, text: &str, private: bool) -> Result<(), DaemonError> {
-    crate::store::write_atomic(path, text.as_bytes()).map_err(DaemonError::file(path))?;
-    if private {
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-            .map_err(DaemonError::file(path))?;
-    }
-    Ok(())
+    let access = if private {
+        Access::Private
+    } else {
+        Access::Public
+    };
+    write_atomic(path, text.as_bytes(), access).map_err(DaemonError::file(path))
 }
 
 #[cfg(test)]

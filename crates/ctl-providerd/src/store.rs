@@ -4,34 +4,65 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-/// Writes `bytes` to `path` atomically.
+/// Who may read a file the node writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Access {
+    /// The node's user only (0600): keys, the password hash, the state, the audit log.
+    Private,
+    /// Readable by all, writable by the node's user (0644): certificates and what TFTP
+    /// serves to phones.
+    Public,
+}
+
+impl Access {
+    /// The file mode it is created with (the umask can only take bits away).
+    pub const fn mode(self) -> u32 {
+        match self {
+            Self::Private => 0o600,
+            Self::Public => 0o644,
+        }
+    }
+}
+
+/// Creates a new file in `dir` for `name`'s next content, with its final mode from the
+/// first byte, under a random name that is not reused and not followed if something
+/// (a symlink) is already there.
+fn create_temp(dir: &Path, name: &str, access: Access) -> std::io::Result<(File, PathBuf)> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut random = [0u8; 12];
+    getrandom::fill(&mut random).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let tmp = dir.join(format!(".{name}.{}.tmp", ctl_format::hex(&random)));
+    // create_new (O_EXCL): an existing name, a planted symlink included, is an error.
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(access.mode())
+        .open(&tmp)?;
+    // The umask may have taken bits away, never added any; say the mode exactly.
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(access.mode()))?;
+    Ok((file, tmp))
+}
+
+/// Writes `bytes` to `path` atomically, with the mode of `access` from the first byte.
 ///
 /// # Errors
 /// Any write, sync or rename failure.
 ///
-/// A temporary file in the same directory, fsync, rename,
-/// fsync of the directory. On any failure the old file is untouched and the temporary removed.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// A new temporary file in the same directory (its final mode, a random name), fsync,
+/// rename, fsync of the directory. On any failure the old file is untouched and the
+/// temporary removed.
+pub fn write_atomic(path: &Path, bytes: &[u8], access: Access) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    // A name no other writer of this process uses at the same time: two writers of one
-    // file must never share (and truncate) each other's temporary file.
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let tmp = dir.join(format!(
-        ".{name}.{}.{}.tmp",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
+    let (mut f, tmp) = create_temp(dir, &name, access)?;
     let result = (|| {
-        // create_new: never reuse (or follow a symlink planted at) an existing name.
-        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         drop(f);
@@ -42,6 +73,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Creates `dir` (and its parents) if missing, and makes it the node's user's only (0700).
+///
+/// # Errors
+/// It cannot be created or its mode set.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
 }
 
 /// What survives restarts besides the files themselves.
@@ -151,7 +195,18 @@ impl Store {
     /// They cannot be created.
     pub fn open(tftp_dir: &Path, state_dir: &Path) -> std::io::Result<Self> {
         fs::create_dir_all(tftp_dir)?;
-        fs::create_dir_all(state_dir)?;
+        private_dir(state_dir)?;
+        // Written by an older version with the umask's mode: private from now on.
+        for name in ["state.json", "audit.log"] {
+            use std::os::unix::fs::PermissionsExt as _;
+            match fs::set_permissions(
+                state_dir.join(name),
+                fs::Permissions::from_mode(Access::Private.mode()),
+            ) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
         Ok(Self {
             tftp_dir: tftp_dir.to_owned(),
             state_dir: state_dir.to_owned(),
@@ -182,9 +237,9 @@ impl Store {
     /// A write failed; the current file is then unchanged.
     pub fn install_ctl(&self, bytes: &[u8]) -> std::io::Result<()> {
         if let Some(old) = self.current_ctl()? {
-            write_atomic(&self.tftp_dir.join("CTLFile_old.tlv"), &old)?;
+            write_atomic(&self.tftp_dir.join("CTLFile_old.tlv"), &old, Access::Public)?;
         }
-        write_atomic(&self.ctl_path(), bytes)
+        write_atomic(&self.ctl_path(), bytes, Access::Public)
     }
 
     /// Stores the CAPF certificate as capf.cer (DER) and capf.pem.
@@ -192,8 +247,12 @@ impl Store {
     /// # Errors
     /// A write failed.
     pub fn install_capf(&self, der: &[u8], pem: &str) -> std::io::Result<()> {
-        write_atomic(&self.tftp_dir.join("capf.cer"), der)?;
-        write_atomic(&self.tftp_dir.join("capf.pem"), pem.as_bytes())
+        write_atomic(&self.tftp_dir.join("capf.cer"), der, Access::Public)?;
+        write_atomic(
+            &self.tftp_dir.join("capf.pem"),
+            pem.as_bytes(),
+            Access::Public,
+        )
     }
 
     /// The saved state (defaults when there is none).
@@ -226,7 +285,7 @@ impl Store {
         let mut state = self.state()?;
         let out = change(&mut state)?;
         let json = serde_json::to_vec_pretty(&state).map_err(std::io::Error::other)?;
-        write_atomic(&self.state_dir.join("state.json"), &json)?;
+        write_atomic(&self.state_dir.join("state.json"), &json, Access::Private)?;
         Ok(out)
     }
 
@@ -237,9 +296,11 @@ impl Store {
     pub fn audit(&self, line: &AuditLine) -> std::io::Result<()> {
         let mut json = serde_json::to_vec(line).map_err(std::io::Error::other)?;
         json.push(b'\n');
+        use std::os::unix::fs::OpenOptionsExt as _;
         let mut f = OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(Access::Private.mode())
             .open(self.state_dir.join("audit.log"))?;
         f.write_all(&json)?;
         f.sync_data()
@@ -261,5 +322,61 @@ impl Store {
             .collect();
         let skip = lines.len().saturating_sub(limit);
         Ok(lines.into_iter().skip(skip).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        fs::symlink_metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    /// A private file is never readable by others, not even while it is being written:
+    /// the temporary has its final mode before its first byte.
+    #[test]
+    fn a_temporary_is_created_with_its_final_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let (f, tmp) = create_temp(dir.path(), "node.key", Access::Private).unwrap();
+        assert_eq!(f.metadata().unwrap().len(), 0);
+        assert_eq!(mode(&tmp), 0o600);
+        let (_, other) = create_temp(dir.path(), "node.key", Access::Public).unwrap();
+        assert_ne!(tmp, other, "random names, never reused");
+        assert_eq!(mode(&other), 0o644);
+    }
+
+    /// A symlink planted in place of a file is replaced, not followed: its target keeps
+    /// its bytes.
+    #[test]
+    fn a_symlink_in_place_of_the_file_is_replaced_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("elsewhere");
+        fs::write(&target, b"keep me").unwrap();
+        let path = dir.path().join("state.json");
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        write_atomic(&path, b"{}", Access::Private).unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"keep me");
+        assert!(!fs::symlink_metadata(&path).unwrap().is_symlink());
+        assert_eq!(fs::read(&path).unwrap(), b"{}");
+        assert_eq!(mode(&path), 0o600);
+    }
+
+    /// The state directory is made private, also when it exists already.
+    #[test]
+    fn the_state_directory_is_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        fs::create_dir(&state).unwrap();
+        fs::set_permissions(&state, fs::Permissions::from_mode(0o755)).unwrap();
+        fs::write(state.join("audit.log"), b"").unwrap();
+        fs::set_permissions(state.join("audit.log"), fs::Permissions::from_mode(0o644)).unwrap();
+        Store::open(&dir.path().join("tftp"), &state).unwrap();
+        assert_eq!(mode(&state), 0o700);
+        assert_eq!(mode(&state.join("audit.log")), 0o600);
     }
 }

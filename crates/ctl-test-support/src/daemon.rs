@@ -38,9 +38,23 @@ impl Daemon {
 /// `ctl-providerd init` of a node in `dir` listening on `listen` (user `admin`, password
 /// `s3cret` in `dir/password`), with `args` (`--node NAME`, services, members, ...).
 pub fn init(bin: &Path, dir: &Path, listen: &str, args: &[&str]) {
+    init_with(Command::new(bin), dir, listen, args);
+}
+
+/// `bin` run with the file mode creation mask `umask` (octal, as sh's `umask` takes it):
+/// a daemon started by a careless unit or shell.
+pub fn under_umask(bin: &Path, umask: &str) -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", &format!("umask {umask} && exec \"$0\" \"$@\"")])
+        .arg(bin);
+    cmd
+}
+
+/// [`init`] with the command `cmd` (the binary, perhaps wrapped: [`under_umask`]).
+pub fn init_with(mut cmd: Command, dir: &Path, listen: &str, args: &[&str]) {
     std::fs::create_dir_all(dir).expect("node directory");
     std::fs::write(dir.join("password"), "s3cret\n").expect("password file");
-    let o = Command::new(bin)
+    let o = cmd
         .args(["init", "--dir"])
         .arg(dir)
         .args(["--listen", listen, "--user", "admin", "--password-file"])
@@ -59,7 +73,12 @@ pub fn init(bin: &Path, dir: &Path, listen: &str, args: &[&str]) {
 /// initialized on port 0 keeps the port it got: it is written into its `provider.toml`
 /// (one key, through a TOML parser), so a restart listens there again.
 pub fn run(bin: &Path, dir: &Path) -> Daemon {
-    let mut child = Command::new(bin)
+    run_with(Command::new(bin), dir)
+}
+
+/// [`run`] with the command `cmd` (the binary, perhaps wrapped: [`under_umask`]).
+pub fn run_with(mut cmd: Command, dir: &Path) -> Daemon {
+    let mut child = cmd
         .arg("run")
         .arg("--config")
         .arg(dir.join("provider.toml"))

@@ -8,6 +8,7 @@
 )]
 
 mod commits;
+mod files;
 mod logins;
 mod peers;
 mod rules;
