@@ -378,3 +378,31 @@ async fn mode_changes_survive_concurrent_commits() {
     let on_disk = std::fs::read(tmp.path().join("tftp/CTLFile.tlv")).unwrap();
     assert_eq!(current_hash(&mut c).await, Some(sha(&on_disk)));
 }
+
+/// Issue 11, finding 7: hook output with a two-byte character across the 1,000-byte cut
+/// still gets the COMMIT answered, the hook's report cut at a character boundary, and the
+/// hook in the audit log.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hook_saying_anything_cannot_kill_the_commit_answer() {
+    let tmp = tempfile::tempdir().unwrap();
+    init(tmp.path(), "n1", &[]);
+    edit_config(
+        tmp.path(),
+        "on_commit = []",
+        r#"on_commit = ["/bin/sh", "-c", "head -c 999 /dev/zero | tr '\\0' a; printf '\\303\\251 done'"]"#,
+    );
+    let d = start(tmp.path());
+    let mut c = logged_in(&d).await;
+    let Response::Committed {
+        hook: Some(hook), ..
+    } = stage_commit(&mut c, ctl("sast1", 1), None).await
+    else {
+        panic!("the commit was not answered with the hook's report")
+    };
+    assert_eq!(hook.exit_status, 0);
+    assert_eq!(hook.message, "a".repeat(999), "cut before the character");
+    let audit = std::fs::read_to_string(tmp.path().join("state/audit.log")).unwrap();
+    assert!(audit.contains("\"action\":\"hook\""), "{audit}");
+    // The session lives on.
+    assert!(current_hash(&mut c).await.is_some());
+}
