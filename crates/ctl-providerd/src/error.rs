@@ -107,6 +107,17 @@ pub enum DaemonError {
     /// The server stopped.
     #[error("serving: {0}")]
     Serve(#[source] ctl_provider::net::NetError),
+    /// `init` on a directory that holds a node, without `force`.
+    #[error(
+        "{}: holds a node already ({file}); give --force to replace it (its files are kept in a dated backup)",
+        dir.display()
+    )]
+    NodeExists {
+        /// The directory.
+        dir: PathBuf,
+        /// The first of its node files found.
+        file: String,
+    },
     /// An empty password.
     #[error("the password is empty")]
     EmptyPassword,

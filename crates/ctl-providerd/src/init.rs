@@ -66,6 +66,7 @@ pub struct Setup {
     user: String,
     password: Password,
     require_sast_client_certificate: bool,
+    force: bool,
 }
 
 impl Setup {
@@ -87,6 +88,7 @@ impl Setup {
             user: user.to_owned(),
             password,
             require_sast_client_certificate: true,
+            force: false,
         }
     }
 
@@ -128,6 +130,14 @@ impl Setup {
         self
     }
 
+    /// Whether a node already in the directory is replaced (its files moved to a dated
+    /// `backup-*` directory beside them) rather than refused; its `tftp/` and `state/`
+    /// (the CTL and its history) stay.
+    pub const fn force(&mut self, force: bool) -> &mut Self {
+        self.force = force;
+        self
+    }
+
     /// The node's directory.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -140,18 +150,89 @@ impl Setup {
     /// # Errors
     /// An unknown service, an empty password, or files that cannot be written.
     pub fn write(&self) -> Result<PathBuf, DaemonError> {
+        let files = self.files()?;
+        std::fs::create_dir_all(&self.dir).map_err(DaemonError::file(&self.dir))?;
+        let backup = self.clear_the_way()?;
+        let mut written: Vec<&Path> = Vec::new();
+        for (path, text, access) in &files {
+            if let Err(e) = write_atomic(path, text.as_bytes(), *access) {
+                // Nothing of this run stays; a replaced node comes back.
+                for p in written {
+                    let _ = std::fs::remove_file(p);
+                }
+                if let Some(b) = &backup {
+                    restore(b, &self.dir);
+                }
+                return Err(DaemonError::file(path)(e));
+            }
+            written.push(path);
+        }
+        Ok(self.dir.join("provider.toml"))
+    }
+
+    /// Refuses a directory that holds a node, or (with `force`) moves its node files to a
+    /// new private `backup-YYYYMMDDTHHMMSSZ` directory, returned.
+    fn clear_the_way(&self) -> Result<Option<PathBuf>, DaemonError> {
+        let present: Vec<&str> = NODE_FILES
+            .iter()
+            .copied()
+            .filter(|f| self.dir.join(f).symlink_metadata().is_ok())
+            .collect();
+        let Some(first) = present.first() else {
+            return Ok(None);
+        };
+        if !self.force {
+            return Err(DaemonError::NodeExists {
+                dir: self.dir.clone(),
+                file: (*first).to_owned(),
+            });
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let stamp: String = ctl_format::format_utc(now)
+            .chars()
+            .filter_map(|c| match c {
+                ' ' => Some('T'),
+                '-' | ':' => None,
+                c => Some(c),
+            })
+            .collect();
+        let mut backup = self.dir.join(format!("backup-{stamp}Z"));
+        let mut n = 1;
+        while backup.symlink_metadata().is_ok() {
+            n += 1;
+            backup = self.dir.join(format!("backup-{stamp}Z-{n}"));
+        }
+        crate::store::private_dir(&backup).map_err(DaemonError::file(&backup))?;
+        for f in present {
+            let (from, to) = (self.dir.join(f), backup.join(f));
+            if let Err(e) = std::fs::rename(&from, &to) {
+                restore(&backup, &self.dir);
+                return Err(DaemonError::file(&from)(e));
+            }
+        }
+        Ok(Some(backup))
+    }
+
+    /// Every file of the node, made in memory before anything is written: (path, text, access).
+    fn files(&self) -> Result<Vec<(PathBuf, String, Access)>, DaemonError> {
         services_bits(&self.services, "services")?;
         if self.password.expose().is_empty() {
             return Err(DaemonError::EmptyPassword);
         }
-        std::fs::create_dir_all(&self.dir).map_err(DaemonError::file(&self.dir))?;
         let hash = Argon2::default()
             .hash_password(self.password.expose().as_bytes())
             .map_err(|e| DaemonError::Hash(e.to_string()))?
             .to_string();
-        let (cm_cert, cm_key) = identity(&self.node)?;
-        write(&self.dir.join("callmanager.pem"), &cm_cert, false)?;
-        write(&self.dir.join("callmanager.key"), &cm_key, true)?;
+        let mut files = Vec::new();
+        let mut identity_files = |name: &str, cn: &str| -> Result<(), DaemonError> {
+            let (cert, key) = identity(cn)?;
+            files.push((self.dir.join(format!("{name}.pem")), cert, Access::Public));
+            files.push((self.dir.join(format!("{name}.key")), key, Access::Private));
+            Ok(())
+        };
+        identity_files("callmanager", &self.node)?;
         let mut certificates = Certificates {
             callmanager: "callmanager.pem".into(),
             capf: None,
@@ -162,9 +243,7 @@ impl Setup {
             ("tvs", "tvs", &mut certificates.tvs),
         ] {
             if self.services.iter().any(|s| s == service) {
-                let (cert, key) = identity(&format!("{}-{}", name.to_uppercase(), self.node))?;
-                write(&self.dir.join(format!("{name}.pem")), &cert, false)?;
-                write(&self.dir.join(format!("{name}.key")), &key, true)?;
+                identity_files(name, &format!("{}-{}", name.to_uppercase(), self.node))?;
                 *slot = Some(format!("{name}.pem").into());
             }
         }
@@ -218,9 +297,33 @@ impl Setup {
             path: path.clone(),
             message: e.to_string(),
         })?;
-        write(&path, &text, true)?;
-        Ok(path)
+        // provider.toml last: a directory with it is a node.
+        files.push((path, text, Access::Private));
+        Ok(files)
     }
+}
+
+/// The files that make a directory a node (`tftp/` and `state/` are its data).
+const NODE_FILES: [&str; 7] = [
+    "provider.toml",
+    "callmanager.pem",
+    "callmanager.key",
+    "capf.pem",
+    "capf.key",
+    "tvs.pem",
+    "tvs.key",
+];
+
+/// Moves the files of `backup` back into `dir` (after a failed replacement), as far as
+/// they go, and removes the then empty backup.
+fn restore(backup: &Path, dir: &Path) {
+    for f in NODE_FILES {
+        let from = backup.join(f);
+        if from.symlink_metadata().is_ok() {
+            let _ = std::fs::rename(&from, dir.join(f));
+        }
+    }
+    let _ = std::fs::remove_dir(backup);
 }
 
 /// A self-signed RSA-2048 certificate for `cn`: (certificate PEM, PKCS#8 key PEM).
@@ -250,15 +353,6 @@ fn identity(cn: &str) -> Result<(String, String), DaemonError> {
         .self_signed(&pair)
         .map_err(|e| failed("certificate")(&e))?;
     Ok((cert.pem(), pem.to_string()))
-}
-
-fn write(path: &Path, text: &str, private: bool) -> Result<(), DaemonError> {
-    let access = if private {
-        Access::Private
-    } else {
-        Access::Public
-    };
-    write_atomic(path, text.as_bytes(), access).map_err(DaemonError::file(path))
 }
 
 #[cfg(test)]

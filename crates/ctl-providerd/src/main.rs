@@ -77,6 +77,10 @@ struct InitArgs {
     /// clients that cannot authenticate with the token.
     #[arg(long)]
     password_only: bool,
+    /// Replace a node already in --dir (refused otherwise): its configuration, keys and
+    /// certificates move to a dated backup-* directory beside them; tftp/ and state/ stay.
+    #[arg(long)]
+    force: bool,
 }
 
 /// The password: the first line of the file, never empty.
@@ -105,7 +109,8 @@ fn init(a: &InitArgs) -> Result<PathBuf, DaemonError> {
     setup
         .first_node(a.first_node)
         .services(&a.services)
-        .require_sast_client_certificate(a.require_sast_client_certificate || !a.password_only);
+        .require_sast_client_certificate(a.require_sast_client_certificate || !a.password_only)
+        .force(a.force);
     for m in &a.member {
         setup.member(m.clone());
     }

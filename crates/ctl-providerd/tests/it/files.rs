@@ -55,3 +55,97 @@ async fn a_nodes_private_files_are_private_whatever_the_umask() {
         assert_eq!(mode(&dir.join(public)), 0o644, "{public}");
     }
 }
+
+fn init_again(dir: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "init",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--user",
+        "admin",
+        "--node",
+        "n1",
+        "--password-only",
+        "--password-file",
+    ];
+    let password = dir.join("password");
+    args.push(password.to_str().unwrap());
+    args.extend_from_slice(extra);
+    std::process::Command::new(BIN)
+        .args(&args)
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Finding 5: `init` on a directory that holds a node refuses (its key, certificate,
+/// services and members stay); `--force` replaces it and keeps the old files in a dated
+/// backup; a failed `init` leaves nothing of its own behind.
+#[test]
+fn init_does_not_overwrite_a_node_and_leaves_nothing_when_it_fails() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("node");
+    init(
+        &dir,
+        "n1",
+        &["--services", "callmanager,tftp,capf,provider"],
+    );
+    let key = std::fs::read(dir.join("callmanager.key")).unwrap();
+    let config = std::fs::read(dir.join("provider.toml")).unwrap();
+
+    let o = init_again(&dir, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("holds a node already"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("--force"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(dir.join("callmanager.key")).unwrap(), key);
+    assert_eq!(std::fs::read(dir.join("provider.toml")).unwrap(), config);
+
+    let o = init_again(&dir, &["--force"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_ne!(std::fs::read(dir.join("callmanager.key")).unwrap(), key);
+    let backups: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("backup-")
+        })
+        .collect();
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    assert_eq!(
+        std::fs::read(backups[0].join("callmanager.key")).unwrap(),
+        key
+    );
+    assert_eq!(
+        std::fs::read(backups[0].join("provider.toml")).unwrap(),
+        config
+    );
+    assert!(backups[0].join("capf.key").exists());
+    assert_eq!(mode(&backups[0]), 0o700);
+
+    // Part of a node in the way (a directory named capf.pem, where the old init wrote the
+    // CallManager key and certificate, then failed): refused, nothing written.
+    let fresh = tmp.path().join("fresh");
+    std::fs::create_dir_all(fresh.join("capf.pem")).unwrap();
+    std::fs::write(fresh.join("password"), "s3cret\n").unwrap();
+    let o = init_again(&fresh, &["--services", "callmanager,capf,provider"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let mut left: Vec<String> = std::fs::read_dir(&fresh)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["capf.pem", "password"], "{}", stderr(&o));
+}
