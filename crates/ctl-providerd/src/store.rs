@@ -88,6 +88,48 @@ pub fn private_dir(dir: &Path) -> std::io::Result<()> {
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
 }
 
+/// The CTL's file name, in the state directory (the node's own) and in TFTP (published).
+const CTL_FILE: &str = "CTLFile.tlv";
+
+/// The largest CTL a node reads from disk (the format's own limit).
+const MAX_CTL: u64 = 65_536;
+
+/// Reads `path` if it is a regular file (a symlink is refused, not followed) of at most
+/// `max` bytes; `None` when there is nothing.
+fn read_regular(path: &Path, max: u64) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read as _;
+    use std::os::unix::fs::MetadataExt as _;
+    let before = match fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let refuse = |why: &str| std::io::Error::other(format!("{}: {why}", path.display()));
+    if !before.file_type().is_file() {
+        return Err(refuse("not a regular file (a symlink?); not read"));
+    }
+    let f = File::open(path)?;
+    let opened = f.metadata()?;
+    // Replaced between the look and the open: not the file looked at.
+    if (opened.dev(), opened.ino()) != (before.dev(), before.ino()) || !opened.is_file() {
+        return Err(refuse("replaced while being opened; not read"));
+    }
+    let mut bytes = Vec::new();
+    f.take(max + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(refuse(&format!("over {max} bytes; not read")));
+    }
+    Ok(Some(bytes))
+}
+
+fn what_was_there(found: &std::io::Result<Option<Vec<u8>>>) -> String {
+    match found {
+        Ok(Some(_)) => "other bytes".to_owned(),
+        Ok(None) => "missing".to_owned(),
+        Err(e) => e.to_string(),
+    }
+}
+
 /// What survives restarts besides the files themselves.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct State {
@@ -214,32 +256,92 @@ impl Store {
         })
     }
 
-    /// The path of CTLFile.tlv.
+    /// The path of the published CTLFile.tlv (in the TFTP directory).
     pub fn ctl_path(&self) -> PathBuf {
-        self.tftp_dir.join("CTLFile.tlv")
+        self.tftp_dir.join(CTL_FILE)
     }
 
-    /// The current CTL, if there is one.
+    /// The node's own copy of its CTL, the one it serves and checks against.
+    fn own_ctl_path(&self) -> PathBuf {
+        self.state_dir.join(CTL_FILE)
+    }
+
+    /// The current CTL (the node's own copy, in the state directory), if there is one.
     ///
     /// # Errors
-    /// It exists but cannot be read.
+    /// It exists but cannot be read, is not a regular file, or is over 64 KiB.
     pub fn current_ctl(&self) -> std::io::Result<Option<Vec<u8>>> {
-        match fs::read(self.ctl_path()) {
-            Ok(b) => Ok(Some(b)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
+        read_regular(&self.own_ctl_path(), MAX_CTL)
     }
 
-    /// Makes `bytes` the current CTL, keeping the previous one as CTLFile_old.tlv.
+    /// Makes `bytes` the current CTL: the node's own copy first (the commit point), then
+    /// published to TFTP, keeping the previous one there as CTLFile_old.tlv.
     ///
     /// # Errors
-    /// A write failed; the current file is then unchanged.
+    /// A write failed; the current CTL is then the previous one (the own copy is put back
+    /// when publishing fails; should that fail too, a restart republishes the own copy).
     pub fn install_ctl(&self, bytes: &[u8]) -> std::io::Result<()> {
-        if let Some(old) = self.current_ctl()? {
-            write_atomic(&self.tftp_dir.join("CTLFile_old.tlv"), &old, Access::Public)?;
+        let old = self.current_ctl()?;
+        write_atomic(&self.own_ctl_path(), bytes, Access::Private)?;
+        let published = (|| {
+            if let Some(old) = &old {
+                write_atomic(&self.tftp_dir.join("CTLFile_old.tlv"), old, Access::Public)?;
+            }
+            write_atomic(&self.ctl_path(), bytes, Access::Public)
+        })();
+        if published.is_err() {
+            let _ = match &old {
+                Some(old) => write_atomic(&self.own_ctl_path(), old, Access::Private),
+                None => fs::remove_file(self.own_ctl_path()),
+            };
         }
-        write_atomic(&self.ctl_path(), bytes, Access::Public)
+        published
+    }
+
+    /// Makes the TFTP directory publish the node's own CTL, at start-up. A published file
+    /// that differs (written there by someone else, a symlink, torn) is replaced, never
+    /// adopted; with no CTL of its own the node publishes none, and what is there is moved
+    /// to `state/CTLFile.tlv.rejected`. A node of an older version, whose only copy is the
+    /// published one, takes it once if the state records it as the file it committed
+    /// (`known_hash`). Returns what it did, for the log, when it did anything.
+    ///
+    /// # Errors
+    /// The own copy cannot be read, or a file cannot be written or moved.
+    pub fn reconcile_published(&self, known_hash: Option<&str>) -> std::io::Result<Option<String>> {
+        let published = read_regular(&self.ctl_path(), MAX_CTL);
+        let own = self.current_ctl()?;
+        if own.is_none()
+            && let Ok(Some(p)) = &published
+            && known_hash == Some(ctl_format::hex(&ctl_provider::ctl_hash(p)).as_str())
+        {
+            write_atomic(&self.own_ctl_path(), p, Access::Private)?;
+            return Ok(Some(format!(
+                "took {} as the node's own CTL (committed by an earlier version)",
+                self.ctl_path().display()
+            )));
+        }
+        match (own, published) {
+            (Some(o), Ok(Some(p))) if o == p => Ok(None),
+            (None, Ok(None)) => Ok(None),
+            (Some(o), found) => {
+                write_atomic(&self.ctl_path(), &o, Access::Public)?;
+                Ok(Some(format!(
+                    "{} was not the node's CTL ({}): republished the node's own",
+                    self.ctl_path().display(),
+                    what_was_there(&found)
+                )))
+            }
+            (None, found) => {
+                let aside = self.state_dir.join("CTLFile.tlv.rejected");
+                fs::rename(self.ctl_path(), &aside)?;
+                Ok(Some(format!(
+                    "{} is no CTL this node committed ({}): moved to {}; the node has no CTL",
+                    self.ctl_path().display(),
+                    what_was_there(&found),
+                    aside.display()
+                )))
+            }
+        }
     }
 
     /// Stores the CAPF certificate as capf.cer (DER) and capf.pem.

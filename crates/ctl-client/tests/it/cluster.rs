@@ -136,8 +136,9 @@ pub(crate) async fn direct_replace(node: &TestNode, file: &[u8], signer: &Softwa
     .await
     .unwrap();
     s.login("admin", &Password::new("s3cret")).await.unwrap();
-    // Remove the node's current CTL first, as a reinstall would.
-    std::fs::remove_file(node.dir.join("tftp/CTLFile.tlv")).unwrap();
+    // Remove the node's current CTL first (its own copy, in the state directory), as a
+    // reinstall would.
+    std::fs::remove_file(node.dir.join("state/CTLFile.tlv")).unwrap();
     let Response::Staged(h) = s
         .call(&Request::Stage {
             base: None,

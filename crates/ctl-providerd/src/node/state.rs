@@ -10,12 +10,16 @@ use ctl_provider::net::PeerInfo;
 use super::{Node, Refusal};
 use crate::store::{State, Store};
 
-/// Makes the saved state agree with the file on disk after a crash between the writes of
+/// At start-up: makes the TFTP directory publish the node's own CTL (never the other way
+/// round), then the saved state agree with that file after a crash between the writes of
 /// a commit: the current hash is the file's, and a pending list of off-cluster servers
 /// becomes current when its file is the one on disk.
 pub(super) fn repair(store: &Store) -> std::io::Result<()> {
-    let on_disk = store.current_ctl()?.map(|b| ctl_format::hex(&ctl_hash(&b)));
     let state = store.state()?;
+    if let Some(what) = store.reconcile_published(state.current_hash.as_deref())? {
+        eprintln!("ctl-providerd: WARNING: {what}");
+    }
+    let on_disk = store.current_ctl()?.map(|b| ctl_format::hex(&ctl_hash(&b)));
     if state.current_hash == on_disk && state.pending_peers.is_none() {
         return Ok(());
     }

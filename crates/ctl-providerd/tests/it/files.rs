@@ -149,3 +149,72 @@ fn init_does_not_overwrite_a_node_and_leaves_nothing_when_it_fails() {
     left.sort();
     assert_eq!(left, ["capf.pem", "password"], "{}", stderr(&o));
 }
+
+/// The SHA-256 of what GET_CTL hands out (compared by digest: a failure prints no key).
+async fn served(d: &Daemon) -> Option<[u8; 32]> {
+    let mut c = logged_in(d).await;
+    match c.call(&Request::GetCtl).await.unwrap() {
+        Response::Ctl(x) => x.map(|(_, bytes)| sha(&bytes)),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn sha_of(path: &Path) -> [u8; 32] {
+    sha(&std::fs::read(path).unwrap())
+}
+
+/// Finding 6: the node's CTL is its own copy in the state directory; the TFTP directory
+/// only publishes it. A symlink in place of `CTLFile.tlv` is never followed (GET_CTL does
+/// not hand out the key it points to), a file written there is never adopted, and a
+/// restart republishes the node's own CTL.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_tftp_directory_publishes_the_ctl_and_is_never_its_source() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    init(dir, "n1", &[]);
+    let d = start(dir);
+    let mut c = logged_in(&d).await;
+    let committed = ctl("sast1", 10);
+    assert!(matches!(
+        stage_commit(&mut c, committed.clone(), None).await,
+        Response::Committed { .. }
+    ));
+    let published = dir.join("tftp/CTLFile.tlv");
+    let key = std::fs::read(dir.join("callmanager.key")).unwrap();
+
+    // A symlink to the node's key in place of the published file.
+    std::fs::remove_file(&published).unwrap();
+    std::os::unix::fs::symlink(dir.join("callmanager.key"), &published).unwrap();
+    assert_eq!(
+        served(&d).await,
+        Some(sha(&committed)),
+        "GET_CTL follows the link"
+    );
+    drop(c);
+    drop(d);
+    let d = start(dir);
+    assert!(!published.symlink_metadata().unwrap().is_symlink());
+    assert_eq!(sha_of(&published), sha(&committed), "republished");
+    assert_eq!(sha_of(&dir.join("callmanager.key")), sha(&key));
+
+    // A newer CTL signed by a token of the current one, written straight into TFTP:
+    // not adopted, replaced at the next start.
+    let planted = ctl("sast2", 20);
+    std::fs::write(&published, &planted).unwrap();
+    assert_eq!(served(&d).await, Some(sha(&committed)));
+    drop(d);
+    let d = start(dir);
+    assert_eq!(served(&d).await, Some(sha(&committed)));
+    assert_eq!(sha_of(&published), sha(&committed));
+    drop(d);
+
+    // A node with no CTL of its own: a file planted in TFTP is not served, and is taken
+    // down at start.
+    let other = tmp.path().join("other");
+    init(&other, "n2", &[]);
+    std::fs::create_dir_all(other.join("tftp")).unwrap();
+    std::fs::write(other.join("tftp/CTLFile.tlv"), &planted).unwrap();
+    let d = start(&other);
+    assert_eq!(served(&d).await, None);
+    assert!(!other.join("tftp/CTLFile.tlv").exists());
+}

@@ -102,9 +102,13 @@ async fn an_older_or_already_committed_ctl_is_refused_even_without_a_current_one
     )
     .await;
     assert!(refused(&r, ErrorCode::Rollback, "older"), "{r:?}");
-    // Someone who can write the TFTP directory deletes CTLFile.tlv: the node still refuses
-    // the files it committed before, and anything not newer than the last one.
+    // Someone who can write the TFTP directory deletes CTLFile.tlv: nothing changes, the
+    // node's own copy is in its state directory.
     std::fs::remove_file(tmp.path().join("tftp/CTLFile.tlv")).unwrap();
+    assert_eq!(current_hash(&mut c).await, Some(sha(&b)));
+    // Even with that copy lost too, the node refuses the files it committed before, and
+    // anything not newer than the last one.
+    std::fs::remove_file(tmp.path().join("state/CTLFile.tlv")).unwrap();
     let r = stage(&mut c, None, a.clone()).await;
     assert!(refused(&r, ErrorCode::Rollback, ""), "{r:?}");
     let r = stage(&mut c, None, ctl_of("sast1", &["sast1", "sast2"], 15)).await;

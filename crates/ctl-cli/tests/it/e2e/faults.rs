@@ -70,7 +70,8 @@ fn faults_during_distribution_leave_no_node_diverged_and_a_rerun_converges() {
             .push(ctl_format::RecordSpec::new(cert, Role::SAST));
         b.build(&signer).unwrap()
     };
-    let sub_ctl = nodes.node_dir("sub").join("tftp/CTLFile.tlv");
+    // The node's own copy, in its state directory (the TFTP one only publishes it).
+    let sub_ctl = nodes.node_dir("sub").join("state/CTLFile.tlv");
     std::fs::write(&sub_ctl, &foreign).unwrap();
     let o = update(&nodes);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
@@ -87,7 +88,7 @@ fn faults_during_distribution_leave_no_node_diverged_and_a_rerun_converges() {
     assert!(text(&o).contains("stage refused"), "{}", text(&o));
     assert_eq!(sha256(&nodes.ctl_file("pub")), sha256(&after));
     assert_eq!(sha256(&nodes.ctl_file("tftp")), sha256(&after));
-    assert_eq!(sha256(&nodes.ctl_file("sub")), sha256(&foreign));
+    assert_eq!(sha256(&std::fs::read(&sub_ctl).unwrap()), sha256(&foreign));
     std::fs::write(&sub_ctl, &after).unwrap();
 
     // A node killed (SIGKILL) after every target staged and before the commits: the others
