@@ -481,4 +481,26 @@ mod tests {
         assert_eq!(mode(&state), 0o700);
         assert_eq!(mode(&state.join("audit.log")), 0o600);
     }
+
+    /// A node of an older version kept its CTL only in TFTP: it is taken once when the
+    /// state records it as committed, and otherwise set aside, not served.
+    #[test]
+    fn an_older_nodes_published_ctl_is_taken_only_if_the_state_records_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("tftp"), &dir.path().join("state")).unwrap();
+        let file = b"a committed CTL".to_vec();
+        let hash = ctl_format::hex(&ctl_provider::ctl_hash(&file));
+        fs::write(store.ctl_path(), &file).unwrap();
+        assert!(store.reconcile_published(Some(&hash)).unwrap().is_some());
+        assert_eq!(store.current_ctl().unwrap(), Some(file.clone()));
+        assert_eq!(store.reconcile_published(Some(&hash)).unwrap(), None);
+
+        let other = tempfile::tempdir().unwrap();
+        let store = Store::open(&other.path().join("tftp"), &other.path().join("state")).unwrap();
+        fs::write(store.ctl_path(), &file).unwrap();
+        let said = store.reconcile_published(Some("00")).unwrap().unwrap();
+        assert!(said.contains("no CTL this node committed"), "{said}");
+        assert_eq!(store.current_ctl().unwrap(), None);
+        assert!(!store.ctl_path().exists());
+    }
 }
