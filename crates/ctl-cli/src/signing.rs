@@ -18,15 +18,18 @@ pub(crate) fn is_uri(text: &str) -> bool {
 
 /// A `pkcs11:` URI argument.
 pub(crate) fn parse_uri(text: &str) -> Result<Pkcs11Uri, Failure> {
-    text.parse()
-        .map_err(|e: ctl_token::UriError| Failure::usage(format!("{text}: {e}")))
+    text.parse().map_err(|e: ctl_token::UriError| {
+        Failure::usage(format!("{}: {e}", ctl_token::redact_uri_text(text)))
+    })
 }
 
 /// The certificate an argument names: read from its token (no PIN needed) or its file.
 pub(crate) fn certificate(arg: &str) -> Result<Certificate, Failure> {
     if is_uri(arg) {
-        let der = ctl_token::pkcs11::certificate_for(&parse_uri(arg)?)?;
-        return Certificate::from_der(&der).map_err(|e| Failure::usage(format!("{arg}: {e}")));
+        let uri = parse_uri(arg)?;
+        let der = ctl_token::pkcs11::certificate_for(&uri)?;
+        // The parsed URI displays without its PIN.
+        return Certificate::from_der(&der).map_err(|e| Failure::usage(format!("{uri}: {e}")));
     }
     read_certificate(Path::new(arg))
 }

@@ -265,10 +265,9 @@ pub(crate) fn run(command: &TokenCommand) -> Outcome {
             Ok(())
         }
         TokenCommand::Info(a) => {
-            let uri: Pkcs11Uri = a
-                .uri
-                .parse()
-                .map_err(|e: ctl_token::UriError| Failure::usage(format!("{}: {e}", a.uri)))?;
+            let uri: Pkcs11Uri = a.uri.parse().map_err(|e: ctl_token::UriError| {
+                Failure::usage(format!("{}: {e}", ctl_token::redact_uri_text(&a.uri)))
+            })?;
             let mut token = pkcs11::select_token(&uri)?;
             let has_pin = uri.pin_value.is_some() || uri.pin_source.is_some();
             let pin = if has_pin {
@@ -281,10 +280,9 @@ pub(crate) fn run(command: &TokenCommand) -> Outcome {
             Ok(())
         }
         TokenCommand::ChangePin(a) => {
-            let uri: Pkcs11Uri = a
-                .uri
-                .parse()
-                .map_err(|e: ctl_token::UriError| Failure::usage(format!("{}: {e}", a.uri)))?;
+            let uri: Pkcs11Uri = a.uri.parse().map_err(|e: ctl_token::UriError| {
+                Failure::usage(format!("{}: {e}", ctl_token::redact_uri_text(&a.uri)))
+            })?;
             let new = match &a.new_pin_file {
                 Some(p) => pin::read_pin_file(p)?,
                 None => ask_new_pin()?,

@@ -17,5 +17,5 @@ mod software;
 
 pub use error::Error;
 pub use pkcs11::signer::{SignerOptions, TlsScheme, TokenSigner};
-pub use pkcs11::uri::{ObjectType, Pkcs11Uri, UriError};
+pub use pkcs11::uri::{ObjectType, Pkcs11Uri, UriError, redact_uri_text};
 pub use software::SoftwareSigner;

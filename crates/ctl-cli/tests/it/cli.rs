@@ -528,3 +528,32 @@ fn verify_with_trust_warns_about_an_older_candidate() {
     let o = ctl(&["verify", &held]);
     assert!(stderr(&o).is_empty(), "{}", stderr(&o));
 }
+
+/// Issue 11, finding 8: a `pkcs11:` URI that does not parse is named in the error without
+/// its PIN, wherever it was given.
+#[test]
+fn a_uri_that_does_not_parse_is_shown_without_its_pin() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("CTLFile.tlv");
+    let out = out.to_str().unwrap();
+    let config = dir.path().join("SEP0011.cnf.xml");
+    std::fs::write(&config, "<device/>").unwrap();
+    let config = config.to_str().unwrap();
+    for uri in [
+        "pkcs11:token=A;object=b;bogus?pin-value=S3CRET-PIN&module-path=/x",
+        "pkcs11:token=A;object=b?pin-value=S3CRET-PIN&zz=1",
+        "pkcs11:token=A%ZZ;pin-value=S3CRET-PIN",
+    ] {
+        for args in [
+            vec!["build", "--out", out, "--sast", uri],
+            vec!["sign", "--signer", uri, config],
+            vec!["token", "info", uri],
+        ] {
+            let o = ctl(&args);
+            let err = stderr(&o);
+            assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+            assert!(!err.contains("S3CRET"), "{args:?}: {err}");
+            assert!(err.contains("pin-value=<redacted>"), "{args:?}: {err}");
+        }
+    }
+}

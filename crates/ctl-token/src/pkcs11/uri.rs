@@ -71,6 +71,45 @@ pub enum UriError {
     SlotId(String),
 }
 
+/// `text`, a `pkcs11:` URI as given (perhaps one that does not parse), with the value of
+/// every `pin-value` attribute replaced by `<redacted>`: what an error may show of it.
+pub fn redact_uri_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    let mut in_query = false;
+    loop {
+        // Path attributes end at `;` or `?`; query attributes only at `&`.
+        let end = if in_query {
+            rest.find('&')
+        } else {
+            rest.find([';', '?'])
+        }
+        .unwrap_or(rest.len());
+        let (segment, tail) = rest.split_at(end);
+        let (scheme, attr) = match segment.strip_prefix("pkcs11:") {
+            Some(a) => ("pkcs11:", a),
+            None => ("", segment),
+        };
+        out.push_str(scheme);
+        if attr
+            .trim_start()
+            .to_ascii_lowercase()
+            .starts_with("pin-value")
+        {
+            out.push_str("pin-value=<redacted>");
+        } else {
+            out.push_str(attr);
+        }
+        let mut chars = tail.chars();
+        let Some(separator) = chars.next() else {
+            return out;
+        };
+        in_query |= separator == '?';
+        out.push(separator);
+        rest = chars.as_str();
+    }
+}
+
 /// A parsed `pkcs11:` URI. Its `Debug` and `Display` never show `pin-value`.
 #[derive(Clone, Default)]
 pub struct Pkcs11Uri {
@@ -288,6 +327,25 @@ impl Pkcs11Uri {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unparsed_text_is_redacted() {
+        for (text, shown) in [
+            (
+                "pkcs11:token=A;pin-value=1234?module-path=/m",
+                "pkcs11:token=A;pin-value=<redacted>?module-path=/m",
+            ),
+            (
+                "pkcs11:token=A?pin-value=12;34?5&x",
+                "pkcs11:token=A?pin-value=<redacted>&x",
+            ),
+            ("pkcs11:pin-value=1", "pkcs11:pin-value=<redacted>"),
+            ("pkcs11:token=A;object", "pkcs11:token=A;object"),
+            ("", ""),
+        ] {
+            assert_eq!(redact_uri_text(text), shown, "{text}");
+        }
+    }
 
     #[test]
     fn parses_path_and_query_attributes() {
