@@ -84,20 +84,8 @@ impl Node {
         peers: Option<OffCluster>,
     ) -> Result<Response, Refusal> {
         let peers = peers.map(|p| self.peers_to_store(p)).transpose()?;
-        {
-            let inner = self.inner();
-            let mut preparing: Vec<u64> = inner.staged.values().map(|s| s.session).collect();
-            preparing.sort_unstable();
-            preparing.dedup();
-            if !preparing.contains(&peer.session)
-                && preparing.len() >= self.config.limits.max_preparing
-            {
-                return Err(Refusal::new(
-                    ErrorCode::Busy,
-                    format!("{} sessions are already preparing changes", preparing.len()),
-                ));
-            }
-        }
+        // Early, before the work; again when the file is inserted, under the same lock.
+        self.room_to_prepare(&self.inner().staged, peer.session)?;
         let current = self.current()?;
         if base != current.as_ref().map(|c| c.0) {
             let none = || "(none)".to_owned();
@@ -142,18 +130,40 @@ impl Node {
             self.audit(user, "stage-refused", r.message.clone());
             return Err(r);
         }
-        self.inner().staged.insert(
-            h,
-            Staged {
-                bytes: file,
-                timestamp,
-                base,
-                session: peer.session,
-                peers,
-            },
-        );
+        {
+            let mut inner = self.inner();
+            self.room_to_prepare(&inner.staged, peer.session)?;
+            inner.staged.insert(
+                h,
+                Staged {
+                    bytes: file,
+                    timestamp,
+                    base,
+                    session: peer.session,
+                    peers,
+                },
+            );
+        }
         self.audit(user, "stage", hex(&h));
         Ok(Response::Staged(h))
+    }
+
+    /// BUSY when `max_preparing` other sessions hold staged files already.
+    fn room_to_prepare(
+        &self,
+        staged: &std::collections::HashMap<[u8; 32], Staged>,
+        session: u64,
+    ) -> Result<(), Refusal> {
+        let mut preparing: Vec<u64> = staged.values().map(|s| s.session).collect();
+        preparing.sort_unstable();
+        preparing.dedup();
+        if !preparing.contains(&session) && preparing.len() >= self.config.limits.max_preparing {
+            return Err(Refusal::new(
+                ErrorCode::Busy,
+                format!("{} sessions are already preparing changes", preparing.len()),
+            ));
+        }
+        Ok(())
     }
 
     /// Refuses a file that is not newer than the current CTL and than every CTL this node

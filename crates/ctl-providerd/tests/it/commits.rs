@@ -406,3 +406,54 @@ async fn a_hook_saying_anything_cannot_kill_the_commit_answer() {
     // The session lives on.
     assert!(current_hash(&mut c).await.is_some());
 }
+
+/// Issue 11, finding 9 (a suspicion from reading): `max_preparing` was checked before the
+/// signature check and the file inserted after it, so sessions staging at the same moment
+/// could all pass the check. 24 sessions stage at once: at most 5 (the default) hold a
+/// staged file, the others are told BUSY.
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn no_more_sessions_prepare_than_the_limit_even_at_the_same_moment() {
+    let tmp = tempfile::tempdir().unwrap();
+    init(tmp.path(), "n1", &[]);
+    let d = Arc::new(start(tmp.path()));
+    let mut sessions = Vec::new();
+    for _ in 0..24 {
+        sessions.push(logged_in(&d).await);
+    }
+    let start = Arc::new(tokio::sync::Barrier::new(sessions.len()));
+    let tasks: Vec<_> = sessions
+        .into_iter()
+        .zip(100u32..)
+        .map(|(mut c, i)| {
+            let start = Arc::clone(&start);
+            let file = ctl(if i % 2 == 0 { "sast1" } else { "sast2" }, i);
+            tokio::spawn(async move {
+                start.wait().await;
+                let r = c
+                    .call(&Request::Stage {
+                        base: None,
+                        file,
+                        peers: None,
+                    })
+                    .await
+                    .unwrap();
+                (r, c)
+            })
+        })
+        .collect();
+    let (mut staged, mut busy) = (0, 0);
+    let mut keep = Vec::new();
+    for t in tasks {
+        let (r, c) = t.await.unwrap();
+        match r {
+            Response::Staged(_) => staged += 1,
+            Response::Error {
+                code: ErrorCode::Busy,
+                ..
+            } => busy += 1,
+            other => panic!("{other:?}"),
+        }
+        keep.push(c);
+    }
+    assert_eq!((staged, busy), (5, 19));
+}
