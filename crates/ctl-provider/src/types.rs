@@ -531,14 +531,25 @@ impl HookOutcome {
 }
 
 impl AuditEntry {
-    /// AUDIT_ENTRY, nested.
+    /// The most bytes of USER sent (a failed login may name anything).
+    pub const MAX_USER: usize = 256;
+    /// The most bytes of ACTION sent.
+    pub const MAX_ACTION: usize = 64;
+    /// The most bytes of MESSAGE sent.
+    pub const MAX_MESSAGE: usize = 4096;
+
+    /// AUDIT_ENTRY, nested; its texts cut to their limits, so the entry stays one element
+    /// (under 65,535 bytes) whatever was logged.
     pub(crate) fn put(&self, w: &mut BodyWriter) {
         let mut inner = BodyWriter::new();
         inner
             .put(tag::TIME, &self.time.to_be_bytes())
-            .put(tag::USER, self.user.as_bytes())
-            .put(tag::ACTION, self.action.as_bytes())
-            .put(tag::MESSAGE, self.message.as_bytes());
+            .put(tag::USER, cut(&self.user, Self::MAX_USER).as_bytes())
+            .put(tag::ACTION, cut(&self.action, Self::MAX_ACTION).as_bytes())
+            .put(
+                tag::MESSAGE,
+                cut(&self.message, Self::MAX_MESSAGE).as_bytes(),
+            );
         w.put(tag::AUDIT_ENTRY, &inner.finish());
     }
 
@@ -550,4 +561,17 @@ impl AuditEntry {
             message: e.opt_text(tag::MESSAGE)?.unwrap_or_default(),
         })
     }
+}
+
+/// `text` if it has at most `limit` bytes, else its longest prefix (at a character
+/// boundary) with `…` after it.
+fn cut(text: &str, limit: usize) -> std::borrow::Cow<'_, str> {
+    if text.len() <= limit {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut end = limit;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    std::borrow::Cow::Owned(format!("{}…", &text[..end]))
 }

@@ -293,3 +293,30 @@ fn the_worked_examples_of_the_specification_match_the_encoder() {
     .collect();
     assert_eq!(doc_examples(), ours);
 }
+
+/// Issue 11, finding 9 (a suspicion from reading): an audit entry over 65,535 bytes (a
+/// 64 KiB user name from a failed login) was split into two AUDIT_ENTRY elements, and the
+/// whole AUDIT answer no longer decoded. Long texts are cut (at a character boundary,
+/// marked), the other entries come through whole.
+#[test]
+fn an_audit_entry_with_a_huge_user_name_does_not_break_the_answer() {
+    let entry = |user: String, message: String| AuditEntry {
+        time: 1,
+        user,
+        action: "login-failed".into(),
+        message,
+    };
+    let answer = Response::Audit(vec![
+        entry("é".repeat(40_000), "m".repeat(100_000)),
+        entry("admin".into(), "ok".into()),
+    ]);
+    let back = Response::from_frame(&answer.to_frame(7)).unwrap();
+    let Response::Audit(entries) = back else {
+        panic!("{back:?}")
+    };
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[1], entry("admin".into(), "ok".into()));
+    assert!(entries[0].user.len() <= 260 && entries[0].user.ends_with('…'));
+    assert!(entries[0].user.starts_with("éé"));
+    assert!(entries[0].message.len() <= 4100 && entries[0].message.ends_with('…'));
+}
