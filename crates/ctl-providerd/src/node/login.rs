@@ -24,11 +24,28 @@ pub(super) struct Hasher {
     jobs: std::sync::mpsc::SyncSender<HashJob>,
 }
 
+/// What a password check found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Verdict {
+    /// The password matches.
+    Match,
+    /// It does not.
+    NoMatch,
+    /// Not checked: every check thread is busy and the queue is full. Not a failure of
+    /// the user: the client is asked to try again, nothing is counted against it.
+    Busy,
+}
+
 impl Hasher {
     pub(super) fn start(threads: usize) -> Self {
-        let (jobs, rx) = std::sync::mpsc::sync_channel::<HashJob>(1024);
+        Self::with_queue(threads.max(1), 1024)
+    }
+
+    /// `threads` check threads behind a queue of `queue` waiting checks.
+    fn with_queue(threads: usize, queue: usize) -> Self {
+        let (jobs, rx) = std::sync::mpsc::sync_channel::<HashJob>(queue);
         let rx = Arc::new(Mutex::new(rx));
-        for _ in 0..threads.max(1) {
+        for _ in 0..threads {
             let rx = Arc::clone(&rx);
             std::thread::spawn(move || {
                 // Each thread keeps its argon2 memory for the next check: allocating 19 MiB
@@ -53,13 +70,18 @@ impl Hasher {
         Self { jobs }
     }
 
-    /// Whether `password` matches `hash` (false when the queue is full).
-    pub(super) async fn verify(&self, password: Password, hash: String) -> bool {
+    /// Whether `password` matches `hash`; [`Verdict::Busy`] when the queue is full.
+    pub(super) async fn verify(&self, password: Password, hash: String) -> Verdict {
         let (tx, rx) = tokio::sync::oneshot::channel();
         if self.jobs.try_send((password, hash, tx)).is_err() {
-            return false;
+            return Verdict::Busy;
         }
-        rx.await.unwrap_or(false)
+        match rx.await {
+            Ok(true) => Verdict::Match,
+            Ok(false) => Verdict::NoMatch,
+            // The check thread is gone: not the user's failure either.
+            Err(_) => Verdict::Busy,
+        }
     }
 }
 
@@ -137,7 +159,14 @@ impl Node {
             },
             |u| u.hash.clone(),
         );
-        let ok = self.hasher.verify(password.clone(), hash).await && found.is_some();
+        let verdict = self.hasher.verify(password.clone(), hash).await;
+        if verdict == Verdict::Busy {
+            return Err(Refusal::new(
+                ErrorCode::Busy,
+                "too many logins being checked; try again in a moment",
+            ));
+        }
+        let ok = verdict == Verdict::Match && found.is_some();
         if let (true, Some(u)) = (ok, found) {
             self.inner().failures.remove(&key);
             self.audit(user, "login", format!("from {}", peer.addr.ip()));
@@ -174,5 +203,40 @@ impl Node {
             ErrorCode::LoginRefused,
             "wrong user or password",
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use argon2::PasswordHasher as _;
+
+    use super::*;
+
+    /// Issue 11, finding 9 (a suspicion from reading, confirmed): a full queue answered
+    /// "no match", so a correct password counted as a failure and could lock the admin
+    /// out during a flood. A check that cannot be made is `Busy`, never `NoMatch`.
+    #[tokio::test]
+    async fn a_check_that_cannot_be_made_is_busy_not_a_wrong_password() {
+        let hash = Argon2::default()
+            .hash_password(b"s3cret")
+            .unwrap()
+            .to_string();
+        let checks = Hasher::with_queue(1, 1);
+        assert_eq!(
+            checks.verify(Password::new("s3cret"), hash.clone()).await,
+            Verdict::Match
+        );
+        assert_eq!(
+            checks.verify(Password::new("nope"), hash.clone()).await,
+            Verdict::NoMatch
+        );
+        // No thread left to check (all of them taken): the right password is not refused.
+        let none = Hasher::with_queue(0, 1);
+        assert_eq!(
+            none.verify(Password::new("s3cret"), hash).await,
+            Verdict::Busy
+        );
     }
 }
