@@ -17,6 +17,9 @@ pub(super) struct Failures {
     locked_until: Option<Instant>,
 }
 
+/// The longest user name a LOGIN may give.
+const MAX_USER_NAME: usize = 256;
+
 type HashJob = (Password, String, tokio::sync::oneshot::Sender<bool>);
 
 /// A few threads that check passwords against argon2 PHC strings.
@@ -135,8 +138,30 @@ impl Node {
         user: &str,
         password: &Password,
     ) -> Result<Response, Refusal> {
-        let key = format!("{user}@{}", peer.addr.ip());
         let limits = &self.config.limits;
+        if user.len() > MAX_USER_NAME {
+            // No configured user has such a name: refused before any password check,
+            // logged with at most MAX_USER_NAME bytes of it, nothing remembered.
+            let mut end = MAX_USER_NAME;
+            while !user.is_char_boundary(end) {
+                end -= 1;
+            }
+            self.audit(
+                &format!("{}…", &user[..end]),
+                "login-failed",
+                format!(
+                    "from {}: a user name of {} bytes, over {MAX_USER_NAME}",
+                    peer.addr.ip(),
+                    user.len()
+                ),
+            );
+            tokio::time::sleep(Duration::from_millis(limits.login_backoff_ms)).await;
+            return Err(Refusal::new(
+                ErrorCode::LoginRefused,
+                format!("a user name over {MAX_USER_NAME} bytes"),
+            ));
+        }
+        let key = format!("{user}@{}", peer.addr.ip());
         {
             let inner = self.inner();
             if let Some(f) = inner.failures.get(&key)

@@ -61,3 +61,31 @@ async fn twenty_wrong_passwords() {
     assert_eq!(audit.matches("login-failed").count(), 5);
     assert!(!audit.contains("guess"));
 }
+
+/// Issue 11, finding 2 (the disk part): failed logins with fresh 64 KiB user names grew
+/// the audit log by 64 KiB each. Names over 256 bytes are refused before any password
+/// check, and the log keeps at most 256 bytes of them.
+#[tokio::test(flavor = "multi_thread")]
+async fn huge_user_names_cost_neither_disk_nor_password_checks() {
+    let tmp = tempfile::tempdir().unwrap();
+    init(tmp.path(), "n1", &[]);
+    edit_config(
+        tmp.path(),
+        "login_backoff_ms = 1000",
+        "login_backoff_ms = 1",
+    );
+    let d = start(tmp.path());
+    let mut c = connect(&d).await;
+    for i in 0..40u8 {
+        let user = format!("{i:02}{}", "u".repeat(64 * 1024));
+        let err = c.login(&user, &Password::new("nope")).await.unwrap_err();
+        assert!(err.to_string().contains("over 256 bytes"), "{err}");
+    }
+    let audit = std::fs::metadata(tmp.path().join("state/audit.log"))
+        .unwrap()
+        .len();
+    assert!(audit < 40 * 600, "audit.log grew to {audit} bytes");
+    // The admin still gets in.
+    let mut c = connect(&d).await;
+    c.login("admin", &Password::new("s3cret")).await.unwrap();
+}
