@@ -12,9 +12,101 @@ use super::{Node, Refusal};
 
 /// Failed logins of one user from one address.
 #[derive(Default)]
-pub(super) struct Failures {
+struct Failures {
     count: u32,
     locked_until: Option<Instant>,
+    last: Option<Instant>,
+}
+
+/// The failed logins the node remembers, per user and address: bounded (an unauthenticated
+/// client may invent any number of keys) and forgetting what is older than the lockout.
+#[derive(Default)]
+pub(super) struct FailureBook {
+    entries: std::collections::HashMap<String, Failures>,
+}
+
+/// How many keys the book holds at most.
+const MAX_FAILURE_KEYS: usize = 4096;
+
+impl FailureBook {
+    /// Whether `key` is locked out at `now`.
+    pub(super) fn locked(&self, key: &str, now: Instant) -> bool {
+        self.entries
+            .get(key)
+            .and_then(|f| f.locked_until)
+            .is_some_and(|t| t > now)
+    }
+
+    /// Forgets `key` (a successful login).
+    pub(super) fn clear(&mut self, key: &str) {
+        self.entries.remove(key);
+    }
+
+    /// Counts a failure of `key` at `now`: (failures so far, locked out). Keys idle for
+    /// `forget` are dropped first when the book is full, then the longest idle one that is
+    /// not locked out; a full book of locked-out keys counts the failure without keeping it.
+    pub(super) fn record(
+        &mut self,
+        key: String,
+        now: Instant,
+        lockout_after: u32,
+        lockout: Duration,
+        forget: Duration,
+    ) -> (u32, bool) {
+        self.record_in(key, now, (lockout_after, lockout, forget), MAX_FAILURE_KEYS)
+    }
+
+    fn record_in(
+        &mut self,
+        key: String,
+        now: Instant,
+        (lockout_after, lockout, forget): (u32, Duration, Duration),
+        cap: usize,
+    ) -> (u32, bool) {
+        self.make_room(&key, now, forget, cap);
+        if self.entries.len() >= cap && !self.entries.contains_key(&key) {
+            // Every key is locked out: this failure is counted (backed off), not kept.
+            return (1, false);
+        }
+        let f = self.entries.entry(key).or_default();
+        if f.last.is_some_and(|l| now.duration_since(l) > forget)
+            && f.locked_until.is_none_or(|t| t <= now)
+        {
+            *f = Failures::default();
+        }
+        f.count = f.count.saturating_add(1);
+        f.last = Some(now);
+        if f.count >= lockout_after {
+            f.locked_until = Some(now + lockout);
+        }
+        (f.count, f.locked_until.is_some_and(|t| t > now))
+    }
+
+    fn make_room(&mut self, key: &str, now: Instant, forget: Duration, cap: usize) {
+        if self.entries.len() < cap || self.entries.contains_key(key) {
+            return;
+        }
+        let live = |f: &Failures| f.locked_until.is_some_and(|t| t > now);
+        self.entries
+            .retain(|_, f| live(f) || f.last.is_some_and(|l| now.duration_since(l) <= forget));
+        if self.entries.len() < cap {
+            return;
+        }
+        let oldest = self
+            .entries
+            .iter()
+            .filter(|(_, f)| !live(f))
+            .min_by_key(|(_, f)| f.last)
+            .map(|(k, _)| k.clone());
+        if let Some(k) = oldest {
+            self.entries.remove(&k);
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
 }
 
 /// The longest user name a LOGIN may give.
@@ -162,16 +254,11 @@ impl Node {
             ));
         }
         let key = format!("{user}@{}", peer.addr.ip());
-        {
-            let inner = self.inner();
-            if let Some(f) = inner.failures.get(&key)
-                && f.locked_until.is_some_and(|t| t > Instant::now())
-            {
-                return Err(Refusal::new(
-                    ErrorCode::LockedOut,
-                    "too many failed logins; try again later",
-                ));
-            }
+        if self.inner().failures.locked(&key, Instant::now()) {
+            return Err(Refusal::new(
+                ErrorCode::LockedOut,
+                "too many failed logins; try again later",
+            ));
         }
         let found = self.users.iter().find(|u| u.name == user);
         // Unknown users cost the same as wrong passwords.
@@ -193,18 +280,17 @@ impl Node {
         }
         let ok = verdict == Verdict::Match && found.is_some();
         if let (true, Some(u)) = (ok, found) {
-            self.inner().failures.remove(&key);
+            self.inner().failures.clear(&key);
             self.audit(user, "login", format!("from {}", peer.addr.ip()));
             return Ok(Response::LoginOk(u.role));
         }
         let (count, locked) = {
-            let mut inner = self.inner();
-            let f = inner.failures.entry(key).or_default();
-            f.count = f.count.saturating_add(1);
-            if f.count >= limits.lockout_after {
-                f.locked_until = Some(Instant::now() + Duration::from_secs(limits.lockout_secs));
-            }
-            (f.count, f.locked_until.is_some())
+            let lockout = Duration::from_secs(limits.lockout_secs);
+            // Forgotten after a quiet lockout period (at least a minute).
+            let forget = lockout.max(Duration::from_secs(60));
+            self.inner()
+                .failures
+                .record(key, Instant::now(), limits.lockout_after, lockout, forget)
         };
         self.audit(
             user,
@@ -238,6 +324,44 @@ mod tests {
     use argon2::PasswordHasher as _;
 
     use super::*;
+
+    const RULES: (u32, Duration, Duration) = (3, Duration::from_secs(60), Duration::from_secs(60));
+
+    /// Issue 11, finding 2 (memory): fresh keys from an unauthenticated client could grow
+    /// the failure map without end. It holds at most its cap; locked-out keys are kept
+    /// over idle ones; a key quiet for longer than `forget` starts again from zero.
+    #[test]
+    fn the_failure_book_is_bounded_and_forgets() {
+        let t0 = Instant::now();
+        let mut book = FailureBook::default();
+        for _ in 0..3 {
+            book.record_in("admin@10.0.0.1".into(), t0, RULES, 4);
+        }
+        assert!(book.locked("admin@10.0.0.1", t0));
+        for i in 0..100 {
+            let at = t0 + Duration::from_millis(i);
+            book.record_in(format!("u{i}@10.0.0.9"), at, RULES, 4);
+            assert!(book.len() <= 4);
+        }
+        assert!(book.locked("admin@10.0.0.1", t0 + Duration::from_secs(1)));
+        // After the lockout and a quiet period, the key starts again.
+        let later = t0 + Duration::from_secs(200);
+        assert!(!book.locked("admin@10.0.0.1", later));
+        assert_eq!(
+            book.record_in("admin@10.0.0.1".into(), later, RULES, 4),
+            (1, false)
+        );
+        // A book full of locked-out keys keeps them and counts the newcomer without it.
+        let mut full = FailureBook::default();
+        for k in ["a", "b"] {
+            for _ in 0..3 {
+                full.record_in(k.into(), t0, RULES, 2);
+            }
+        }
+        assert_eq!(full.record_in("c".into(), t0, RULES, 2), (1, false));
+        assert_eq!(full.len(), 2);
+        assert!(full.locked("a", t0) && full.locked("b", t0));
+    }
 
     /// Issue 11, finding 9 (a suspicion from reading, confirmed): a full queue answered
     /// "no match", so a correct password counted as a failure and could lock the admin

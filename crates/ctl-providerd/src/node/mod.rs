@@ -71,7 +71,7 @@ struct Staged {
 #[derive(Default)]
 struct Inner {
     staged: HashMap<[u8; 32], Staged>,
-    failures: HashMap<String, login::Failures>,
+    failures: login::FailureBook,
 }
 
 /// The node behind one `ctl-providerd`.
