@@ -276,7 +276,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     }
     let ctl = parse_trust_list(&mixed.ctl)?;
     println!(
-        "\nA new phone downloads it: {:?}",
+        "\nA new phone downloads it: {}",
         phone_accepts(None, &ctl, &RsaVerifier)?
     );
 
@@ -310,7 +310,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     dump(&update.ctl)?;
     let updated = parse_trust_list(&update.ctl)?;
     println!(
-        "\nThe phone holding the first CTL takes the update: {:?}",
+        "\nThe phone holding the first CTL is offered the update: {}",
         phone_accepts(Some(&ctl), &updated, &RsaVerifier)?
     );
 
@@ -323,7 +323,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .push(RecordSpec::new(rogue_cert, Role::SAST));
     let forged = forged.build(&rogue)?;
     match phone_accepts(Some(&updated), &parse_trust_list(&forged)?, &RsaVerifier) {
-        Ok(a) => return Err(format!("a phone accepted a forged CTL: {a:?}").into()),
+        Ok(a) => return Err(format!("a phone accepted a forged CTL: {a}").into()),
         Err(refusal) => println!("Offered a forged CTL, the phone says: {refusal}"),
     }
     println!("\nDone in {:.1} s.", started.elapsed().as_secs_f64());

@@ -342,6 +342,15 @@ pub enum Acceptance {
     SignedByHeld,
 }
 
+impl fmt::Display for Acceptance {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::FirstList => "taken as a first trust list (its own signature checks out)",
+            Self::SignedByHeld => "taken: signed by a certificate of the list the phone holds",
+        })
+    }
+}
+
 /// Why a phone refuses a file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
