@@ -54,13 +54,7 @@ impl Node {
 
 /// Cuts `text` to at most `limit` bytes, at a character boundary.
 fn truncate(text: &mut String, limit: usize) {
-    if text.len() > limit {
-        let mut end = limit;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-    }
+    text.truncate(text.floor_char_boundary(limit));
 }
 
 #[cfg(test)]

@@ -234,10 +234,7 @@ impl Node {
         if user.len() > MAX_USER_NAME {
             // No configured user has such a name: refused before any password check,
             // logged with at most MAX_USER_NAME bytes of it, nothing remembered.
-            let mut end = MAX_USER_NAME;
-            while !user.is_char_boundary(end) {
-                end -= 1;
-            }
+            let end = user.floor_char_boundary(MAX_USER_NAME);
             self.audit(
                 &format!("{}…", &user[..end]),
                 "login-failed",
