@@ -150,9 +150,25 @@ impl Setup {
     /// # Errors
     /// An unknown service, an empty password, or files that cannot be written.
     pub fn write(&self) -> Result<PathBuf, DaemonError> {
+        // Refused before the keys are made: a node in the way costs nothing.
+        let present: Vec<&str> = NODE_FILES
+            .iter()
+            .copied()
+            .filter(|f| self.dir.join(f).symlink_metadata().is_ok())
+            .collect();
+        if let (Some(first), false) = (present.first(), self.force) {
+            return Err(DaemonError::NodeExists {
+                dir: self.dir.clone(),
+                file: (*first).to_owned(),
+            });
+        }
         let files = self.files()?;
         std::fs::create_dir_all(&self.dir).map_err(DaemonError::file(&self.dir))?;
-        let backup = self.clear_the_way()?;
+        let backup = if present.is_empty() {
+            None
+        } else {
+            Some(self.back_up(&present)?)
+        };
         let mut written: Vec<&Path> = Vec::new();
         for (path, text, access) in &files {
             if let Err(e) = write_atomic(path, text.as_bytes(), *access) {
@@ -170,23 +186,9 @@ impl Setup {
         Ok(self.dir.join("provider.toml"))
     }
 
-    /// Refuses a directory that holds a node, or (with `force`) moves its node files to a
-    /// new private `backup-YYYYMMDDTHHMMSSZ` directory, returned.
-    fn clear_the_way(&self) -> Result<Option<PathBuf>, DaemonError> {
-        let present: Vec<&str> = NODE_FILES
-            .iter()
-            .copied()
-            .filter(|f| self.dir.join(f).symlink_metadata().is_ok())
-            .collect();
-        let Some(first) = present.first() else {
-            return Ok(None);
-        };
-        if !self.force {
-            return Err(DaemonError::NodeExists {
-                dir: self.dir.clone(),
-                file: (*first).to_owned(),
-            });
-        }
+    /// Moves the node files `present` to a new private `backup-YYYYMMDDTHHMMSSZ`
+    /// directory, returned (`force`).
+    fn back_up(&self, present: &[&str]) -> Result<PathBuf, DaemonError> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -212,7 +214,7 @@ impl Setup {
                 return Err(DaemonError::file(&from)(e));
             }
         }
-        Ok(Some(backup))
+        Ok(backup)
     }
 
     /// Every file of the node, made in memory before anything is written: (path, text, access).
