@@ -544,11 +544,14 @@ impl AuditEntry {
         let mut inner = BodyWriter::new();
         inner
             .put(tag::TIME, &self.time.to_be_bytes())
-            .put(tag::USER, cut(&self.user, Self::MAX_USER).as_bytes())
-            .put(tag::ACTION, cut(&self.action, Self::MAX_ACTION).as_bytes())
+            .put(tag::USER, cut_text(&self.user, Self::MAX_USER).as_bytes())
+            .put(
+                tag::ACTION,
+                cut_text(&self.action, Self::MAX_ACTION).as_bytes(),
+            )
             .put(
                 tag::MESSAGE,
-                cut(&self.message, Self::MAX_MESSAGE).as_bytes(),
+                cut_text(&self.message, Self::MAX_MESSAGE).as_bytes(),
             );
         w.put(tag::AUDIT_ENTRY, &inner.finish());
     }
@@ -564,8 +567,8 @@ impl AuditEntry {
 }
 
 /// `text` if it has at most `limit` bytes, else its longest prefix (at a character
-/// boundary) with `…` after it.
-fn cut(text: &str, limit: usize) -> std::borrow::Cow<'_, str> {
+/// boundary) with `…` after it: how untrusted texts are shortened for the wire and logs.
+pub fn cut_text(text: &str, limit: usize) -> std::borrow::Cow<'_, str> {
     if text.len() <= limit {
         return std::borrow::Cow::Borrowed(text);
     }

@@ -101,10 +101,23 @@ fn main() {
         .unwrap();
     assert!(o.status.success());
     let cfg = tmp.path().join("provider.toml");
-    let text = std::fs::read_to_string(&cfg).unwrap().replace(
-        "max_sessions = 64",
-        &format!("max_sessions = {}", sessions + 16),
-    );
+    // Every session comes from 127.0.0.1: lift the per-source limits that would turn
+    // this load away as a flood (the hostile bench measures those).
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace(
+            "max_sessions = 64",
+            &format!("max_sessions = {}", sessions + 16),
+        )
+        .replace("max_unauthenticated = 32", "max_unauthenticated = 128")
+        .replace(
+            "max_unauthenticated_per_source = 4",
+            "max_unauthenticated_per_source = 128",
+        )
+        .replace(
+            "new_sessions_per_source = 10",
+            "new_sessions_per_source = 100000",
+        );
     std::fs::write(&cfg, text).unwrap();
     let mut child = Command::new(BIN)
         .args(["run", "--config", cfg.to_str().unwrap()])

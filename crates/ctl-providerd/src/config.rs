@@ -121,6 +121,12 @@ pub struct UserConfig {
 pub struct Limits {
     /// Sessions at once.
     pub max_sessions: usize,
+    /// Sessions not logged in yet, at once.
+    pub max_unauthenticated: usize,
+    /// Sessions not logged in yet from one source (an IPv4 address, an IPv6 /64).
+    pub max_unauthenticated_per_source: usize,
+    /// New sessions per second from one source (twice as many in a burst).
+    pub new_sessions_per_source: u32,
     /// Sessions with staged files at once.
     pub max_preparing: usize,
     /// TLS handshake timeout.
@@ -129,28 +135,93 @@ pub struct Limits {
     pub login_timeout_secs: u64,
     /// Idle session timeout.
     pub idle_timeout_secs: u64,
+    /// A write to a client must finish within this time.
+    pub write_timeout_secs: u64,
     /// Commit lock lease.
     pub lock_lease_secs: u64,
     /// First back-off after a failed login; doubles with each failure.
     pub login_backoff_ms: u64,
     /// Failed logins (per user and address) before a lockout.
     pub lockout_after: u32,
+    /// Failed logins of one user from any address before that user is locked out.
+    pub user_lockout_after: u32,
+    /// Failed logins from one source, for any user, before that source is locked out.
+    pub source_lockout_after: u32,
     /// Lockout length.
     pub lockout_secs: u64,
+    /// Failed logins from one source are written to the audit log as one line per this
+    /// many seconds, with their count.
+    pub failure_audit_interval_secs: u64,
+    /// The audit log is rotated (to `audit.log.1`, ...) when it grows past this size.
+    pub audit_max_bytes: u64,
+    /// Rotated audit logs kept.
+    pub audit_keep: u32,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Self {
             max_sessions: 64,
+            max_unauthenticated: 32,
+            max_unauthenticated_per_source: 4,
+            new_sessions_per_source: 10,
             max_preparing: 5,
             handshake_timeout_secs: 10,
             login_timeout_secs: 10,
             idle_timeout_secs: 60,
+            write_timeout_secs: 10,
             lock_lease_secs: 30,
             login_backoff_ms: 1000,
             lockout_after: 5,
+            user_lockout_after: 20,
+            source_lockout_after: 20,
             lockout_secs: 300,
+            failure_audit_interval_secs: 60,
+            audit_max_bytes: 8 * 1024 * 1024,
+            audit_keep: 3,
+        }
+    }
+}
+
+impl Limits {
+    /// Checks that no limit is zero where zero would stop the node (no session could
+    /// ever log in) or leave it unbounded.
+    ///
+    /// # Errors
+    /// The first such limit.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let width = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        let at_least = [
+            ("max_sessions", width(self.max_sessions), 1),
+            ("max_unauthenticated", width(self.max_unauthenticated), 1),
+            (
+                "max_unauthenticated_per_source",
+                width(self.max_unauthenticated_per_source),
+                1,
+            ),
+            (
+                "new_sessions_per_source",
+                u64::from(self.new_sessions_per_source),
+                1,
+            ),
+            ("max_preparing", width(self.max_preparing), 1),
+            ("handshake_timeout_secs", self.handshake_timeout_secs, 1),
+            ("login_timeout_secs", self.login_timeout_secs, 1),
+            ("idle_timeout_secs", self.idle_timeout_secs, 1),
+            ("write_timeout_secs", self.write_timeout_secs, 1),
+            ("lockout_after", u64::from(self.lockout_after), 1),
+            ("user_lockout_after", u64::from(self.user_lockout_after), 1),
+            (
+                "source_lockout_after",
+                u64::from(self.source_lockout_after),
+                1,
+            ),
+            ("audit_max_bytes", self.audit_max_bytes, 64 * 1024),
+            ("audit_keep", u64::from(self.audit_keep), 1),
+        ];
+        match at_least.into_iter().find(|(_, v, min)| v < min) {
+            Some((key, value, min)) => Err(ConfigError::Limit { key, value, min }),
+            None => Ok(()),
         }
     }
 }
@@ -245,6 +316,7 @@ impl Config {
     /// are not argon2 PHC strings, no user.
     pub fn check(&self) -> Result<(), ConfigError> {
         services_bits(&self.services, "services")?;
+        self.limits.check()?;
         for m in &self.members {
             services_bits(&m.services, &format!("member {}", m.name))?;
         }

@@ -38,6 +38,16 @@ pub enum ConfigError {
     /// A `NAME=HOST:PORT` that is not one.
     #[error("{0}: expected NAME=HOST:PORT")]
     Endpoint(String),
+    /// A limit that would stop the node from serving, or from being bounded.
+    #[error("[limits] {key} = {value}: must be at least {min}")]
+    Limit {
+        /// The key.
+        key: &'static str,
+        /// What the file says.
+        value: u64,
+        /// The smallest value that works.
+        min: u64,
+    },
 }
 
 /// Why the daemon cannot start, or `init` cannot write a node.

@@ -9,6 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub mod audit;
 pub mod config;
 mod error;
 pub mod init;
@@ -67,7 +68,11 @@ fn prepare(path: &Path) -> Result<Prepared, DaemonError> {
             ..ctl_provider::ServerConfig::default()
         },
         handshake_timeout: Duration::from_secs(limits.handshake_timeout_secs),
+        write_timeout: Duration::from_secs(limits.write_timeout_secs),
         max_sessions: limits.max_sessions,
+        max_unauthenticated: limits.max_unauthenticated,
+        max_unauthenticated_per_source: limits.max_unauthenticated_per_source,
+        new_sessions_per_source: limits.new_sessions_per_source,
     };
     Ok(Prepared { config, tls, serve })
 }

@@ -217,19 +217,6 @@ pub struct Store {
     state_lock: Mutex<()>,
 }
 
-/// One audit log line.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct AuditLine {
-    /// Unix seconds.
-    pub time: u64,
-    /// Who.
-    pub user: String,
-    /// What.
-    pub action: String,
-    /// Details.
-    pub message: String,
-}
-
 impl Store {
     /// Opens (creating) the TFTP and state directories.
     ///
@@ -389,41 +376,6 @@ impl Store {
         let json = serde_json::to_vec_pretty(&state).map_err(std::io::Error::other)?;
         write_atomic(&self.state_dir.join("state.json"), &json, Access::Private)?;
         Ok(out)
-    }
-
-    /// Appends one line to audit.log and syncs it.
-    ///
-    /// # Errors
-    /// The log cannot be written.
-    pub fn audit(&self, line: &AuditLine) -> std::io::Result<()> {
-        let mut json = serde_json::to_vec(line).map_err(std::io::Error::other)?;
-        json.push(b'\n');
-        use std::os::unix::fs::OpenOptionsExt as _;
-        let mut f = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(Access::Private.mode())
-            .open(self.state_dir.join("audit.log"))?;
-        f.write_all(&json)?;
-        f.sync_data()
-    }
-
-    /// The newest `limit` audit lines, oldest first (a torn last line is skipped).
-    ///
-    /// # Errors
-    /// The log exists but cannot be read.
-    pub fn audit_tail(&self, limit: usize) -> std::io::Result<Vec<AuditLine>> {
-        let text = match fs::read_to_string(self.state_dir.join("audit.log")) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(e),
-        };
-        let lines: Vec<AuditLine> = text
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect();
-        let skip = lines.len().saturating_sub(limit);
-        Ok(lines.into_iter().skip(skip).collect())
     }
 }
 

@@ -2,13 +2,14 @@
 //! ([`vectors`], [`keys`], [`fixture`]), a fresh SoftHSM2 token directory per process with
 //! uniquely labelled tokens provisioned in-process, the one node template of tests and
 //! benches ([`node_setup`], [`start`]: providers in this process, bound on port 0), and
-//! `ctl-providerd` processes ([`daemon`]).
+//! `ctl-providerd` processes ([`daemon`]), and the clients that attack them ([`hostile`]).
 //!
 //! Does not mock anything: the tokens are real SoftHSM2 tokens behind the real module, the
 //! nodes real providers on loopback TLS.
 #![allow(clippy::missing_panics_doc)] // fixtures panic on a broken test environment by design
 
 pub mod daemon;
+pub mod hostile;
 pub mod rogue;
 
 use std::path::{Path, PathBuf};

@@ -93,7 +93,7 @@ pub struct ServerConn {
 }
 
 impl ServerConn {
-    /// A new session, accepted at `now`.
+    /// A new session, accepted at `now` (the login timeout counts from then).
     pub fn new(config: ServerConfig, now: Instant) -> Self {
         let deadline = now + config.login_timeout;
         Self {
@@ -355,20 +355,28 @@ impl ServerConn {
         }
     }
 
-    /// When [`handle_timeout`](Self::handle_timeout) must be called next (none while a request is being answered).
+    /// When [`handle_timeout`](Self::handle_timeout) must be called next: the login
+    /// deadline until a login succeeds (even while a login is being checked), then the
+    /// idle deadline while no request is being answered.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        (!self.is_closed() && self.pending.is_empty()).then_some(self.deadline)
+        (!self.is_closed() && (self.pending.is_empty() || self.role().is_none()))
+            .then_some(self.deadline)
+    }
+
+    /// The time by which the session must have logged in, while it has not.
+    pub fn login_deadline(&self) -> Option<Instant> {
+        (!self.is_closed() && self.role().is_none()).then_some(self.deadline)
     }
 
     /// Closes the session with a TIMEOUT error if its deadline has passed.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.pending.is_empty() && now >= self.deadline {
-            let what = if self.role().is_some() {
-                "idle too long"
-            } else {
-                "no login in time"
-            };
-            self.fail(ErrorCode::Timeout, what);
+        if now < self.deadline {
+            return;
+        }
+        if self.role().is_none() {
+            self.fail(ErrorCode::Timeout, "no login in time");
+        } else if self.pending.is_empty() {
+            self.fail(ErrorCode::Timeout, "idle too long");
         }
     }
 }

@@ -12,7 +12,7 @@ pub use crate::element::tag;
 // The types messages carry, where callers of the messages look for them.
 pub use crate::types::{
     AuditEntry, ErrorCode, HookOutcome, Member, Members, NodeInfo, OffCluster, Password, Peer,
-    PeerSource, RoleCertificate, SecurityMode, UserRole, service,
+    PeerSource, RoleCertificate, SecurityMode, UserRole, cut_text, service,
 };
 
 /// The protocol version this implementation speaks.

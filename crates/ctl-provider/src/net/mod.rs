@@ -1,6 +1,7 @@
 //! The tokio + rustls shell around the sans-I/O core: TLS 1.3 (1.2 allowed) servers and
 //! client sessions, certificate pinning, session caps and timeouts, cluster discovery.
 
+mod admission;
 pub mod discovery;
 mod server;
 mod session;
@@ -8,6 +9,7 @@ mod tls;
 
 pub use rustls;
 
+pub use admission::Source;
 pub use discovery::{Target, discover, visit_peer};
 pub use server::{Handler, PeerInfo, ServeConfig, serve};
 pub use session::{Connector, Session};

@@ -12,6 +12,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
 use super::NetError;
+use super::admission::{AcceptBackoff, Admission, Limits, Source, Ticket};
 use crate::message::{ErrorCode, Password, Request, Response, UserRole};
 use crate::{ServerConfig, ServerConn, ServerEvent};
 
@@ -24,6 +25,13 @@ pub struct PeerInfo {
     pub session: u64,
     /// The client's TLS certificate (DER), when it presented one.
     pub client_certificate: Option<Vec<u8>>,
+}
+
+impl PeerInfo {
+    /// The client's [`Source`], as the server's limits count it.
+    pub fn source(&self) -> Source {
+        Source::of(self.addr.ip())
+    }
 }
 
 /// The node application behind a server: it checks logins and answers requests.
@@ -56,8 +64,18 @@ pub struct ServeConfig {
     pub session: ServerConfig,
     /// The TLS handshake must finish within this time.
     pub handshake_timeout: Duration,
+    /// A write that does not finish within this time ends the session (a client that
+    /// does not read its answers cannot hold the session).
+    pub write_timeout: Duration,
     /// Sessions at once; more are refused with TOO_MANY_SESSIONS.
     pub max_sessions: usize,
+    /// Sessions not logged in yet, at once; more connections are closed before TLS.
+    pub max_unauthenticated: usize,
+    /// Sessions not logged in yet from one [`Source`] (an IPv4 address, an IPv6 /64).
+    pub max_unauthenticated_per_source: usize,
+    /// New sessions per second from one source, on average (twice as many in a burst);
+    /// more are closed before TLS.
+    pub new_sessions_per_source: u32,
 }
 
 impl Default for ServeConfig {
@@ -65,12 +83,23 @@ impl Default for ServeConfig {
         Self {
             session: ServerConfig::default(),
             handshake_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(10),
             max_sessions: 64,
+            max_unauthenticated: 32,
+            max_unauthenticated_per_source: 4,
+            new_sessions_per_source: 10,
         }
     }
 }
 
 /// Accepts sessions on `listener` until `shutdown` completes.
+///
+/// Before any TLS work, a connection must be admitted: its source may have only a few
+/// sessions that are not logged in yet, and open new ones only so fast; the server takes
+/// only so many such sessions in all. A session is then bounded in time in every state:
+/// the handshake and the login by their timeouts (counted from the connection, whatever
+/// the session is doing), each write by the write timeout, a logged-in session by its idle
+/// timeout.
 ///
 /// # Errors
 /// The listener fails.
@@ -84,16 +113,38 @@ pub async fn serve<H: Handler>(
     static SESSIONS: AtomicU64 = AtomicU64::new(1);
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let slots = Arc::new(Semaphore::new(config.max_sessions));
+    let admission = Admission::new(Limits {
+        per_source: config.max_unauthenticated_per_source,
+        total: config.max_unauthenticated,
+        rate: config.new_sessions_per_source,
+    });
     let config = Arc::new(config);
+    let mut backoff = AcceptBackoff::default();
     tokio::pin!(shutdown);
     loop {
-        let (stream, addr) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                // A failed accept (out of descriptors, a reset) is that connection's problem.
-                Err(_) => continue,
-            },
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
             () = &mut shutdown => return Ok(()),
+        };
+        let (stream, addr) = match accepted {
+            Ok(x) => {
+                backoff.succeeded();
+                x
+            }
+            Err(_) => {
+                // Out of descriptors (or a reset before accept): pause instead of spinning.
+                let pause = backoff.failed();
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => continue,
+                    () = &mut shutdown => return Ok(()),
+                }
+            }
+        };
+        let at = now();
+        let Ok(ticket) = admission.admit(Source::of(addr.ip()), at) else {
+            // Closed before TLS: a refused connection costs a socket, not a handshake.
+            drop(stream);
+            continue;
         };
         let session = SESSIONS.fetch_add(1, Ordering::Relaxed);
         let (acceptor, handler, config, slots) = (
@@ -121,45 +172,96 @@ pub async fn serve<H: Handler>(
                 client_certificate,
             };
             match slots.try_acquire_owned() {
-                Ok(_permit) => run_session(tls, &config, handler.as_ref(), &peer).await,
-                Err(_) => refuse(tls).await,
+                Ok(_permit) => {
+                    let start = Start { at, ticket };
+                    run_session(tls, start, &config, handler.as_ref(), &peer).await;
+                }
+                Err(_) => refuse(tls, config.write_timeout).await,
             }
         });
     }
 }
 
-async fn refuse(mut tls: tokio_rustls::server::TlsStream<TcpStream>) {
+async fn refuse(mut tls: tokio_rustls::server::TlsStream<TcpStream>, within: Duration) {
     let frame = Response::error(
         ErrorCode::TooManySessions,
         "too many sessions; try again later",
     )
     .to_frame(0);
-    if let Ok(bytes) = frame.encode() {
-        let _ = tls.write_all(&bytes).await;
-    }
-    let _ = tls.shutdown().await;
+    let _ = tokio::time::timeout(within, async {
+        if let Ok(bytes) = frame.encode() {
+            let _ = tls.write_all(&bytes).await;
+        }
+        let _ = tls.shutdown().await;
+    })
+    .await;
 }
 
 fn now() -> std::time::Instant {
     std::time::Instant::now()
 }
 
+/// How a session began: when it was accepted, and its place among those not logged in.
+struct Start {
+    at: std::time::Instant,
+    ticket: Ticket,
+}
+
+/// Writes `bytes` unless it takes past `deadline`; false when the session must end.
+async fn write_by<W: tokio::io::AsyncWrite + Unpin>(
+    wr: &mut W,
+    bytes: &[u8],
+    deadline: std::time::Instant,
+) -> bool {
+    let d = tokio::time::Instant::from_std(deadline);
+    matches!(
+        tokio::time::timeout_at(d, wr.write_all(bytes)).await,
+        Ok(Ok(()))
+    )
+}
+
+/// The latest a write may finish: the write timeout, and the login deadline before login.
+fn write_deadline(conn: &ServerConn, config: &ServeConfig) -> std::time::Instant {
+    let limit = now() + config.write_timeout;
+    conn.login_deadline().map_or(limit, |d| d.min(limit))
+}
+
 async fn run_session<H: Handler>(
     tls: tokio_rustls::server::TlsStream<TcpStream>,
+    start: Start,
     config: &ServeConfig,
     handler: &H,
     peer: &PeerInfo,
 ) {
     let (mut rd, mut wr) = tokio::io::split(tls);
-    let mut conn = ServerConn::new(config.session.clone(), now());
+    let mut conn = ServerConn::new(config.session.clone(), start.at);
+    let mut ticket = Some(start.ticket);
     let mut buf = vec![0u8; 16 * 1024];
     'session: loop {
         // Answer everything the input produced, then send.
         while let Some(event) = conn.poll_event() {
             match event {
                 ServerEvent::Login { id, user, password } => {
-                    let r = handler.login(peer, &user, &password).await;
-                    conn.respond(id, &r, now());
+                    // The login deadline holds while the password is checked, too.
+                    let checked = match conn.login_deadline() {
+                        Some(d) => tokio::time::timeout_at(
+                            tokio::time::Instant::from_std(d),
+                            handler.login(peer, &user, &password),
+                        )
+                        .await
+                        .ok(),
+                        None => Some(handler.login(peer, &user, &password).await),
+                    };
+                    match checked {
+                        Some(r) => {
+                            if matches!(r, Response::LoginOk(_)) {
+                                // Logged in: no longer counted among the unauthenticated.
+                                ticket = None;
+                            }
+                            conn.respond(id, &r, now());
+                        }
+                        None => conn.handle_timeout(now()),
+                    }
                 }
                 ServerEvent::Request {
                     id,
@@ -174,7 +276,7 @@ async fn run_session<H: Handler>(
             }
         }
         if let Some(bytes) = conn.poll_transmit()
-            && wr.write_all(&bytes).await.is_err()
+            && !write_by(&mut wr, &bytes, write_deadline(&conn, config)).await
         {
             break 'session;
         }
@@ -193,8 +295,10 @@ async fn run_session<H: Handler>(
         }
     }
     if let Some(bytes) = conn.poll_transmit() {
-        let _ = wr.write_all(&bytes).await;
+        let limit = now() + config.write_timeout.min(Duration::from_secs(1));
+        let _ = write_by(&mut wr, &bytes, limit).await;
     }
-    let _ = wr.shutdown().await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), wr.shutdown()).await;
+    drop(ticket);
     handler.closed(peer).await;
 }

@@ -58,9 +58,42 @@ impl Session {
         tls: Arc<rustls::ClientConfig>,
         timeout: Duration,
     ) -> Result<Self, NetError> {
+        Self::open(None, addr, server_name, tls, timeout).await
+    }
+
+    /// [`connect`](Self::connect) from the local address `local` (a multi-homed client
+    /// choosing the address the server sees).
+    ///
+    /// # Errors
+    /// `local` cannot be bound, or as [`connect`](Self::connect).
+    pub async fn connect_from(
+        local: IpAddr,
+        addr: SocketAddr,
+        server_name: &str,
+        tls: Arc<rustls::ClientConfig>,
+        timeout: Duration,
+    ) -> Result<Self, NetError> {
+        Self::open(Some(local), addr, server_name, tls, timeout).await
+    }
+
+    async fn open(
+        local: Option<IpAddr>,
+        addr: SocketAddr,
+        server_name: &str,
+        tls: Arc<rustls::ClientConfig>,
+        timeout: Duration,
+    ) -> Result<Self, NetError> {
         let name = ServerName::try_from(server_name.to_owned())
             .map_err(|_| NetError::ServerName(server_name.to_owned()))?;
-        let tcp = tokio::time::timeout(timeout, TcpStream::connect(addr))
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        if let Some(ip) = local {
+            socket.bind(SocketAddr::new(ip, 0))?;
+        }
+        let tcp = tokio::time::timeout(timeout, socket.connect(addr))
             .await
             .map_err(|_| NetError::Timeout("connecting"))??;
         let _ = tcp.set_nodelay(true);

@@ -1,5 +1,5 @@
 //! Logins: password checks on a few dedicated threads (argon2id), back-off after a
-//! failure, lockout after several.
+//! failure, lockout after several (the counts are in `throttle`).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -8,106 +8,11 @@ use argon2::Argon2;
 use ctl_provider::message::{ErrorCode, Password, Response};
 use ctl_provider::net::PeerInfo;
 
+use ctl_provider::message::cut_text;
+use ctl_provider::net::Source;
+
+use super::throttle::{Failure, Key, Rule};
 use super::{Node, Refusal};
-
-/// Failed logins of one user from one address.
-#[derive(Default)]
-struct Failures {
-    count: u32,
-    locked_until: Option<Instant>,
-    last: Option<Instant>,
-}
-
-/// The failed logins the node remembers, per user and address: bounded (an unauthenticated
-/// client may invent any number of keys) and forgetting what is older than the lockout.
-#[derive(Default)]
-pub(super) struct FailureBook {
-    entries: std::collections::HashMap<String, Failures>,
-}
-
-/// How many keys the book holds at most.
-const MAX_FAILURE_KEYS: usize = 4096;
-
-impl FailureBook {
-    /// Whether `key` is locked out at `now`.
-    pub(super) fn locked(&self, key: &str, now: Instant) -> bool {
-        self.entries
-            .get(key)
-            .and_then(|f| f.locked_until)
-            .is_some_and(|t| t > now)
-    }
-
-    /// Forgets `key` (a successful login).
-    pub(super) fn clear(&mut self, key: &str) {
-        self.entries.remove(key);
-    }
-
-    /// Counts a failure of `key` at `now`: (failures so far, locked out). Keys idle for
-    /// `forget` are dropped first when the book is full, then the longest idle one that is
-    /// not locked out; a full book of locked-out keys counts the failure without keeping it.
-    pub(super) fn record(
-        &mut self,
-        key: String,
-        now: Instant,
-        lockout_after: u32,
-        lockout: Duration,
-        forget: Duration,
-    ) -> (u32, bool) {
-        self.record_in(key, now, (lockout_after, lockout, forget), MAX_FAILURE_KEYS)
-    }
-
-    fn record_in(
-        &mut self,
-        key: String,
-        now: Instant,
-        (lockout_after, lockout, forget): (u32, Duration, Duration),
-        cap: usize,
-    ) -> (u32, bool) {
-        self.make_room(&key, now, forget, cap);
-        if self.entries.len() >= cap && !self.entries.contains_key(&key) {
-            // Every key is locked out: this failure is counted (backed off), not kept.
-            return (1, false);
-        }
-        let f = self.entries.entry(key).or_default();
-        if f.last.is_some_and(|l| now.duration_since(l) > forget)
-            && f.locked_until.is_none_or(|t| t <= now)
-        {
-            *f = Failures::default();
-        }
-        f.count = f.count.saturating_add(1);
-        f.last = Some(now);
-        if f.count >= lockout_after {
-            f.locked_until = Some(now + lockout);
-        }
-        (f.count, f.locked_until.is_some_and(|t| t > now))
-    }
-
-    fn make_room(&mut self, key: &str, now: Instant, forget: Duration, cap: usize) {
-        if self.entries.len() < cap || self.entries.contains_key(key) {
-            return;
-        }
-        let live = |f: &Failures| f.locked_until.is_some_and(|t| t > now);
-        self.entries
-            .retain(|_, f| live(f) || f.last.is_some_and(|l| now.duration_since(l) <= forget));
-        if self.entries.len() < cap {
-            return;
-        }
-        let oldest = self
-            .entries
-            .iter()
-            .filter(|(_, f)| !live(f))
-            .min_by_key(|(_, f)| f.last)
-            .map(|(k, _)| k.clone());
-        if let Some(k) = oldest {
-            self.entries.remove(&k);
-        }
-    }
-
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.entries.len()
-    }
-}
 
 /// The longest user name a LOGIN may give.
 const MAX_USER_NAME: usize = 256;
@@ -221,9 +126,109 @@ fn verify_with(blocks: &mut Vec<argon2::Block>, password: &[u8], phc: &str) -> b
         == 0
 }
 
+/// What the audit log says of a lockout key.
+fn locked_text(key: &Key) -> String {
+    match key {
+        Key::Pair(user, source) => format!("user {user} from {source}"),
+        Key::User(user) => format!("user {user} from any address"),
+        Key::Source(source) => format!("every user from {source}"),
+    }
+}
+
 impl Node {
-    /// LOGIN: a user of the configuration with the right password, unless its user and
-    /// address are locked out; failures back off and lock out after a few.
+    /// The lockout rule of each kind of key.
+    fn rule(&self, key: &Key) -> Rule {
+        let limits = &self.config.limits;
+        let lockout = Duration::from_secs(limits.lockout_secs);
+        Rule {
+            after: match key {
+                Key::Pair(..) => limits.lockout_after,
+                Key::User(_) => limits.user_lockout_after,
+                Key::Source(_) => limits.source_lockout_after,
+            },
+            lockout,
+            // Forgotten after a quiet lockout period (at least a minute).
+            forget: lockout.max(Duration::from_secs(60)),
+        }
+    }
+
+    /// Whether the client's TLS certificate is a SAST of the current CTL: TLS proved the
+    /// client holds its key, so a lockout (which a neighbour behind the same address can
+    /// cause) does not apply to it. Only a node that asks for client certificates
+    /// (`require_sast_client_certificate`, the default) gets one.
+    fn presents_sast(&self, peer: &PeerInfo) -> bool {
+        let Some(cert) = &peer.client_certificate else {
+            return false;
+        };
+        let Ok(Some((_, ctl))) = self.current() else {
+            return false;
+        };
+        ctl_format::parse_trust_list(&ctl).is_ok_and(|doc| {
+            doc.records().iter().any(|r| {
+                r.role() == Some(ctl_format::Role::SAST) && r.certificate() == Some(cert.as_slice())
+            })
+        })
+    }
+
+    /// Writes the failure summaries whose interval is over.
+    pub(super) fn write_due_failures(&self) {
+        let every = Duration::from_secs(self.config.limits.failure_audit_interval_secs);
+        let due = self.inner().digest.due(Instant::now(), every);
+        for r in due {
+            self.audit(&r.user, r.action, r.message);
+        }
+    }
+
+    /// Counts a failed login in the digest, writing what it asks for.
+    fn note_failure(&self, source: Source, user: &str, how: Failure) {
+        let every = Duration::from_secs(self.config.limits.failure_audit_interval_secs);
+        let lines = self
+            .inner()
+            .digest
+            .failed(source, user, how, Instant::now(), every);
+        for r in lines {
+            self.audit(&r.user, r.action, r.message);
+        }
+    }
+
+    /// Counts a failure against `keys`; true when one of them is now locked out.
+    fn record_failure(&self, keys: Vec<Key>) -> bool {
+        let now = Instant::now();
+        let mut newly = Vec::new();
+        let mut locked = false;
+        {
+            let mut inner = self.inner();
+            for key in keys {
+                let rule = self.rule(&key);
+                let (count, now_locked) = inner.failures.record(key.clone(), now, rule);
+                if now_locked {
+                    newly.push((key.clone(), count, rule.lockout));
+                }
+                locked |= inner.failures.locked(&key, now);
+            }
+        }
+        for (key, count, lockout) in newly {
+            let user = match &key {
+                Key::Pair(u, _) | Key::User(u) => u.clone(),
+                Key::Source(_) => String::new(),
+            };
+            self.audit(
+                &user,
+                "lockout",
+                format!(
+                    "{} locked out for {} s after {count} failed logins",
+                    locked_text(&key),
+                    lockout.as_secs()
+                ),
+            );
+        }
+        locked
+    }
+
+    /// LOGIN: a user of the configuration with the right password, unless locked out;
+    /// failures back off and lock out after a few, counted per user and source, per user
+    /// from any source, and per source for any user. A client whose TLS certificate is a
+    /// SAST of the current CTL is never locked out.
     pub(super) async fn check_login(
         &self,
         peer: &PeerInfo,
@@ -231,27 +236,28 @@ impl Node {
         password: &Password,
     ) -> Result<Response, Refusal> {
         let limits = &self.config.limits;
+        let source = peer.source();
+        self.write_due_failures();
         if user.len() > MAX_USER_NAME {
             // No configured user has such a name: refused before any password check,
-            // logged with at most MAX_USER_NAME bytes of it, nothing remembered.
-            let end = user.floor_char_boundary(MAX_USER_NAME);
-            self.audit(
-                &format!("{}…", &user[..end]),
-                "login-failed",
-                format!(
-                    "from {}: a user name of {} bytes, over {MAX_USER_NAME}",
-                    peer.addr.ip(),
-                    user.len()
-                ),
-            );
+            // counted against its source, logged with at most MAX_USER_NAME bytes of it.
+            self.record_failure(vec![Key::Source(source)]);
+            self.note_failure(source, &cut_text(user, MAX_USER_NAME), Failure::Refused);
             tokio::time::sleep(Duration::from_millis(limits.login_backoff_ms)).await;
             return Err(Refusal::new(
                 ErrorCode::LoginRefused,
                 format!("a user name over {MAX_USER_NAME} bytes"),
             ));
         }
-        let key = format!("{user}@{}", peer.addr.ip());
-        if self.inner().failures.locked(&key, Instant::now()) {
+        let sast = self.presents_sast(peer);
+        let keys = Key::all(user, source);
+        let locked = {
+            let (inner, now) = (self.inner(), Instant::now());
+            keys.iter().any(|k| inner.failures.locked(k, now))
+        };
+        if locked && !sast {
+            // Refused unchecked: a locked-out guesser costs no password check.
+            self.note_failure(source, user, Failure::LockedOut);
             return Err(Refusal::new(
                 ErrorCode::LockedOut,
                 "too many failed logins; try again later",
@@ -277,30 +283,23 @@ impl Node {
         }
         let ok = verdict == Verdict::Match && found.is_some();
         if let (true, Some(u)) = (ok, found) {
-            self.inner().failures.clear(&key);
-            self.audit(user, "login", format!("from {}", peer.addr.ip()));
+            let [pair, ..] = keys;
+            self.inner().failures.clear(&pair);
+            let how = if sast { " with a SAST certificate" } else { "" };
+            self.audit(user, "login", format!("from {}{how}", peer.addr.ip()));
             return Ok(Response::LoginOk(u.role));
         }
-        let (count, locked) = {
-            let lockout = Duration::from_secs(limits.lockout_secs);
-            // Forgotten after a quiet lockout period (at least a minute).
-            let forget = lockout.max(Duration::from_secs(60));
-            self.inner()
-                .failures
-                .record(key, Instant::now(), limits.lockout_after, lockout, forget)
-        };
-        self.audit(
-            user,
-            "login-failed",
-            format!("from {} (failure {count})", peer.addr.ip()),
-        );
-        if locked {
+        let count_key = keys[0].clone();
+        let locked = self.record_failure(keys.into());
+        self.note_failure(source, user, Failure::Refused);
+        if locked && !sast {
             return Err(Refusal::new(
                 ErrorCode::LockedOut,
                 "too many failed logins; try again later",
             ));
         }
         // Back off: 1, 2, 4 ... times the base delay, at most 30 s.
+        let count = self.inner().failures.count(&count_key);
         let factor = 1u64 << count.saturating_sub(1).min(5);
         tokio::time::sleep(
             Duration::from_millis(limits.login_backoff_ms.saturating_mul(factor))
@@ -321,44 +320,6 @@ mod tests {
     use argon2::PasswordHasher as _;
 
     use super::*;
-
-    const RULES: (u32, Duration, Duration) = (3, Duration::from_secs(60), Duration::from_secs(60));
-
-    /// Issue 11, finding 2 (memory): fresh keys from an unauthenticated client could grow
-    /// the failure map without end. It holds at most its cap; locked-out keys are kept
-    /// over idle ones; a key quiet for longer than `forget` starts again from zero.
-    #[test]
-    fn the_failure_book_is_bounded_and_forgets() {
-        let t0 = Instant::now();
-        let mut book = FailureBook::default();
-        for _ in 0..3 {
-            book.record_in("admin@10.0.0.1".into(), t0, RULES, 4);
-        }
-        assert!(book.locked("admin@10.0.0.1", t0));
-        for i in 0..100 {
-            let at = t0 + Duration::from_millis(i);
-            book.record_in(format!("u{i}@10.0.0.9"), at, RULES, 4);
-            assert!(book.len() <= 4);
-        }
-        assert!(book.locked("admin@10.0.0.1", t0 + Duration::from_secs(1)));
-        // After the lockout and a quiet period, the key starts again.
-        let later = t0 + Duration::from_secs(200);
-        assert!(!book.locked("admin@10.0.0.1", later));
-        assert_eq!(
-            book.record_in("admin@10.0.0.1".into(), later, RULES, 4),
-            (1, false)
-        );
-        // A book full of locked-out keys keeps them and counts the newcomer without it.
-        let mut full = FailureBook::default();
-        for k in ["a", "b"] {
-            for _ in 0..3 {
-                full.record_in(k.into(), t0, RULES, 2);
-            }
-        }
-        assert_eq!(full.record_in("c".into(), t0, RULES, 2), (1, false));
-        assert_eq!(full.len(), 2);
-        assert!(full.locked("a", t0) && full.locked("b", t0));
-    }
 
     /// Issue 11, finding 9 (a suspicion from reading, confirmed): a full queue answered
     /// "no match", so a correct password counted as a failure and could lock the admin

@@ -7,6 +7,7 @@ mod commit;
 mod hook;
 mod login;
 mod state;
+mod throttle;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -20,9 +21,10 @@ use ctl_provider::message::{
 };
 use ctl_provider::net::{Handler, PeerInfo};
 
+use crate::audit::{AuditLine, AuditLog};
 use crate::config::{Config, services_bits};
 use crate::error::DaemonError;
-use crate::store::{AuditLine, Store, StoredPeers};
+use crate::store::{Store, StoredPeers};
 
 /// A file and its SHA-256.
 type HashedFile = ([u8; 32], Vec<u8>);
@@ -71,13 +73,15 @@ struct Staged {
 #[derive(Default)]
 struct Inner {
     staged: HashMap<[u8; 32], Staged>,
-    failures: login::FailureBook,
+    failures: throttle::FailureBook,
+    digest: throttle::FailureDigest,
 }
 
 /// The node behind one `ctl-providerd`.
 pub struct Node {
     config: Config,
     store: Store,
+    audit_log: AuditLog,
     info: NodeInfo,
     members: Members,
     users: Vec<User>,
@@ -218,9 +222,15 @@ impl Node {
             })
             .collect();
         state::repair(&store).map_err(DaemonError::Storage)?;
+        let audit_log = AuditLog::new(
+            &config.state_dir,
+            config.limits.audit_max_bytes,
+            config.limits.audit_keep,
+        );
         Ok(Self {
             config,
             store,
+            audit_log,
             info,
             members,
             users,
@@ -248,7 +258,7 @@ impl Node {
             message,
         };
         // An audit failure must not undo the action; it is reported on stderr (no secrets in it).
-        if let Err(e) = self.store.audit(&line) {
+        if let Err(e) = self.audit_log.append(&line) {
             eprintln!("ctl-providerd: audit log: {e}");
         }
     }
@@ -288,7 +298,7 @@ impl Handler for Node {
     }
 
     async fn closed(&self, peer: &PeerInfo) {
-        let mut inner = self.inner();
-        inner.staged.retain(|_, s| s.session != peer.session);
+        self.inner().staged.retain(|_, s| s.session != peer.session);
+        self.write_due_failures();
     }
 }

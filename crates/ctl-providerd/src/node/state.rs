@@ -136,8 +136,8 @@ impl Node {
     /// AUDIT: the newest `limit` entries.
     pub(super) fn audit_entries(&self, limit: u32) -> Result<Response, Refusal> {
         let lines = self
-            .store
-            .audit_tail(usize::try_from(limit).unwrap_or(usize::MAX))
+            .audit_log
+            .tail(usize::try_from(limit).unwrap_or(usize::MAX))
             .map_err(|e| Refusal::new(ErrorCode::Storage, format!("reading the audit log: {e}")))?;
         Ok(Response::Audit(
             lines

@@ -39,6 +39,11 @@ async fn twenty_wrong_passwords() {
         "login_backoff_ms = 1000",
         "login_backoff_ms = 5",
     );
+    edit_config(
+        tmp.path(),
+        "failure_audit_interval_secs = 60",
+        "failure_audit_interval_secs = 1",
+    );
     let d = start(tmp.path());
     let mut refused = 0;
     let mut locked = 0;
@@ -57,8 +62,22 @@ async fn twenty_wrong_passwords() {
         }
     }
     assert_eq!((refused, locked), (4, 16));
+    // The failures are one line, a lockout line, and (once the interval is over and
+    // something happens) one summary with the counts.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    connect_from(&d, "127.0.0.2")
+        .await
+        .login("admin", &Password::new("s3cret"))
+        .await
+        .unwrap();
     let audit = std::fs::read_to_string(tmp.path().join("state/audit.log")).unwrap();
-    assert_eq!(audit.matches("login-failed").count(), 5);
+    assert_eq!(audit.matches("\"login-failed\"").count(), 1, "{audit}");
+    assert_eq!(audit.matches("\"lockout\"").count(), 1, "{audit}");
+    assert!(
+        audit.contains("19 more failed logins from 127.0.0.1 in ")
+            && audit.contains("(4 refused, 15 while locked out; users: admin)"),
+        "{audit}"
+    );
     assert!(!audit.contains("guess"));
 }
 
@@ -84,8 +103,15 @@ async fn huge_user_names_cost_neither_disk_nor_password_checks() {
     let audit = std::fs::metadata(tmp.path().join("state/audit.log"))
         .unwrap()
         .len();
-    assert!(audit < 40 * 600, "audit.log grew to {audit} bytes");
-    // The admin still gets in.
-    let mut c = connect(&d).await;
+    assert!(audit < 2000, "audit.log grew to {audit} bytes");
+    // The flooding address is locked out (20 failures from one source), the admin from
+    // another address is not.
+    let err = connect(&d)
+        .await
+        .login("admin", &Password::new("s3cret"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("too many failed logins"), "{err}");
+    let mut c = connect_from(&d, "127.0.0.2").await;
     c.login("admin", &Password::new("s3cret")).await.unwrap();
 }

@@ -9,6 +9,7 @@
 
 mod commits;
 mod files;
+mod floods;
 mod logins;
 mod peers;
 mod rules;

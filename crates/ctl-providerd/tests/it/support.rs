@@ -50,6 +50,20 @@ pub(crate) async fn connect(d: &Daemon) -> Session {
         .unwrap()
 }
 
+/// A session from the loopback address `local` (127.0.0.2 ...): another source to the node.
+pub(crate) async fn connect_from(d: &Daemon, local: &str) -> Session {
+    let tls = client_tls(Arc::new(Fingerprints(vec![fingerprint(&tls_cert(&d.dir))]))).unwrap();
+    Session::connect_from(
+        local.parse().unwrap(),
+        d.addr,
+        "localhost",
+        tls,
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap()
+}
+
 /// A CTL of the vector certificates, signed by `signer` (sast1 or sast2).
 pub(crate) fn ctl(signer: &str, timestamp: u32) -> Vec<u8> {
     let keys = vectors().join("keys");
@@ -128,8 +142,9 @@ pub(crate) async fn stage_commit(
     }
 }
 
-/// A client authenticating with the `name` vector identity.
-pub(crate) async fn connect_as(d: &Daemon, name: &str) -> Session {
+/// A session presenting the `name` vector identity as its TLS client certificate, not
+/// logged in yet.
+pub(crate) async fn connect_with_identity(d: &Daemon, name: &str) -> Session {
     let keys = vectors().join("keys");
     let cert = std::fs::read(keys.join(format!("{name}.crt.der"))).unwrap();
     let pem = std::fs::read(keys.join(format!("{name}.key.pem"))).unwrap();
@@ -138,9 +153,14 @@ pub(crate) async fn connect_as(d: &Daemon, name: &str) -> Session {
         .remove(0);
     let policy = Arc::new(Fingerprints(vec![fingerprint(&tls_cert(&d.dir))]));
     let tls = ctl_provider::net::client_tls_with_identity(policy, Some((vec![cert], key))).unwrap();
-    let mut c = Session::connect(d.addr, "localhost", tls, Duration::from_secs(10))
+    Session::connect(d.addr, "localhost", tls, Duration::from_secs(10))
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// A client authenticating with the `name` vector identity.
+pub(crate) async fn connect_as(d: &Daemon, name: &str) -> Session {
+    let mut c = connect_with_identity(d, name).await;
     c.login("admin", &Password::new("s3cret")).await.unwrap();
     c
 }
