@@ -57,6 +57,12 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
+    // PINs, passwords and keys pass through this process: no core file, no debugger of
+    // another process of the same user.
+    if let Err(e) = ctl_provider::net::protect_secrets() {
+        eprintln!("ctl: cannot keep secrets out of core files: {e}");
+        return ExitCode::from(2);
+    }
     let outcome = match cli.command {
         Command::Inspect(a) => inspect::run(&a),
         Command::Verify(a) => verify::run(&a),

@@ -1,6 +1,10 @@
 //! Frames: the byte layer of the protocol (`docs/protocol.md`, section 2). What a body
 //! holds is in [`element`](crate::element).
 
+use std::fmt;
+
+use zeroize::Zeroize as _;
+
 use crate::ProtocolError;
 
 /// The two magic bytes that open every frame: `CT`.
@@ -25,8 +29,9 @@ pub struct FrameHeader {
     pub length: u32,
 }
 
-/// A whole frame: header fields and body.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A whole frame: header fields and body. The body may hold a password (LOGIN): it is
+/// zeroized when the frame is dropped, and `Debug` shows only its length.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Frame {
     /// Protocol version of the frame.
     pub version: u8,
@@ -44,6 +49,17 @@ impl Frame {
     /// # Errors
     /// A body over [`MAX_BODY`].
     pub fn encode(&self) -> Result<Vec<u8>, ProtocolError> {
+        let mut out = Vec::with_capacity(HEADER_LEN + self.body.len());
+        self.encode_into(&mut out)?;
+        Ok(out)
+    }
+
+    /// Appends the frame's bytes to `out` (no copy of the body in between: a LOGIN's
+    /// password goes straight to the buffer that is zeroized after sending).
+    ///
+    /// # Errors
+    /// A body over [`MAX_BODY`]; nothing is appended then.
+    pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), ProtocolError> {
         let length = u32::try_from(self.body.len())
             .ok()
             .filter(|l| *l as usize <= MAX_BODY)
@@ -51,14 +67,31 @@ impl Frame {
                 length: self.body.len(),
                 limit: MAX_BODY,
             })?;
-        let mut out = Vec::with_capacity(HEADER_LEN + self.body.len());
+        out.reserve(HEADER_LEN + self.body.len());
         out.extend_from_slice(&MAGIC);
         out.push(self.version);
         out.push(self.kind);
         out.extend_from_slice(&self.id.to_be_bytes());
         out.extend_from_slice(&length.to_be_bytes());
         out.extend_from_slice(&self.body);
-        Ok(out)
+        Ok(())
+    }
+}
+
+impl Drop for Frame {
+    fn drop(&mut self) {
+        self.body.zeroize();
+    }
+}
+
+impl fmt::Debug for Frame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Frame")
+            .field("version", &self.version)
+            .field("kind", &self.kind)
+            .field("id", &self.id)
+            .field("body_len", &self.body.len())
+            .finish()
     }
 }
 
@@ -87,10 +120,26 @@ pub fn decode_header(bytes: &[u8; HEADER_LEN]) -> Result<FrameHeader, ProtocolEr
 }
 
 /// Accumulates bytes and yields whole frames. Never holds more than one frame's
-/// worth of bytes beyond what it has yielded.
-#[derive(Debug, Default)]
+/// worth of bytes beyond what it has yielded. The bytes of a yielded frame are zeroized
+/// in its buffer, and the buffer when the reader is dropped; `Debug` shows only how much
+/// it holds.
+#[derive(Default)]
 pub struct FrameReader {
     buf: Vec<u8>,
+}
+
+impl Drop for FrameReader {
+    fn drop(&mut self) {
+        self.buf.zeroize();
+    }
+}
+
+impl fmt::Debug for FrameReader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FrameReader")
+            .field("buffered", &self.buf.len())
+            .finish()
+    }
 }
 
 impl FrameReader {
@@ -101,6 +150,14 @@ impl FrameReader {
 
     /// Adds received bytes.
     pub fn push(&mut self, data: &[u8]) {
+        if self.buf.capacity() - self.buf.len() < data.len() {
+            // Grow by hand: a reallocation would free the old buffer without zeroizing it.
+            let want = (self.buf.len() + data.len()).max(self.buf.capacity() * 2);
+            let mut grown = Vec::with_capacity(want);
+            grown.extend_from_slice(&self.buf);
+            self.buf.zeroize();
+            self.buf = grown;
+        }
         self.buf.extend_from_slice(data);
     }
 
@@ -125,7 +182,14 @@ impl FrameReader {
             return Ok(None);
         }
         let body = self.buf.get(HEADER_LEN..total).unwrap_or_default().to_vec();
-        self.buf.drain(..total);
+        // Move what follows to the front and zero the tail it leaves, so no copy of the
+        // yielded frame stays behind in the buffer.
+        let len = self.buf.len();
+        self.buf.copy_within(total.., 0);
+        if let Some(tail) = self.buf.get_mut(len - total..) {
+            tail.zeroize();
+        }
+        self.buf.truncate(len - total);
         Ok(Some(Frame {
             version: header.version,
             kind: header.kind,

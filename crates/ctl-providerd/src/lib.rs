@@ -84,6 +84,10 @@ fn prepare(path: &Path) -> Result<Prepared, DaemonError> {
 /// A bad configuration, an unusable TLS identity, or an address it cannot listen on.
 pub fn run(path: &Path) -> Result<(), DaemonError> {
     let p = prepare(path)?;
+    // Under a flood, run out of sockets as late as the system allows.
+    if let Err(e) = ctl_provider::net::raise_descriptor_limit() {
+        eprintln!("ctl-providerd: cannot raise the open file limit: {e}");
+    }
     let listen = p.config.listen;
     let runtime = tokio::runtime::Runtime::new().map_err(DaemonError::Runtime)?;
     runtime.block_on(async move {

@@ -125,6 +125,12 @@ fn init(a: &InitArgs) -> Result<PathBuf, DaemonError> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The node key, the password hashes and every LOGIN's password live in this process:
+    // no core file, no debugger of another process of the same user.
+    if let Err(e) = ctl_provider::net::protect_secrets() {
+        eprintln!("ctl-providerd: cannot keep secrets out of core files: {e}");
+        return ExitCode::from(1);
+    }
     let result = match cli.command {
         Command::Init(a) => init(&a).map(|p| println!("wrote {}", p.display())),
         Command::Run { config } => run(&config),

@@ -2,6 +2,8 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use zeroize::{Zeroize as _, Zeroizing};
+
 use crate::ProtocolError;
 use crate::frame::FrameReader;
 use crate::message::{ErrorCode, Request, Response, VERSION, kind};
@@ -65,8 +67,8 @@ pub enum CloseReason {
     Bye,
 }
 
-/// The client side of one session.
-#[derive(Debug)]
+/// The client side of one session. Its output (which holds a LOGIN's password) is
+/// handed out zeroizing; `Debug` shows its state, never bytes.
 pub struct ClientConn {
     version: Option<u8>,
     reader: FrameReader,
@@ -112,9 +114,8 @@ impl ClientConn {
         self.next_id = self.next_id.wrapping_add(1).max(1);
         let mut frame = request.to_frame(id);
         frame.version = self.version.unwrap_or(VERSION);
-        match frame.encode() {
-            Ok(bytes) => {
-                self.out.extend_from_slice(&bytes);
+        match frame.encode_into(&mut self.out) {
+            Ok(()) => {
                 self.pending.insert(id, request.kind());
             }
             Err(e) => self.events.push_back(ClientEvent::Response {
@@ -183,12 +184,31 @@ impl ClientConn {
         self.events.pop_front()
     }
 
-    /// Bytes to send, if any.
-    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+    /// Bytes to send, if any (zeroized when dropped).
+    pub fn poll_transmit(&mut self) -> Option<Zeroizing<Vec<u8>>> {
         if self.out.is_empty() {
             None
         } else {
-            Some(std::mem::take(&mut self.out))
+            Some(Zeroizing::new(std::mem::take(&mut self.out)))
         }
+    }
+}
+
+impl Drop for ClientConn {
+    fn drop(&mut self) {
+        self.out.zeroize();
+    }
+}
+
+impl std::fmt::Debug for ClientConn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConn")
+            .field("version", &self.version)
+            .field("closed", &self.closed)
+            .field("pending", &self.pending.len())
+            .field("events", &self.events.len())
+            .field("unsent", &self.out.len())
+            .field("reader", &self.reader)
+            .finish_non_exhaustive()
     }
 }

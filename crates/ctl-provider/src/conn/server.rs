@@ -3,6 +3,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
+use zeroize::{Zeroize as _, Zeroizing};
+
 use crate::ProtocolError;
 use crate::frame::{Frame, FrameReader};
 use crate::message::{ErrorCode, Password, Request, Response, UserRole, VERSION, kind};
@@ -77,8 +79,7 @@ enum Phase {
     Closed,
 }
 
-/// The server side of one session.
-#[derive(Debug)]
+/// The server side of one session. `Debug` shows its state, never bytes or requests.
 pub struct ServerConn {
     config: ServerConfig,
     phase: Phase,
@@ -170,9 +171,8 @@ impl ServerConn {
         frame.version = self.version;
         // Responses are built by this crate and stay under the cap; an oversized one
         // (a bug in the caller's data) closes the session rather than send a bad frame.
-        match frame.encode() {
-            Ok(bytes) => self.out.extend_from_slice(&bytes),
-            Err(e) => self.fail(ErrorCode::Internal, &e.to_string()),
+        if let Err(e) = frame.encode_into(&mut self.out) {
+            self.fail(ErrorCode::Internal, &e.to_string());
         }
     }
 
@@ -182,9 +182,7 @@ impl ServerConn {
             return;
         }
         let frame = Response::error(code, message).to_frame(0);
-        if let Ok(bytes) = frame.encode() {
-            self.out.extend_from_slice(&bytes);
-        }
+        let _ = frame.encode_into(&mut self.out);
         self.phase = Phase::Closed;
         self.events.push_back(ServerEvent::Closed {
             reason: message.to_owned(),
@@ -346,12 +344,12 @@ impl ServerConn {
         self.events.pop_front()
     }
 
-    /// Bytes to send, if any.
-    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+    /// Bytes to send, if any (zeroized when dropped).
+    pub fn poll_transmit(&mut self) -> Option<Zeroizing<Vec<u8>>> {
         if self.out.is_empty() {
             None
         } else {
-            Some(std::mem::take(&mut self.out))
+            Some(Zeroizing::new(std::mem::take(&mut self.out)))
         }
     }
 
@@ -378,6 +376,32 @@ impl ServerConn {
         } else if self.pending.is_empty() {
             self.fail(ErrorCode::Timeout, "idle too long");
         }
+    }
+}
+
+impl Drop for ServerConn {
+    fn drop(&mut self) {
+        self.out.zeroize();
+    }
+}
+
+impl std::fmt::Debug for ServerConn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let phase = match &self.phase {
+            Phase::AwaitHello => "awaiting HELLO",
+            Phase::AwaitLogin => "awaiting LOGIN",
+            Phase::LoginPending { .. } => "checking a login",
+            Phase::Ready { .. } => "logged in",
+            Phase::Closed => "closed",
+        };
+        f.debug_struct("ServerConn")
+            .field("phase", &phase)
+            .field("version", &self.version)
+            .field("pending", &self.pending.len())
+            .field("queued", &self.queued.len())
+            .field("unsent", &self.out.len())
+            .field("reader", &self.reader)
+            .finish_non_exhaustive()
     }
 }
 

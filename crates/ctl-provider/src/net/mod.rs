@@ -3,6 +3,7 @@
 
 mod admission;
 pub mod discovery;
+mod process;
 mod server;
 mod session;
 mod tls;
@@ -11,6 +12,7 @@ pub use rustls;
 
 pub use admission::Source;
 pub use discovery::{Target, discover, visit_peer};
+pub use process::{is_dumpable, protect_secrets, raise_descriptor_limit};
 pub use server::{Handler, PeerInfo, ServeConfig, serve};
 pub use session::{Connector, Session};
 pub use tls::{

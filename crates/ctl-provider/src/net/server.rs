@@ -236,7 +236,7 @@ async fn run_session<H: Handler>(
     let (mut rd, mut wr) = tokio::io::split(tls);
     let mut conn = ServerConn::new(config.session.clone(), start.at);
     let mut ticket = Some(start.ticket);
-    let mut buf = vec![0u8; 16 * 1024];
+    let mut buf = zeroize::Zeroizing::new(vec![0u8; 16 * 1024]);
     'session: loop {
         // Answer everything the input produced, then send.
         while let Some(event) = conn.poll_event() {

@@ -205,7 +205,7 @@ impl Session {
 
     async fn wait(&mut self, id: u32) -> Result<Response, NetError> {
         let deadline = tokio::time::Instant::now() + self.timeout;
-        let mut buf = vec![0u8; 16 * 1024];
+        let mut buf = zeroize::Zeroizing::new(vec![0u8; 16 * 1024]);
         loop {
             if let Some(bytes) = self.conn.poll_transmit() {
                 self.stream.write_all(&bytes).await?;

@@ -1,7 +1,7 @@
 //! Every message round-trips through its frame, passwords never show, and the worked
 //! examples of the specification match the encoder byte for byte.
 
-use ctl_provider::frame::{Frame, FrameReader};
+use ctl_provider::frame::FrameReader;
 use ctl_provider::message::{
     AuditEntry, HookOutcome, Member, Members, NodeInfo, OffCluster, Password, Peer, PeerSource,
     RoleCertificate, SecurityMode, UserRole, service,
@@ -196,7 +196,7 @@ fn every_message_round_trips_through_its_frame() {
     for (k, r) in responses() {
         assert!(r.answers(k), "{r:?} answers 0x{k:02x}");
         let frame = r.to_frame(42);
-        let back = Frame { ..frame.clone() };
+        let back = frame.clone();
         assert_eq!(Response::from_frame(&back).unwrap(), r, "{r:?}");
     }
 }
@@ -208,6 +208,64 @@ fn passwords_never_show_in_debug() {
         password: Password::new("hunter2"),
     };
     assert!(!format!("{r:?}").contains("hunter2"));
+}
+
+/// Issue 11, finding 8: `Debug` of the frame and session types showed a LOGIN's bytes,
+/// password included. They show lengths and states only: not the password as text, not
+/// as the list of byte values a derived `Debug` prints.
+#[test]
+fn no_frame_or_session_type_shows_a_login_in_debug() {
+    let secret = "hunter2";
+    let as_bytes = format!("{:?}", secret.as_bytes());
+    let as_bytes = as_bytes.trim_matches(|c| c == '[' || c == ']');
+    let shows = |text: String| text.contains(secret) || text.contains(as_bytes);
+    let login = Request::Login {
+        user: "admin".into(),
+        password: Password::new(secret),
+    };
+    let frame = login.to_frame(2);
+    assert!(!shows(format!("{frame:?}")), "{frame:?}");
+    let bytes = frame.encode().unwrap();
+    // Half a frame waiting in a reader, then all of it in a server session.
+    let mut reader = FrameReader::new();
+    reader.push(&bytes[..bytes.len() - 3]);
+    assert!(!shows(format!("{reader:?}")), "{reader:?}");
+    let mut client = ctl_provider::ClientConn::new("test");
+    client.send(&login);
+    assert!(!shows(format!("{client:?}")), "{client:?}");
+    let now = std::time::Instant::now();
+    let mut server = ctl_provider::ServerConn::new(ctl_provider::ServerConfig::default(), now);
+    let hello = Request::Hello {
+        versions: vec![1],
+        software: "t".into(),
+    };
+    server.handle_input(&hello.to_frame(1).encode().unwrap(), now);
+    server.handle_input(&bytes[..bytes.len() - 3], now);
+    assert!(!shows(format!("{server:?}")), "{server:?}");
+    server.handle_input(&bytes[bytes.len() - 3..], now);
+    assert!(!shows(format!("{server:?}")), "{server:?}");
+}
+
+/// Issue 11, finding 8: the reader now moves what follows a yielded frame to the front of
+/// its buffer by hand and zeroes the tail (the zeroing itself cannot be observed from
+/// safe code); what follows a frame must survive that move intact.
+#[test]
+fn a_reader_yields_what_follows_a_frame_it_zeroed() {
+    let login = Request::Login {
+        user: "admin".into(),
+        password: Password::new("hunter2"),
+    };
+    let mut bytes = login.to_frame(2).encode().unwrap();
+    let next = Request::NodeInfo.to_frame(3).encode().unwrap();
+    bytes.extend_from_slice(&next[..5]);
+    let mut reader = FrameReader::new();
+    reader.push(&bytes);
+    let frame = reader.next_frame().unwrap().unwrap();
+    assert_eq!(frame.id, 2);
+    assert_eq!(reader.buffered(), 5);
+    reader.push(&next[5..]);
+    assert_eq!(reader.next_frame().unwrap().unwrap().id, 3);
+    assert_eq!(reader.buffered(), 0);
 }
 
 /// The hex blocks of docs/protocol.md section 9, in order.

@@ -352,3 +352,17 @@ async fn a_client_key_kept_elsewhere_authenticates_tls_13_with_pss_and_tls_12_wi
         );
     }
 }
+
+/// Issue 11, finding 8: a process holding passwords could be dumped. After
+/// `protect_secrets` it is not dumpable and makes no core file.
+#[test]
+fn a_protected_process_is_not_dumpable() {
+    ctl_provider::net::protect_secrets().unwrap();
+    assert!(!ctl_provider::net::is_dumpable().unwrap());
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap();
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap();
+    assert_eq!(core.split_whitespace().nth(4), Some("0"), "{core}");
+}

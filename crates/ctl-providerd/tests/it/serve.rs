@@ -358,3 +358,19 @@ async fn stage_and_commit_can_require_a_sast_client_certificate() {
         "{r:?}"
     );
 }
+
+/// Issue 11, finding 8: the daemon allowed core dumps, which would hold the node key and
+/// every password being checked. It makes none, and is not dumpable.
+#[test]
+fn the_daemon_makes_no_core_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    init(tmp.path(), "n1", &[]);
+    let d = start(tmp.path());
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", d.child.id())).unwrap();
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap();
+    let fields: Vec<&str> = core.split_whitespace().collect();
+    assert_eq!(fields[4..6], ["0", "0"], "{core}");
+}
