@@ -232,13 +232,13 @@ pub(crate) fn run_build(args: &BuildArgs, matches: Option<&ArgMatches>) -> Outco
     let doc = parse_trust_list(&bytes)
         .map_err(|e| Failure::failed(format!("{out}: built file does not parse: {e}")))?;
     for w in lint(&doc, now()) {
-        eprintln!("warning: {out}: {w}");
+        errln!("warning: {out}: {w}");
     }
     write_atomic(&args.out, &bytes)?;
     let signer_name = Certificate::from_der(signer.certificate())
         .map(|c| c.subject_text(args.layout.name_style()))
         .unwrap_or_default();
-    println!(
+    outln!(
         "wrote {out}: {} bytes, {} records, {} signature by {signer_name}; room for {} more 2048-bit records",
         bytes.len(),
         doc.records().len(),
@@ -308,7 +308,7 @@ pub(crate) fn run_sign(args: &SignArgs) -> Outcome {
         .build(&payload, &*signer)
         .map_err(|e| build_failure(&display(&out), &e))?;
     write_atomic(&out, &bytes)?;
-    println!(
+    outln!(
         "wrote {}: {} bytes ({} payload), {} signature",
         display(&out),
         bytes.len(),

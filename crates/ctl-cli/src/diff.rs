@@ -255,7 +255,7 @@ pub(crate) fn run(args: &DiffArgs) -> Outcome {
             removed,
             changed,
         };
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     } else {
         print_human(equal, &header, &added, &removed, &changed, moved);
     }
@@ -275,19 +275,19 @@ fn print_human(
     moved: bool,
 ) {
     if equal {
-        println!("identical");
+        outln!("identical");
         return;
     }
     let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(absent)".to_owned());
     for c in header {
         if c.field == "signature" {
-            println!("header: signature changed");
+            outln!("header: signature changed");
         } else {
-            println!("header: {}: {} -> {}", c.field, show(&c.a), show(&c.b));
+            outln!("header: {}: {} -> {}", c.field, show(&c.a), show(&c.b));
         }
     }
     for r in removed {
-        println!(
+        outln!(
             "- record #{} {} {} serial {}",
             r.index,
             r.role,
@@ -296,7 +296,7 @@ fn print_human(
         );
     }
     for r in added {
-        println!(
+        outln!(
             "+ record #{} {} {} serial {}",
             r.index,
             r.role,
@@ -306,7 +306,7 @@ fn print_human(
     }
     for c in changed {
         for ch in &c.changes {
-            println!(
+            outln!(
                 "~ record #{} -> #{}: {}: {} -> {}",
                 c.a_index,
                 c.b_index,
@@ -317,6 +317,6 @@ fn print_human(
         }
     }
     if moved && header.is_empty() && added.is_empty() && removed.is_empty() && changed.is_empty() {
-        println!("records reordered");
+        outln!("records reordered");
     }
 }

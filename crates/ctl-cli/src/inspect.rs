@@ -81,9 +81,9 @@ fn report(args: &InspectArgs, doc: &Document<'_>, check: &Check) {
             signature_valid: matches!(check, Check::Valid(_)),
             warnings,
         };
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     } else {
-        print!("{}", human(doc, check, &warnings));
+        out!("{}", human(doc, check, &warnings));
     }
 }
 

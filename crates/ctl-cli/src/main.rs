@@ -7,6 +7,9 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
+#[macro_use]
+mod terminal;
+
 mod build;
 mod check;
 mod cluster;
@@ -60,7 +63,7 @@ fn main() -> ExitCode {
     // PINs, passwords and keys pass through this process: no core file, no debugger of
     // another process of the same user.
     if let Err(e) = ctl_provider::net::protect_secrets() {
-        eprintln!("ctl: cannot keep secrets out of core files: {e}");
+        errln!("ctl: cannot keep secrets out of core files: {e}");
         return ExitCode::from(2);
     }
     let outcome = match cli.command {
@@ -79,7 +82,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
             if !f.message.is_empty() {
-                eprintln!("ctl: {}", f.message);
+                errln!("ctl: {}", f.message);
             }
             ExitCode::from(f.code)
         }

@@ -28,7 +28,7 @@ impl Progress {
 
     pub(crate) fn event(&self, e: Event) {
         match self {
-            Self::Lines => eprintln!("  {}", line(&e)),
+            Self::Lines => errln!("  {}", line(&e)),
             Self::Bars(b) => b.event(e),
         }
     }
@@ -95,12 +95,14 @@ impl Bars {
                 if let Ok(style) = ProgressStyle::with_template("  {spinner} {prefix:<18} {msg}") {
                     b.set_style(style);
                 }
-                b.set_prefix(target.to_owned());
+                // Names and reasons come from the nodes: escaped like every other output.
+                b.set_prefix(ctl_format::printable(target).into_owned());
                 b.enable_steady_tick(Duration::from_millis(120));
                 lines.push((target.to_owned(), b.clone()));
                 b
             }
         };
+        let message = ctl_format::printable(&message).into_owned();
         if last {
             bar.finish_with_message(message);
         } else if !bar.is_finished() {

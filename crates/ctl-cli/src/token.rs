@@ -187,19 +187,24 @@ fn describe(token: &mut Token, pin: Option<&SecretString>) -> Result<TokenJson, 
 
 fn print_tokens(tokens: &[TokenJson], json: bool) {
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(tokens).unwrap_or_default()
         );
         return;
     }
     if tokens.is_empty() {
-        println!("no tokens");
+        outln!("no tokens");
     }
     for t in tokens {
-        println!(
+        outln!(
             "{} (serial {}, {} {}, slot {} of {})",
-            t.label, t.serial, t.manufacturer, t.model, t.slot_id, t.module
+            t.label,
+            t.serial,
+            t.manufacturer,
+            t.model,
+            t.slot_id,
+            t.module
         );
         let f = &t.flags;
         let mut flags = Vec::new();
@@ -216,9 +221,9 @@ fn print_tokens(tokens: &[TokenJson], json: bool) {
             }
         }
         if !flags.is_empty() {
-            println!("  flags: {}", flags.join(", "));
+            outln!("  flags: {}", flags.join(", "));
         }
-        println!("  uri:   {}", t.uri);
+        outln!("  uri:   {}", t.uri);
         for o in &t.objects {
             let key = match (&o.key_type, o.key_bits) {
                 (Some(k), Some(b)) => format!("{k}-{b}"),
@@ -231,7 +236,7 @@ fn print_tokens(tokens: &[TokenJson], json: bool) {
                 ""
             };
             match &o.certificate {
-                Some(c) => println!(
+                Some(c) => outln!(
                     "  - \"{}\" id {}: {key}{private}; certificate {} serial {} until {} UTC",
                     o.label.escape_debug(),
                     o.id,
@@ -239,7 +244,7 @@ fn print_tokens(tokens: &[TokenJson], json: bool) {
                     c.serial,
                     format_utc(c.not_after)
                 ),
-                None => println!(
+                None => outln!(
                     "  - \"{}\" id {}: {key}{private}; no certificate",
                     o.label.escape_debug(),
                     o.id
@@ -288,7 +293,7 @@ pub(crate) fn run(command: &TokenCommand) -> Outcome {
                 None => ask_new_pin()?,
             };
             pin::change_pin(&uri, None, &new)?;
-            println!(
+            outln!(
                 "PIN changed on {}",
                 uri.token.as_deref().unwrap_or("the token")
             );
@@ -365,8 +370,8 @@ fn init(a: &InitArgs) -> Outcome {
         .unwrap_or_default();
     let mut uri = token.uri();
     uri.object = Some(object);
-    println!("created token {} with {subject}", token.summary());
-    println!("uri: {uri}");
+    outln!("created token {} with {subject}", token.summary());
+    outln!("uri: {uri}");
     Ok(())
 }
 

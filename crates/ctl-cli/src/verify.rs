@@ -72,7 +72,7 @@ fn report(args: &VerifyArgs, doc: &Document<'_>, check: Check) -> Outcome {
         return Err(Failure::usage(format!("{file}: {reason}")));
     }
     if let Some(w) = older_than_held(args, doc) {
-        eprintln!("warning: {file}: {w}");
+        errln!("warning: {file}: {w}");
     }
     let (valid, signed_by, reason) = match check {
         Check::Valid(by) => (true, Some(by), None),
@@ -88,16 +88,16 @@ fn report(args: &VerifyArgs, doc: &Document<'_>, check: Check) -> Outcome {
             trust: args.trust.as_deref().map(display),
             reason,
         };
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     } else if valid {
-        println!("{file}: valid: {}", signed_by.unwrap_or_default());
+        outln!("{file}: valid: {}", signed_by.unwrap_or_default());
     } else {
         let reason = reason.unwrap_or_default();
         let serial = hex(doc.header().serial());
         if reason.contains(&serial) {
-            println!("{file}: invalid: {reason}");
+            outln!("{file}: invalid: {reason}");
         } else {
-            println!("{file}: invalid: {reason} (signer serial {serial})");
+            outln!("{file}: invalid: {reason} (signer serial {serial})");
         }
     }
     if valid {

@@ -36,7 +36,9 @@ pub use document::{
 pub use error::{Error, ErrorKind, What};
 pub use lint::{Warning, lint};
 pub use tag::{Tag, TagSpace};
-pub use types::{DigestAlgorithm, Role, UnknownName, Version, format_utc, hex, serials_equal};
+pub use types::{
+    DigestAlgorithm, Role, UnknownName, Version, format_utc, hex, printable, serials_equal,
+};
 pub use verify::{
     Acceptance, Refusal, RsaVerifier, Verified, Verifier, VerifyError, modulus_code, phone_accepts,
 };

@@ -260,6 +260,34 @@ pub(crate) fn strip_leading_zeros(mut s: &[u8]) -> &[u8] {
     s
 }
 
+/// Whether `c` must not reach a terminal as it is: control characters (C0, DEL, C1:
+/// ESC sequences, OSC, BEL, carriage returns that overwrite a line) and the invisible
+/// direction marks and overrides that make text read otherwise than it is stored.
+fn unprintable(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `text` as it may be shown on a terminal: newlines kept, every other unprintable
+/// character (see above) written as a `\u{..}` escape. Names, file names and messages
+/// that come from a file, a certificate or a peer go through this before a human sees
+/// them; JSON output needs nothing (its encoder escapes them).
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c != '\n' && unprintable(c)) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len().saturating_add(8));
+    for c in text.chars() {
+        if c != '\n' && unprintable(c) {
+            use fmt::Write as _;
+            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     use fmt::Write as _;
@@ -342,5 +370,17 @@ mod tests {
         assert!(serials_equal(&[0, 0xff], &[0xff]));
         assert!(!serials_equal(&[1, 0], &[1]));
         assert!(serials_equal(&[], &[0]));
+    }
+
+    /// Issue 11, finding 8: untrusted texts reached the terminal raw.
+    #[test]
+    fn printable_escapes_what_a_terminal_would_act_on() {
+        assert_eq!(printable("CN=ccm1, O=Example"), "CN=ccm1, O=Example");
+        assert_eq!(printable("a\nb"), "a\nb");
+        assert_eq!(
+            printable("x\u{1b}]0;pwned\u{7}\r\u{9b}\u{202e}y"),
+            "x\\u{1b}]0;pwned\\u{7}\\u{d}\\u{9b}\\u{202e}y"
+        );
+        assert_eq!(printable("tab\there"), "tab\\u{9}here");
     }
 }

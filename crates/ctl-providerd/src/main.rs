@@ -138,7 +138,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("ctl-providerd: {e}");
+            eprintln!("ctl-providerd: {}", ctl_format::printable(&e.to_string()));
             ExitCode::from(1)
         }
     }

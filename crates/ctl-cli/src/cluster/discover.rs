@@ -101,13 +101,13 @@ pub(crate) fn run(args: &DiscoverArgs) -> Outcome {
         })
         .collect();
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&nodes).unwrap_or_default()
         );
     } else {
         for n in &nodes {
-            println!(
+            outln!(
                 "{} ({} {}:{}) {}: {}",
                 n.name,
                 n.kind,
@@ -117,11 +117,11 @@ pub(crate) fn run(args: &DiscoverArgs) -> Outcome {
                 n.status
             );
             if let Some(d) = &n.detail {
-                println!("  {d}");
+                outln!("  {d}");
             }
             for c in &n.certificates {
                 let role = ctl_format::Role(c.role);
-                println!(
+                outln!(
                     "  {role}: {} serial {} until {} UTC, sha256 {}",
                     c.subject,
                     c.serial,

@@ -57,12 +57,14 @@ fn targets_json(report: &ctl_client::DistributionReport) -> Vec<TargetJson> {
 }
 
 fn print_targets(targets: &[TargetJson]) {
-    println!(
+    outln!(
         "  {:<16} {:<22} {:<10} restart",
-        "server", "provider", "status"
+        "server",
+        "provider",
+        "status"
     );
     for t in targets {
-        println!(
+        outln!(
             "  {:<16} {:<22} {:<10} {}",
             t.name,
             t.server,
@@ -74,10 +76,10 @@ fn print_targets(targets: &[TargetJson]) {
             }
         );
         if let Some(d) = &t.detail {
-            println!("      {d}");
+            outln!("      {d}");
         }
         if let Some(h) = &t.hook {
-            println!("      on_commit exited {}: {}", h.exit_status, h.message);
+            outln!("      on_commit exited {}: {}", h.exit_status, h.message);
         }
     }
 }
@@ -124,18 +126,18 @@ pub(crate) fn finish(
                     notes: r.notes,
                     error: error.clone(),
                 };
-                println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+                outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
             } else {
-                println!(
+                outln!(
                     "{what}: CTL of {} bytes, SHA-256 {}",
                     r.ctl.len(),
                     r.distribution.hash
                 );
                 print_targets(&targets);
                 for n in &r.notes {
-                    println!("  {n}");
+                    outln!("  {n}");
                 }
-                println!(
+                outln!(
                     "  the CTL is in CTLFile.tlv in each node's TFTP directory; room for {} more 2048-bit records",
                     r.room_for_records
                 );
@@ -154,9 +156,9 @@ pub(crate) fn finish(
                     notes: Vec::new(),
                     error: Some(format!("distribution failed: {report}")),
                 };
-                println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+                outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
             } else {
-                println!("{what}: FAILED; no node took the new CTL unless listed as committed");
+                outln!("{what}: FAILED; no node took the new CTL unless listed as committed");
                 print_targets(&targets);
             }
             Err(Failure::failed(format!("distribution failed: {report}")))
@@ -190,8 +192,8 @@ fn print_preview(what: &str, p: &Preview, json: bool) {
             targets: &p.targets,
             size: p.size,
         };
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     } else {
-        println!("{what} (dry run): nothing signed or sent; the token would sign\n{p}");
+        outln!("{what} (dry run): nothing signed or sent; the token would sign\n{p}");
     }
 }

@@ -180,10 +180,10 @@ fn collect_tokens(
         ..wait::Wait::default()
     };
     let collected = collect(&modules, n, &options, |step| match step {
-        Step::AlreadyPresent { count } => eprintln!(
+        Step::AlreadyPresent { count } => errln!(
             "{count} token(s) already present do not count; insert each token to collect when asked"
         ),
-        Step::Insert { index, of, wait } => eprintln!(
+        Step::Insert { index, of, wait } => errln!(
             "insert security token {index} of {of} (waiting up to {} s)",
             wait.as_secs()
         ),
@@ -192,11 +192,12 @@ fn collect_tokens(
             of,
             token,
             certificate,
-        } => eprintln!(
+        } => errln!(
             "token {index} of {of}: {token} ({}, serial {})",
-            certificate.subject, certificate.serial
+            certificate.subject,
+            certificate.serial
         ),
-        Step::Remove => eprintln!("remove it"),
+        Step::Remove => errln!("remove it"),
         _ => {}
     })?;
     let uri = ctl_token::Pkcs11Uri {
@@ -206,7 +207,7 @@ fn collect_tokens(
             .map(|p| format!("file:{}", p.display())),
         ..collected.last_uri
     };
-    eprintln!(
+    errln!(
         "signing with token {n}, {}: keep it inserted",
         collected.last
     );
@@ -249,12 +250,12 @@ fn ask_before_signing(common: &Common, what: &str) -> (Ask, Shown) {
             return false;
         }
         if !json {
-            eprintln!("{question}: the token signs\n{p}");
+            errln!("{question}: the token signs\n{p}");
         }
         if yes {
             return true;
         }
-        eprint!("Sign and send? [y/N] ");
+        err!("Sign and send? [y/N] ");
         let _ = std::io::stderr().flush();
         let mut answer = String::new();
         std::io::stdin().read_line(&mut answer).is_ok()
@@ -326,13 +327,13 @@ pub(crate) fn status(a: &StatusArgs) -> Outcome {
             "ctl_sha256": ctl_format::hex(&ctl_provider::ctl_hash(&ctl)),
             "changes": texts,
         });
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     } else if texts.is_empty() {
-        println!("up to date: the CTL covers the cluster as it is");
+        outln!("up to date: the CTL covers the cluster as it is");
     } else {
-        println!("STALE: the cluster changed since the CTL was built; run `ctl cluster update`:");
+        outln!("STALE: the cluster changed since the CTL was built; run `ctl cluster update`:");
         for t in &texts {
-            println!("  - {t}");
+            outln!("  - {t}");
         }
     }
     if changes.is_empty() {

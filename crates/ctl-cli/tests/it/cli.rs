@@ -557,3 +557,42 @@ fn a_uri_that_does_not_parse_is_shown_without_its_pin() {
         }
     }
 }
+
+/// Issue 11, finding 8: untrusted texts (here a file name; the same door serves names
+/// from certificates and texts from nodes) reached the terminal raw, so an ESC or OSC
+/// sequence in them could retitle the window, clear the screen or hide lines. Every
+/// control character is shown escaped, on stdout and stderr.
+#[test]
+fn control_characters_never_reach_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let evil = dir.path().join("evil\u{1b}]0;pwned\u{7}\r\u{1b}[2J.tlv");
+    std::fs::copy(v("ctl/CTLFile-sha1.tlv"), &evil).unwrap();
+    let garbage = dir.path().join("junk\u{1b}[31m.tlv");
+    std::fs::write(&garbage, b"\x01\x02\x03").unwrap();
+    let mut shown = 0;
+    for args in [
+        vec!["inspect", evil.to_str().unwrap()],
+        vec!["verify", evil.to_str().unwrap()],
+        vec!["inspect", garbage.to_str().unwrap()],
+        vec!["verify", garbage.to_str().unwrap()],
+    ] {
+        let o = ctl(&args);
+        for (what, bytes) in [("stdout", &o.stdout), ("stderr", &o.stderr)] {
+            let raw = bytes
+                .iter()
+                .find(|&&b| (b < 0x20 && b != b'\n') || b == 0x7f);
+            assert!(
+                raw.is_none(),
+                "{args:?} {what}: {:?}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+        // Where the name is shown, it is shown escaped.
+        let all = format!("{}{}", stdout(&o), stderr(&o));
+        if all.contains("evil") || all.contains("junk") {
+            assert!(all.contains("\\u{1b}"), "{args:?}: {all}");
+            shown += 1;
+        }
+    }
+    assert!(shown >= 3, "the file name was shown {shown} times");
+}

@@ -333,7 +333,10 @@ impl Node {
         });
         if let Err(e) = state_result {
             // The file is current; a restart repairs the state from it.
-            eprintln!("ctl-providerd: state: {e}");
+            eprintln!(
+                "ctl-providerd: state: {}",
+                ctl_format::printable(&e.to_string())
+            );
         }
         self.audit(user, "commit", hex(&h));
         let hook = self.run_hook(&h).await;

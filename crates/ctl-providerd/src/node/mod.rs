@@ -259,7 +259,10 @@ impl Node {
         };
         // An audit failure must not undo the action; it is reported on stderr (no secrets in it).
         if let Err(e) = self.audit_log.append(&line) {
-            eprintln!("ctl-providerd: audit log: {e}");
+            eprintln!(
+                "ctl-providerd: audit log: {}",
+                ctl_format::printable(&e.to_string())
+            );
         }
     }
 }
