@@ -183,6 +183,31 @@ impl Default for Limits {
     }
 }
 
+/// The longest user name a LOGIN may give (longer ones are refused before any check).
+pub const MAX_USER_NAME: usize = 256;
+
+/// Checks that `name` can log in: not empty, at most [`MAX_USER_NAME`] bytes, no control
+/// characters (they would reach logs and terminals).
+///
+/// # Errors
+/// The first thing wrong with it.
+pub fn check_user_name(name: &str) -> Result<(), ConfigError> {
+    let why = if name.is_empty() {
+        "empty"
+    } else if name.len() > MAX_USER_NAME {
+        "over 256 bytes (LOGIN refuses longer names)"
+    } else if name.chars().any(char::is_control) {
+        "has control characters"
+    } else {
+        return Ok(());
+    };
+    let cut = ctl_provider::message::cut_text(name, 64);
+    Err(ConfigError::UserName {
+        shown: ctl_format::printable(&cut).into_owned(),
+        why,
+    })
+}
+
 impl Limits {
     /// Checks that no limit is zero where zero would stop the node (no session could
     /// ever log in) or leave it unbounded.
@@ -321,6 +346,7 @@ impl Config {
             services_bits(&m.services, &format!("member {}", m.name))?;
         }
         for u in &self.users {
+            check_user_name(&u.name)?;
             if u.role != "super-user" && u.role != "read-only" {
                 return Err(ConfigError::Role {
                     user: u.name.clone(),

@@ -38,6 +38,14 @@ pub enum ConfigError {
     /// A `NAME=HOST:PORT` that is not one.
     #[error("{0}: expected NAME=HOST:PORT")]
     Endpoint(String),
+    /// A user name no LOGIN can carry.
+    #[error("user name \"{shown}\": {why}")]
+    UserName {
+        /// The name, cut and escaped for showing.
+        shown: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
     /// A limit that would stop the node from serving, or from being bounded.
     #[error("[limits] {key} = {value}: must be at least {min}")]
     Limit {

@@ -220,6 +220,7 @@ impl Setup {
     /// Every file of the node, made in memory before anything is written: (path, text, access).
     fn files(&self) -> Result<Vec<(PathBuf, String, Access)>, DaemonError> {
         services_bits(&self.services, "services")?;
+        crate::config::check_user_name(&self.user)?;
         if self.password.expose().is_empty() {
             return Err(DaemonError::EmptyPassword);
         }

@@ -14,8 +14,7 @@ use ctl_provider::net::Source;
 use super::throttle::{Failure, Key, Rule};
 use super::{Node, Refusal};
 
-/// The longest user name a LOGIN may give.
-const MAX_USER_NAME: usize = 256;
+use crate::config::MAX_USER_NAME;
 
 type HashJob = (Password, String, tokio::sync::oneshot::Sender<bool>);
 

@@ -218,3 +218,35 @@ async fn the_tftp_directory_publishes_the_ctl_and_is_never_its_source() {
     assert_eq!(served(&d).await, None);
     assert!(!other.join("tftp/CTLFile.tlv").exists());
 }
+
+/// Finding 2: a user name over 256 bytes could never log in (LOGIN refuses it before any
+/// check), so `init` refuses to write one, before it makes any key; so do names that are
+/// empty or carry control characters.
+#[test]
+fn init_refuses_a_user_name_no_login_can_carry() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("password"), "s3cret\n").unwrap();
+    let long = "a".repeat(257);
+    for (user, why) in [
+        (long.as_str(), "over 256 bytes"),
+        ("", "empty"),
+        ("ad\u{1b}[2Jmin", "control characters"),
+    ] {
+        let o = std::process::Command::new(BIN)
+            .args(["init", "--dir", tmp.path().to_str().unwrap()])
+            .args(["--listen", "127.0.0.1:0", "--node", "n1", "--password-only"])
+            .args(["--user", user, "--password-file"])
+            .arg(tmp.path().join("password"))
+            .output()
+            .unwrap();
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(err.contains(why), "{err}");
+        assert!(!err.contains('\u{1b}'), "{err}");
+        let left: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, ["password"], "init left files behind");
+    }
+}
