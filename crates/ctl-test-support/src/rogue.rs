@@ -76,6 +76,10 @@ impl Handler for Rogue {
         }
     }
 
+    async fn failed(&self, peer: &PeerInfo, user: &str, kind: u8) {
+        self.node.failed(peer, user, kind).await;
+    }
+
     async fn closed(&self, peer: &PeerInfo) {
         self.node.closed(peer).await;
     }

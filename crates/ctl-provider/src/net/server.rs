@@ -55,6 +55,22 @@ pub trait Handler: Send + Sync + 'static {
 
     /// The session is over (drop what it staged, release what it held).
     fn closed(&self, peer: &PeerInfo) -> impl Future<Output = ()> + Send;
+
+    /// Answering a login or request of `user` (of type `kind`) failed without an answer:
+    /// a bug in the handler (it panicked). The client gets an INTERNAL answer and the
+    /// session goes on; the node should log it.
+    fn failed(&self, peer: &PeerInfo, user: &str, kind: u8) -> impl Future<Output = ()> + Send {
+        let _ = (peer, user, kind);
+        async {}
+    }
+}
+
+/// The answer to a request whose handling failed without one.
+fn internal() -> Response {
+    Response::error(
+        ErrorCode::Internal,
+        "the node failed while answering; it is in its log",
+    )
 }
 
 /// How a server runs.
@@ -174,7 +190,7 @@ pub async fn serve<H: Handler>(
             match slots.try_acquire_owned() {
                 Ok(_permit) => {
                     let start = Start { at, ticket };
-                    run_session(tls, start, &config, handler.as_ref(), &peer).await;
+                    run_session(tls, start, &config, &handler, &peer).await;
                 }
                 Err(_) => refuse(tls, config.write_timeout).await,
             }
@@ -230,7 +246,7 @@ async fn run_session<H: Handler>(
     tls: tokio_rustls::server::TlsStream<TcpStream>,
     start: Start,
     config: &ServeConfig,
-    handler: &H,
+    handler: &Arc<H>,
     peer: &PeerInfo,
 ) {
     let (mut rd, mut wr) = tokio::io::split(tls);
@@ -238,27 +254,40 @@ async fn run_session<H: Handler>(
     let mut ticket = Some(start.ticket);
     let mut buf = zeroize::Zeroizing::new(vec![0u8; 16 * 1024]);
     'session: loop {
-        // Answer everything the input produced, then send.
+        // Answer everything the input produced, then send. Each answer is made in a task
+        // of its own, so a handler that panics costs an INTERNAL answer, not the session.
         while let Some(event) = conn.poll_event() {
             match event {
                 ServerEvent::Login { id, user, password } => {
+                    let (h, p, u) = (Arc::clone(handler), peer.clone(), user.clone());
+                    let mut task = tokio::spawn(async move { h.login(&p, &u, &password).await });
                     // The login deadline holds while the password is checked, too.
                     let checked = match conn.login_deadline() {
-                        Some(d) => tokio::time::timeout_at(
-                            tokio::time::Instant::from_std(d),
-                            handler.login(peer, &user, &password),
-                        )
-                        .await
-                        .ok(),
-                        None => Some(handler.login(peer, &user, &password).await),
+                        Some(d) => {
+                            let d = tokio::time::Instant::from_std(d);
+                            match tokio::time::timeout_at(d, &mut task).await {
+                                Ok(r) => Some(r),
+                                Err(_) => {
+                                    task.abort();
+                                    None
+                                }
+                            }
+                        }
+                        None => Some(task.await),
                     };
                     match checked {
-                        Some(r) => {
+                        Some(Ok(r)) => {
                             if matches!(r, Response::LoginOk(_)) {
                                 // Logged in: no longer counted among the unauthenticated.
                                 ticket = None;
                             }
                             conn.respond(id, &r, now());
+                        }
+                        Some(Err(_)) => {
+                            handler
+                                .failed(peer, &user, crate::message::kind::LOGIN)
+                                .await;
+                            conn.respond(id, &internal(), now());
                         }
                         None => conn.handle_timeout(now()),
                     }
@@ -269,7 +298,16 @@ async fn run_session<H: Handler>(
                     role,
                     user,
                 } => {
-                    let r = handler.handle(peer, &user, role, request).await;
+                    let kind = request.kind();
+                    let (h, p, u) = (Arc::clone(handler), peer.clone(), user.clone());
+                    let task = tokio::spawn(async move { h.handle(&p, &u, role, request).await });
+                    let r = match task.await {
+                        Ok(r) => r,
+                        Err(_) => {
+                            handler.failed(peer, &user, kind).await;
+                            internal()
+                        }
+                    };
                     conn.respond(id, &r, now());
                 }
                 ServerEvent::Closed { .. } => {}

@@ -366,3 +366,71 @@ fn a_protected_process_is_not_dumpable() {
         .unwrap();
     assert_eq!(core.split_whitespace().nth(4), Some("0"), "{core}");
 }
+
+/// Panics on GET_MODE (a bug in a node), counts what it was told failed.
+struct Buggy(std::sync::atomic::AtomicU32);
+
+impl Handler for Buggy {
+    async fn login(&self, _: &PeerInfo, _: &str, _: &Password) -> Response {
+        Response::LoginOk(UserRole::SuperUser)
+    }
+
+    #[allow(clippy::panic)]
+    async fn handle(&self, _: &PeerInfo, _: &str, _: UserRole, request: Request) -> Response {
+        match request {
+            Request::GetMode => panic!("a bug in the handler"),
+            _ => Response::Ctl(None),
+        }
+    }
+
+    async fn closed(&self, _: &PeerInfo) {}
+
+    async fn failed(&self, _: &PeerInfo, user: &str, kind: u8) {
+        assert_eq!(
+            (user, kind),
+            ("admin", ctl_provider::message::kind::GET_MODE)
+        );
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Issue 11, "no panic reaches a session": a handler that panicked killed the session's
+/// task, so the request was never answered. It is answered INTERNAL, the handler is told,
+/// and the session goes on.
+#[tokio::test]
+async fn a_handler_that_panics_costs_an_internal_answer_not_the_session() {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".into()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let tls = server_tls(vec![cert.der().to_vec()], key.serialize_der()).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let buggy = Arc::new(Buggy(std::sync::atomic::AtomicU32::new(0)));
+    tokio::spawn(serve(
+        listener,
+        tls,
+        ServeConfig::default(),
+        Arc::clone(&buggy),
+        std::future::pending(),
+    ));
+    let mut c = Session::connect(
+        addr,
+        "localhost",
+        trusting(cert.der()),
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    c.login("admin", &Password::new("x")).await.unwrap();
+    for _ in 0..2 {
+        let err = c.ask(&Request::GetMode).await.unwrap_err();
+        assert_eq!(err.code(), Some(ErrorCode::Internal), "{err}");
+        assert!(matches!(
+            c.call(&Request::GetCtl).await.unwrap(),
+            Response::Ctl(None)
+        ));
+    }
+    assert_eq!(buggy.0.load(std::sync::atomic::Ordering::SeqCst), 2);
+}

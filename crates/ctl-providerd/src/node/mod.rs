@@ -300,6 +300,18 @@ impl Handler for Node {
         answer.unwrap_or_else(Response::from)
     }
 
+    async fn failed(&self, peer: &PeerInfo, user: &str, kind: u8) {
+        self.audit(
+            user,
+            "internal-error",
+            format!(
+                "from {}: answering {} failed (a bug in the node); the client was answered INTERNAL",
+                peer.addr.ip(),
+                ctl_provider::message::kind::name(kind)
+            ),
+        );
+    }
+
     async fn closed(&self, peer: &PeerInfo) {
         self.inner().staged.retain(|_, s| s.session != peer.session);
         self.write_due_failures();
