@@ -1,5 +1,5 @@
-//! What `ctl` writes for a human, through one door: [`outln!`], [`out!`] (stdout) and
-//! [`errln!`], [`err!`] (stderr) format like `println!` and friends, then show the text
+//! What `ctl` writes for a human, through one door: `outln!`, `out!` (stdout) and
+//! `errln!`, `err!` (stderr) format like `println!` and friends, then show the text
 //! with every control character escaped ([`ctl_format::printable`]), because names, file
 //! names, error texts and hook output come from files, certificates and peers that may
 //! lie: an ESC, OSC or BEL in them must not reach the terminal. A closed stdout (`ctl

@@ -13,6 +13,7 @@ pub mod audit;
 pub mod config;
 mod error;
 pub mod init;
+pub mod log;
 pub mod node;
 pub mod store;
 
@@ -85,8 +86,9 @@ fn prepare(path: &Path) -> Result<Prepared, DaemonError> {
 pub fn run(path: &Path) -> Result<(), DaemonError> {
     let p = prepare(path)?;
     // Under a flood, run out of sockets as late as the system allows.
-    if let Err(e) = ctl_provider::net::raise_descriptor_limit() {
-        eprintln!("ctl-providerd: cannot raise the open file limit: {e}");
+    match ctl_provider::net::raise_descriptor_limit() {
+        Ok(limit) => tracing::debug!(limit, "open file limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open file limit"),
     }
     let listen = p.config.listen;
     let runtime = tokio::runtime::Runtime::new().map_err(DaemonError::Runtime)?;
@@ -94,9 +96,11 @@ pub fn run(path: &Path) -> Result<(), DaemonError> {
         let at = |source| DaemonError::Listen { addr: listen, source };
         let listener = tokio::net::TcpListener::bind(listen).await.map_err(at)?;
         let bound = listener.local_addr().map_err(at)?;
+        let name = p.config.node.clone();
         let node = Arc::new(node::Node::new(p.config, bound)?);
         // Scripts and tests read this line to learn the port.
         println!("ctl-providerd listening on {bound}");
+        tracing::info!(node = %name, addr = %bound, "listening");
         let shutdown = async {
             let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
             tokio::select! {
@@ -104,9 +108,11 @@ pub fn run(path: &Path) -> Result<(), DaemonError> {
                 () = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
             }
         };
-        ctl_provider::net::serve(listener, p.tls, p.serve, node, shutdown)
+        let served = ctl_provider::net::serve(listener, p.tls, p.serve, node, shutdown)
             .await
-            .map_err(DaemonError::Serve)
+            .map_err(DaemonError::Serve);
+        tracing::info!("stopped");
+        served
     })
 }
 

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use ctl_provider::message::Password;
+use ctl_providerd::log::LogFormat;
 use ctl_providerd::{DaemonError, Endpoint, Setup, run};
 
 #[derive(Parser, Debug)]
@@ -30,6 +31,9 @@ enum Command {
         /// The configuration file.
         #[arg(long)]
         config: PathBuf,
+        /// How log lines on stderr look: journald (priority prefix, no timestamp) or json.
+        #[arg(long, value_enum, default_value_t = LogFormat::Journald)]
+        log_format: LogFormat,
     },
 }
 
@@ -133,7 +137,10 @@ fn main() -> ExitCode {
     }
     let result = match cli.command {
         Command::Init(a) => init(&a).map(|p| println!("wrote {}", p.display())),
-        Command::Run { config } => run(&config),
+        Command::Run { config, log_format } => {
+            ctl_providerd::log::init(log_format);
+            run(&config)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -77,13 +77,25 @@ pub fn run(bin: &Path, dir: &Path) -> Daemon {
 }
 
 /// [`run`] with the command `cmd` (the binary, perhaps wrapped: [`under_umask`]).
-pub fn run_with(mut cmd: Command, dir: &Path) -> Daemon {
+pub fn run_with(cmd: Command, dir: &Path) -> Daemon {
+    launch(cmd, dir, &[], Stdio::inherit())
+}
+
+/// [`run`] with `args` after `run --config ...` (`--log-format json`), its stderr (the
+/// log) written to the file `log`.
+pub fn run_logged(bin: &Path, dir: &Path, args: &[&str], log: &Path) -> Daemon {
+    let file = std::fs::File::create(log).expect("log file");
+    launch(Command::new(bin), dir, args, Stdio::from(file))
+}
+
+fn launch(mut cmd: Command, dir: &Path, args: &[&str], stderr: Stdio) -> Daemon {
     let mut child = cmd
         .arg("run")
         .arg("--config")
         .arg(dir.join("provider.toml"))
+        .args(args)
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(stderr)
         .spawn()
         .expect("ctl-providerd run starts");
     let mut line = String::new();

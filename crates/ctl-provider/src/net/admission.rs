@@ -176,6 +176,47 @@ impl Drop for Ticket {
     }
 }
 
+/// Refused connections as the log tells them: the first from a source at once, then one
+/// event with the count per interval, so a flood of refusals is a few lines, not a flood
+/// of lines.
+#[derive(Default)]
+pub(super) struct RefusalLog {
+    sources: HashMap<Source, (Instant, u32)>,
+}
+
+/// How often a source's refusals are reported at most.
+const REFUSAL_REPORT_EVERY: Duration = Duration::from_secs(10);
+
+impl RefusalLog {
+    /// Counts a refusal; `Some(n)` when `n` refusals (this one included) are to be
+    /// reported now.
+    pub(super) fn refused(&mut self, source: Source, now: Instant) -> Option<u32> {
+        if self.sources.len() >= MAX_SOURCES && !self.sources.contains_key(&source) {
+            self.sources
+                .retain(|_, (at, _)| now.saturating_duration_since(*at) < REFUSAL_REPORT_EVERY);
+            if self.sources.len() >= MAX_SOURCES {
+                return None;
+            }
+        }
+        match self.sources.get_mut(&source) {
+            Some((at, n)) if now.saturating_duration_since(*at) < REFUSAL_REPORT_EVERY => {
+                *n = n.saturating_add(1);
+                None
+            }
+            Some((at, n)) => {
+                let count = n.saturating_add(1);
+                *at = now;
+                *n = 0;
+                Some(count)
+            }
+            None => {
+                self.sources.insert(source, (now, 0));
+                Some(1)
+            }
+        }
+    }
+}
+
 /// Back-off after a failed accept (out of descriptors, most often): 10 ms doubling to 1 s,
 /// back to the start after a success, so the loop neither spins nor stalls for long.
 #[derive(Debug, Default)]
@@ -264,6 +305,19 @@ mod tests {
         assert!(a.admit(Source::of(ip("10.0.0.2")), t).is_ok());
         assert!(a.admit(x, t + Duration::from_millis(250)).is_ok());
         assert_eq!(a.open(), 0, "every ticket was dropped");
+    }
+
+    #[test]
+    fn refusals_are_reported_once_then_counted_per_interval() {
+        let mut log = RefusalLog::default();
+        let t = Instant::now();
+        let x = Source::of(ip("10.0.0.1"));
+        assert_eq!(log.refused(x, t), Some(1));
+        for i in 0..1000 {
+            assert_eq!(log.refused(x, t + Duration::from_millis(i)), None);
+        }
+        assert_eq!(log.refused(x, t + Duration::from_secs(11)), Some(1001));
+        assert_eq!(log.refused(Source::of(ip("10.0.0.2")), t), Some(1));
     }
 
     #[test]

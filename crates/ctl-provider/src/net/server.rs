@@ -12,7 +12,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
 use super::NetError;
-use super::admission::{AcceptBackoff, Admission, Limits, Source, Ticket};
+use super::admission::{AcceptBackoff, Admission, Limits, RefusalLog, Source, Ticket};
 use crate::message::{ErrorCode, Password, Request, Response, UserRole};
 use crate::{ServerConfig, ServerConn, ServerEvent};
 
@@ -136,6 +136,7 @@ pub async fn serve<H: Handler>(
     });
     let config = Arc::new(config);
     let mut backoff = AcceptBackoff::default();
+    let mut refusals = RefusalLog::default();
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -147,9 +148,10 @@ pub async fn serve<H: Handler>(
                 backoff.succeeded();
                 x
             }
-            Err(_) => {
+            Err(e) => {
                 // Out of descriptors (or a reset before accept): pause instead of spinning.
                 let pause = backoff.failed();
+                tracing::warn!(error = %e, pause_ms = pause.as_millis(), "accept failed; pausing");
                 tokio::select! {
                     () = tokio::time::sleep(pause) => continue,
                     () = &mut shutdown => return Ok(()),
@@ -157,10 +159,17 @@ pub async fn serve<H: Handler>(
             }
         };
         let at = now();
-        let Ok(ticket) = admission.admit(Source::of(addr.ip()), at) else {
-            // Closed before TLS: a refused connection costs a socket, not a handshake.
-            drop(stream);
-            continue;
+        let source = Source::of(addr.ip());
+        let ticket = match admission.admit(source, at) {
+            Ok(t) => t,
+            Err(why) => {
+                // Closed before TLS: a refused connection costs a socket, not a handshake.
+                drop(stream);
+                if let Some(count) = refusals.refused(source, at) {
+                    tracing::warn!(%source, count, reason = %why, "connections closed before TLS");
+                }
+                continue;
+            }
         };
         let session = SESSIONS.fetch_add(1, Ordering::Relaxed);
         let (acceptor, handler, config, slots) = (
@@ -171,10 +180,18 @@ pub async fn serve<H: Handler>(
         );
         tokio::spawn(async move {
             let _ = stream.set_nodelay(true);
-            let Ok(Ok(tls)) =
-                tokio::time::timeout(config.handshake_timeout, acceptor.accept(stream)).await
-            else {
-                return;
+            let tls = match tokio::time::timeout(config.handshake_timeout, acceptor.accept(stream))
+                .await
+            {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => {
+                    tracing::debug!(session, peer = %addr, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(session, peer = %addr, "TLS handshake timed out");
+                    return;
+                }
             };
             let client_certificate = tls
                 .get_ref()
@@ -189,10 +206,20 @@ pub async fn serve<H: Handler>(
             };
             match slots.try_acquire_owned() {
                 Ok(_permit) => {
+                    tracing::info!(
+                        session,
+                        peer = %addr,
+                        client_certificate = peer.client_certificate.is_some(),
+                        "session started"
+                    );
                     let start = Start { at, ticket };
-                    run_session(tls, start, &config, &handler, &peer).await;
+                    let ended = run_session(tls, start, &config, &handler, &peer).await;
+                    tracing::info!(session, peer = %addr, reason = %ended, "session ended");
                 }
-                Err(_) => refuse(tls, config.write_timeout).await,
+                Err(_) => {
+                    tracing::warn!(session, peer = %addr, "refused: too many sessions");
+                    refuse(tls, config.write_timeout).await;
+                }
             }
         });
     }
@@ -223,17 +250,18 @@ struct Start {
     ticket: Ticket,
 }
 
-/// Writes `bytes` unless it takes past `deadline`; false when the session must end.
+/// Writes `bytes` unless it takes past `deadline`; why not, when the session must end.
 async fn write_by<W: tokio::io::AsyncWrite + Unpin>(
     wr: &mut W,
     bytes: &[u8],
     deadline: std::time::Instant,
-) -> bool {
+) -> Result<(), &'static str> {
     let d = tokio::time::Instant::from_std(deadline);
-    matches!(
-        tokio::time::timeout_at(d, wr.write_all(bytes)).await,
-        Ok(Ok(()))
-    )
+    match tokio::time::timeout_at(d, wr.write_all(bytes)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err("the connection failed while writing"),
+        Err(_) => Err("a write did not finish in time (the client does not read)"),
+    }
 }
 
 /// The latest a write may finish: the write timeout, and the login deadline before login.
@@ -248,8 +276,10 @@ async fn run_session<H: Handler>(
     config: &ServeConfig,
     handler: &Arc<H>,
     peer: &PeerInfo,
-) {
+) -> String {
     let (mut rd, mut wr) = tokio::io::split(tls);
+    // Why the session ended, for the log.
+    let mut ended = String::from("the client closed the connection");
     let mut conn = ServerConn::new(config.session.clone(), start.at);
     let mut ticket = Some(start.ticket);
     let mut buf = zeroize::Zeroizing::new(vec![0u8; 16 * 1024]);
@@ -284,6 +314,10 @@ async fn run_session<H: Handler>(
                             conn.respond(id, &r, now());
                         }
                         Some(Err(_)) => {
+                            tracing::error!(
+                                session = peer.session,
+                                "the login check failed (a bug in the node)"
+                            );
                             handler
                                 .failed(peer, &user, crate::message::kind::LOGIN)
                                 .await;
@@ -304,18 +338,24 @@ async fn run_session<H: Handler>(
                     let r = match task.await {
                         Ok(r) => r,
                         Err(_) => {
+                            tracing::error!(
+                                session = peer.session,
+                                request = crate::message::kind::name(kind),
+                                "answering failed (a bug in the node)"
+                            );
                             handler.failed(peer, &user, kind).await;
                             internal()
                         }
                     };
                     conn.respond(id, &r, now());
                 }
-                ServerEvent::Closed { .. } => {}
+                ServerEvent::Closed { reason } => ended = reason,
             }
         }
         if let Some(bytes) = conn.poll_transmit()
-            && !write_by(&mut wr, &bytes, write_deadline(&conn, config)).await
+            && let Err(why) = write_by(&mut wr, &bytes, write_deadline(&conn, config)).await
         {
+            why.clone_into(&mut ended);
             break 'session;
         }
         if conn.is_closed() {
@@ -324,7 +364,11 @@ async fn run_session<H: Handler>(
         let deadline = conn.poll_timeout().map(tokio::time::Instant::from_std);
         tokio::select! {
             r = rd.read(&mut buf) => match r {
-                Ok(0) | Err(_) => break 'session,
+                Ok(0) => break 'session,
+                Err(e) => {
+                    ended = format!("reading: {e}");
+                    break 'session;
+                }
                 Ok(n) => conn.handle_input(buf.get(..n).unwrap_or_default(), now()),
             },
             () = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => {
@@ -339,4 +383,5 @@ async fn run_session<H: Handler>(
     let _ = tokio::time::timeout(Duration::from_secs(1), wr.shutdown()).await;
     drop(ticket);
     handler.closed(peer).await;
+    ended
 }

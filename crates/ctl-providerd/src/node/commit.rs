@@ -333,10 +333,7 @@ impl Node {
         });
         if let Err(e) = state_result {
             // The file is current; a restart repairs the state from it.
-            eprintln!(
-                "ctl-providerd: state: {}",
-                ctl_format::printable(&e.to_string())
-            );
+            tracing::error!(error = %e, "cannot update state.json after a commit (a restart repairs it)");
         }
         self.audit(user, "commit", hex(&h));
         let hook = self.run_hook(&h).await;

@@ -257,12 +257,17 @@ impl Node {
             action: action.to_owned(),
             message,
         };
-        // An audit failure must not undo the action; it is reported on stderr (no secrets in it).
+        // Every audit line is also a log event (they are already bounded: failures come
+        // aggregated); the texts are escaped by the log's formatter.
+        match action {
+            "lockout" | "login-failures" | "internal-error" => tracing::warn!(
+                user = %line.user, action, details = %line.message, "audit"
+            ),
+            _ => tracing::info!(user = %line.user, action, details = %line.message, "audit"),
+        }
+        // An audit failure must not undo the action; it is logged (no secrets in it).
         if let Err(e) = self.audit_log.append(&line) {
-            eprintln!(
-                "ctl-providerd: audit log: {}",
-                ctl_format::printable(&e.to_string())
-            );
+            tracing::error!(error = %e, "cannot write the audit log");
         }
     }
 }

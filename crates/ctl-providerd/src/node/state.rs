@@ -17,7 +17,7 @@ use crate::store::{State, Store};
 pub(super) fn repair(store: &Store) -> std::io::Result<()> {
     let state = store.state()?;
     if let Some(what) = store.reconcile_published(state.current_hash.as_deref())? {
-        eprintln!("ctl-providerd: WARNING: {}", ctl_format::printable(&what));
+        tracing::warn!(what = %what, "the TFTP directory differed from the node's own files");
     }
     let on_disk = store.current_ctl()?.map(|b| ctl_format::hex(&ctl_hash(&b)));
     if state.current_hash == on_disk && state.pending_peers.is_none() {

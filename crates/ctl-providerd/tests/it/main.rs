@@ -11,6 +11,7 @@ mod commits;
 mod files;
 mod floods;
 mod logins;
+mod logs;
 mod peers;
 mod rules;
 mod serve;
