@@ -169,12 +169,19 @@ impl Setup {
         } else {
             Some(self.back_up(&present)?)
         };
+        let keys = self.dir.join(KEYS);
+        let had_keys = keys.symlink_metadata().is_ok();
         let mut written: Vec<&Path> = Vec::new();
         for (path, text, access) in &files {
-            if let Err(e) = write_atomic(path, text.as_bytes(), *access) {
+            let wrote = crate::store::private_dir(&keys)
+                .and_then(|()| write_atomic(path, text.as_bytes(), *access));
+            if let Err(e) = wrote {
                 // Nothing of this run stays; a replaced node comes back.
                 for p in written {
                     let _ = std::fs::remove_file(p);
+                }
+                if !had_keys {
+                    let _ = std::fs::remove_dir(&keys);
                 }
                 if let Some(b) = &backup {
                     restore(b, &self.dir);
@@ -209,6 +216,9 @@ impl Setup {
         crate::store::private_dir(&backup).map_err(DaemonError::file(&backup))?;
         for f in present {
             let (from, to) = (self.dir.join(f), backup.join(f));
+            if let Some(parent) = to.parent().filter(|p| *p != backup) {
+                crate::store::private_dir(parent).map_err(DaemonError::file(parent))?;
+            }
             if let Err(e) = std::fs::rename(&from, &to) {
                 restore(&backup, &self.dir);
                 return Err(DaemonError::file(&from)(e));
@@ -232,7 +242,11 @@ impl Setup {
         let mut identity_files = |name: &str, cn: &str| -> Result<(), DaemonError> {
             let (cert, key) = identity(cn)?;
             files.push((self.dir.join(format!("{name}.pem")), cert, Access::Public));
-            files.push((self.dir.join(format!("{name}.key")), key, Access::Private));
+            files.push((
+                self.dir.join(KEYS).join(format!("{name}.key")),
+                key,
+                Access::Private,
+            ));
             Ok(())
         };
         identity_files("callmanager", &self.node)?;
@@ -268,7 +282,7 @@ impl Setup {
             tftp_dir: "tftp".into(),
             state_dir: "state".into(),
             tls_certificate: "callmanager.pem".into(),
-            tls_key: "callmanager.key".into(),
+            tls_key: Path::new(KEYS).join("callmanager.key"),
             certificates,
             members: self
                 .members
@@ -307,15 +321,22 @@ impl Setup {
 }
 
 /// The files that make a directory a node (`tftp/` and `state/` are its data).
-const NODE_FILES: [&str; 7] = [
+const NODE_FILES: [&str; 10] = [
     "provider.toml",
     "callmanager.pem",
-    "callmanager.key",
+    "keys/callmanager.key",
     "capf.pem",
-    "capf.key",
+    "keys/capf.key",
     "tvs.pem",
+    "keys/tvs.key",
+    // Where nodes made before the keys directory keep their keys.
+    "callmanager.key",
+    "capf.key",
     "tvs.key",
 ];
+
+/// The private (0700) directory of the node's keys, in its directory.
+const KEYS: &str = "keys";
 
 /// Moves the files of `backup` back into `dir` (after a failed replacement), as far as
 /// they go, and removes the then empty backup.
@@ -323,9 +344,14 @@ fn restore(backup: &Path, dir: &Path) {
     for f in NODE_FILES {
         let from = backup.join(f);
         if from.symlink_metadata().is_ok() {
-            let _ = std::fs::rename(&from, dir.join(f));
+            let to = dir.join(f);
+            if let Some(parent) = to.parent() {
+                let _ = crate::store::private_dir(parent);
+            }
+            let _ = std::fs::rename(&from, to);
         }
     }
+    let _ = std::fs::remove_dir(backup.join(KEYS));
     let _ = std::fs::remove_dir(backup);
 }
 

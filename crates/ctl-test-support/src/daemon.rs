@@ -78,17 +78,21 @@ pub fn run(bin: &Path, dir: &Path) -> Daemon {
 
 /// [`run`] with the command `cmd` (the binary, perhaps wrapped: [`under_umask`]).
 pub fn run_with(cmd: Command, dir: &Path) -> Daemon {
-    launch(cmd, dir, &[], Stdio::inherit())
+    // Only warnings and errors on the test's stderr (RUST_LOG set by the caller wins).
+    launch(cmd, dir, &[], Stdio::inherit(), "warn")
 }
 
 /// [`run`] with `args` after `run --config ...` (`--log-format json`), its stderr (the
 /// log) written to the file `log`.
 pub fn run_logged(bin: &Path, dir: &Path, args: &[&str], log: &Path) -> Daemon {
     let file = std::fs::File::create(log).expect("log file");
-    launch(Command::new(bin), dir, args, Stdio::from(file))
+    launch(Command::new(bin), dir, args, Stdio::from(file), "info")
 }
 
-fn launch(mut cmd: Command, dir: &Path, args: &[&str], stderr: Stdio) -> Daemon {
+fn launch(mut cmd: Command, dir: &Path, args: &[&str], stderr: Stdio, level: &str) -> Daemon {
+    if std::env::var_os("RUST_LOG").is_none() {
+        cmd.env("RUST_LOG", level);
+    }
     let mut child = cmd
         .arg("run")
         .arg("--config")

@@ -261,9 +261,11 @@ impl Node {
         // aggregated); the texts are escaped by the log's formatter.
         match action {
             "lockout" | "login-failures" | "internal-error" => tracing::warn!(
-                user = %line.user, action, details = %line.message, "audit"
+                user = %line.user, action = %action, details = %line.message, "audit"
             ),
-            _ => tracing::info!(user = %line.user, action, details = %line.message, "audit"),
+            _ => {
+                tracing::info!(user = %line.user, action = %action, details = %line.message, "audit")
+            }
         }
         // An audit failure must not undo the action; it is logged (no secrets in it).
         if let Err(e) = self.audit_log.append(&line) {

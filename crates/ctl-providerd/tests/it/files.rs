@@ -42,15 +42,16 @@ async fn a_nodes_private_files_are_private_whatever_the_umask() {
     ));
     for private in [
         "provider.toml",
-        "callmanager.key",
-        "capf.key",
-        "tvs.key",
+        "keys/callmanager.key",
+        "keys/capf.key",
+        "keys/tvs.key",
         "state/state.json",
         "state/audit.log",
     ] {
         assert_eq!(mode(&dir.join(private)), 0o600, "{private}");
     }
     assert_eq!(mode(&dir.join("state")), 0o700, "state/");
+    assert_eq!(mode(&dir.join("keys")), 0o700, "keys/");
     for public in ["callmanager.pem", "capf.pem", "tvs.pem", "tftp/CTLFile.tlv"] {
         assert_eq!(mode(&dir.join(public)), 0o644, "{public}");
     }
@@ -95,7 +96,7 @@ fn init_does_not_overwrite_a_node_and_leaves_nothing_when_it_fails() {
         "n1",
         &["--services", "callmanager,tftp,capf,provider"],
     );
-    let key = std::fs::read(dir.join("callmanager.key")).unwrap();
+    let key = std::fs::read(dir.join("keys/callmanager.key")).unwrap();
     let config = std::fs::read(dir.join("provider.toml")).unwrap();
 
     let o = init_again(&dir, &[]);
@@ -106,12 +107,18 @@ fn init_does_not_overwrite_a_node_and_leaves_nothing_when_it_fails() {
         stderr(&o)
     );
     assert!(stderr(&o).contains("--force"), "{}", stderr(&o));
-    assert_eq!(std::fs::read(dir.join("callmanager.key")).unwrap(), key);
+    assert_eq!(
+        std::fs::read(dir.join("keys/callmanager.key")).unwrap(),
+        key
+    );
     assert_eq!(std::fs::read(dir.join("provider.toml")).unwrap(), config);
 
     let o = init_again(&dir, &["--force"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_ne!(std::fs::read(dir.join("callmanager.key")).unwrap(), key);
+    assert_ne!(
+        std::fs::read(dir.join("keys/callmanager.key")).unwrap(),
+        key
+    );
     let backups: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -125,14 +132,14 @@ fn init_does_not_overwrite_a_node_and_leaves_nothing_when_it_fails() {
         .collect();
     assert_eq!(backups.len(), 1, "{backups:?}");
     assert_eq!(
-        std::fs::read(backups[0].join("callmanager.key")).unwrap(),
+        std::fs::read(backups[0].join("keys/callmanager.key")).unwrap(),
         key
     );
     assert_eq!(
         std::fs::read(backups[0].join("provider.toml")).unwrap(),
         config
     );
-    assert!(backups[0].join("capf.key").exists());
+    assert!(backups[0].join("keys/capf.key").exists());
     assert_eq!(mode(&backups[0]), 0o700);
 
     // Part of a node in the way (a directory named capf.pem, where the old init wrote the
@@ -180,11 +187,11 @@ async fn the_tftp_directory_publishes_the_ctl_and_is_never_its_source() {
         Response::Committed { .. }
     ));
     let published = dir.join("tftp/CTLFile.tlv");
-    let key = std::fs::read(dir.join("callmanager.key")).unwrap();
+    let key = std::fs::read(dir.join("keys/callmanager.key")).unwrap();
 
     // A symlink to the node's key in place of the published file.
     std::fs::remove_file(&published).unwrap();
-    std::os::unix::fs::symlink(dir.join("callmanager.key"), &published).unwrap();
+    std::os::unix::fs::symlink(dir.join("keys/callmanager.key"), &published).unwrap();
     assert_eq!(
         served(&d).await,
         Some(sha(&committed)),
@@ -195,7 +202,7 @@ async fn the_tftp_directory_publishes_the_ctl_and_is_never_its_source() {
     let d = start(dir);
     assert!(!published.symlink_metadata().unwrap().is_symlink());
     assert_eq!(sha_of(&published), sha(&committed), "republished");
-    assert_eq!(sha_of(&dir.join("callmanager.key")), sha(&key));
+    assert_eq!(sha_of(&dir.join("keys/callmanager.key")), sha(&key));
 
     // A newer CTL signed by a token of the current one, written straight into TFTP:
     // not adopted, replaced at the next start.
