@@ -1,8 +1,10 @@
-//! Hostile load: 1,000 hostile connections at once on one `ctl-providerd` (a quarter each
-//! silent after the handshake, sending garbage, writing requests without reading, and
-//! logging in with fresh 64 KiB user names; each from its own loopback address and
-//! reconnecting when cut) while an admin runs cluster discovery again and again from
-//! 127.0.0.1. The same admin loop first runs against the idle daemon, in the same run.
+//! Hostile load: 1,000 hostile connections at once on one `ctl-providerd` (a fifth each
+//! silent after the handshake, sending garbage, writing requests without reading,
+//! logging in with fresh 64 KiB user names, and guessing the admin's password; each kind
+//! from its own loopback address, reconnecting when cut) while an admin runs cluster
+//! discovery again and again from 127.0.0.1. The same admin loop first runs against the
+//! idle daemon, in the same run (which also makes 127.0.0.1 a source the admin logged in
+//! from: the guessers lock the admin user out everywhere else).
 //!
 //! Reported: the admin's success rate and p50/p99 latency, idle and flooded; the daemon's
 //! peak RSS and CPU during the flood; the audit log's growth per minute of flood.
@@ -182,6 +184,7 @@ fn main() {
             (Behaviour::Garbage, "127.0.0.4"),
             (Behaviour::NotReading, "127.0.0.5"),
             (Behaviour::LongNames, "127.0.0.6"),
+            (Behaviour::WrongPasswords, "127.0.0.7"),
         ];
         let mut attackers = tokio::task::JoinSet::new();
         for i in 0..hostile_n {

@@ -190,6 +190,17 @@ impl Node {
         }
     }
 
+    /// Whether a login of `user` from `source` is locked out by one of `keys`: its own
+    /// pair, its source, or the user from any address unless `source` is one the user
+    /// logged in from lately.
+    fn locked(&self, keys: &[Key], user: &str, source: Source) -> bool {
+        let (inner, now) = (self.inner(), Instant::now());
+        keys.iter().any(|k| {
+            inner.failures.locked(k, now)
+                && !(matches!(k, Key::User(_)) && inner.known.knows(user, source, now))
+        })
+    }
+
     /// Counts a failure against `keys`; true when one of them is now locked out.
     fn record_failure(&self, keys: Vec<Key>) -> bool {
         let now = Instant::now();
@@ -250,10 +261,7 @@ impl Node {
         }
         let sast = self.presents_sast(peer);
         let keys = Key::all(user, source);
-        let locked = {
-            let (inner, now) = (self.inner(), Instant::now());
-            keys.iter().any(|k| inner.failures.locked(k, now))
-        };
+        let locked = self.locked(&keys, user, source);
         if locked && !sast {
             // Refused unchecked: a locked-out guesser costs no password check.
             self.note_failure(source, user, Failure::LockedOut);
@@ -283,13 +291,18 @@ impl Node {
         let ok = verdict == Verdict::Match && found.is_some();
         if let (true, Some(u)) = (ok, found) {
             let [pair, ..] = keys;
-            self.inner().failures.clear(&pair);
+            {
+                let mut inner = self.inner();
+                inner.failures.clear(&pair);
+                inner.known.remember(user, source, Instant::now());
+            }
             let how = if sast { " with a SAST certificate" } else { "" };
             self.audit(user, "login", format!("from {}{how}", peer.addr.ip()));
             return Ok(Response::LoginOk(u.role));
         }
         let count_key = keys[0].clone();
-        let locked = self.record_failure(keys.into());
+        self.record_failure(keys.clone().into());
+        let locked = self.locked(&keys, user, source);
         self.note_failure(source, user, Failure::Refused);
         if locked && !sast {
             return Err(Refusal::new(

@@ -75,6 +75,7 @@ struct Inner {
     staged: HashMap<[u8; 32], Staged>,
     failures: throttle::FailureBook,
     digest: throttle::FailureDigest,
+    known: throttle::KnownSources,
 }
 
 /// The node behind one `ctl-providerd`.

@@ -136,6 +136,49 @@ impl FailureBook {
     }
 }
 
+/// The sources each user logged in from lately. A user locked out from any address (a
+/// guesser elsewhere) is still let in from these: a stranger cannot lock the admin out of
+/// the workstation the admin logged in from before. Only a correct password adds an
+/// entry, so no unauthenticated client can grow it; bounded anyway, forgotten after a
+/// while and at restart.
+#[derive(Default)]
+pub(super) struct KnownSources {
+    entries: HashMap<(String, Source), Instant>,
+}
+
+/// How many (user, source) pairs are remembered at most.
+const MAX_KNOWN: usize = 4096;
+/// How long a source stays known after its last good login.
+const KNOWN_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
+
+impl KnownSources {
+    /// `user` logged in from `source` at `now`.
+    pub(super) fn remember(&mut self, user: &str, source: Source, now: Instant) {
+        let key = (user.to_owned(), source);
+        if self.entries.len() >= MAX_KNOWN && !self.entries.contains_key(&key) {
+            self.entries
+                .retain(|_, at| now.saturating_duration_since(*at) < KNOWN_FOR);
+            if self.entries.len() >= MAX_KNOWN
+                && let Some(oldest) = self
+                    .entries
+                    .iter()
+                    .min_by_key(|(_, at)| **at)
+                    .map(|(k, _)| k.clone())
+            {
+                self.entries.remove(&oldest);
+            }
+        }
+        self.entries.insert(key, now);
+    }
+
+    /// Whether `user` logged in from `source` lately.
+    pub(super) fn knows(&self, user: &str, source: Source, now: Instant) -> bool {
+        self.entries
+            .get(&(user.to_owned(), source))
+            .is_some_and(|at| now.saturating_duration_since(*at) < KNOWN_FOR)
+    }
+}
+
 /// How a failed login ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Failure {
@@ -314,6 +357,22 @@ mod tests {
         assert_eq!(full.record_in(user("c"), t0, RULE, 2), (1, false));
         assert_eq!(full.len(), 2);
         assert!(full.locked(&user("a"), t0) && full.locked(&user("b"), t0));
+    }
+
+    #[test]
+    fn known_sources_are_per_user_bounded_and_forgotten() {
+        let t0 = Instant::now();
+        let mut known = KnownSources::default();
+        let (a, b) = (source("10.0.0.1"), source("10.0.0.2"));
+        known.remember("admin", a, t0);
+        assert!(known.knows("admin", a, t0));
+        assert!(!known.knows("admin", b, t0));
+        assert!(!known.knows("root", a, t0));
+        assert!(!known.knows("admin", a, t0 + KNOWN_FOR));
+        for i in 0..(MAX_KNOWN + 10) {
+            known.remember(&format!("u{i}"), b, t0 + Duration::from_millis(i as u64));
+        }
+        assert!(known.entries.len() <= MAX_KNOWN);
     }
 
     #[test]

@@ -129,8 +129,9 @@ async fn a_client_that_does_not_read_is_cut_by_the_write_deadline() {
 
 /// Finding 3: the lockout was per user and exact address, so a guesser moving from
 /// address to address got a fresh budget at each. Failures of one user now count across
-/// sources too; and a neighbour behind the admin's address (NAT) cannot lock out an admin
-/// whose TLS certificate is a SAST of the CTL.
+/// sources too (except from sources the user logged in from before); and a neighbour
+/// behind the admin's address (NAT) cannot lock out an admin whose TLS certificate is a
+/// SAST of the CTL.
 #[tokio::test(flavor = "multi_thread")]
 async fn rotating_addresses_lock_the_user_but_never_a_sast_certificate() {
     let tmp = tempfile::tempdir().unwrap();
@@ -153,6 +154,12 @@ async fn rotating_addresses_lock_the_user_but_never_a_sast_certificate() {
         Response::Committed { .. }
     ));
     drop(sast);
+    // The admin's workstation: a good login before the attack.
+    connect_from(&d, "127.0.0.7")
+        .await
+        .login("admin", &Password::new("s3cret"))
+        .await
+        .unwrap();
     // Two wrong passwords from each of three addresses: under the per-address limit
     // everywhere, six for the user, the sixth locking the user out.
     let mut answers = Vec::new();
@@ -173,11 +180,25 @@ async fn rotating_addresses_lock_the_user_but_never_a_sast_certificate() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("too many failed logins"), "{err}");
+    // ... but not from where the admin logged in before: a stranger cannot lock the
+    // admin out of the admin's own workstation.
+    connect_from(&d, "127.0.0.7")
+        .await
+        .login("admin", &Password::new("s3cret"))
+        .await
+        .unwrap();
     // A neighbour on the admin's own address locks that address out too ...
     let mut neighbour = connect(&d).await;
     for _ in 0..3 {
         let _ = neighbour.login("admin", &Password::new("guess")).await;
     }
+    // A certificate that is not a SAST of the CTL does not get past the lockout.
+    let err = connect_with_identity(&d, "ccm")
+        .await
+        .login("admin", &Password::new("s3cret"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("too many failed logins"), "{err}");
     // ... but the admin's SAST certificate is never locked out.
     let mut admin = connect_with_identity(&d, "sast1").await;
     admin
@@ -188,13 +209,6 @@ async fn rotating_addresses_lock_the_user_but_never_a_sast_certificate() {
         admin.call(&Request::GetMode).await.unwrap(),
         Response::Mode(_)
     ));
-    // A certificate that is not a SAST of the CTL does not get past the lockout.
-    let err = connect_with_identity(&d, "ccm")
-        .await
-        .login("admin", &Password::new("s3cret"))
-        .await
-        .unwrap_err();
-    assert!(err.to_string().contains("too many failed logins"), "{err}");
     let audit = std::fs::read_to_string(tmp.path().join("state/audit.log")).unwrap();
     assert!(
         audit.contains("user admin from any address locked out"),
