@@ -78,6 +78,23 @@ fn prepare(path: &Path) -> Result<Prepared, DaemonError> {
     Ok(Prepared { config, tls, serve })
 }
 
+/// Connections the kernel queues before they are accepted. A flood fills the queue
+/// faster than any accept loop empties it; a full queue drops SYNs, which costs a
+/// legitimate client a second (its first retransmission), so the queue is long.
+const BACKLOG: u32 = 4096;
+
+/// A listener on `addr` with a long accept queue ([`BACKLOG`]).
+fn listen_on(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
+
 /// Serves the node configured at `path` until SIGTERM or Ctrl-C, printing
 /// `ctl-providerd listening on ADDR` once it listens.
 ///
@@ -94,7 +111,7 @@ pub fn run(path: &Path) -> Result<(), DaemonError> {
     let runtime = tokio::runtime::Runtime::new().map_err(DaemonError::Runtime)?;
     runtime.block_on(async move {
         let at = |source| DaemonError::Listen { addr: listen, source };
-        let listener = tokio::net::TcpListener::bind(listen).await.map_err(at)?;
+        let listener = listen_on(listen).map_err(at)?;
         let bound = listener.local_addr().map_err(at)?;
         let name = p.config.node.clone();
         let node = Arc::new(node::Node::new(p.config, bound)?);
