@@ -12,8 +12,10 @@ use core::str::FromStr;
 use crate::MAX_LEN;
 use crate::cert::{Certificate, NameStyle, PublicKey};
 use crate::document::{Record, put_tlv};
+use crate::error::BuildError;
 use crate::tag::{header, record};
-use crate::types::{DigestAlgorithm, Role, UnknownName, Version};
+use crate::types::{DigestAlgorithm, Role, UnknownName, Version, hex, serials_equal};
+use crate::verify::{RsaVerifier, Verifier as _};
 
 /// The error a [`Signer`] returns.
 pub type SignerError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -136,127 +138,6 @@ impl FromStr for Layout {
                 "cucm, certutils or certutils-legacy",
                 s,
             )),
-        }
-    }
-}
-
-/// Why a file could not be built.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum BuildError {
-    /// The file would exceed the size limit.
-    TooLarge {
-        /// The size it would have.
-        size: usize,
-        /// The limit.
-        limit: usize,
-        /// The largest records: (index, role, encoded length), largest first.
-        largest: Vec<(usize, Role, usize)>,
-    },
-    /// The signer's certificate cannot be read.
-    SignerCertificate(crate::CertificateError),
-    /// The signer's key is not RSA (EC keys cannot sign these files).
-    SignerNotRsa {
-        /// The key algorithm found.
-        algorithm: &'static str,
-    },
-    /// The signer's RSA key size has no SIGNATURE_MODULUS code (512, 1024, 2048 and 4096 do).
-    UnsupportedKeySize {
-        /// Modulus size in bits.
-        bits: usize,
-    },
-    /// SHA-256 was asked for without [`TrustListBuilder::allow_sha256`].
-    Sha256NotAllowed,
-    /// The layout has no place for a field a record was given.
-    LayoutCannotCarry {
-        /// The layout.
-        layout: Layout,
-        /// Index of the record.
-        index: usize,
-        /// The field (`DNS name`, `IP address`, `certificate hash`).
-        field: &'static str,
-    },
-    /// A value or a record too long for its 16-bit length field.
-    FieldTooLong {
-        /// What it is.
-        what: String,
-        /// Its length.
-        len: usize,
-    },
-    /// A trust list needs at least one record.
-    NoRecords,
-    /// The signer failed.
-    Signer(SignerError),
-    /// The signer returned a signature of the wrong size.
-    SignatureLength {
-        /// The size the key implies.
-        expected: usize,
-        /// The size returned.
-        found: usize,
-    },
-}
-
-impl fmt::Display for BuildError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::TooLarge {
-                size,
-                limit,
-                largest,
-            } => {
-                write!(
-                    f,
-                    "the file would be {size} bytes, over the limit of {limit} bytes; largest records:"
-                )?;
-                for (i, (index, role, len)) in largest.iter().enumerate() {
-                    let sep = if i == 0 { " " } else { ", " };
-                    write!(f, "{sep}#{} {role} {len} bytes", index + 1)?;
-                }
-                Ok(())
-            }
-            Self::SignerCertificate(e) => write!(f, "signer certificate: {e}"),
-            Self::SignerNotRsa { algorithm } => write!(
-                f,
-                "the signer key is {algorithm}: CTL, ITL and .sgn files can only be signed with RSA"
-            ),
-            Self::UnsupportedKeySize { bits } => write!(
-                f,
-                "the signer key is RSA-{bits}: the format can only express 512, 1024, 2048 or 4096-bit keys"
-            ),
-            Self::Sha256NotAllowed => f.write_str(
-                "SHA-256 is not a digest phones are known to accept; allow it explicitly to use it",
-            ),
-            Self::LayoutCannotCarry {
-                layout,
-                index,
-                field,
-            } => write!(
-                f,
-                "record #{}: the {layout} layout has no {field} field",
-                index + 1
-            ),
-            Self::FieldTooLong { what, len } => {
-                write!(
-                    f,
-                    "{what} is {len} bytes, over the 65535 bytes its length field can say"
-                )
-            }
-            Self::NoRecords => f.write_str("a trust list needs at least one record"),
-            Self::Signer(e) => write!(f, "signing failed: {e}"),
-            Self::SignatureLength { expected, found } => write!(
-                f,
-                "the signer returned a {found}-byte signature, expected {expected} bytes for its key"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for BuildError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::SignerCertificate(e) => Some(e),
-            Self::Signer(e) => Some(e.as_ref()),
-            _ => None,
         }
     }
 }
@@ -416,7 +297,11 @@ fn check_u16(len: usize, what: impl FnOnce() -> String) -> Result<u16, BuildErro
 #[derive(Clone, Debug)]
 enum Entry {
     Spec(Box<RecordSpec>),
-    Raw { bytes: Vec<u8>, role: Role },
+    Raw {
+        bytes: Vec<u8>,
+        role: Role,
+        serial: Option<Vec<u8>>,
+    },
 }
 
 /// The common settings of a header.
@@ -425,6 +310,7 @@ struct HeaderSettings {
     layout: Layout,
     digest: DigestAlgorithm,
     allow_sha256: bool,
+    unchecked: bool,
     signer_version: Option<Option<Version>>,
     filename: String,
     timestamp: u32,
@@ -473,6 +359,8 @@ struct HeaderPlan {
     before: Vec<u8>,
     after: Vec<u8>,
     signature_len: usize,
+    /// No check of the returned signature ([`TrustListBuilder::unchecked`]).
+    unchecked: bool,
 }
 
 impl HeaderPlan {
@@ -548,6 +436,7 @@ impl HeaderPlan {
             before,
             after,
             signature_len: signer.signature_len,
+            unchecked: settings.unchecked,
         })
     }
 
@@ -576,6 +465,13 @@ impl HeaderPlan {
                 found: signature.len(),
             });
         }
+        // A signer is code the builder does not control (a token, a remote service):
+        // what it returns is checked before it goes into a file.
+        if !self.unchecked {
+            RsaVerifier
+                .verify(signer.certificate(), digest, [&tbs, &[]], &signature)
+                .map_err(BuildError::SignatureDoesNotVerify)?;
+        }
         let mut out = Vec::with_capacity(tbs.len() + 3 + signature.len());
         out.extend_from_slice(&self.before);
         put_tlv(&mut out, header::SIGNATURE.code(), &signature);
@@ -603,6 +499,15 @@ macro_rules! header_setters {
             /// Allows [`DigestAlgorithm::Sha256`], which no phone is known to accept.
             pub fn allow_sha256(&mut self, allow: bool) -> &mut Self {
                 self.settings.allow_sha256 = allow;
+                self
+            }
+
+            /// Builds without checking what phones check: that the signer is a SAST
+            /// record of the list, and that the signature verifies with the signer's
+            /// certificate. For negative test files, property tests and fuzzers with
+            /// test-double signers only: a file built so may be rejected by every phone.
+            pub fn unchecked(&mut self, unchecked: bool) -> &mut Self {
+                self.settings.unchecked = unchecked;
                 self
             }
 
@@ -649,6 +554,7 @@ impl TrustListBuilder {
                 layout: Layout::Cucm,
                 digest: DigestAlgorithm::Sha1,
                 allow_sha256: false,
+                unchecked: false,
                 signer_version: None,
                 filename: "CTLFile.tlv".to_owned(),
                 timestamp: 0,
@@ -680,6 +586,7 @@ impl TrustListBuilder {
         self.entries.push(Entry::Raw {
             bytes: record.as_bytes().to_vec(),
             role: record.role().unwrap_or(Role(u16::MAX)),
+            serial: record.serial().map(<[u8]>::to_vec),
         });
         self
     }
@@ -717,6 +624,9 @@ impl TrustListBuilder {
             return Err(BuildError::NoRecords);
         }
         let facts = SignerFacts::of(signer_cert, self.settings.layout)?;
+        if !self.settings.unchecked {
+            self.check_signer_in_list(&facts.serial)?;
+        }
         let signer_version = self
             .settings
             .signer_version
@@ -739,6 +649,28 @@ impl TrustListBuilder {
             });
         }
         Ok((plan, records))
+    }
+
+    /// The signer must be one of the list's SAST records (by serial, as phones and
+    /// [`Document::signer_record`](crate::Document::signer_record) find it).
+    fn check_signer_in_list(&self, serial: &[u8]) -> Result<(), BuildError> {
+        let mut other_role = None;
+        for e in &self.entries {
+            let (role, found) = match e {
+                Entry::Spec(spec) => (spec.role, Some(spec.cert.serial())),
+                Entry::Raw { role, serial, .. } => (*role, serial.as_deref()),
+            };
+            if found.is_some_and(|s| serials_equal(s, serial)) {
+                if role == Role::SAST {
+                    return Ok(());
+                }
+                other_role.get_or_insert(role);
+            }
+        }
+        Err(BuildError::SignerNotInList {
+            serial: hex(serial),
+            other_role,
+        })
     }
 
     fn role_of(&self, index: usize) -> Role {
@@ -784,6 +716,7 @@ impl SignedFileBuilder {
                 layout: Layout::Cucm,
                 digest: DigestAlgorithm::Sha1,
                 allow_sha256: false,
+                unchecked: false,
                 signer_version: Some(None),
                 filename: filename.into(),
                 timestamp: 0,

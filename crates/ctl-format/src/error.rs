@@ -2,7 +2,9 @@
 
 use core::fmt;
 
+use crate::build::{Layout, SignerError};
 use crate::tag::Tag;
+use crate::types::Role;
 
 /// A decoding error, with the byte offset in the input where it was found.
 ///
@@ -298,6 +300,156 @@ impl fmt::Display for ErrorKind {
             Self::PaddingNotAtEnd => f.write_str(
                 "expected padding only at the end of the header (strict mode), found an element after it",
             ),
+        }
+    }
+}
+
+/// Why a file could not be built.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The file would exceed the size limit.
+    TooLarge {
+        /// The size it would have.
+        size: usize,
+        /// The limit.
+        limit: usize,
+        /// The largest records: (index, role, encoded length), largest first.
+        largest: Vec<(usize, Role, usize)>,
+    },
+    /// The signer's certificate cannot be read.
+    SignerCertificate(crate::CertificateError),
+    /// The signer's key is not RSA (EC keys cannot sign these files).
+    SignerNotRsa {
+        /// The key algorithm found.
+        algorithm: &'static str,
+    },
+    /// The signer's RSA key size has no SIGNATURE_MODULUS code (512, 1024, 2048 and 4096 do).
+    UnsupportedKeySize {
+        /// Modulus size in bits.
+        bits: usize,
+    },
+    /// SHA-256 was asked for without [`TrustListBuilder::allow_sha256`](crate::TrustListBuilder::allow_sha256).
+    Sha256NotAllowed,
+    /// The layout has no place for a field a record was given.
+    LayoutCannotCarry {
+        /// The layout.
+        layout: Layout,
+        /// Index of the record.
+        index: usize,
+        /// The field (`DNS name`, `IP address`, `certificate hash`).
+        field: &'static str,
+    },
+    /// A value or a record too long for its 16-bit length field.
+    FieldTooLong {
+        /// What it is.
+        what: String,
+        /// Its length.
+        len: usize,
+    },
+    /// A trust list needs at least one record.
+    NoRecords,
+    /// The signer failed.
+    Signer(SignerError),
+    /// The signer returned a signature of the wrong size.
+    SignatureLength {
+        /// The size the key implies.
+        expected: usize,
+        /// The size returned.
+        found: usize,
+    },
+    /// The signer's certificate is not a SAST record of the trust list: phones (and
+    /// `verify`) look for the signer among the list's SAST records and reject the file.
+    SignerNotInList {
+        /// The signer certificate's serial number, hex.
+        serial: String,
+        /// Whether the list has a record of that certificate in another role.
+        other_role: Option<Role>,
+    },
+    /// The signature the signer returned does not verify with its certificate (a key
+    /// and a certificate that do not belong together, or a broken signing service).
+    SignatureDoesNotVerify(crate::VerifyError),
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooLarge {
+                size,
+                limit,
+                largest,
+            } => {
+                write!(
+                    f,
+                    "the file would be {size} bytes, over the limit of {limit} bytes; largest records:"
+                )?;
+                for (i, (index, role, len)) in largest.iter().enumerate() {
+                    let sep = if i == 0 { " " } else { ", " };
+                    write!(f, "{sep}#{} {role} {len} bytes", index.saturating_add(1))?;
+                }
+                Ok(())
+            }
+            Self::SignerCertificate(e) => write!(f, "signer certificate: {e}"),
+            Self::SignerNotRsa { algorithm } => write!(
+                f,
+                "the signer key is {algorithm}: CTL, ITL and .sgn files can only be signed with RSA"
+            ),
+            Self::UnsupportedKeySize { bits } => write!(
+                f,
+                "the signer key is RSA-{bits}: the format can only express 512, 1024, 2048 or 4096-bit keys"
+            ),
+            Self::Sha256NotAllowed => f.write_str(
+                "SHA-256 is not a digest phones are known to accept; allow it explicitly to use it",
+            ),
+            Self::LayoutCannotCarry {
+                layout,
+                index,
+                field,
+            } => write!(
+                f,
+                "record #{}: the {layout} layout has no {field} field",
+                index.saturating_add(1)
+            ),
+            Self::FieldTooLong { what, len } => {
+                write!(
+                    f,
+                    "{what} is {len} bytes, over the 65535 bytes its length field can say"
+                )
+            }
+            Self::NoRecords => f.write_str("a trust list needs at least one record"),
+            Self::Signer(e) => write!(f, "signing failed: {e}"),
+            Self::SignatureLength { expected, found } => write!(
+                f,
+                "the signer returned a {found}-byte signature, expected {expected} bytes for its key"
+            ),
+            Self::SignerNotInList { serial, other_role } => {
+                write!(
+                    f,
+                    "the signer's certificate (serial {serial}) is not a SAST record of the list, so phones would reject it"
+                )?;
+                match other_role {
+                    Some(role) => write!(
+                        f,
+                        "; it is there as {role}: the signer must be a SAST record (add its certificate with --sast)"
+                    ),
+                    None => f.write_str("; add the signer's certificate as a SAST record (--sast)"),
+                }
+            }
+            Self::SignatureDoesNotVerify(e) => write!(
+                f,
+                "the signature does not verify with the signer's certificate ({e}): do the key and the certificate belong together?"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::SignerCertificate(e) => Some(e),
+            Self::Signer(e) => Some(e.as_ref()),
+            Self::SignatureDoesNotVerify(e) => Some(e),
+            _ => None,
         }
     }
 }

@@ -23,9 +23,7 @@ pub mod tag;
 mod types;
 mod verify;
 
-pub use build::{
-    BuildError, Layout, RecordSpec, SignedFileBuilder, Signer, SignerError, TrustListBuilder,
-};
+pub use build::{Layout, RecordSpec, SignedFileBuilder, Signer, SignerError, TrustListBuilder};
 pub use cert::{
     Certificate, CertificateError, NameStyle, PublicKey, pem_decode_all, pem_encode, pem_labels,
 };
@@ -33,7 +31,7 @@ pub use document::{
     Document, Element, FileKind, Header, HeaderItem, HeaderItems, ParseOptions, Record,
     RecordElements, parse, parse_signed, parse_trust_list, parse_with,
 };
-pub use error::{Error, ErrorKind, What};
+pub use error::{BuildError, Error, ErrorKind, What};
 pub use lint::{Warning, lint};
 pub use tag::{Tag, TagSpace};
 pub use types::{

@@ -596,3 +596,46 @@ fn control_characters_never_reach_the_terminal() {
     }
     assert!(shown >= 3, "the file name was shown {shown} times");
 }
+
+/// Issue 12: `ctl build` wrote lists its own `verify` and every phone reject, and said
+/// it had succeeded: a signer that is no SAST record of the list, including the natural
+/// ITL attempt of signing with the CCM+TFTP record's key. Refused, nothing written.
+#[test]
+fn build_refuses_a_signer_that_is_no_sast_record_of_the_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("np.tlv");
+    let out = out.to_str().unwrap();
+    for (args, says) in [
+        (
+            vec![
+                "--sast",
+                "keys/sast2.crt.pem",
+                "--ccm",
+                "keys/ccm.crt.pem",
+                "--signer",
+                "keys/sast1.pem",
+            ],
+            "add the signer's certificate as a SAST record",
+        ),
+        (
+            vec!["--ccm-tftp", "keys/ccm.crt.pem", "--signer", "keys/ccm.pem"],
+            "it is there as CCM+TFTP",
+        ),
+    ] {
+        let mut full = vec!["build".to_owned(), "--out".to_owned(), out.to_owned()];
+        full.extend(args.iter().map(|a| {
+            if a.starts_with("keys/") {
+                v(a)
+            } else {
+                (*a).to_owned()
+            }
+        }));
+        let full: Vec<&str> = full.iter().map(String::as_str).collect();
+        let o = ctl(&full);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains("not a SAST record of the list"), "{err}");
+        assert!(err.contains(says), "{err}");
+        assert!(!Path::new(out).exists(), "a file was written");
+    }
+}

@@ -221,11 +221,12 @@ fn the_builder_refuses_more_than_64_kib_naming_size_limit_and_largest_records() 
         b.build(&ZeroSigner),
         Err(BuildError::TooLarge { .. })
     ));
-    // Exactly at the limit is fine: remove records until it fits.
+    // Exactly at the limit is fine: remove records until it fits (signed by a test
+    // double, so unchecked).
     while b.encoded_len(SIGNER_CERT).is_err() {
         b.remove(b.len() - 1);
     }
-    let bytes = b.build(&ZeroSigner).unwrap();
+    let bytes = b.unchecked(true).build(&ZeroSigner).unwrap();
     assert!(bytes.len() <= MAX_LEN);
     assert!(parse_trust_list(&bytes).is_ok());
 }
@@ -242,6 +243,7 @@ fn unsupported_signer_keys_are_refused_before_signing() {
         }
     }
     let mut b = TrustListBuilder::new();
+    b.push(RecordSpec::new(cert("sast1"), Role::SAST));
     b.push(RecordSpec::new(cert("ccm"), Role::CCM));
     let err = b.build(&CertOnly(data("rsa3072.crt.der"))).unwrap_err();
     assert!(
@@ -366,8 +368,9 @@ fn lint_flags_what_older_phones_trip_on() {
         [Warning::LargeSignerKey { bits: 4096 }]
     );
 
-    // Above 60 KiB.
+    // Above 60 KiB (signed by a test double, so unchecked).
     let mut b = TrustListBuilder::new();
+    b.unchecked(true);
     for i in 0..40 {
         b.push(RecordSpec::new(
             cert(["ccm", "tvs", "capf"][i % 3]),
@@ -384,5 +387,75 @@ fn lint_flags_what_older_phones_trip_on() {
         lint(&doc, u64::from(T))
             .iter()
             .any(|w| matches!(w, Warning::NearSizeLimit { size } if *size == bytes.len()))
+    );
+}
+
+/// Issue 12: the builder wrote lists that its own `verify` and every phone reject: a
+/// signer that is no SAST record of the list (the natural ITL attempt, signing with the
+/// CCM+TFTP record's key, is the same mistake), and a signature the signer got wrong.
+#[test]
+fn the_builder_refuses_a_signer_outside_the_list_and_a_signature_that_does_not_verify() {
+    let mut b = TrustListBuilder::new();
+    b.push(RecordSpec::new(cert("sast2"), Role::SAST));
+    b.push(RecordSpec::new(cert("ccm"), Role::CCM_TFTP));
+    let err = b.build(&KeySigner::vector("sast1")).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            BuildError::SignerNotInList {
+                other_role: None,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("not a SAST record"), "{err}");
+    let err = b.build(&KeySigner::vector("ccm")).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            BuildError::SignerNotInList {
+                other_role: Some(Role::CCM_TFTP),
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("it is there as CCM+TFTP"), "{err}");
+    // The same certificate as a SAST record: accepted, and it verifies.
+    b.push(RecordSpec::new(cert("sast1"), Role::SAST));
+    let bytes = b.build(&KeySigner::vector("sast1")).unwrap();
+    parse_trust_list(&bytes)
+        .unwrap()
+        .verify(&RsaVerifier)
+        .unwrap();
+    // A signer whose key is not its certificate's: refused, nothing written.
+    let sast2_key =
+        rsa::PrivateKey::from_pkcs8_pem(&String::from_utf8(vector("keys/sast2.key.pem")).unwrap())
+            .unwrap();
+    let wrong = KeySigner::from_parts(sast2_key, cert("sast1").der().to_vec());
+    let err = b.build(&wrong).unwrap_err();
+    assert!(
+        matches!(err, BuildError::SignatureDoesNotVerify(_)),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("do the key and the certificate belong together")
+    );
+    let err = SignedFileBuilder::new("SEP001122334455.cnf.xml.sgn")
+        .build(b"<device/>", &wrong)
+        .unwrap_err();
+    assert!(
+        matches!(err, BuildError::SignatureDoesNotVerify(_)),
+        "{err}"
+    );
+    // The explicit opt-out, for negative test files.
+    let bytes = b.unchecked(true).build(&wrong).unwrap();
+    assert!(
+        parse_trust_list(&bytes)
+            .unwrap()
+            .verify(&RsaVerifier)
+            .is_err()
     );
 }
