@@ -41,10 +41,14 @@ fn describe_signer(doc: &Document<'_>, cert: &[u8]) -> String {
     let subject = Certificate::from_der(cert)
         .map(|c| c.subject_text(ctl_format::NameStyle::Reversed))
         .unwrap_or_else(|_| "unreadable certificate".to_owned());
-    let index = doc
-        .records()
+    // The record that signed: a SAST record of this certificate (phones look for the
+    // signer among those), else the first record of it.
+    let of_cert = |r: &&ctl_format::Record<'_>| r.certificate() == Some(cert);
+    let records = doc.records();
+    let index = records
         .iter()
-        .rposition(|r| r.certificate() == Some(cert));
+        .position(|r| of_cert(&r) && r.role() == Some(ctl_format::Role::SAST))
+        .or_else(|| records.iter().position(|r| of_cert(&r)));
     match index {
         Some(i) => format!(
             "signed by record #{} ({}) {subject}",
@@ -103,12 +107,17 @@ pub(crate) fn with_checked(
     read: ReadOptions,
     then: impl FnOnce(&Document<'_>, Check) -> Outcome,
 ) -> Outcome {
-    let bytes = read_document(file)?;
+    let bytes = read_document(file, read)?;
     let doc = parse(file, &bytes, read)?;
     let cert = cert.map(read_certificate).transpose()?;
-    let trust_bytes = trust.map(read_document).transpose()?;
+    // The held list is what a phone holds: never over the phones' limit.
+    let held_read = ReadOptions {
+        oversize: false,
+        ..read
+    };
+    let trust_bytes = trust.map(|t| read_document(t, held_read)).transpose()?;
     let held = match (trust, &trust_bytes) {
-        (Some(path), Some(b)) => Some(load_trust(path, b, read)?),
+        (Some(path), Some(b)) => Some(load_trust(path, b, held_read)?),
         _ => None,
     };
     let check = check_signature(&doc, cert.as_ref().map(Certificate::der), held.as_ref());

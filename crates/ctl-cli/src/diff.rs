@@ -222,8 +222,8 @@ fn pair(a: &[Record<'_>], b: &[Record<'_>]) -> Pairing {
 }
 
 pub(crate) fn run(args: &DiffArgs) -> Outcome {
-    let bytes_a = read_document(&args.a)?;
-    let bytes_b = read_document(&args.b)?;
+    let bytes_a = read_document(&args.a, args.read)?;
+    let bytes_b = read_document(&args.b, args.read)?;
     let a = parse(&args.a, &bytes_a, args.read)?;
     let b = parse(&args.b, &bytes_b, args.read)?;
     let header = header_changes(&a, &b);

@@ -4,12 +4,12 @@ use std::fs::{self, File};
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
-use ctl_format::{Document, FileKind, MAX_LEN, ParseOptions};
+use ctl_format::{Document, FileKind, MAX_LEN, MAX_OVERSIZE, ParseOptions};
 
 use crate::failure::Failure;
 
 /// Options shared by the commands that read files.
-#[derive(clap::Args, Debug, Clone, Copy)]
+#[derive(clap::Args, Debug, Clone, Copy, Default)]
 pub(crate) struct ReadOptions {
     /// Accept SHA-256 (digest code 2), which no phone is known to use.
     #[arg(long)]
@@ -17,6 +17,9 @@ pub(crate) struct ReadOptions {
     /// Refuse elements with unknown tags and padding before the end of the header.
     #[arg(long)]
     pub(crate) strict: bool,
+    /// Read trust lists over the phones' 64 KiB (up to 1 MiB), to show them (`inspect`).
+    #[arg(skip)]
+    pub(crate) oversize: bool,
 }
 
 /// A path as messages show it.
@@ -57,9 +60,10 @@ pub(crate) fn kind_of(path: &Path) -> Option<FileKind> {
     }
 }
 
-/// Reads a CTL, ITL or `.sgn` file.
-pub(crate) fn read_document(path: &Path) -> Result<Vec<u8>, Failure> {
+/// Reads a CTL, ITL or `.sgn` file (a trust list up to 1 MiB with `oversize`).
+pub(crate) fn read_document(path: &Path, options: ReadOptions) -> Result<Vec<u8>, Failure> {
     let limit = match kind_of(path) {
+        Some(FileKind::TrustList) if options.oversize => MAX_OVERSIZE as u64,
         Some(FileKind::TrustList) => MAX_LEN as u64,
         _ => MAX_SIGNED_LEN,
     };
@@ -78,6 +82,9 @@ pub(crate) fn parse<'a>(
     }
     if options.strict {
         parse_options = parse_options.strict();
+    }
+    if options.oversize {
+        parse_options = parse_options.oversize();
     }
     ctl_format::parse_with(bytes, kind_of(path), &parse_options)
         .map_err(|e| Failure::usage(format!("{}: {e}", display(path))))

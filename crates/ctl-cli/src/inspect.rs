@@ -6,7 +6,7 @@ use ctl_format::{Document, FileKind, format_utc, hex, lint};
 use serde::Serialize;
 
 use crate::check::{Check, with_checked};
-use crate::failure::Outcome;
+use crate::failure::{Failure, Outcome};
 use crate::files::ReadOptions;
 use crate::render::{RecordJson, SignerJson, now, record_json, signer_json};
 
@@ -47,14 +47,23 @@ struct InspectJson {
 }
 
 pub(crate) fn run(args: &InspectArgs) -> Outcome {
+    // A list over the phones' limit is shown (and linted as such), not refused.
+    let read = ReadOptions {
+        oversize: true,
+        ..args.read
+    };
     with_checked(
         &args.file,
         args.cert.as_deref(),
         args.trust.as_deref(),
-        args.read,
+        read,
         |doc, check| {
             report(args, doc, &check);
-            Ok(())
+            // The report is printed either way; an invalid signature is a failure.
+            match check {
+                Check::Invalid(_) => Err(Failure::quiet(1)),
+                _ => Ok(()),
+            }
         },
     )
 }

@@ -503,9 +503,11 @@ macro_rules! header_setters {
             }
 
             /// Builds without checking what phones check: that the signer is a SAST
-            /// record of the list, and that the signature verifies with the signer's
-            /// certificate. For negative test files, property tests and fuzzers with
-            /// test-double signers only: a file built so may be rejected by every phone.
+            /// record of the list, that the signature verifies with the signer's
+            /// certificate, and that a trust list stays within [`MAX_LEN`](crate::MAX_LEN)
+            /// (up to [`MAX_OVERSIZE`](crate::MAX_OVERSIZE) then). For negative test files,
+            /// property tests and fuzzers with test-double signers only: a file built so
+            /// may be rejected by every phone.
             pub fn unchecked(&mut self, unchecked: bool) -> &mut Self {
                 self.settings.unchecked = unchecked;
                 self
@@ -634,7 +636,13 @@ impl TrustListBuilder {
         let plan = HeaderPlan::new(&self.settings, Version::V1_2, signer_version, &facts)?;
         let records = self.encode_records()?;
         let size = plan.len() + records.iter().map(Vec::len).sum::<usize>();
-        if size > MAX_LEN {
+        // Unchecked, a list may go past the phones' limit (to reproduce one that does).
+        let limit = if self.settings.unchecked {
+            crate::MAX_OVERSIZE
+        } else {
+            MAX_LEN
+        };
+        if size > limit {
             let mut largest: Vec<(usize, Role, usize)> = records
                 .iter()
                 .enumerate()
@@ -644,7 +652,7 @@ impl TrustListBuilder {
             largest.truncate(3);
             return Err(BuildError::TooLarge {
                 size,
-                limit: MAX_LEN,
+                limit,
                 largest,
             });
         }

@@ -39,7 +39,13 @@ pub struct ParseOptions {
     /// Refuse elements with unknown tags (kept as opaque items otherwise) and padding
     /// anywhere but at the end of the header.
     pub strict: bool,
+    /// Read trust lists over [`MAX_LEN`] (up to [`MAX_OVERSIZE`]): phones refuse them, but
+    /// a person may want to look at one (certutils writes such lists).
+    pub oversize: bool,
 }
+
+/// The largest trust list read with [`ParseOptions::oversize`].
+pub const MAX_OVERSIZE: usize = 1024 * 1024;
 
 impl ParseOptions {
     /// Refuses unknown tags and misplaced padding.
@@ -54,6 +60,18 @@ impl ParseOptions {
     pub const fn with_sha256(mut self) -> Self {
         self.allow_sha256 = true;
         self
+    }
+
+    /// Reads trust lists up to [`MAX_OVERSIZE`] instead of [`MAX_LEN`].
+    #[must_use]
+    pub const fn oversize(mut self) -> Self {
+        self.oversize = true;
+        self
+    }
+
+    /// The largest trust list these options read.
+    const fn max_len(&self) -> usize {
+        if self.oversize { MAX_OVERSIZE } else { MAX_LEN }
     }
 }
 
@@ -618,11 +636,12 @@ pub fn parse_with<'a>(
     kind: Option<FileKind>,
     options: &ParseOptions,
 ) -> Result<Document<'a>, Error> {
+    let limit = options.max_len();
     let too_large = Error::without_offset(ErrorKind::TooLarge {
         len: input.len(),
-        limit: MAX_LEN,
+        limit,
     });
-    if kind == Some(FileKind::TrustList) && input.len() > MAX_LEN {
+    if kind == Some(FileKind::TrustList) && input.len() > limit {
         return Err(too_large);
     }
     let mut reader = Reader::new(input);
@@ -631,7 +650,7 @@ pub fn parse_with<'a>(
     let records = match kind {
         FileKind::Signed => Vec::new(),
         FileKind::TrustList => {
-            if input.len() > MAX_LEN {
+            if input.len() > limit {
                 return Err(too_large);
             }
             parse_records(&mut reader, options)?

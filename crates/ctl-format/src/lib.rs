@@ -28,8 +28,8 @@ pub use cert::{
     Certificate, CertificateError, NameStyle, PublicKey, pem_decode_all, pem_encode, pem_labels,
 };
 pub use document::{
-    Document, Element, FileKind, Header, HeaderItem, HeaderItems, ParseOptions, Record,
-    RecordElements, parse, parse_signed, parse_trust_list, parse_with,
+    Document, Element, FileKind, Header, HeaderItem, HeaderItems, MAX_OVERSIZE, ParseOptions,
+    Record, RecordElements, parse, parse_signed, parse_trust_list, parse_with,
 };
 pub use error::{BuildError, Error, ErrorKind, What};
 pub use lint::{Warning, lint};

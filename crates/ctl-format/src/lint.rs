@@ -53,7 +53,8 @@ pub enum Warning {
     },
     /// A CTL with no CallManager or TFTP record.
     NoServerRecord,
-    /// The file is above 60 KiB, near the 64 KiB limit.
+    /// The file is above 60 KiB, near the 64 KiB limit (or over it: a list read with
+    /// [`ParseOptions::oversize`](crate::ParseOptions::oversize)).
     NearSizeLimit {
         /// Its size.
         size: usize,
@@ -109,6 +110,10 @@ impl fmt::Display for Warning {
             Self::NoServerRecord => {
                 f.write_str("no CCM, CCM+TFTP or TFTP record: phones will not trust any server")
             }
+            Self::NearSizeLimit { size } if *size > crate::MAX_LEN => write!(
+                f,
+                "{size} bytes: over the 65536 bytes phones load; every phone refuses it"
+            ),
             Self::NearSizeLimit { size } => write!(
                 f,
                 "{size} bytes: above 60 KiB, close to the 65536 bytes phones load"
@@ -165,10 +170,10 @@ pub fn lint(doc: &Document<'_>, now: u64) -> Vec<Warning> {
         out.push(Warning::LargeSignerKey { bits });
     }
     for (second, r) in records.iter().enumerate() {
-        let first = records
-            .iter()
-            .take(second)
-            .position(|o| o.role() == r.role() && o.certificate() == r.certificate());
+        let first = records.iter().take(second).position(|o| {
+            // Records without a certificate (non-secure lists) repeat nothing.
+            r.certificate().is_some() && o.role() == r.role() && o.certificate() == r.certificate()
+        });
         if let Some(first) = first {
             out.push(Warning::DuplicateRecord { first, second });
         }

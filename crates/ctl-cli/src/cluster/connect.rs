@@ -124,7 +124,8 @@ pub(crate) fn trust_policy(args: &ConnectArgs) -> Result<TrustPolicy, Failure> {
             .collect::<Result<_, _>>()?,
         ctl_identities: match &args.trust_ctl {
             Some(path) => {
-                let bytes = crate::files::read_document(path)?;
+                let bytes =
+                    crate::files::read_document(path, crate::files::ReadOptions::default())?;
                 let doc = ctl_format::parse_trust_list(&bytes)
                     .map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
                 ctl_provider::trust::CtlIdentity::of(&doc)
@@ -204,7 +205,10 @@ fn anchor_path(connect: &ConnectArgs) -> Result<PathBuf, Failure> {
 /// last run.
 fn held_ctl(connect: &ConnectArgs) -> Result<Option<Vec<u8>>, Failure> {
     if let Some(path) = &connect.trust_ctl {
-        return Ok(Some(crate::files::read_document(path)?));
+        return Ok(Some(crate::files::read_document(
+            path,
+            crate::files::ReadOptions::default(),
+        )?));
     }
     ctl_client::known::load_anchor(&anchor_path(connect)?)
         .map_err(|e| Failure::usage(e.to_string()))

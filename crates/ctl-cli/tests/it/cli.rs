@@ -68,7 +68,9 @@ fn inspect_json_has_exactly_the_contract_keys() {
     ];
     for path in ALL {
         let o = ctl(&["inspect", "--json", &v(path)]);
-        assert_eq!(o.status.code(), Some(0), "{path}: {}", stderr(&o));
+        // The tampered vector is shown too, and exits 1 for its signature.
+        let code = if path.starts_with("neg/") { 1 } else { 0 };
+        assert_eq!(o.status.code(), Some(code), "{path}: {}", stderr(&o));
         let j: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
         let mut keys: Vec<&str> = j.as_object().unwrap().keys().map(String::as_str).collect();
         keys.sort_unstable();
@@ -242,7 +244,15 @@ fn malformed_files_and_wrong_calls_exit_2_with_one_line() {
     assert!(stderr(&o).contains("at byte"), "{}", stderr(&o));
     let big = dir.path().join("big.tlv");
     std::fs::write(&big, vec![0u8; 70_000]).unwrap();
-    assert_one_line_error(&ctl(&["inspect", big.to_str().unwrap()]), 2, "found 70000");
+    assert_one_line_error(&ctl(&["verify", big.to_str().unwrap()]), 2, "found 70000");
+    // inspect reads lists over the phones' limit, up to 1 MiB.
+    assert_one_line_error(&ctl(&["inspect", big.to_str().unwrap()]), 2, "at byte 0");
+    std::fs::write(&big, vec![0u8; 1_100_000]).unwrap();
+    assert_one_line_error(
+        &ctl(&["inspect", big.to_str().unwrap()]),
+        2,
+        "found 1100000",
+    );
     assert_one_line_error(
         &ctl(&["inspect", "/nonexistent/x.tlv"]),
         1,
@@ -637,5 +647,105 @@ fn build_refuses_a_signer_that_is_no_sast_record_of_the_list() {
         assert!(err.contains("not a SAST record of the list"), "{err}");
         assert!(err.contains(says), "{err}");
         assert!(!Path::new(out).exists(), "a file was written");
+    }
+}
+
+/// Issue 12: `ctl inspect` exited 0 on an invalid signature, though the README says 1.
+#[test]
+fn inspect_exits_1_on_an_invalid_signature_after_showing_the_file() {
+    let o = ctl(&["inspect", &v("neg/CTLFile-sha1-tampered.tlv")]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("Records:") || stdout(&o).contains("Record"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stdout(&o).contains("signature not verified"),
+        "{}",
+        stdout(&o)
+    );
+    let o = ctl(&["inspect", "--json", &v("neg/CTLFile-sha1-tampered.tlv")]);
+    assert_eq!(o.status.code(), Some(1));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["signature_valid"], false);
+}
+
+/// Issue 12: a list over 64 KiB (certutils writes 68 KiB ones) could not be looked at.
+/// `inspect` reads up to 1 MiB, shows it and says phones refuse it; `verify` still
+/// refuses it as a file no phone takes.
+#[test]
+fn inspect_shows_a_list_over_the_phones_limit_and_says_so() {
+    let keys = vectors().join("keys");
+    let cert = |n: &str| {
+        ctl_format::Certificate::from_der(
+            &std::fs::read(keys.join(format!("{n}.crt.der"))).unwrap(),
+        )
+        .unwrap()
+    };
+    let mut b = ctl_format::TrustListBuilder::new();
+    b.unchecked(true).timestamp(1_700_000_000);
+    b.push(ctl_format::RecordSpec::new(
+        cert("sast1"),
+        ctl_format::Role::SAST,
+    ));
+    b.push(ctl_format::RecordSpec::new(
+        cert("sast2"),
+        ctl_format::Role::SAST,
+    ));
+    for i in 0..40 {
+        let name = ["ccm", "tftp", "capf", "tvs"][i % 4];
+        b.push(ctl_format::RecordSpec::new(
+            cert(name),
+            ctl_format::Role::CCM,
+        ));
+    }
+    let signer = ctl_token::SoftwareSigner::from_files(&keys.join("sast1.pem"), None).unwrap();
+    let bytes = b.build(&signer).unwrap();
+    assert!(bytes.len() > ctl_format::MAX_LEN && bytes.len() < 100_000);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("CTLFile.tlv");
+    std::fs::write(&file, &bytes).unwrap();
+    let file = file.to_str().unwrap();
+    let o = ctl(&["inspect", file]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("over the 65536 bytes phones load"), "{out}");
+    assert!(out.contains("record #1 (SAST)"), "{out}");
+    let o = ctl(&["verify", file]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("file too large"), "{}", stderr(&o));
+}
+
+/// Issue 12: the signer was named as the last record holding its certificate (a
+/// CCM+TFTP record), not the SAST record phones take it from.
+#[test]
+fn the_signer_is_named_as_its_sast_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("CTLFile.tlv");
+    let out = out.to_str().unwrap();
+    let o = ctl(&[
+        "build",
+        "--out",
+        out,
+        "--sast",
+        &v("keys/sast2.crt.pem"),
+        "--sast",
+        &v("keys/sast1.pem"),
+        "--ccm-tftp",
+        &v("keys/sast1.crt.pem"),
+        "--signer",
+        &v("keys/sast1.pem"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for cmd in ["inspect", "verify"] {
+        let o = ctl(&[cmd, out]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(
+            stdout(&o).contains("record #2 (SAST)"),
+            "{cmd}: {}",
+            stdout(&o)
+        );
+        assert!(!stdout(&o).contains("record #3"), "{cmd}: {}", stdout(&o));
     }
 }

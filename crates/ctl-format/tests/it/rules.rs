@@ -376,17 +376,66 @@ fn lint_flags_what_older_phones_trip_on() {
             cert(["ccm", "tvs", "capf"][i % 3]),
             Role::CCM,
         ));
-        if b.encoded_len(SIGNER_CERT).is_err() {
+        if b.encoded_len(SIGNER_CERT).map_or(true, |n| n > MAX_LEN) {
             b.remove(b.len() - 1);
             break;
         }
     }
     let bytes = b.build(&ZeroSigner).unwrap();
     let doc = parse(&bytes).unwrap();
+    let near = lint(&doc, u64::from(T));
+    let near = near
+        .iter()
+        .find(|w| matches!(w, Warning::NearSizeLimit { size } if *size == bytes.len()))
+        .unwrap();
     assert!(
-        lint(&doc, u64::from(T))
+        near.to_string().contains("close to the 65536 bytes"),
+        "{near}"
+    );
+
+    // Over 64 KiB (as certutils writes them): read only when asked, and said so.
+    for i in 0..3 {
+        b.push(RecordSpec::new(cert(["ccm", "tvs", "capf"][i]), Role::CCM));
+    }
+    let bytes = b.build(&ZeroSigner).unwrap();
+    assert!(bytes.len() > MAX_LEN);
+    assert!(parse(&bytes).is_err());
+    let doc = ctl_format::parse_with(
+        &bytes,
+        None,
+        &ctl_format::ParseOptions::default().oversize(),
+    )
+    .unwrap();
+    let over = lint(&doc, u64::from(T));
+    let over = over
+        .iter()
+        .find(|w| matches!(w, Warning::NearSizeLimit { .. }))
+        .unwrap();
+    assert!(
+        over.to_string().contains("every phone refuses it"),
+        "{over}"
+    );
+}
+
+/// Issue 12: records without certificates (a non-secure list) all compare equal, and
+/// were flagged as repeats of each other.
+#[test]
+fn records_without_certificates_are_not_repeats() {
+    // As a non-secure cluster's CTL holds them: server records with no certificate.
+    let mut b = TrustListBuilder::new();
+    b.push(RecordSpec::new(cert("sast1"), Role::SAST));
+    b.push(RecordSpec::new(cert("sast2"), Role::SAST));
+    for name in ["ccm", "tftp", "tvs"] {
+        b.push(RecordSpec::new(cert(name), Role::CCM).without_certificate());
+    }
+    let bytes = b.build(&KeySigner::vector("sast1")).unwrap();
+    let doc = parse(&bytes).unwrap();
+    assert!(
+        !lint(&doc, u64::from(T))
             .iter()
-            .any(|w| matches!(w, Warning::NearSizeLimit { size } if *size == bytes.len()))
+            .any(|w| matches!(w, Warning::DuplicateRecord { .. })),
+        "{:?}",
+        lint(&doc, u64::from(T))
     );
 }
 
