@@ -291,7 +291,10 @@ impl Setup {
                     name: e.name.clone(),
                     host: e.host.clone(),
                     port: e.port,
-                    services: vec!["callmanager".into(), "provider".into()],
+                    // All `init` knows of a member: it runs a provider. Clients learn
+                    // the rest from the member itself (NODE_INFO); list its services
+                    // here to show them while it cannot be reached.
+                    services: vec!["provider".into()],
                     addresses: Vec::new(),
                 })
                 .collect(),

@@ -44,6 +44,12 @@ async fn first_node_serves_stages_commits_and_remembers() {
     assert_eq!(m.members.len(), 2);
     assert_eq!(m.members[0].name, "cucm-pub");
     assert_eq!(m.members[0].port, d.addr.port());
+    // Issue 12: a member given as NAME=HOST:PORT was listed with CallManager services it
+    // may not run; all the first node knows of it is that it runs a provider.
+    assert_eq!(
+        m.members[1].services,
+        ctl_provider::message::service::PROVIDER
+    );
     assert_eq!(m.firewalls[0].host, "asa.example.com");
     assert_eq!(c.call(&Request::GetCtl).await.unwrap(), Response::Ctl(None));
 
