@@ -95,7 +95,8 @@ struct ObjectJson {
     id: String,
     key_type: Option<String>,
     key_bits: Option<usize>,
-    has_private_key: bool,
+    /// `null` when unknown: without a login, a token shows no private key.
+    has_private_key: Option<bool>,
     has_public_key: bool,
     certificate: Option<CertJson>,
     uri: String,
@@ -150,7 +151,10 @@ fn describe(token: &mut Token, pin: Option<&SecretString>) -> Result<TokenJson, 
                 id: hex(&e.id),
                 key_type: e.key_type.clone(),
                 key_bits: e.key_bits,
-                has_private_key: e.has_private_key(),
+                // Private keys are hidden until a login: not seeing one without a PIN
+                // says nothing.
+                has_private_key: (e.has_private_key() || pin.is_some())
+                    .then(|| e.has_private_key()),
                 has_public_key: e.has_public_key,
                 certificate: cert.map(|c| CertJson {
                     subject: c.subject_text(ctl_format::NameStyle::Reversed),
@@ -230,10 +234,10 @@ fn print_tokens(tokens: &[TokenJson], json: bool) {
                 (Some(k), None) => k.clone(),
                 _ => "no key".to_owned(),
             };
-            let private = if o.has_private_key {
-                ", private key"
-            } else {
-                ""
+            let private = match o.has_private_key {
+                Some(true) => ", private key",
+                Some(false) => ", no private key",
+                None => ", private key unknown until a login",
             };
             match &o.certificate {
                 Some(c) => outln!(
