@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use ctl_provider::cluster::{ClusterView, NodeView};
+use ctl_provider::cluster::{ClusterView, HeldCtl, NodeView};
 use ctl_provider::message::{Password, Request, Response, SecurityMode, kind};
 use ctl_provider::net::{ClientIdentity, Connector, NetError, Session, Target};
 use ctl_provider::trust::TrustPolicy;
@@ -193,6 +193,23 @@ pub(crate) async fn read_ctl(s: &mut Session) -> Result<Option<Vec<u8>>, NetErro
     }
 }
 
+/// Asks every node that kept a session which CTL it holds (GET_CTL), into its view.
+/// A node that cannot say stays [`HeldCtl::Unknown`].
+pub(crate) async fn read_held_ctls(targets: &mut [Target]) {
+    for t in targets
+        .iter_mut()
+        .filter(|t| t.view.kind == ctl_provider::cluster::TargetKind::Node)
+    {
+        if let Some(s) = t.session.as_mut() {
+            t.view.ctl = match read_ctl(s).await {
+                Ok(Some(file)) => HeldCtl::Sha256(ctl_provider::ctl_hash(&file)),
+                Ok(None) => HeldCtl::None,
+                Err(_) => HeldCtl::Unknown,
+            };
+        }
+    }
+}
+
 /// GET_MODE on `s`.
 pub(crate) async fn read_mode(s: &mut Session) -> Result<SecurityMode, NetError> {
     match s.ask(&Request::GetMode).await? {
@@ -318,7 +335,8 @@ impl Client {
     /// # Errors
     /// The first node cannot be used.
     pub async fn discover(&self) -> Result<ClusterView, Error> {
-        let targets = self.targets().await?;
+        let mut targets = self.targets().await?;
+        read_held_ctls(&mut targets).await;
         let view = ClusterView {
             nodes: targets.iter().map(|t| t.view.clone()).collect(),
         };

@@ -32,8 +32,10 @@
 //! for t in &outcome.distribution.targets {
 //!     println!("{} committed: {} restart {}", t.name, t.status.is_committed(), t.restart.join(", "));
 //! }
-//! let (_ctl, changes) = client.status().await?;
-//! client.update(signer, &Changes::default()).await?;
+//! let status = client.status().await?;
+//! if !status.up_to_date() {
+//!     client.update(signer, &Changes::default()).await?;
+//! }
 //! # Ok(()) }
 //! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -43,7 +45,7 @@ pub use ctl_provider as provider;
 pub use ctl_token as token;
 
 pub use ctl_format::{Certificate, Role, Signer};
-pub use ctl_provider::cluster::{ClusterView, NodeStatus, NodeView, TargetKind};
+pub use ctl_provider::cluster::{ClusterView, HeldCtl, NodeStatus, NodeView, TargetKind};
 pub use ctl_provider::message::{HookOutcome, OffCluster, Password, PeerSource, SecurityMode};
 pub use ctl_provider::net::ClientIdentity;
 pub use ctl_provider::trust::{KnownProviders, TrustPolicy};
@@ -65,4 +67,4 @@ pub use event::Event;
 pub use identity::{Token, software_identity, token_identity};
 pub use plan::{Change, Entry, Origin, Preview, Rule, Selector};
 pub use report::{DistributionReport, Followup, TargetError, TargetReport, TargetStatus};
-pub use workflow::{Changes, Outcome, Peer, SharedSigner};
+pub use workflow::{Changes, ClusterStatus, Outcome, Peer, SharedSigner};

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use ctl_format::{Certificate, Role};
-use ctl_provider::cluster::{NodeView, TargetKind};
+use ctl_provider::cluster::{HeldCtl, NodeStatus, NodeView, TargetKind};
 use ctl_provider::message::{Request, SecurityMode};
 
 use crate::client::{Cluster, read_mode};
@@ -66,7 +66,7 @@ fn ready_targets(cluster: &Cluster) -> Vec<String> {
     cluster
         .nodes()
         .into_iter()
-        .filter(|n| n.status == ctl_provider::cluster::NodeStatus::Ok)
+        .filter(|n| n.status == NodeStatus::Ok)
         .map(|n| n.name.clone())
         .collect()
 }
@@ -313,18 +313,71 @@ impl Client {
         self.distribute(cluster, ctl, &after, notes).await
     }
 
-    /// **Status**: what changed in the cluster since the current CTL was built. Empty: up to date.
+    /// **Status**: which CTL every node holds against the first node's, and what changed
+    /// in the cluster since that CTL was built. A node that cannot be reached is reported,
+    /// not an error; while one is, what changed cannot be told (its records would look
+    /// removed) and [`ClusterStatus::changes`] is `None`.
     ///
     /// # Errors
-    /// No CTL, a CTL that does not parse, or the first node cannot be used.
-    pub async fn status(&self) -> Result<(Vec<u8>, Vec<Change>), Error> {
-        let cluster = self.cluster().await?;
-        let servers = plan::server_entries(cluster.nodes());
-        let current = cluster.current.clone();
+    /// No CTL on the first node, a CTL that does not parse, or the first node cannot be used.
+    pub async fn status(&self) -> Result<ClusterStatus, Error> {
+        let mut cluster = self.cluster().await?;
+        crate::client::read_held_ctls(&mut cluster.targets).await;
+        let nodes: Vec<NodeView> = cluster.nodes().into_iter().cloned().collect();
+        let current = cluster.current.take();
         cluster.close().await;
         let current = current.ok_or(Rule::NoCtlToCompare)?;
         let doc = ctl_format::parse_trust_list(&current).map_err(Error::CurrentCtl)?;
-        let changes = plan::changes(&doc, &servers?);
-        Ok((current, changes))
+        let all_ready = nodes.iter().all(|n| n.status == NodeStatus::Ok);
+        let changes = if all_ready {
+            Some(plan::changes(&doc, &plan::server_entries(&nodes)?))
+        } else {
+            None
+        };
+        Ok(ClusterStatus {
+            sha256: ctl_provider::ctl_hash(&current),
+            ctl: current,
+            changes,
+            nodes,
+        })
+    }
+}
+
+/// What [`Client::status`] found.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ClusterStatus {
+    /// The first node's current CTL.
+    pub ctl: Vec<u8>,
+    /// Its hash.
+    pub sha256: [u8; 32],
+    /// What changed in the cluster since it was built; `None` while a node cannot be
+    /// reached (its records would look removed).
+    pub changes: Option<Vec<Change>>,
+    /// Every node, alternate TFTP server and firewall, with the CTL each node holds.
+    pub nodes: Vec<NodeView>,
+}
+
+impl ClusterStatus {
+    /// The nodes that answered and hold another CTL than the first node's (or none): a
+    /// commit that did not reach them.
+    pub fn differing(&self) -> impl Iterator<Item = &NodeView> {
+        self.nodes.iter().filter(|n| {
+            n.kind == TargetKind::Node
+                && n.status == NodeStatus::Ok
+                && n.ctl != HeldCtl::Sha256(self.sha256)
+        })
+    }
+
+    /// The nodes (and off-cluster servers) that could not be asked.
+    pub fn unreachable(&self) -> impl Iterator<Item = &NodeView> {
+        self.nodes.iter().filter(|n| n.status != NodeStatus::Ok)
+    }
+
+    /// Every node answered, holds the first node's CTL, and the CTL covers the cluster.
+    pub fn up_to_date(&self) -> bool {
+        self.changes.as_ref().is_some_and(Vec::is_empty)
+            && self.differing().next().is_none()
+            && self.unreachable().next().is_none()
     }
 }

@@ -71,7 +71,7 @@ impl<S: Signer + ?Sized> Signer for Box<S> {
 #[non_exhaustive]
 pub enum Layout {
     /// As CUCM writes: record elements in numeric tag order with DNS_NAME and
-    /// IP_ADDRESS, `;`-joined names most specific first, header NAME/SERIAL/ISSUER,
+    /// IP_ADDRESS, `;`-joined names in reversed DER order, header NAME/SERIAL/ISSUER,
     /// no SIGNER_VERSION unless asked.
     #[default]
     Cucm,

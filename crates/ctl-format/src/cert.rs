@@ -100,7 +100,8 @@ struct NameAttribute {
 pub enum NameStyle {
     /// Attributes in DER order, `TYPE=value` joined by the separator.
     DerOrder(char),
-    /// Attributes in reverse DER order (most specific first, as RFC 4514), joined by `;`.
+    /// Attributes in reverse DER order (as RFC 4514 writes them; the usual C, O, ..., CN
+    /// order comes out CN first), joined by `;`.
     Reversed,
 }
 

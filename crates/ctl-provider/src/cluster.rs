@@ -97,6 +97,21 @@ pub struct NodeView {
     pub tls_certificate: Option<Vec<u8>>,
     /// What happened.
     pub status: NodeStatus,
+    /// The CTL it holds, when asked.
+    pub ctl: HeldCtl,
+}
+
+/// The CTL a node holds, as far as the client knows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HeldCtl {
+    /// Not asked, or it could not say.
+    #[default]
+    Unknown,
+    /// It holds none.
+    None,
+    /// It holds the CTL of this hash ([`ctl_hash`](crate::ctl_hash)).
+    Sha256([u8; 32]),
 }
 
 impl NodeView {

@@ -39,6 +39,8 @@ struct NodeJson {
     status: &'static str,
     detail: Option<String>,
     tls_sha256: Option<String>,
+    /// The CTL it holds (SHA-256); null when it holds none or could not be asked.
+    ctl_sha256: Option<String>,
     certificates: Vec<CertJson>,
 }
 
@@ -80,6 +82,10 @@ pub(crate) fn run(args: &DiscoverArgs) -> Outcome {
                 .tls_certificate
                 .as_deref()
                 .map(|c| fingerprint_text(&fingerprint(c))),
+            ctl_sha256: match n.ctl {
+                ctl_client::HeldCtl::Sha256(h) => Some(hex(&h)),
+                _ => None,
+            },
             certificates: n
                 .info
                 .iter()

@@ -5,7 +5,7 @@ use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ctl_client::{Changes, Peer, Preview, Selector};
+use ctl_client::{Changes, HeldCtl, Peer, Preview, Selector};
 use ctl_format::Certificate;
 
 use super::connect::{ConnectArgs, client, runtime, save_trust};
@@ -318,28 +318,95 @@ pub(crate) fn status(a: &StatusArgs) -> Outcome {
     if let Some(p) = &progress {
         p.finish();
     }
-    let (ctl, changes) = result.map_err(|e| Failure::failed(e.to_string()))?;
+    let status = result.map_err(|e| Failure::failed(e.to_string()))?;
     save_trust(&client, &a.connect)?;
-    let texts: Vec<String> = changes.iter().map(ToString::to_string).collect();
+    let texts: Option<Vec<String>> = status
+        .changes
+        .as_ref()
+        .map(|c| c.iter().map(ToString::to_string).collect());
+    let first = ctl_format::hex(&status.sha256);
+    let held = |n: &ctl_client::NodeView| match n.ctl {
+        HeldCtl::Sha256(h) => Some(ctl_format::hex(&h)),
+        _ => None,
+    };
     if a.json {
+        let nodes: Vec<serde_json::Value> = status
+            .nodes
+            .iter()
+            .filter(|n| n.kind == ctl_client::TargetKind::Node)
+            .map(|n| {
+                serde_json::json!({
+                    "name": n.name,
+                    "status": n.status.name(),
+                    "ctl_sha256": held(n),
+                    "holds": match n.ctl {
+                        HeldCtl::Sha256(h) if h == status.sha256 => "same",
+                        HeldCtl::Sha256(_) => "other",
+                        HeldCtl::None => "none",
+                        _ => "unknown",
+                    },
+                })
+            })
+            .collect();
         let out = serde_json::json!({
-            "stale": !changes.is_empty(),
-            "ctl_sha256": ctl_format::hex(&ctl_provider::ctl_hash(&ctl)),
+            "up_to_date": status.up_to_date(),
+            "stale": texts.as_ref().is_some_and(|t| !t.is_empty()),
+            "ctl_sha256": first,
             "changes": texts,
+            "nodes": nodes,
         });
         outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
-    } else if texts.is_empty() {
-        outln!("up to date: the CTL covers the cluster as it is");
     } else {
-        outln!("STALE: the cluster changed since the CTL was built; run `ctl cluster update`:");
-        for t in &texts {
-            outln!("  - {t}");
-        }
+        report_status(&status, texts.as_deref(), &first);
     }
-    if changes.is_empty() {
+    if status.up_to_date() {
         Ok(())
     } else {
         Err(Failure::quiet(1))
+    }
+}
+
+/// `status` for people: what each node holds, and whether the CTL covers the cluster.
+fn report_status(status: &ctl_client::ClusterStatus, changes: Option<&[String]>, first: &str) {
+    let short = |h: &str| h.get(..16).unwrap_or(h).to_owned();
+    for n in status.differing() {
+        match n.ctl {
+            HeldCtl::Sha256(h) => outln!(
+                "DIFFERS: {} holds another CTL (sha256 {}…) than the first node (sha256 {}…): a commit did not reach it; `ctl cluster update` sends the current one to every node",
+                n.name,
+                short(&ctl_format::hex(&h)),
+                short(first)
+            ),
+            HeldCtl::None => outln!(
+                "DIFFERS: {} holds no CTL; `ctl cluster update` sends the current one to every node",
+                n.name
+            ),
+            _ => outln!("UNKNOWN: {} did not say which CTL it holds", n.name),
+        }
+    }
+    for n in status.unreachable() {
+        let detail = n
+            .status
+            .detail()
+            .map(|d| format!(": {d}"))
+            .unwrap_or_default();
+        outln!("UNREACHABLE: {} ({}){detail}", n.name, n.status.name());
+    }
+    match changes {
+        None => outln!(
+            "whether the CTL covers the cluster cannot be told while a server is unreachable"
+        ),
+        Some([]) if status.up_to_date() => outln!(
+            "up to date: every node holds the CTL (sha256 {}…), and it covers the cluster as it is",
+            short(first)
+        ),
+        Some([]) => outln!("the CTL covers the cluster as it is"),
+        Some(changes) => {
+            outln!("STALE: the cluster changed since the CTL was built; run `ctl cluster update`:");
+            for t in changes {
+                outln!("  - {t}");
+            }
+        }
     }
 }
 

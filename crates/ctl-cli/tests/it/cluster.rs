@@ -271,6 +271,43 @@ fn the_workflow_commands_end_to_end() {
     let o = ctl(&["cluster", "status"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("up to date"), "{}", text(&o));
+    // Issue 12: every node's CTL, in discover --json.
+    let o = ctl(&["cluster", "discover", "--json"]);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let first_hash = ctl_format::hex(&ctl_provider::ctl_hash(&first));
+    for n in j.as_array().unwrap().iter().filter(|n| n["kind"] == "node") {
+        assert_eq!(n["ctl_sha256"], first_hash.as_str(), "{n}");
+    }
+    // Issue 12: a commit that did not reach a node (killed between stage and commit)
+    // left it on another CTL, and status still said "up to date". The node's own copy
+    // replaced by an older list stands for that node.
+    let own = tmp.path().join("sub/state/CTLFile.tlv");
+    let kept = std::fs::read(&own).unwrap();
+    std::fs::copy(
+        ctl_test_support::vectors().join("ctl/CTLFile-sha1.tlv"),
+        &own,
+    )
+    .unwrap();
+    let o = ctl(&["cluster", "status"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("DIFFERS: sub1 holds another CTL"),
+        "{}",
+        text(&o)
+    );
+    assert!(!text(&o).contains("up to date"), "{}", text(&o));
+    let o = ctl(&["cluster", "status", "--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["up_to_date"], false);
+    let holds: Vec<&str> = j["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["holds"].as_str().unwrap())
+        .collect();
+    assert_eq!(holds, ["same", "other", "same"], "{j}");
+    std::fs::write(&own, kept).unwrap();
     // Issue 10: a dry run shows what the token would sign and changes nothing.
     let o = ctl(&[
         "cluster",

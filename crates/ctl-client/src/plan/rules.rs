@@ -239,6 +239,7 @@ mod tests {
             info: None,
             tls_certificate: None,
             status: NodeStatus::Ok,
+            ctl: ctl_provider::cluster::HeldCtl::Unknown,
         }
     }
 

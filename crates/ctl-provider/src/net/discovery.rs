@@ -32,6 +32,7 @@ impl Target {
                 info: None,
                 tls_certificate: None,
                 status: NodeStatus::Unreachable("not contacted".into()),
+                ctl: crate::cluster::HeldCtl::Unknown,
             },
             session: None,
         }

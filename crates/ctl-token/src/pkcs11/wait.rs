@@ -15,7 +15,7 @@ pub struct CertificateSummary {
     pub label: String,
     /// CKA_ID.
     pub id: Vec<u8>,
-    /// Subject, most specific attribute first.
+    /// Subject, attributes in reversed DER order.
     pub subject: String,
     /// Serial number, hex.
     pub serial: String,
