@@ -200,7 +200,19 @@ async fn commit(
                 answer: other.kind(),
             })),
         ),
-        Err(e) => failed(client, n, TargetError::Commit(Arc::new(e))),
+        // An answer refusing it is a failure; no answer at all leaves it unknown.
+        Err(e @ (NetError::Refused { .. } | NetError::Unexpected { .. })) => {
+            failed(client, n, TargetError::Commit(Arc::new(e)))
+        }
+        Err(e) if e.code().is_some() => failed(client, n, TargetError::Commit(Arc::new(e))),
+        Err(e) => {
+            let reason = TargetError::CommitUnanswered(Arc::new(e));
+            client.emit(Event::Failed {
+                target: n.name.clone(),
+                reason: reason.clone(),
+            });
+            report(n, TargetStatus::Unknown(reason), None)
+        }
     };
     let _ = s.bye().await;
     outcome

@@ -44,6 +44,12 @@ pub enum TargetError {
     /// The commit failed; the target keeps the file it had unless it committed.
     #[error("{0}; run again: commits are idempotent")]
     Commit(Arc<NetError>),
+    /// COMMIT was sent and no answer came (the connection broke, or it timed out): the
+    /// node may have committed or not.
+    #[error(
+        "no answer to COMMIT ({0}): it may or may not have committed; `ctl cluster status` tells which CTL it holds, and running the change again is safe (commits are idempotent)"
+    )]
+    CommitUnanswered(Arc<NetError>),
     /// A step after the commit failed.
     #[error("{what}: {error}")]
     Followup {
@@ -63,6 +69,7 @@ impl TargetError {
             Self::Connect(e)
             | Self::Stage(e)
             | Self::Commit(e)
+            | Self::CommitUnanswered(e)
             | Self::Followup { error: e, .. } => e.code(),
         }
     }
@@ -78,15 +85,19 @@ pub enum TargetStatus {
     Aborted,
     /// This target failed; it is unchanged unless it committed.
     Failed(TargetError),
+    /// The commit was sent and not answered: whether the target took the file is
+    /// unknown ([`TargetError::CommitUnanswered`] says what tells).
+    Unknown(TargetError),
 }
 
 impl TargetStatus {
-    /// `committed`, `aborted` or `failed`.
+    /// `committed`, `aborted`, `failed` or `unknown`.
     pub const fn name(&self) -> &'static str {
         match self {
             Self::Committed => "committed",
             Self::Aborted => "aborted",
             Self::Failed(_) => "failed",
+            Self::Unknown(_) => "unknown",
         }
     }
 
@@ -169,7 +180,9 @@ impl fmt::Display for DistributionReport {
             .targets
             .iter()
             .filter_map(|t| match &t.status {
-                TargetStatus::Failed(r) => Some(format!("{} ({}): {r}", t.name, t.server)),
+                TargetStatus::Failed(r) | TargetStatus::Unknown(r) => {
+                    Some(format!("{} ({}): {r}", t.name, t.server))
+                }
                 _ => None,
             })
             .collect();

@@ -44,7 +44,7 @@ fn targets_json(report: &ctl_client::DistributionReport) -> Vec<TargetJson> {
             location: t.location.clone(),
             status: t.status.name(),
             detail: match &t.status {
-                TargetStatus::Failed(r) => Some(r.to_string()),
+                TargetStatus::Failed(r) | TargetStatus::Unknown(r) => Some(r.to_string()),
                 _ => None,
             },
             restart: t.restart.clone(),
