@@ -73,6 +73,30 @@ pub enum Error {
     Distribution(Box<DistributionReport>),
 }
 
+impl Error {
+    /// A stable name of the cause, for scripts (`--json` prints it as `error_code`):
+    /// `publisher`, `node-not-ready`, `certificate`, `rule`, `build`, `current-ctl`,
+    /// `current-signature`, `provider`, `known-providers`, `token`, `signing`,
+    /// `cancelled` or `distribution`.
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::Publisher { .. } => "publisher",
+            Self::NodeNotReady { .. } => "node-not-ready",
+            Self::Certificate { .. } => "certificate",
+            Self::Rule(_) => "rule",
+            Self::Build(_) => "build",
+            Self::CurrentCtl(_) => "current-ctl",
+            Self::CurrentSignature(_) => "current-signature",
+            Self::Provider { .. } => "provider",
+            Self::Known(_) => "known-providers",
+            Self::Token(_) => "token",
+            Self::SigningTask(_) => "signing",
+            Self::Cancelled => "cancelled",
+            Self::Distribution(_) => "distribution",
+        }
+    }
+}
+
 /// A Cisco rule that refuses a change.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -31,6 +31,8 @@ struct ReportJson {
     room_for_records: Option<usize>,
     targets: Vec<TargetJson>,
     notes: Vec<String>,
+    /// A stable name of what went wrong (`distribution`, `followups`), when it did.
+    error_code: Option<&'static str>,
     error: Option<String>,
 }
 
@@ -105,7 +107,12 @@ pub(crate) fn finish(
                 print_preview(what, &p, json);
                 Ok(())
             }
-            _ => Err(Failure::failed("cancelled; nothing changed")),
+            _ => {
+                if json {
+                    print_error(&Error::Cancelled);
+                }
+                Err(Failure::failed("cancelled; nothing changed"))
+            }
         },
         Ok(r) => {
             let targets = targets_json(&r.distribution);
@@ -124,6 +131,7 @@ pub(crate) fn finish(
                     room_for_records: Some(r.room_for_records),
                     targets,
                     notes: r.notes,
+                    error_code: error.as_ref().map(|_| "followups"),
                     error: error.clone(),
                 };
                 outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
@@ -154,6 +162,7 @@ pub(crate) fn finish(
                     room_for_records: None,
                     targets,
                     notes: Vec::new(),
+                    error_code: Some("distribution"),
                     error: Some(format!("distribution failed: {report}")),
                 };
                 outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
@@ -163,8 +172,23 @@ pub(crate) fn finish(
             }
             Err(Failure::failed(format!("distribution failed: {report}")))
         }
-        Err(e) => Err(e.into()),
+        Err(e) => {
+            if json {
+                print_error(&e);
+            }
+            Err(e.into())
+        }
     }
+}
+
+/// The one JSON object a failed command prints on stdout (scripts always get one).
+pub(crate) fn print_error(e: &Error) {
+    let out = serde_json::json!({
+        "ok": false,
+        "error_code": e.code(),
+        "error": e.to_string(),
+    });
+    outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
 }
 
 #[derive(Serialize)]

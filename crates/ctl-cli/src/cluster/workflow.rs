@@ -318,7 +318,12 @@ pub(crate) fn status(a: &StatusArgs) -> Outcome {
     if let Some(p) = &progress {
         p.finish();
     }
-    let status = result.map_err(|e| Failure::failed(e.to_string()))?;
+    let status = result.map_err(|e| {
+        if a.json {
+            super::report::print_error(&e);
+        }
+        Failure::failed(e.to_string())
+    })?;
     save_trust(&client, &a.connect)?;
     let texts: Option<Vec<String>> = status
         .changes

@@ -614,3 +614,32 @@ fn which(name: &str) -> Result<std::path::PathBuf, ()> {
         .find(|p| p.is_file())
         .ok_or(())
 }
+
+/// Issue 12: a cluster command that failed before distribution printed nothing on stdout
+/// with `--json`. It prints one object: `ok: false`, a stable `error_code`, the `error`.
+#[test]
+fn json_failures_are_one_object_with_a_stable_code() {
+    let tmp = tempfile::tempdir().unwrap();
+    crate::support::password_file(&tmp.path().join("pub"));
+    let port = ctl_test_support::closing_port();
+    let connect = crate::support::connect_args(&format!("127.0.0.1:{port}"), tmp.path());
+    let keys = ctl_test_support::keys();
+    let sast1 = keys.join("sast1.pem").display().to_string();
+    for args in [
+        vec!["cluster", "status", "--json"],
+        vec!["cluster", "update", "--token", &sast1, "--yes", "--json"],
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_ctl"))
+            .args(&args)
+            .args(&connect)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        let j: serde_json::Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {:?}", String::from_utf8_lossy(&o.stdout)));
+        assert_eq!(j["ok"], false, "{j}");
+        assert_eq!(j["error_code"], "publisher", "{j}");
+        assert!(j["error"].as_str().unwrap().contains("first node"), "{j}");
+    }
+}
