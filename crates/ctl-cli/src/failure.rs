@@ -57,7 +57,8 @@ impl From<ctl_token::Error> for Failure {
             | E::Mismatch { .. }
             | E::NotASecurityToken { .. }
             | E::WhichCertificate { .. }
-            | E::SameToken { .. } => Self::usage(e.to_string()),
+            | E::SameToken { .. }
+            | E::LabelInUse { .. } => Self::usage(e.to_string()),
             _ => Self::failed(e.to_string()),
         }
     }

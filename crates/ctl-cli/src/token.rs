@@ -352,9 +352,19 @@ fn init(a: &InitArgs) -> Outcome {
             "token init: give --generate or --import-key",
         ));
     }
+    // The format names the signer's key size with a code for 512, 1024, 2048 and 4096
+    // bits only: another size could never sign a CTL (checked before the token exists).
+    if a.generate {
+        signing_key_size(a.bits, "--bits")?;
+    }
     // Check the key before creating the token, so a bad key leaves nothing behind.
     let import = match &a.import_key {
-        Some(key) => Some(load_key_and_cert(key, a.import_cert.as_deref())?),
+        Some(key) => {
+            let (k, c) = load_key_and_cert(key, a.import_cert.as_deref())?;
+            let bits = rsa::traits::PublicKeyParts::size(&k) * 8;
+            signing_key_size(bits, &key.display().to_string())?;
+            Some((k, c))
+        }
         None => None,
     };
     let mut token = lab::init_token(&module, &a.label, &so, &user)?;
@@ -377,6 +387,26 @@ fn init(a: &InitArgs) -> Outcome {
     outln!("created token {} with {subject}", token.summary());
     outln!("uri: {uri}");
     Ok(())
+}
+
+/// Whether a key of `bits` can sign a CTL: the format has a code for 512, 1024, 2048
+/// and 4096 bits, and 512 is far too weak; 1024 is allowed with a warning (labs).
+fn signing_key_size(bits: usize, what: &str) -> Result<(), Failure> {
+    match bits {
+        2048 | 4096 => Ok(()),
+        1024 => {
+            errln!(
+                "warning: {what}: a 1024-bit key is weak; keep it for labs (phones take 1024 to 4096 bits, the 7900 series at most 2048)"
+            );
+            Ok(())
+        }
+        512 => Err(Failure::usage(format!(
+            "token init: {what}: a 512-bit key is far too weak to sign a trust list"
+        ))),
+        other => Err(Failure::usage(format!(
+            "token init: {what}: a {other}-bit key can never sign a CTL (the format has codes for 1024, 2048 and 4096-bit keys only)"
+        ))),
+    }
 }
 
 fn load_key_and_cert(

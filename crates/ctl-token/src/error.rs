@@ -257,6 +257,16 @@ pub enum Error {
         /// The certificate's subject.
         subject: String,
     },
+    /// A token of this label exists already: every `token=` URI would then name two.
+    #[error(
+        "a token labelled \"{label}\" exists already (serial {serial}); `token=` URIs would not tell them apart: choose another label"
+    )]
+    LabelInUse {
+        /// The label.
+        label: String,
+        /// The existing token's serial.
+        serial: String,
+    },
     /// A lab operation that this module cannot do (no free slot to initialize a token in).
     #[error("{0}")]
     Unsupported(String),

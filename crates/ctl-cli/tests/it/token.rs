@@ -227,3 +227,51 @@ fn a_generated_key_signs_and_pin_errors_are_clear() {
         stderr(&o)
     );
 }
+
+/// Issue 12: `token init` made a second token with a label already in use (every
+/// `token=` URI would then name two) and keys of sizes that can never sign a CTL.
+#[test]
+#[cfg_attr(
+    not(softhsm),
+    ignore = "SoftHSM2 is not installed (apt-get install softhsm2); scripts/test installs it and runs these"
+)]
+fn token_init_refuses_a_label_in_use_and_key_sizes_that_cannot_sign() {
+    let lab = Lab::new();
+    lab.init_generated("SAST1", "1234");
+    let so = lab.pin_file("so.pin", "87654321");
+    let user = lab.pin_file("u.pin", "1234");
+    let module = module();
+    let init = |label: &str, bits: &str| {
+        lab.ctl(&[
+            "token",
+            "init",
+            "--module",
+            &module,
+            "--label",
+            label,
+            "--so-pin-file",
+            &so,
+            "--pin-file",
+            &user,
+            "--generate",
+            "--bits",
+            bits,
+        ])
+    };
+    let o = init("SAST1", "2048");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("exists already"), "{}", stderr(&o));
+    for (bits, says) in [("3072", "can never sign a CTL"), ("512", "far too weak")] {
+        let o = init("SAST2", bits);
+        assert_eq!(o.status.code(), Some(2), "{bits}: {}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{bits}: {}", stderr(&o));
+    }
+    // Nothing was created by the refusals: one token, still.
+    let o = lab.ctl(&["token", "list", "--module", &module, "--json"]);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j.as_array().unwrap().len(), 1, "{j}");
+    // 1024 bits: made, with a warning.
+    let o = init("SAST2", "1024");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("weak"), "{}", stderr(&o));
+}

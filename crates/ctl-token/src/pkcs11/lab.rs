@@ -26,16 +26,50 @@ fn auth(pin: &SecretString) -> AuthPin {
 /// security officer PIN and a user PIN.
 ///
 /// # Errors
-/// No free slot (the module cannot create tokens), or a PKCS#11 failure.
+/// A token of that label exists already, no free slot (the module cannot create
+/// tokens), or a PKCS#11 failure.
 pub fn init_token(
     module: &Module,
     label: &str,
     so_pin: &SecretString,
     user_pin: &SecretString,
 ) -> Result<Token, Error> {
+    init(module, label, (so_pin, user_pin), false)
+}
+
+/// [`init_token`] even when another token has `label`, as two tokens fresh from the
+/// factory may: for tests of how URIs that name both are refused.
+///
+/// # Errors
+/// No free slot, or a PKCS#11 failure.
+pub fn init_twin_token(
+    module: &Module,
+    label: &str,
+    so_pin: &SecretString,
+    user_pin: &SecretString,
+) -> Result<Token, Error> {
+    init(module, label, (so_pin, user_pin), true)
+}
+
+fn init(
+    module: &Module,
+    label: &str,
+    (so_pin, user_pin): (&SecretString, &SecretString),
+    twins: bool,
+) -> Result<Token, Error> {
     let _guard = PROVISION
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // Checked under the provisioning lock: no other init can slip in between.
+    if let Some(t) = list_tokens(std::slice::from_ref(module))?
+        .into_iter()
+        .find(|t| !twins && t.summary().label == label)
+    {
+        return Err(Error::LabelInUse {
+            label: label.to_owned(),
+            serial: t.summary().serial.clone(),
+        });
+    }
     let name = module.path().display().to_string();
     let ctx = module.ctx();
     let err = |op: &'static str| {

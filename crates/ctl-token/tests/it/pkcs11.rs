@@ -263,7 +263,12 @@ fn two_tokens_matching_one_uri_are_refused_with_both_named() {
     let label = ctl_test_support::unique_label("twin");
     let m = module();
     let a = lab::init_token(&m, &label, &pin(ctl_test_support::SO_PIN), &pin("1234"));
-    let b = lab::init_token(&m, &label, &pin(ctl_test_support::SO_PIN), &pin("1234"));
+    // Refused by init_token (issue 12); two factory tokens can still share a label.
+    assert!(matches!(
+        lab::init_token(&m, &label, &pin(ctl_test_support::SO_PIN), &pin("1234")),
+        Err(Error::LabelInUse { .. })
+    ));
+    let b = lab::init_twin_token(&m, &label, &pin(ctl_test_support::SO_PIN), &pin("1234"));
     let (a, b) = (a.unwrap(), b.unwrap());
     let err = TokenSigner::open(&uri(&label, "1234"), &no_prompt()).unwrap_err();
     let Error::AmbiguousToken { tokens, .. } = &err else {
