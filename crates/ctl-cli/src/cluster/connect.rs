@@ -13,8 +13,8 @@ use crate::progress::Progress;
 /// How to reach and trust the cluster's providers.
 #[derive(clap::Args, Debug)]
 pub(crate) struct ConnectArgs {
-    /// The first node's provider: HOST:PORT.
-    #[arg(long, value_name = "HOST:PORT")]
+    /// The first node's provider: HOST or HOST:PORT (the port is 2444 when not given).
+    #[arg(long, value_name = "HOST[:PORT]")]
     pub(crate) publisher: String,
     /// Application user.
     #[arg(long)]
@@ -87,22 +87,41 @@ fn parse_fp(text: &str) -> Result<[u8; 32], Failure> {
         .ok_or_else(|| Failure::usage(format!("--fingerprint {text}: expected 64 hex digits")))
 }
 
-/// The first node's host and port.
+/// The first node's host and port: `HOST`, `HOST:PORT`, `[V6]`, `[V6]:PORT` or a bare IPv6
+/// address; without a port, the provider's port 2444.
 pub(crate) fn publisher(args: &ConnectArgs) -> Result<(String, u16), Failure> {
-    args.publisher
-        .rsplit_once(':')
-        .and_then(|(h, p)| {
-            Some((
-                h.trim_matches(['[', ']']).to_owned(),
-                p.parse::<u16>().ok()?,
-            ))
-        })
-        .ok_or_else(|| {
-            Failure::usage(format!(
-                "--publisher {}: expected HOST:PORT",
-                args.publisher
-            ))
-        })
+    split_host_port(&args.publisher).ok_or_else(|| {
+        Failure::usage(format!(
+            "--publisher {}: expected HOST or HOST:PORT (a port from 1 to 65535)",
+            args.publisher
+        ))
+    })
+}
+
+fn split_host_port(text: &str) -> Option<(String, u16)> {
+    use ctl_provider::message::DEFAULT_PORT;
+    let port = |p: &str| p.parse::<u16>().ok().filter(|p| *p != 0);
+    if let Some(rest) = text.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        let port = match after {
+            "" => DEFAULT_PORT,
+            _ => port(after.strip_prefix(':')?)?,
+        };
+        return (!host.is_empty()).then(|| (host.to_owned(), port));
+    }
+    match text.matches(':').count() {
+        0 => (!text.is_empty()).then(|| (text.to_owned(), DEFAULT_PORT)),
+        1 => {
+            let (host, p) = text.split_once(':')?;
+            (!host.is_empty()).then_some(())?;
+            Some((host.to_owned(), port(p)?))
+        }
+        // A bare IPv6 address: no port in it.
+        _ => text
+            .parse::<std::net::Ipv6Addr>()
+            .ok()
+            .map(|_| (text.to_owned(), DEFAULT_PORT)),
+    }
 }
 
 /// The known-providers file the connection flags name.
@@ -224,4 +243,34 @@ pub(crate) fn save_trust(client: &Client, connect: &ConnectArgs) -> Result<(), F
             .map_err(|e| Failure::failed(e.to_string()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_host_port;
+
+    #[test]
+    fn publishers_take_the_provider_port_when_they_name_none() {
+        let ok = |t: &str, h: &str, p: u16| {
+            assert_eq!(split_host_port(t), Some((h.to_owned(), p)), "{t}");
+        };
+        ok("cucm-pub", "cucm-pub", 2444);
+        ok("cucm-pub:3000", "cucm-pub", 3000);
+        ok("10.0.0.1", "10.0.0.1", 2444);
+        ok("[2001:db8::1]:3000", "2001:db8::1", 3000);
+        ok("[2001:db8::1]", "2001:db8::1", 2444);
+        ok("2001:db8::1", "2001:db8::1", 2444);
+        for bad in [
+            "",
+            ":2444",
+            "host:",
+            "host:0",
+            "host:70000",
+            "[::1]x",
+            "[]:1",
+            "a:b:c",
+        ] {
+            assert_eq!(split_host_port(bad), None, "{bad}");
+        }
+    }
 }

@@ -15,6 +15,9 @@ pub use crate::types::{
     PeerSource, RoleCertificate, SecurityMode, UserRole, cut_text, service,
 };
 
+/// The TCP port of the CTL provider service (as Cisco's CTL Provider uses it).
+pub const DEFAULT_PORT: u16 = 2444;
+
 /// The protocol version this implementation speaks.
 pub const VERSION: u8 = 1;
 
