@@ -117,12 +117,39 @@ pub(crate) fn finish(
         Ok(r) => {
             let targets = targets_json(&r.distribution);
             let unfinished = r.distribution.followups_failed();
-            let error = (!unfinished.is_empty()).then(|| {
-                format!(
-                    "the CTL is committed on every target, but {}; run the command again",
-                    unfinished.join("; ")
+            // A hook that failed did not do what the node's operator wanted after a
+            // commit (restart a service, copy the file): the command fails too.
+            let hooks: Vec<String> = r
+                .distribution
+                .targets
+                .iter()
+                .filter_map(|t| {
+                    let h = t.hook.as_ref().filter(|h| h.exit_status != 0)?;
+                    Some(format!(
+                        "{}: the on-commit hook exited {}",
+                        t.name, h.exit_status
+                    ))
+                })
+                .collect();
+            let (error_code, error) = if !unfinished.is_empty() {
+                (
+                    Some("followups"),
+                    Some(format!(
+                        "the CTL is committed on every target, but {}; run the command again",
+                        unfinished.join("; ")
+                    )),
                 )
-            });
+            } else if !hooks.is_empty() {
+                (
+                    Some("hook"),
+                    Some(format!(
+                        "the CTL is committed on every target, but {}",
+                        hooks.join("; ")
+                    )),
+                )
+            } else {
+                (None, None)
+            };
             if json {
                 let out = ReportJson {
                     ok: error.is_none(),
@@ -131,7 +158,7 @@ pub(crate) fn finish(
                     room_for_records: Some(r.room_for_records),
                     targets,
                     notes: r.notes,
-                    error_code: error.as_ref().map(|_| "followups"),
+                    error_code,
                     error: error.clone(),
                 };
                 outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());

@@ -643,3 +643,46 @@ fn json_failures_are_one_object_with_a_stable_code() {
         assert!(j["error"].as_str().unwrap().contains("first node"), "{j}");
     }
 }
+
+/// Issue 12: an on-commit hook that failed (the service the node's operator restarts
+/// there did not restart) left the command at exit 0.
+#[test]
+fn a_failing_on_commit_hook_makes_the_command_fail() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut first = node_setup(&tmp.path().join("pub"), "cucm-pub", 0, FIRST);
+    first.first_node(true);
+    let config = first.write().unwrap();
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("on_commit = []", "on_commit = [\"false\"]");
+    std::fs::write(&config, text).unwrap();
+    let port = ctl_providerd::spawn(&config).unwrap().port();
+    crate::support::password_file(&tmp.path().join("pub"));
+    let keys = ctl_test_support::keys();
+    let key = |n: &str| keys.join(format!("{n}.pem")).display().to_string();
+    let o = Command::new(env!("CARGO_BIN_EXE_ctl"))
+        .args([
+            "cluster",
+            "set-mode",
+            "mixed",
+            "--token",
+            &key("sast1"),
+            "--token",
+        ])
+        .arg(key("sast2"))
+        .args(["--yes", "--json"])
+        .args(crate::support::connect_args(
+            &format!("127.0.0.1:{port}"),
+            tmp.path(),
+        ))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["ok"], false, "{j}");
+    assert_eq!(j["error_code"], "hook", "{j}");
+    assert_eq!(j["targets"][0]["status"], "committed", "{j}");
+    assert!(err.contains("the on-commit hook exited 1"), "{err}");
+}
