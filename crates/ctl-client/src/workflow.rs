@@ -29,6 +29,9 @@ pub struct Outcome {
     pub room_for_records: usize,
     /// What else was done (mode set, CAPF certificates put).
     pub notes: Vec<String>,
+    /// Nothing needed changing: no CTL was signed or sent (`ctl` is the current one,
+    /// `distribution` has no targets).
+    pub unchanged: bool,
 }
 
 /// An off-cluster provider to add: an alternate TFTP server or a firewall.
@@ -59,6 +62,17 @@ pub struct Changes {
     pub remove_peers: Vec<String>,
     /// Set non-secure mode: server records without certificates, mode 0 on the first node.
     pub non_secure: bool,
+}
+
+impl Changes {
+    /// Whether nothing is asked for.
+    pub fn is_empty(&self) -> bool {
+        self.add_tokens.is_empty()
+            && self.remove.is_none()
+            && self.add_peers.is_empty()
+            && self.remove_peers.is_empty()
+            && !self.non_secure
+    }
 }
 
 /// The names of the targets that will receive the file.
@@ -139,6 +153,7 @@ impl Client {
             ctl,
             distribution,
             notes,
+            unchanged: false,
         })
     }
 
@@ -287,6 +302,41 @@ impl Client {
             cluster.targets.push(t);
         }
         let servers = plan::server_entries(cluster.nodes())?;
+        // The same token signing again changes nothing either (another token is a change:
+        // the list's signer).
+        let same_signer = doc.signer_record().ok().and_then(|(_, r)| r.certificate())
+            == Some(signer.certificate());
+        if mode.is_none()
+            && same_signer
+            && changes.is_empty()
+            && plan::changes(&doc, &servers).is_empty()
+        {
+            // Nothing asked, the same signer, nothing changed: when every node holds the
+            // current CTL, signing a new one would only move its timestamp. (A node on another CTL
+            // still gets a new one: that is how the cluster converges.)
+            crate::client::read_held_ctls(&mut cluster.targets).await;
+            let hash = ctl_provider::ctl_hash(&current);
+            let converged = cluster
+                .targets
+                .iter()
+                .filter(|t| t.view.kind == TargetKind::Node)
+                .all(|t| t.view.ctl == HeldCtl::Sha256(hash));
+            if converged {
+                cluster.close().await;
+                return Ok(Outcome {
+                    room_for_records: ctl_format::room_for_records(current.len()),
+                    distribution: DistributionReport {
+                        hash: ctl_format::hex(&hash),
+                        targets: Vec::new(),
+                    },
+                    ctl: current,
+                    notes: vec![
+                        "nothing changed: every node holds the current CTL and it covers the cluster as it is; nothing was signed or sent".to_owned(),
+                    ],
+                    unchanged: true,
+                });
+            }
+        }
         if let Some(selector) = &changes.remove {
             let removed = plan::remove_token(&mut tokens, &servers, selector)?;
             plan::check_removal(&removed, signer.certificate())?;

@@ -26,6 +26,8 @@ struct HookJson {
 #[derive(Serialize)]
 struct ReportJson {
     ok: bool,
+    /// Nothing needed changing: nothing was signed or sent.
+    unchanged: bool,
     ctl_sha256: String,
     ctl_size: Option<usize>,
     room_for_records: Option<usize>,
@@ -114,6 +116,27 @@ pub(crate) fn finish(
                 Err(Failure::failed("cancelled; nothing changed"))
             }
         },
+        Ok(r) if r.unchanged => {
+            if json {
+                let out = ReportJson {
+                    ok: true,
+                    unchanged: true,
+                    ctl_sha256: r.distribution.hash.clone(),
+                    ctl_size: Some(r.ctl.len()),
+                    room_for_records: Some(r.room_for_records),
+                    targets: Vec::new(),
+                    notes: r.notes,
+                    error_code: None,
+                    error: None,
+                };
+                outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+            } else {
+                for n in &r.notes {
+                    outln!("{what}: {n}");
+                }
+            }
+            Ok(())
+        }
         Ok(r) => {
             let targets = targets_json(&r.distribution);
             let unfinished = r.distribution.followups_failed();
@@ -153,6 +176,7 @@ pub(crate) fn finish(
             if json {
                 let out = ReportJson {
                     ok: error.is_none(),
+                    unchanged: false,
                     ctl_sha256: r.distribution.hash.clone(),
                     ctl_size: Some(r.ctl.len()),
                     room_for_records: Some(r.room_for_records),
@@ -184,6 +208,7 @@ pub(crate) fn finish(
             if json {
                 let out = ReportJson {
                     ok: false,
+                    unchanged: false,
                     ctl_sha256: report.hash.clone(),
                     ctl_size: None,
                     room_for_records: None,

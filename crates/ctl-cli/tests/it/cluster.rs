@@ -308,6 +308,26 @@ fn the_workflow_commands_end_to_end() {
         .collect();
     assert_eq!(holds, ["same", "other", "same"], "{j}");
     std::fs::write(&own, kept).unwrap();
+    // Issue 12: an update that changes nothing (same signer, nothing asked, the cluster
+    // as the CTL says, every node holding it) says so and signs and sends nothing.
+    let o = ctl(&[
+        "cluster",
+        "update",
+        "--token",
+        &key("sast2"),
+        "--yes",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["unchanged"], true, "{j}");
+    assert_eq!(j["targets"], serde_json::json!([]), "{j}");
+    assert_eq!(
+        std::fs::read(tmp.path().join("pub/tftp/CTLFile.tlv")).unwrap(),
+        first
+    );
+    let o = ctl(&["cluster", "update", "--token", &key("sast2"), "--yes"]);
+    assert!(text(&o).contains("nothing changed"), "{}", text(&o));
     // Issue 10: a dry run shows what the token would sign and changes nothing.
     let o = ctl(&[
         "cluster",

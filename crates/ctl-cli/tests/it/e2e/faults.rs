@@ -127,10 +127,26 @@ fn faults_during_distribution_leave_no_node_diverged_and_a_rerun_converges() {
         }
     })
     .build();
+    // With a change (an update that changes nothing sends nothing): a third token.
     let signer = ctl_token::SoftwareSigner::from_files(Path::new(&sast1), None).unwrap();
+    let changes = ctl_client::Changes {
+        add_tokens: vec![
+            ctl_format::Certificate::from_pem(
+                &std::fs::read(crate::support::v("keys/itlrecovery.crt.pem")).unwrap(),
+            )
+            .unwrap(),
+        ],
+        ..ctl_client::Changes::default()
+    };
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let result = rt.block_on(client.update(Arc::new(signer), &ctl_client::Changes::default()));
-    assert_eq!(staged.load(Ordering::SeqCst), MEMBERS.len());
+    let result = rt.block_on(client.update(Arc::new(signer), &changes));
+    let staged_on = staged.load(Ordering::SeqCst);
+    assert_eq!(
+        staged_on,
+        MEMBERS.len(),
+        "{:?}",
+        result.as_ref().map(|o| (o.unchanged, o.notes.clone()))
+    );
     let report = match result {
         Ok(outcome) => outcome.distribution,
         Err(ctl_client::Error::Distribution(report)) => *report,
