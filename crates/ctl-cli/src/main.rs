@@ -14,6 +14,7 @@ mod build;
 mod check;
 mod cluster;
 mod diff;
+mod extract;
 mod failure;
 mod files;
 mod inspect;
@@ -46,6 +47,8 @@ enum Command {
     Sign(build::SignArgs),
     /// Compare two files: records added, removed and changed, and header changes.
     Diff(diff::DiffArgs),
+    /// Write the payload of a .sgn (only if it is signed as it should be, with --cert or --trust).
+    Extract(extract::ExtractArgs),
     /// PKCS#11 security tokens: list, info, change-pin, init (labs).
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -75,6 +78,7 @@ fn main() -> ExitCode {
         }
         Command::Sign(a) => build::run_sign(&a),
         Command::Diff(a) => diff::run(&a),
+        Command::Extract(a) => extract::run(&a),
         Command::Token(c) => token::run(&c),
         Command::Cluster(c) => cluster::run(&c),
     };

@@ -749,3 +749,42 @@ fn the_signer_is_named_as_its_sast_record() {
         assert!(!stdout(&o).contains("record #3"), "{cmd}: {}", stdout(&o));
     }
 }
+
+/// Issue 12: `ctl extract` writes a `.sgn`'s payload, the bytes the vector's signer
+/// signed, and with --cert or --trust only when the signature is valid.
+#[test]
+fn extract_writes_the_payload_only_when_signed_as_it_should_be() {
+    let dir = tempfile::tempdir().unwrap();
+    let sgn = dir.path().join("SEP001122334455.cnf.xml.sgn");
+    std::fs::copy(v("sgn/sha1/SEP001122334455.cnf.xml.sgn"), &sgn).unwrap();
+    let sgn = sgn.to_str().unwrap();
+    let payload = std::fs::read(v("sgn/sha1/SEP001122334455.cnf.xml")).unwrap();
+    let out = dir.path().join("SEP001122334455.cnf.xml");
+    // Signed by the CCM certificate: written.
+    let o = ctl(&["extract", sgn, "--cert", &v("keys/ccm.crt.pem")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&out).unwrap(), payload);
+    std::fs::remove_file(&out).unwrap();
+    // Not signed by the TFTP certificate: refused, nothing written.
+    let o = ctl(&["extract", sgn, "--cert", &v("keys/tftp.crt.der")]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not extracted"), "{}", stderr(&o));
+    assert!(!out.exists());
+    // Unchecked: written, with a warning.
+    let o = ctl(&["extract", sgn]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("signature not checked"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), payload);
+    // A trust list has no payload.
+    let o = ctl(&[
+        "extract",
+        &v("ctl/CTLFile-sha1.tlv"),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
