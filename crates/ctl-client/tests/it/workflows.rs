@@ -489,3 +489,39 @@ async fn the_operator_sees_what_the_token_signs_and_may_say_no() {
         assert_eq!(c.ctl_of(i).unwrap(), first, "node {i} changed");
     }
 }
+
+/// Issue 12: status failed outright when a node could not be reached. It reports the node
+/// (and does not tell what changed, since its records would look removed).
+#[tokio::test(flavor = "multi_thread")]
+async fn status_reports_an_unreachable_node_instead_of_failing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut first = node_setup(&tmp.path().join("pub"), "cucm-pub", 0, FIRST_NODE);
+    first
+        .first_node(true)
+        .member(local("down", ctl_test_support::closing_port()));
+    let config = first.write().unwrap();
+    // A CTL the first node holds: its own copy, in its state directory.
+    std::fs::create_dir_all(tmp.path().join("pub/state")).unwrap();
+    std::fs::copy(
+        ctl_test_support::vectors().join("ctl/CTLFile-sha1.tlv"),
+        tmp.path().join("pub/state/CTLFile.tlv"),
+    )
+    .unwrap();
+    let port = ctl_providerd::spawn(&config).unwrap().port();
+    let client = Client::builder("127.0.0.1", port, "admin", Password::new("s3cret"))
+        .trust(TrustPolicy {
+            trust_on_first_use: true,
+            ..TrustPolicy::default()
+        })
+        .build();
+    let status = client.status().await.unwrap();
+    assert!(!status.up_to_date());
+    assert!(status.changes.is_none());
+    let down: Vec<&str> = status.unreachable().map(|n| n.name.as_str()).collect();
+    assert_eq!(down, ["down"]);
+    assert_eq!(
+        status.differing().count(),
+        0,
+        "the first node holds its own CTL"
+    );
+}
