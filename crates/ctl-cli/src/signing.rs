@@ -61,8 +61,10 @@ pub(crate) fn open(
     allow_factory_pin: bool,
 ) -> Result<Signing, Failure> {
     if is_uri(source) {
+        // The command line asks for a PIN no URI gives (the library never does by itself).
         let options = SignerOptions {
             allow_factory_pin,
+            prompt: true,
             ..SignerOptions::default()
         };
         let signer = TokenSigner::open(&parse_uri(source)?, &options)?;

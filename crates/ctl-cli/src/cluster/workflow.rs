@@ -215,6 +215,7 @@ fn collect_tokens(
         &uri,
         &ctl_token::SignerOptions {
             allow_factory_pin: common.allow_factory_pin,
+            prompt: true,
             ..ctl_token::SignerOptions::default()
         },
     )?;

@@ -19,7 +19,8 @@ use crate::Error;
 pub struct SignerOptions {
     /// The PIN, when the caller has it (else the URI's `pin-value`, `pin-source`, or the terminal).
     pub pin: Option<SecretString>,
-    /// Ask for the PIN on the terminal when no other source gives it.
+    /// Ask for the PIN on the terminal when no other source gives it (off by default: a
+    /// library does not talk to the terminal unless its caller says so; `ctl` turns it on).
     pub prompt: bool,
     /// PINs that count as factory PINs (default: `Cisco123`).
     pub factory_pins: Vec<String>,
@@ -34,7 +35,7 @@ impl Default for SignerOptions {
     fn default() -> Self {
         Self {
             pin: None,
-            prompt: true,
+            prompt: false,
             factory_pins: DEFAULT_FACTORY_PINS
                 .iter()
                 .map(|s| (*s).to_owned())

@@ -380,3 +380,10 @@ fn options_and_signers_never_show_pins() {
     );
     assert!(text.contains("<redacted>"), "{text}");
 }
+
+/// Issue 12: a library opened tokens with a terminal prompt by default. It never talks to
+/// the terminal unless its caller asks (`ctl` does).
+#[test]
+fn signer_options_do_not_prompt_unless_asked() {
+    assert!(!SignerOptions::default().prompt);
+}
