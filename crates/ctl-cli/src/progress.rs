@@ -28,7 +28,7 @@ impl Progress {
 
     pub(crate) fn event(&self, e: Event) {
         match self {
-            Self::Lines => errln!("  {}", line(&e)),
+            Self::Lines => errln!("  {e}"),
             Self::Bars(b) => b.event(e),
         }
     }
@@ -38,18 +38,6 @@ impl Progress {
         if let Self::Bars(b) = self {
             b.finish();
         }
-    }
-}
-
-fn line(e: &Event) -> String {
-    match e {
-        Event::NodeContacted { node, status } => format!("contacted {node}: {status}"),
-        Event::CertificateCollected { from, entry } => format!("collected {entry} from {from}"),
-        Event::Staged { target } => format!("staged on {target}"),
-        Event::Committed { target } => format!("committed on {target}"),
-        Event::Aborted { target } => format!("aborted on {target}"),
-        Event::Failed { target, reason } => format!("FAILED on {target}: {reason}"),
-        _ => "progress".to_owned(),
     }
 }
 

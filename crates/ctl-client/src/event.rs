@@ -48,5 +48,21 @@ pub enum Event {
     },
 }
 
+impl std::fmt::Display for Event {
+    /// One line for people: `contacted NODE: STATUS`, `staged on TARGET`, ...
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NodeContacted { node, status } => write!(f, "contacted {node}: {status}"),
+            Self::CertificateCollected { from, entry } => {
+                write!(f, "collected {entry} from {from}")
+            }
+            Self::Staged { target } => write!(f, "staged on {target}"),
+            Self::Committed { target } => write!(f, "committed on {target}"),
+            Self::Aborted { target } => write!(f, "aborted on {target}"),
+            Self::Failed { target, reason } => write!(f, "FAILED on {target}: {reason}"),
+        }
+    }
+}
+
 /// Where events go.
 pub(crate) type Sink = Arc<dyn Fn(Event) + Send + Sync>;

@@ -107,6 +107,18 @@ impl TargetStatus {
     }
 }
 
+impl fmt::Display for TargetStatus {
+    /// `committed`, `aborted (unchanged)`, `failed: WHY` or `unknown: WHY`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Committed => f.write_str("committed"),
+            Self::Aborted => f.write_str("aborted (unchanged)"),
+            Self::Failed(why) => write!(f, "failed: {why}"),
+            Self::Unknown(why) => write!(f, "unknown: {why}"),
+        }
+    }
+}
+
 /// One target of a distribution.
 #[derive(Clone, Debug)]
 pub struct TargetReport {

@@ -525,3 +525,25 @@ async fn status_reports_an_unreachable_node_instead_of_failing() {
         "the first node holds its own CTL"
     );
 }
+
+/// Issue 12: events and statuses had no `Display`, so every UI wrote its own words.
+#[test]
+fn events_and_statuses_read_as_one_line_each() {
+    assert_eq!(
+        Event::Staged {
+            target: "cucm-sub".into()
+        }
+        .to_string(),
+        "staged on cucm-sub"
+    );
+    assert_eq!(
+        Event::Committed {
+            target: "tftp-1".into()
+        }
+        .to_string(),
+        "committed on tftp-1"
+    );
+    assert_eq!(TargetStatus::Committed.to_string(), "committed");
+    assert_eq!(TargetStatus::Aborted.to_string(), "aborted (unchanged)");
+    assert_eq!(ctl_client::SecurityMode::Mixed.to_string(), "mixed");
+}
