@@ -252,7 +252,11 @@ pub(crate) fn run_build(args: &BuildArgs, matches: Option<&ArgMatches>) -> Outco
 fn build_failure(out: &str, e: &BuildError) -> Failure {
     let message = format!("{out}: {e}");
     match e {
-        BuildError::Signer(_) | BuildError::SignatureLength { .. } => Failure::failed(message),
+        BuildError::Signer(_)
+        | BuildError::SignatureLength { .. }
+        | BuildError::SignatureDoesNotVerify(_) => Failure::failed(message),
+        // The library says "allow it explicitly"; here that is a flag.
+        BuildError::Sha256NotAllowed => Failure::usage(format!("{message} (--allow-sha256)")),
         _ => Failure::usage(message),
     }
 }

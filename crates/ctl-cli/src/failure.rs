@@ -59,6 +59,8 @@ impl From<ctl_token::Error> for Failure {
             | E::WhichCertificate { .. }
             | E::SameToken { .. }
             | E::LabelInUse { .. } => Self::usage(e.to_string()),
+            // The library says "allow factory PINs for a lab"; here that is a flag.
+            E::FactoryPin { .. } => Self::failed(format!("{e} (--allow-factory-pin)")),
             _ => Self::failed(e.to_string()),
         }
     }

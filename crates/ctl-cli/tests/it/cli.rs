@@ -435,6 +435,8 @@ fn build_defaults_and_refusals() {
         &["--digest", "sha256", "--sast", &v("keys/sast1.pem")],
     );
     assert_one_line_error(&o, 2, "SHA-256");
+    // Issue 12: a refusal names the flag that lifts it.
+    assert!(stderr(&o).contains("--allow-sha256"), "{}", stderr(&o));
     assert_eq!(std::fs::read(&out).unwrap(), b"old contents");
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()

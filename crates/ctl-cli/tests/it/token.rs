@@ -127,6 +127,8 @@ fn factory_pin_then_change_pin_then_sign() {
     let o = build(&lab.uri("eToken", "eToken.pin"));
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("factory PIN"), "{}", stderr(&o));
+    // Issue 12: a refusal names the flag that lifts it.
+    assert!(stderr(&o).contains("--allow-factory-pin"), "{}", stderr(&o));
     assert!(!out.exists());
     let new_pin = lab.pin_file("new.pin", "0ther-PIN-77");
     let o = lab.ctl(&[

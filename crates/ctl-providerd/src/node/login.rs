@@ -125,6 +125,17 @@ fn verify_with(blocks: &mut Vec<argon2::Block>, password: &[u8], phc: &str) -> b
         == 0
 }
 
+/// The LOCKED_OUT answer, saying how long to wait.
+fn locked_out(left: Duration) -> Refusal {
+    Refusal::new(
+        ErrorCode::LockedOut,
+        format!(
+            "too many failed logins; try again in {} s",
+            left.as_secs().max(1)
+        ),
+    )
+}
+
 /// What the audit log says of a lockout key.
 fn locked_text(key: &Key) -> String {
     match key {
@@ -190,15 +201,15 @@ impl Node {
         }
     }
 
-    /// Whether a login of `user` from `source` is locked out by one of `keys`: its own
-    /// pair, its source, or the user from any address unless `source` is one the user
-    /// logged in from lately.
-    fn locked(&self, keys: &[Key], user: &str, source: Source) -> bool {
+    /// How long a login of `user` from `source` stays locked out by one of `keys` (its
+    /// own pair, its source, or the user from any address unless `source` is one the user
+    /// logged in from lately), if it is.
+    fn locked(&self, keys: &[Key], user: &str, source: Source) -> Option<Duration> {
         let (inner, now) = (self.inner(), Instant::now());
-        keys.iter().any(|k| {
-            inner.failures.locked(k, now)
-                && !(matches!(k, Key::User(_)) && inner.known.knows(user, source, now))
-        })
+        keys.iter()
+            .filter(|k| !(matches!(k, Key::User(_)) && inner.known.knows(user, source, now)))
+            .filter_map(|k| inner.failures.locked_for(k, now))
+            .max()
     }
 
     /// Counts a failure against `keys`; true when one of them is now locked out.
@@ -261,14 +272,10 @@ impl Node {
         }
         let sast = self.presents_sast(peer);
         let keys = Key::all(user, source);
-        let locked = self.locked(&keys, user, source);
-        if locked && !sast {
+        if let (Some(left), false) = (self.locked(&keys, user, source), sast) {
             // Refused unchecked: a locked-out guesser costs no password check.
             self.note_failure(source, user, Failure::LockedOut);
-            return Err(Refusal::new(
-                ErrorCode::LockedOut,
-                "too many failed logins; try again later",
-            ));
+            return Err(locked_out(left));
         }
         let found = self.users.iter().find(|u| u.name == user);
         // Unknown users cost the same as wrong passwords.
@@ -304,11 +311,8 @@ impl Node {
         self.record_failure(keys.clone().into());
         let locked = self.locked(&keys, user, source);
         self.note_failure(source, user, Failure::Refused);
-        if locked && !sast {
-            return Err(Refusal::new(
-                ErrorCode::LockedOut,
-                "too many failed logins; try again later",
-            ));
+        if let (Some(left), false) = (locked, sast) {
+            return Err(locked_out(left));
         }
         // Back off: 1, 2, 4 ... times the base delay, at most 30 s.
         let count = self.inner().failures.count(&count_key);

@@ -63,10 +63,16 @@ const MAX_FAILURE_KEYS: usize = 4096;
 impl FailureBook {
     /// Whether `key` is locked out at `now`.
     pub(super) fn locked(&self, key: &Key, now: Instant) -> bool {
+        self.locked_for(key, now).is_some()
+    }
+
+    /// How long `key` stays locked out from `now`, if it is.
+    pub(super) fn locked_for(&self, key: &Key, now: Instant) -> Option<Duration> {
         self.entries
             .get(key)
             .and_then(|f| f.locked_until)
-            .is_some_and(|t| t > now)
+            .filter(|t| *t > now)
+            .map(|t| t - now)
     }
 
     /// Forgets `key` (a successful login).

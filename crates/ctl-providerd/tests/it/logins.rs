@@ -21,6 +21,12 @@ async fn wrong_passwords_back_off_then_lock_out() {
     }
     let err = c.login("admin", &Password::new("nope")).await.unwrap_err();
     assert!(err.to_string().contains("too many failed logins"), "{err}");
+    // Issue 12: the refusal says how long to wait (the lockout is 300 s).
+    assert!(
+        err.to_string().contains("try again in 300 s")
+            || err.to_string().contains("try again in 299 s"),
+        "{err}"
+    );
     // Locked out even with the right password, from a new session.
     let mut c = connect(&d).await;
     let err = c
