@@ -11,6 +11,7 @@ use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 mod terminal;
 
 mod build;
+mod cert;
 mod check;
 mod cluster;
 mod diff;
@@ -47,6 +48,9 @@ enum Command {
     Sign(build::SignArgs),
     /// Compare two files: records added, removed and changed, and header changes.
     Diff(diff::DiffArgs),
+    /// Certificates of a trust list's records: export one as PEM.
+    #[command(subcommand)]
+    Cert(cert::CertCommand),
     /// Write the payload of a .sgn (only if it is signed as it should be, with --cert or --trust).
     Extract(extract::ExtractArgs),
     /// PKCS#11 security tokens: list, info, change-pin, init (labs).
@@ -79,6 +83,7 @@ fn main() -> ExitCode {
         Command::Sign(a) => build::run_sign(&a),
         Command::Diff(a) => diff::run(&a),
         Command::Extract(a) => extract::run(&a),
+        Command::Cert(c) => cert::run(&c),
         Command::Token(c) => token::run(&c),
         Command::Cluster(c) => cluster::run(&c),
     };

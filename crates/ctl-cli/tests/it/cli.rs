@@ -790,3 +790,40 @@ fn extract_writes_the_payload_only_when_signed_as_it_should_be() {
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+/// Issue 12: the certificate of a record, as PEM (`ctl cert export`).
+#[test]
+fn cert_export_writes_a_records_certificate_as_pem() {
+    let ctl_file = v("ctl/CTLFile-sha1.tlv");
+    let o = ctl(&["cert", "export", &ctl_file, "--record", "1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let got = ctl_format::Certificate::from_pem(&o.stdout).unwrap();
+    assert_eq!(
+        got.der(),
+        std::fs::read(v("keys/sast1.crt.der")).unwrap().as_slice()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ccm.pem");
+    let o = ctl(&[
+        "cert",
+        "export",
+        &ctl_file,
+        "--record",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let got = ctl_format::Certificate::from_pem(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(
+        got.der(),
+        std::fs::read(v("keys/ccm.crt.der")).unwrap().as_slice()
+    );
+    let o = ctl(&["cert", "export", &ctl_file, "--record", "99"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("the list has records 1 to"),
+        "{}",
+        stderr(&o)
+    );
+}
