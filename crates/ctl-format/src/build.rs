@@ -502,12 +502,10 @@ macro_rules! header_setters {
                 self
             }
 
-            /// Builds without checking what phones check: that the signer is a SAST
-            /// record of the list, that the signature verifies with the signer's
-            /// certificate, and that a trust list stays within [`MAX_LEN`](crate::MAX_LEN)
-            /// (up to [`MAX_OVERSIZE`](crate::MAX_OVERSIZE) then). For negative test files,
-            /// property tests and fuzzers with test-double signers only: a file built so
-            /// may be rejected by every phone.
+            /// Builds without checking what phones check of the signer: that it is a
+            /// SAST record of the list, and that its signature verifies with its
+            /// certificate. For negative test files, property tests and fuzzers with
+            /// test-double signers only: a file built so may be rejected by every phone.
             pub fn unchecked(&mut self, unchecked: bool) -> &mut Self {
                 self.settings.unchecked = unchecked;
                 self
@@ -540,6 +538,8 @@ header_setters!(SignedFileBuilder);
 pub struct TrustListBuilder {
     settings: HeaderSettings,
     entries: Vec<Entry>,
+    /// Past [`MAX_LEN`] allowed ([`TrustListBuilder::oversize`]).
+    oversize: bool,
 }
 
 impl Default for TrustListBuilder {
@@ -562,6 +562,7 @@ impl TrustListBuilder {
                 timestamp: 0,
             },
             entries: Vec::new(),
+            oversize: false,
         }
     }
 
@@ -574,6 +575,15 @@ impl TrustListBuilder {
     /// Sets FILENAME.
     pub fn filename(&mut self, name: impl Into<String>) -> &mut Self {
         self.settings.filename = name.into();
+        self
+    }
+
+    /// Lets the list grow past the phones' [`MAX_LEN`](crate::MAX_LEN), up to
+    /// [`MAX_OVERSIZE`](crate::MAX_OVERSIZE): to reproduce the oversized lists other tools
+    /// write (every phone refuses them; read them back with
+    /// [`ParseOptions::oversize`](crate::ParseOptions::oversize)).
+    pub fn oversize(&mut self, oversize: bool) -> &mut Self {
+        self.oversize = oversize;
         self
     }
 
@@ -636,8 +646,7 @@ impl TrustListBuilder {
         let plan = HeaderPlan::new(&self.settings, Version::V1_2, signer_version, &facts)?;
         let records = self.encode_records()?;
         let size = plan.len() + records.iter().map(Vec::len).sum::<usize>();
-        // Unchecked, a list may go past the phones' limit (to reproduce one that does).
-        let limit = if self.settings.unchecked {
+        let limit = if self.oversize {
             crate::MAX_OVERSIZE
         } else {
             MAX_LEN

@@ -30,7 +30,7 @@ use ctl_format::Certificate;
 use ctl_provider::message::Password;
 use ctl_provider::net::{Connector, client_tls, discover};
 use ctl_provider::trust::{Fingerprints, TrustPolicy, fingerprint};
-use ctl_test_support::daemon;
+use ctl_test_support::daemon::{self, peak_rss_kib};
 use ctl_test_support::hostile::{self, Behaviour, Tally};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ctl-providerd");
@@ -40,16 +40,6 @@ fn env_or(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(default)
-}
-
-/// `VmHWM` of a process, KiB.
-fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
 }
 
 /// User plus system CPU time of a process, in seconds (USER_HZ is 100 on Linux).

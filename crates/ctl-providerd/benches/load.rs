@@ -23,6 +23,7 @@ use ctl_format::{Certificate, RecordSpec, Role as CtlRole, TrustListBuilder};
 use ctl_provider::message::{Password, Request, Response};
 use ctl_provider::net::{Session, client_tls};
 use ctl_provider::trust::{Fingerprints, fingerprint};
+use ctl_test_support::daemon::peak_rss_kib;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ctl-providerd");
 
@@ -60,15 +61,6 @@ fn maximal_ctl(keys: &Path) -> Vec<u8> {
         }
     }
     b.build(&signer).unwrap()
-}
-
-fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
 }
 
 fn main() {

@@ -150,3 +150,13 @@ fn keep_port(path: &Path, addr: SocketAddr) {
         std::fs::write(path, toml::to_string(&config).expect("TOML")).expect("provider.toml");
     }
 }
+
+/// The peak resident set (`VmHWM`) of process `pid`, KiB; 0 when it cannot be read.
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}

@@ -686,7 +686,7 @@ fn inspect_shows_a_list_over_the_phones_limit_and_says_so() {
         .unwrap()
     };
     let mut b = ctl_format::TrustListBuilder::new();
-    b.unchecked(true).timestamp(1_700_000_000);
+    b.oversize(true).timestamp(1_700_000_000);
     b.push(ctl_format::RecordSpec::new(
         cert("sast1"),
         ctl_format::Role::SAST,

@@ -240,26 +240,9 @@ fn a_generated_key_signs_and_pin_errors_are_clear() {
 fn token_init_refuses_a_label_in_use_and_key_sizes_that_cannot_sign() {
     let lab = Lab::new();
     lab.init_generated("SAST1", "1234");
-    let so = lab.pin_file("so.pin", "87654321");
-    let user = lab.pin_file("u.pin", "1234");
     let module = module();
-    let init = |label: &str, bits: &str| {
-        lab.ctl(&[
-            "token",
-            "init",
-            "--module",
-            &module,
-            "--label",
-            label,
-            "--so-pin-file",
-            &so,
-            "--pin-file",
-            &user,
-            "--generate",
-            "--bits",
-            bits,
-        ])
-    };
+    let init =
+        |label: &str, bits: &str| lab.try_init(label, "1234", &["--generate", "--bits", bits]);
     let o = init("SAST1", "2048");
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("exists already"), "{}", stderr(&o));

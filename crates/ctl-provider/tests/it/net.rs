@@ -41,6 +41,11 @@ struct Server {
 }
 
 async fn start(config: ServeConfig) -> Server {
+    start_with(config, Arc::new(Toy)).await
+}
+
+/// A server on 127.0.0.1 answering with `handler`.
+async fn start_with<H: Handler>(config: ServeConfig, handler: Arc<H>) -> Server {
     let key = rcgen::KeyPair::generate().unwrap();
     let cert = rcgen::CertificateParams::new(vec!["localhost".into()])
         .unwrap()
@@ -53,7 +58,7 @@ async fn start(config: ServeConfig) -> Server {
         listener,
         tls,
         config,
-        Arc::new(Toy),
+        handler,
         std::future::pending(),
     ));
     Server {
@@ -399,26 +404,12 @@ impl Handler for Buggy {
 /// and the session goes on.
 #[tokio::test]
 async fn a_handler_that_panics_costs_an_internal_answer_not_the_session() {
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["localhost".into()])
-        .unwrap()
-        .self_signed(&key)
-        .unwrap();
-    let tls = server_tls(vec![cert.der().to_vec()], key.serialize_der()).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let buggy = Arc::new(Buggy(std::sync::atomic::AtomicU32::new(0)));
-    tokio::spawn(serve(
-        listener,
-        tls,
-        ServeConfig::default(),
-        Arc::clone(&buggy),
-        std::future::pending(),
-    ));
+    let s = start_with(ServeConfig::default(), Arc::clone(&buggy)).await;
     let mut c = Session::connect(
-        addr,
+        s.addr,
         "localhost",
-        trusting(cert.der()),
+        trusting(&s.cert),
         Duration::from_secs(5),
     )
     .await

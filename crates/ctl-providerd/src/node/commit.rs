@@ -58,10 +58,7 @@ impl Node {
             ));
         };
         let doc = ctl_format::parse_trust_list(trust).map_err(|e| invalid(&e))?;
-        let is_sast = doc.records().iter().any(|r| {
-            r.role() == Some(ctl_format::Role::SAST) && r.certificate() == Some(cert.as_slice())
-        });
-        if is_sast {
+        if is_sast_of(&doc, cert) {
             Ok(())
         } else {
             Err(Refusal::new(
@@ -439,4 +436,11 @@ fn check_invariants(doc: &ctl_format::Document<'_>) -> Result<(), Refusal> {
         )
     })?;
     Ok(())
+}
+
+/// Whether `cert` (DER) is a SAST record of `doc`.
+pub(super) fn is_sast_of(doc: &ctl_format::Document<'_>, cert: &[u8]) -> bool {
+    doc.records()
+        .iter()
+        .any(|r| r.role() == Some(ctl_format::Role::SAST) && r.certificate() == Some(cert))
 }

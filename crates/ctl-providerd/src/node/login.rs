@@ -173,11 +173,7 @@ impl Node {
         let Ok(Some((_, ctl))) = self.current() else {
             return false;
         };
-        ctl_format::parse_trust_list(&ctl).is_ok_and(|doc| {
-            doc.records().iter().any(|r| {
-                r.role() == Some(ctl_format::Role::SAST) && r.certificate() == Some(cert.as_slice())
-            })
-        })
+        ctl_format::parse_trust_list(&ctl).is_ok_and(|doc| super::commit::is_sast_of(&doc, cert))
     }
 
     /// Writes the failure summaries whose interval is over.
