@@ -1,4 +1,4 @@
-//! `ctl`: inspect, verify, build, sign and diff Cisco CTL, ITL and `.sgn` files.
+//! `ctl`: inspect, verify, lint, build, sign and diff Cisco CTL, ITL and `.sgn` files.
 //!
 //! Exit codes: 0 success; 1 an invalid signature, a refused file, a difference
 //! (`diff`) or a failure while working; 2 a malformed file or a wrong call.
@@ -19,6 +19,7 @@ mod extract;
 mod failure;
 mod files;
 mod inspect;
+mod lint;
 mod progress;
 mod render;
 mod signing;
@@ -42,6 +43,8 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Check a file's signature, and whether a phone holding --trust would take it.
     Verify(verify::VerifyArgs),
+    /// What phones will not take: rules per phone family, with their sources.
+    Lint(lint::LintArgs),
     /// Build and sign a CTL or ITL from certificates.
     Build(Box<build::BuildArgs>),
     /// Sign a file as FILE.sgn.
@@ -76,6 +79,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Inspect(a) => inspect::run(&a),
         Command::Verify(a) => verify::run(&a),
+        Command::Lint(a) => lint::run(&a),
         Command::Build(a) => {
             let sub = matches.subcommand_matches("build");
             build::run_build(&a, sub)

@@ -32,7 +32,7 @@ pub use document::{
     Record, RecordElements, parse, parse_signed, parse_trust_list, parse_with,
 };
 pub use error::{BuildError, Error, ErrorKind, What};
-pub use lint::{Warning, lint};
+pub use lint::{Linter, ListKind, Warning, lint};
 pub use tag::{Tag, TagSpace};
 pub use types::{
     DigestAlgorithm, Role, UnknownName, Version, format_utc, hex, printable, serials_equal,

@@ -168,6 +168,25 @@ impl SoftwareSigner {
         Ok(Zeroizing::new(doc.as_bytes().to_vec()))
     }
 
+    /// The public key of the RSA private key in a PEM file, in the form a trust list
+    /// record holds it (the key itself is zeroized when this returns).
+    ///
+    /// # Errors
+    /// An unreadable file, no key, or an encrypted or non-RSA key.
+    pub fn public_key_of_file(key: &Path) -> Result<PublicKey, Error> {
+        let what = key.display().to_string();
+        let private = decode_key(&read_small(key)?, &what)?;
+        let public = private.as_public_key();
+        let pkcs1 = public.to_pkcs1_der().map_err(|e| Error::InvalidKey {
+            what,
+            reason: e.to_string(),
+        })?;
+        Ok(PublicKey::Rsa {
+            pkcs1: pkcs1.as_bytes().to_vec(),
+            bits: rsa::traits::PublicKeyParts::size(public).saturating_mul(8),
+        })
+    }
+
     /// Whether PEM text holds a private key block of any kind.
     pub fn has_private_key(pem: &[u8]) -> bool {
         ctl_format::pem_labels(pem)

@@ -1,29 +1,9 @@
 //! The `ctl` binary, run as a user would.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use crate::support::{stderr, stdout, v, vectors};
-
-fn ctl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ctl"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-/// A failure is one line on stderr naming the file, no backtrace, no panic.
-fn assert_one_line_error(o: &Output, code: i32, names: &str) {
-    assert_eq!(o.status.code(), Some(code), "{}", stderr(o));
-    let err = stderr(o);
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.starts_with("ctl: "), "{err}");
-    assert!(err.contains(names), "{err}");
-    assert!(
-        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
-        "{err}"
-    );
-}
+use crate::support::{assert_one_line_error, ctl, stderr, stdout, v, vectors};
 
 const ALL: &[&str] = &[
     "ctl/CTLFile-sha1.tlv",

@@ -12,5 +12,6 @@ mod attacks;
 mod cli;
 mod cluster;
 mod e2e;
+mod lint;
 mod support;
 mod token;

@@ -139,3 +139,24 @@ pub(crate) fn password_file(dir: &std::path::Path) {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(dir.join("password"), "s3cret\n").unwrap();
 }
+
+/// Runs `ctl` with `args`.
+pub(crate) fn ctl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ctl"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// A failure is one line on stderr naming the file, no backtrace, no panic.
+pub(crate) fn assert_one_line_error(o: &Output, code: i32, names: &str) {
+    assert_eq!(o.status.code(), Some(code), "{}", stderr(o));
+    let err = stderr(o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("ctl: "), "{err}");
+    assert!(err.contains(names), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "{err}"
+    );
+}

@@ -9,6 +9,7 @@
 )]
 
 mod facts;
+mod lint;
 mod malformed;
 mod props;
 mod rebuild;

@@ -310,7 +310,11 @@ fn lint_flags_what_older_phones_trip_on() {
     );
     let doc = parse(&four).unwrap();
     let w = lint(&doc, u64::from(T));
-    assert!(w.contains(&Warning::TooManySast { count: 4 }), "{w:?}");
+    // Four SAST records are what a CUCM 12 token CTL carries.
+    assert!(
+        !w.iter().any(|x| matches!(x, Warning::TooManySast { .. })),
+        "{w:?}"
+    );
     assert!(
         w.contains(&Warning::DuplicateRecord {
             first: 1,

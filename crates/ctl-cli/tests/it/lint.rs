@@ -1,0 +1,109 @@
+//! `ctl lint`: rules per phone family with their sources, and lists made by someone else.
+
+use crate::support::{ctl, stderr, stdout, v};
+
+#[test]
+fn lint_flags_a_list_made_by_someone_else_as_a_lock_in() {
+    // The ITL vector is signed by its ITLRecovery key; the user holds the two tokens
+    // (one named by its certificate, one by its private key).
+    let mine = [
+        "--my-key",
+        &v("keys/sast1.crt.pem"),
+        "--my-key",
+        &v("keys/sast2.key.pem"),
+    ];
+    let itl = v("itl/ITLFile-sha1.tlv");
+    let o = ctl(&[&["lint", itl.as_str()][..], &mine].concat());
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains(": foreign-signer: signed by CN=ITLRECOVERY_cucm-pub.example.com"),
+        "{out}"
+    );
+    assert!(out.contains(": foreign-sast: record #1 (SAST)"), "{out}");
+    assert!(out.contains("its holder can sign the next list"), "{out}");
+    assert!(out.contains("    affects all phones; source: "), "{out}");
+
+    // The user's own CTL: nothing to say.
+    let ctl_file = v("ctl/CTLFile-sha1.tlv");
+    let o = ctl(&[&["lint", ctl_file.as_str()][..], &mine].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).ends_with("CTLFile-sha1.tlv: no warnings\n"),
+        "{}",
+        stdout(&o)
+    );
+
+    // Without --my-key nobody's keys are known: the ITL itself is clean.
+    let o = ctl(&["lint", &itl]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+}
+
+#[test]
+fn lint_json_gives_code_phones_and_source_per_warning() {
+    let files = [
+        v("ctl/CTLFile-sha1.tlv"),
+        v("ctl/CTLFile-sha512.tlv"),
+        v("neg/CTLFile-sha1-tampered.tlv"),
+    ];
+    let o = ctl(&["lint", "--json", &files[0], &files[1], &files[2]]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(j["ok"], false);
+    let f = j["files"].as_array().unwrap();
+    assert_eq!(f.len(), 3);
+    assert_eq!(f[0]["ok"], true);
+    assert_eq!(f[0]["warnings"].as_array().unwrap().len(), 0);
+    let w = &f[1]["warnings"][0];
+    assert_eq!(w["code"], "digest-needs-firmware");
+    assert!(w["phones"].as_str().unwrap().contains("7900"), "{w}");
+    assert!(!w["source"].as_str().unwrap().is_empty(), "{w}");
+    assert!(w["message"].as_str().unwrap().contains("SHA-512"), "{w}");
+    // A tampered list: phones refuse it first of all.
+    assert_eq!(f[2]["warnings"][0]["code"], "signature");
+    assert!(
+        f[2]["warnings"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not match the file"),
+        "{}",
+        f[2]
+    );
+}
+
+#[test]
+fn lint_goes_on_past_an_unreadable_file_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.tlv");
+    std::fs::write(&junk, b"not a trust list").unwrap();
+    let good = v("ctl/CTLFile-sha1.tlv");
+    let o = ctl(&["lint", junk.to_str().unwrap(), &good]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("ctl: ") && err.contains("junk.tlv"),
+        "{err}"
+    );
+    assert!(
+        stdout(&o).contains("CTLFile-sha1.tlv: no warnings"),
+        "{}",
+        stdout(&o)
+    );
+
+    let o = ctl(&["lint", "--json", junk.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let j: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(
+        j["files"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("junk.tlv"),
+        "{j}"
+    );
+
+    // A --my-key that is neither a certificate nor a key is a wrong call.
+    let o = ctl(&["lint", &good, "--my-key", junk.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--my-key"), "{}", stderr(&o));
+}
