@@ -76,3 +76,30 @@ impl From<ctl_client::Error> for Failure {
         }
     }
 }
+
+/// A command-line error as one line: clap's message, its tips and the arguments it
+/// lists, then which `--help` to read (`help`: the command path, `ctl build`).
+pub(crate) fn usage_line(e: &clap::Error, help: &str) -> String {
+    let text = e.to_string();
+    let mut parts: Vec<String> = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if line.starts_with("Usage: ") || line.starts_with("For more information") {
+            continue;
+        }
+        let line = line.strip_prefix("error: ").unwrap_or(line);
+        let line = line.strip_prefix("tip: ").unwrap_or(line);
+        match parts.last_mut() {
+            // The items of a list ("the following required arguments were not provided:").
+            Some(last) if last.ends_with(':') => {
+                last.push(' ');
+                last.push_str(line);
+            }
+            Some(last) if last.contains(": --") => {
+                last.push_str(", ");
+                last.push_str(line);
+            }
+            _ => parts.push(line.to_owned()),
+        }
+    }
+    format!("{} (see '{help} --help')", parts.join("; "))
+}

@@ -22,6 +22,7 @@ mod inspect;
 mod lint;
 mod progress;
 mod render;
+mod sign;
 mod signing;
 mod token;
 mod verify;
@@ -48,7 +49,7 @@ enum Command {
     /// Build and sign a CTL or ITL from certificates.
     Build(Box<build::BuildArgs>),
     /// Sign a file as FILE.sgn.
-    Sign(build::SignArgs),
+    Sign(sign::SignArgs),
     /// Compare two files: records added, removed and changed, and header changes.
     Diff(diff::DiffArgs),
     /// Certificates of a trust list's records: export one as PEM.
@@ -64,11 +65,37 @@ enum Command {
     Cluster(Box<cluster::ClusterCommand>),
 }
 
+/// The subcommands named on the command line, as `ctl cluster status`.
+fn command_path() -> String {
+    let mut cmd = Cli::command();
+    let mut path = vec!["ctl".to_owned()];
+    for arg in std::env::args_os().skip(1) {
+        let Some(sub) = arg.to_str().and_then(|a| cmd.find_subcommand(a)).cloned() else {
+            break;
+        };
+        path.push(sub.get_name().to_owned());
+        cmd = sub;
+    }
+    path.join(" ")
+}
+
 fn main() -> ExitCode {
-    let matches = Cli::command().get_matches();
-    let cli = match Cli::from_arg_matches(&matches) {
-        Ok(cli) => cli,
-        Err(e) => e.exit(),
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m).map(|cli| (m, cli)));
+    let (matches, cli) = match parsed {
+        Ok(p) => p,
+        Err(e) => {
+            use clap::error::ErrorKind as K;
+            if matches!(
+                e.kind(),
+                K::DisplayHelp | K::DisplayVersion | K::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                e.exit();
+            }
+            errln!("ctl: {}", failure::usage_line(&e, &command_path()));
+            return ExitCode::from(2);
+        }
     };
     // PINs, passwords and keys pass through this process: no core file, no debugger of
     // another process of the same user.
@@ -84,7 +111,7 @@ fn main() -> ExitCode {
             let sub = matches.subcommand_matches("build");
             build::run_build(&a, sub)
         }
-        Command::Sign(a) => build::run_sign(&a),
+        Command::Sign(a) => sign::run(&a),
         Command::Diff(a) => diff::run(&a),
         Command::Extract(a) => extract::run(&a),
         Command::Cert(c) => cert::run(&c),

@@ -54,13 +54,20 @@ impl Signing {
 }
 
 /// Opens the signer `source` names: a token by URI (its PIN from the URI or the
-/// terminal), else a key file, whose certificate is in the file or among `candidates`.
+/// terminal), else a key file, whose certificate is `cert`, or in the file, or among
+/// `candidates`.
 pub(crate) fn open(
     source: &str,
+    cert: Option<&Path>,
     candidates: &[Certificate],
     allow_factory_pin: bool,
 ) -> Result<Signing, Failure> {
     if is_uri(source) {
+        if cert.is_some() {
+            return Err(Failure::usage(
+                "--cert is for a key file; a token's key signs with the certificate beside it on the token",
+            ));
+        }
         // The command line asks for a PIN no URI gives (the library never does by itself).
         let options = SignerOptions {
             allow_factory_pin,
@@ -70,6 +77,9 @@ pub(crate) fn open(
         let signer = TokenSigner::open(&parse_uri(source)?, &options)?;
         return Ok(Signing::Token(Arc::new(signer)));
     }
-    let signer = SoftwareSigner::from_key_file_matching(Path::new(source), candidates)?;
+    let signer = match cert {
+        Some(cert) => SoftwareSigner::from_files(Path::new(source), Some(cert))?,
+        None => SoftwareSigner::from_key_file_matching(Path::new(source), candidates)?,
+    };
     Ok(Signing::Software(Arc::new(signer)))
 }

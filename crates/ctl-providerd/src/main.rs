@@ -127,8 +127,35 @@ fn init(a: &InitArgs) -> Result<PathBuf, DaemonError> {
     setup.write()
 }
 
+/// A command-line error on one line (as `ctl` prints its own): clap's message and tips,
+/// and which `--help` to read.
+fn usage_line(e: &clap::Error) -> String {
+    let text = e.to_string();
+    let parts: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("Usage: ") && !l.starts_with("For more"))
+        .map(|l| l.strip_prefix("error: ").unwrap_or(l))
+        .map(|l| l.strip_prefix("tip: ").unwrap_or(l))
+        .collect();
+    format!("{} (see 'ctl-providerd --help')", parts.join("; "))
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind as K;
+            if matches!(
+                e.kind(),
+                K::DisplayHelp | K::DisplayVersion | K::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                e.exit();
+            }
+            eprintln!("ctl-providerd: {}", ctl_format::printable(&usage_line(&e)));
+            return ExitCode::from(2);
+        }
+    };
     // The node key, the password hashes and every LOGIN's password live in this process:
     // no core file, no debugger of another process of the same user.
     if let Err(e) = ctl_provider::net::protect_secrets() {

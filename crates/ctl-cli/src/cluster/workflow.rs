@@ -152,7 +152,7 @@ pub(crate) struct PeerArgs {
 /// A signer for a token argument (the PIN from the URI or the terminal). The workflows
 /// authenticate their TLS sessions with it unless `--password-only`.
 fn token_signer(arg: &str, common: &Common) -> Result<Signing, Failure> {
-    signing::open(arg, &[], common.allow_factory_pin)
+    signing::open(arg, None, &[], common.allow_factory_pin)
 }
 
 /// The Cisco way: remove every token, insert them one at a time; each one's certificate

@@ -9,6 +9,7 @@
 )]
 
 mod attacks;
+mod build;
 mod cli;
 mod cluster;
 mod e2e;

@@ -257,3 +257,37 @@ fn init_refuses_a_user_name_no_login_can_carry() {
         assert_eq!(left, ["password"], "init left files behind");
     }
 }
+
+/// Issue 12: a wrong call and a configuration that is not TOML are one line each, naming
+/// what was wrong and where (the TOML line), never the parser's multi-line snippet.
+#[test]
+fn wrong_calls_and_bad_toml_are_one_line() {
+    let run = |args: &[&str]| std::process::Command::new(BIN).args(args).output().unwrap();
+    let o = run(&["run", "--confg", "x.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("ctl-providerd: unexpected argument '--confg'"),
+        "{err}"
+    );
+    assert!(
+        err.contains("'--config'") && err.contains("--help"),
+        "{err}"
+    );
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("node");
+    init(&dir, "n1", &["--services", "callmanager,tftp,provider"]);
+    let config = dir.join("provider.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{text}\nlisten = [oops\n")).unwrap();
+    let o = run(&["run", "--config", config.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("provider.toml") && err.contains("line "),
+        "{err}"
+    );
+}
