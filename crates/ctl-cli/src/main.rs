@@ -55,6 +55,8 @@ enum Command {
     /// Certificates of a trust list's records: export one as PEM.
     #[command(subcommand)]
     Cert(cert::CertCommand),
+    /// The SHA-1 and SHA-512 hashes of a certificate, as configuration files name it.
+    Certhash(cert::CertHashArgs),
     /// Write the payload of a .sgn (only if it is signed as it should be, with --cert or --trust).
     Extract(extract::ExtractArgs),
     /// PKCS#11 security tokens: list, info, change-pin, init (labs).
@@ -115,6 +117,7 @@ fn main() -> ExitCode {
         Command::Diff(a) => diff::run(&a),
         Command::Extract(a) => extract::run(&a),
         Command::Cert(c) => cert::run(&c),
+        Command::Certhash(a) => cert::certhash(&a),
         Command::Token(c) => token::run(&c),
         Command::Cluster(c) => cluster::run(&c),
     };

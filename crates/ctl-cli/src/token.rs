@@ -18,6 +18,8 @@ pub(crate) enum TokenCommand {
     List(ListArgs),
     /// One token, selected by a pkcs11: URI (with a PIN in the URI, private keys are listed too).
     Info(InfoArgs),
+    /// Write the certificate on a token as PEM (no PIN needed).
+    Export(TokenExportArgs),
     /// Change a token's user PIN (C_SetPIN).
     ChangePin(ChangePinArgs),
     /// For labs: create a token (SoftHSM2 and other modules that allow it) and put a key on it.
@@ -41,6 +43,15 @@ pub(crate) struct InfoArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct TokenExportArgs {
+    /// The token and its certificate: pkcs11:token=...;object=...?module-path=...
+    uri: String,
+    /// Where to write the PEM (default: stdout).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -260,6 +271,14 @@ fn print_tokens(tokens: &[TokenJson], json: bool) {
 
 pub(crate) fn run(command: &TokenCommand) -> Outcome {
     match command {
+        TokenCommand::Export(a) => {
+            let cert = crate::signing::certificate(&a.uri)?;
+            let what = format!(
+                "the certificate {}",
+                cert.subject_text(ctl_format::NameStyle::Reversed)
+            );
+            crate::cert::write_pem(a.out.as_deref(), cert.der(), &what)
+        }
         TokenCommand::List(a) => {
             let modules = match &a.module {
                 Some(p) => vec![Module::load(p)?],

@@ -539,3 +539,34 @@ fn cert_export_writes_a_records_certificate_as_pem() {
         stderr(&o)
     );
 }
+
+/// Issue 12: the hashes configuration files name a certificate by, in hex and base64.
+#[test]
+fn certhash_gives_sha1_and_sha512_in_hex_and_base64() {
+    let o = ctl(&["certhash", &v("keys/ccm.crt.pem")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    // The SHA-1 the vectors' README gives for this certificate.
+    assert!(
+        out.contains("SHA-1    hex     4e9914387c808e5ea873b628b00536be5cbb558b"),
+        "{out}"
+    );
+    assert!(
+        out.contains("SHA-1    base64  TpkUOHyAjl6oc7YosAU2vly7VYs="),
+        "{out}"
+    );
+    assert!(out.contains("SHA-512  hex     "), "{out}");
+    let o = ctl(&[
+        "certhash",
+        "--digest",
+        "sha512",
+        "--json",
+        &v("keys/ccm.crt.der"),
+    ]);
+    let j: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(j["hashes"].as_array().unwrap().len(), 1);
+    assert_eq!(j["hashes"][0]["digest"], "sha512");
+    assert_eq!(j["hashes"][0]["hex"].as_str().unwrap().len(), 128);
+    let o = ctl(&["certhash", &v("ctl/CTLFile-sha1.tlv")]);
+    assert_one_line_error(&o, 2, "CTLFile-sha1.tlv");
+}

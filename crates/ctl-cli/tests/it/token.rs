@@ -260,3 +260,39 @@ fn token_init_refuses_a_label_in_use_and_key_sizes_that_cannot_sign() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stderr(&o).contains("weak"), "{}", stderr(&o));
 }
+
+/// Issue 12: the certificate on a token as PEM, with no PIN, and its hashes; the same
+/// bytes as the file it was imported from.
+#[test]
+#[cfg_attr(
+    not(softhsm),
+    ignore = "SoftHSM2 is not installed (apt-get install softhsm2); scripts/test installs it and runs these"
+)]
+fn token_export_and_certhash_read_the_certificate_without_a_pin() {
+    let lab = Lab::new();
+    lab.init_with_key("SAST1", "1234", "keys/sast1.pem");
+    let uri = format!("pkcs11:token=SAST1;object=signer?module-path={}", module());
+    let o = lab.ctl(&["token", "export", &uri]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let pem = std::fs::read_to_string(vectors().join("keys/sast1.crt.pem")).unwrap();
+    assert_eq!(stdout(&o).trim(), pem.trim());
+
+    let out = lab.path("sast1.pem");
+    let o = lab.ctl(&["token", "export", &uri, "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("CN=SAST-1"), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&out).unwrap().trim(), pem.trim());
+
+    let from_token = lab.ctl(&["certhash", &uri, "--json"]);
+    let from_file = lab.ctl(&["certhash", &v("keys/sast1.crt.der"), "--json"]);
+    assert_eq!(from_token.status.code(), Some(0), "{}", stderr(&from_token));
+    assert_eq!(stdout(&from_token), stdout(&from_file));
+
+    let o = lab.ctl(&[
+        "token",
+        "export",
+        "pkcs11:token=NOPE?module-path=/nonexistent.so",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+}

@@ -81,7 +81,20 @@ impl Module {
             path: path.to_owned(),
             reason,
         };
-        let ctx = Pkcs11::new(path).map_err(|e| fail(e.to_string()))?;
+        if !path.exists() {
+            return Err(Error::ModuleNotFound {
+                what: format!("{}: no such file", path.display()),
+            });
+        }
+        // The loader's own words, without the binding's wrapper around them.
+        let ctx = Pkcs11::new(path).map_err(|e| {
+            let text = e.to_string();
+            let inner = text
+                .strip_prefix("libloading error (")
+                .and_then(|t| t.strip_suffix(')'))
+                .unwrap_or(&text);
+            fail(inner.to_owned())
+        })?;
         match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
             Ok(())
             | Err(cryptoki::error::Error::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
