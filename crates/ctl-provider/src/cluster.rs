@@ -16,8 +16,10 @@ pub enum NodeStatus {
     Unresolvable(String),
     /// No TLS session could be made (refused, timed out).
     Unreachable(String),
-    /// Its certificate is not the one trusted (both fingerprints are in the text).
+    /// Its certificate is not the one pinned for it (both fingerprints are in the text).
     IdentityMismatch(String),
+    /// Its certificate was never seen, and nothing vouches for it.
+    UnknownIdentity(String),
     /// The login was refused.
     LoginRefused(String),
     /// No protocol version in common, or another protocol failure.
@@ -25,13 +27,15 @@ pub enum NodeStatus {
 }
 
 impl NodeStatus {
-    /// `ok`, `unresolvable`, `unreachable`, `identity-mismatch`, `login-refused`, `protocol-mismatch`.
+    /// `ok`, `unresolvable`, `unreachable`, `identity-mismatch`, `unknown-identity`,
+    /// `login-refused`, `protocol-mismatch`: stable names for scripts.
     pub const fn name(&self) -> &'static str {
         match self {
             Self::Ok => "ok",
             Self::Unresolvable(_) => "unresolvable",
             Self::Unreachable(_) => "unreachable",
             Self::IdentityMismatch(_) => "identity-mismatch",
+            Self::UnknownIdentity(_) => "unknown-identity",
             Self::LoginRefused(_) => "login-refused",
             Self::ProtocolMismatch(_) => "protocol-mismatch",
         }
@@ -44,17 +48,28 @@ impl NodeStatus {
             Self::Unresolvable(s)
             | Self::Unreachable(s)
             | Self::IdentityMismatch(s)
+            | Self::UnknownIdentity(s)
             | Self::LoginRefused(s)
             | Self::ProtocolMismatch(s) => Some(s),
         }
     }
 }
 
+/// In words: what happened, then the detail (which names the host where it matters).
 impl fmt::Display for NodeStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let label = match self {
+            Self::Ok => return f.write_str("ok"),
+            Self::Unresolvable(_) => "unresolvable",
+            Self::Unreachable(_) => "unreachable",
+            Self::IdentityMismatch(_) => "certificate changed",
+            Self::UnknownIdentity(_) => "unknown certificate",
+            Self::LoginRefused(_) => "login refused",
+            Self::ProtocolMismatch(_) => "protocol mismatch",
+        };
         match self.detail() {
-            Some(d) => write!(f, "{}: {d}", self.name()),
-            None => f.write_str(self.name()),
+            Some(d) => write!(f, "{label}: {d}"),
+            None => f.write_str(label),
         }
     }
 }

@@ -14,5 +14,6 @@ mod cli;
 mod cluster;
 mod e2e;
 mod lint;
+mod strangers;
 mod support;
 mod token;

@@ -50,12 +50,14 @@ async fn a_cluster_view_with_a_status_per_node() {
     let p_pub = start(&first).port;
     let p_sub = sub.port;
 
-    // Without trust on first use, an unknown first node is refused.
+    // Without trust on first use, an unknown first node is refused: as unknown, not as
+    // a changed identity (issue 12).
     let err = discover(p_pub, TrustPolicy::default()).await.unwrap_err();
     assert!(
-        matches!(&err, NodeStatus::IdentityMismatch(m) if m.contains("unknown certificate")),
+        matches!(&err, NodeStatus::UnknownIdentity(m) if m.contains("unknown certificate")),
         "{err}"
     );
+    assert_eq!(err.name(), "unknown-identity");
 
     let known_path = tmp.path().join("known_providers");
     let policy = TrustPolicy {

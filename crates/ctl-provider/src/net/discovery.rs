@@ -4,6 +4,7 @@
 use crate::cluster::{NodeStatus, NodeView, TargetKind};
 use crate::conn::CloseReason;
 use crate::message::{ErrorCode, Request, Response, kind};
+use crate::trust::Untrusted;
 
 use super::{Connector, NetError, Session};
 
@@ -50,18 +51,21 @@ impl Target {
 pub fn status_of(e: &NetError) -> NodeStatus {
     let text = e.to_string();
     match e {
-        NetError::Untrusted(_) => NodeStatus::IdentityMismatch(text),
+        NetError::Untrusted(Untrusted::Changed { .. }) => NodeStatus::IdentityMismatch(text),
+        NetError::Untrusted(_) => NodeStatus::UnknownIdentity(text),
+        NetError::NotAProvider(_) => NodeStatus::ProtocolMismatch(text),
         NetError::Unresolvable { .. } | NetError::NoAddress { .. } => {
             NodeStatus::Unresolvable(text)
         }
+        // The node's own words; the status names what happened.
         NetError::Refused {
             code: ErrorCode::LoginRefused | ErrorCode::LockedOut,
-            ..
+            message,
         }
         | NetError::Ended(CloseReason::Refused {
             code: ErrorCode::LockedOut,
-            ..
-        }) => NodeStatus::LoginRefused(format!("login refused: {text}")),
+            message,
+        }) => NodeStatus::LoginRefused(message.clone()),
         NetError::Ended(CloseReason::Refused {
             code: ErrorCode::UnsupportedVersion | ErrorCode::BadMessage,
             ..

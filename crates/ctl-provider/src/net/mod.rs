@@ -29,11 +29,15 @@ use crate::trust::Untrusted;
 #[non_exhaustive]
 pub enum NetError {
     /// A socket error.
-    #[error("{0}")]
+    #[error("{}", io_text(.0))]
     Io(#[from] std::io::Error),
     /// A TLS error other than a certificate the trust policy refused.
     #[error("TLS: {0}")]
     Tls(#[from] rustls::Error),
+    /// The server is not a CTL provider: it does not speak TLS, or it completed TLS but
+    /// did not answer the protocol's HELLO.
+    #[error("not a CTL provider ({0})")]
+    NotAProvider(String),
     /// The provider's certificate is not trusted.
     #[error("{0}")]
     Untrusted(#[from] Untrusted),
@@ -79,6 +83,28 @@ pub enum NetError {
     /// A server name that is neither a DNS name nor an address.
     #[error("invalid server name \"{0}\"")]
     ServerName(String),
+}
+
+/// An I/O error in words: without the OS error number and without a library's pointer
+/// to its documentation (rustls names a URL when a peer vanishes without close_notify).
+fn io_text(e: &std::io::Error) -> String {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::UnexpectedEof => "the connection ended in the middle of the session".to_owned(),
+        K::ConnectionRefused => "connection refused".to_owned(),
+        K::ConnectionReset => "the connection was reset".to_owned(),
+        K::ConnectionAborted => "the connection was aborted".to_owned(),
+        K::BrokenPipe => "the connection was closed while writing".to_owned(),
+        K::TimedOut => "timed out".to_owned(),
+        _ => {
+            let text = e.to_string();
+            let text = text.split(": https://").next().unwrap_or(&text);
+            match text.rfind(" (os error ") {
+                Some(at) => text.get(..at).unwrap_or(text).to_owned(),
+                None => text.to_owned(),
+            }
+        }
+    }
 }
 
 impl NetError {

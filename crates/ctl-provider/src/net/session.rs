@@ -43,7 +43,27 @@ fn tls_error(e: rustls::Error) -> NetError {
     {
         return NetError::Untrusted(u.clone());
     }
+    // Bytes that are no TLS record at all: another service on that port.
+    if matches!(e, rustls::Error::InvalidMessage(_)) {
+        return NetError::NotAProvider("it does not speak TLS".to_owned());
+    }
     NetError::Tls(e)
+}
+
+/// A server that completed TLS but did not answer HELLO as a provider does.
+fn not_a_provider(e: NetError) -> NetError {
+    match e {
+        NetError::Timeout(_) => {
+            NetError::NotAProvider("no answer to the protocol's HELLO".to_owned())
+        }
+        NetError::Closed | NetError::Io(_) => {
+            NetError::NotAProvider("it closed the connection instead of answering HELLO".to_owned())
+        }
+        NetError::Ended(crate::conn::CloseReason::Protocol(p)) => {
+            NetError::NotAProvider(format!("its answer to HELLO is not the protocol: {p}"))
+        }
+        other => other,
+    }
 }
 
 impl Session {
@@ -126,7 +146,7 @@ impl Session {
             peer_certificate,
             resolved: vec![addr.ip()],
         };
-        match session.wait(1).await? {
+        match session.wait(1).await.map_err(not_a_provider)? {
             Response::HelloOk { node, .. } => session.node = node,
             Response::Error { code, message } => return Err(NetError::Refused { code, message }),
             other => {

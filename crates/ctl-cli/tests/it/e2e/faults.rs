@@ -170,6 +170,11 @@ fn faults_during_distribution_leave_no_node_diverged_and_a_rerun_converges() {
             let text = reason.to_string();
             assert!(text.contains("no answer to COMMIT"), "{text}");
             assert!(text.contains("ctl cluster status"), "{text}");
+            // Issue 12: rustls' own words named its docs URL here.
+            assert!(
+                !text.contains("http") && !text.contains("close_notify"),
+                "{text}"
+            );
         }
         other => panic!("sub1: {other:?}"),
     }
