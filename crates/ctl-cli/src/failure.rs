@@ -6,6 +6,8 @@
 pub(crate) struct Failure {
     pub(crate) code: u8,
     pub(crate) message: String,
+    /// A stable name of what failed, for `--json` (`usage`, `failed`, a library's code).
+    pub(crate) error_code: &'static str,
 }
 
 impl Failure {
@@ -14,6 +16,7 @@ impl Failure {
         Self {
             code: 2,
             message: message.into(),
+            error_code: "usage",
         }
     }
 
@@ -22,6 +25,7 @@ impl Failure {
         Self {
             code: 1,
             message: message.into(),
+            error_code: "failed",
         }
     }
 
@@ -30,7 +34,25 @@ impl Failure {
         Self {
             code,
             message: String::new(),
+            error_code: "failed",
         }
+    }
+
+    /// The same failure under a stable name.
+    const fn named(mut self, error_code: &'static str) -> Self {
+        self.error_code = error_code;
+        self
+    }
+
+    /// The one JSON object a `--json` command prints when it fails before printing its
+    /// own (scripts always get one object).
+    pub(crate) fn json(&self) -> String {
+        let out = serde_json::json!({
+            "ok": false,
+            "error_code": self.error_code,
+            "error": self.message,
+        });
+        serde_json::to_string_pretty(&out).unwrap_or_default()
     }
 }
 
@@ -58,10 +80,12 @@ impl From<ctl_token::Error> for Failure {
             | E::NotASecurityToken { .. }
             | E::WhichCertificate { .. }
             | E::SameToken { .. }
-            | E::LabelInUse { .. } => Self::usage(e.to_string()),
+            | E::LabelInUse { .. } => Self::usage(e.to_string()).named("token"),
             // The library says "allow factory PINs for a lab"; here that is a flag.
-            E::FactoryPin { .. } => Self::failed(format!("{e} (--allow-factory-pin)")),
-            _ => Self::failed(e.to_string()),
+            E::FactoryPin { .. } => {
+                Self::failed(format!("{e} (--allow-factory-pin)")).named("token")
+            }
+            _ => Self::failed(e.to_string()).named("token"),
         }
     }
 }
@@ -70,9 +94,10 @@ impl From<ctl_token::Error> for Failure {
 /// failure while working (exit 1).
 impl From<ctl_client::Error> for Failure {
     fn from(e: ctl_client::Error) -> Self {
+        let code = e.code();
         match e {
-            ctl_client::Error::Rule(_) => Self::usage(e.to_string()),
-            _ => Self::failed(e.to_string()),
+            ctl_client::Error::Rule(_) => Self::usage(e.to_string()).named(code),
+            _ => Self::failed(e.to_string()).named(code),
         }
     }
 }

@@ -35,7 +35,9 @@ const MAX_CERT_LEN: u64 = 1024 * 1024;
 
 /// Reads at most `limit` bytes of `path`, refusing larger files with their size.
 pub(crate) fn read_capped(path: &Path, limit: u64) -> Result<Vec<u8>, Failure> {
-    let io = |e: std::io::Error| Failure::failed(format!("{}: {e}", display(path)));
+    let io = |e: std::io::Error| {
+        Failure::failed(format!("{}: {}", display(path), ctl_format::io_words(&e)))
+    };
     let file = File::open(path).map_err(io)?;
     let mut buf = Vec::new();
     file.take(limit + 1).read_to_end(&mut buf).map_err(io)?;
@@ -105,7 +107,9 @@ pub(crate) fn holds_private_key(path: &Path) -> bool {
 /// Writes `bytes` to `path` so that a crash leaves the old file or the new one:
 /// a temporary file in the same directory, fsync, rename, fsync of the directory.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
-    let fail = |e: std::io::Error| Failure::failed(format!("{}: {e}", display(path)));
+    let fail = |e: std::io::Error| {
+        Failure::failed(format!("{}: {}", display(path), ctl_format::io_words(&e)))
+    };
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),

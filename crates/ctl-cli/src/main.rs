@@ -81,6 +81,19 @@ fn command_path() -> String {
     path.join(" ")
 }
 
+/// Whether the command run was given `--json`.
+fn wants_json(matches: &clap::ArgMatches) -> bool {
+    let mut m = matches;
+    while let Some((_, sub)) = m.subcommand() {
+        m = sub;
+    }
+    m.try_get_one::<bool>("json")
+        .ok()
+        .flatten()
+        .copied()
+        .unwrap_or(false)
+}
+
 fn main() -> ExitCode {
     let parsed = Cli::command()
         .try_get_matches()
@@ -95,7 +108,12 @@ fn main() -> ExitCode {
             ) {
                 e.exit();
             }
-            errln!("ctl: {}", failure::usage_line(&e, &command_path()));
+            let failure = failure::Failure::usage(failure::usage_line(&e, &command_path()));
+            // Scripts that asked for JSON get their one object even for a wrong call.
+            if std::env::args_os().any(|a| a == "--json") {
+                outln!("{}", failure.json());
+            }
+            errln!("ctl: {}", failure.message);
             return ExitCode::from(2);
         }
     };
@@ -124,6 +142,9 @@ fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
+            if wants_json(&matches) && !terminal::wrote_stdout() {
+                outln!("{}", f.json());
+            }
             if !f.message.is_empty() {
                 errln!("ctl: {}", f.message);
             }

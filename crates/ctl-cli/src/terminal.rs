@@ -6,9 +6,20 @@
 //! inspect | head`) ends the output instead of panicking.
 
 use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether anything went to stdout: a `--json` command that failed before printing its
+/// object prints the failure as one.
+static WROTE_STDOUT: AtomicBool = AtomicBool::new(false);
+
+/// Whether anything was written to stdout.
+pub(crate) fn wrote_stdout() -> bool {
+    WROTE_STDOUT.load(Ordering::Relaxed)
+}
 
 /// Writes `text` (and a newline) to stdout, escaped.
 pub(crate) fn stdout(text: &str, newline: bool) {
+    WROTE_STDOUT.store(true, Ordering::Relaxed);
     let mut o = std::io::stdout().lock();
     let _ = o.write_all(ctl_format::printable(text).as_bytes());
     if newline {

@@ -13,7 +13,7 @@ use ctl_provider::trust::{BadLine, KnownProviders};
 #[non_exhaustive]
 pub enum KnownError {
     /// It cannot be read or written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {}", path.display(), ctl_format::io_words(source))]
     Io {
         /// The file (or its directory).
         path: PathBuf,

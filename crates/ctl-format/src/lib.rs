@@ -35,7 +35,8 @@ pub use error::{BuildError, Error, ErrorKind, What};
 pub use lint::{Linter, ListKind, Warning, lint};
 pub use tag::{Tag, TagSpace};
 pub use types::{
-    DigestAlgorithm, Role, UnknownName, Version, format_utc, hex, printable, serials_equal,
+    DigestAlgorithm, Role, UnknownName, Version, format_utc, hex, io_words, printable,
+    serials_equal,
 };
 pub use verify::{
     Acceptance, Refusal, RsaVerifier, Verified, Verifier, VerifyError, modulus_code, phone_accepts,

@@ -321,9 +321,46 @@ pub fn format_utc(unix_seconds: u64) -> String {
     )
 }
 
+/// An I/O error in words, as messages show it: what happened, without the OS error
+/// number std appends (`(os error 2)`) or a library's pointer to its documentation.
+pub fn io_words(e: &std::io::Error) -> String {
+    use std::io::ErrorKind as K;
+    let words = match e.kind() {
+        K::NotFound => "no such file or directory",
+        K::PermissionDenied => "permission denied",
+        K::AlreadyExists => "it exists already",
+        K::IsADirectory => "it is a directory",
+        K::NotADirectory => "a part of the path is not a directory",
+        K::StorageFull => "no space left on the device",
+        K::ReadOnlyFilesystem => "the file system is read-only",
+        K::AddrInUse => "the address is in use",
+        K::AddrNotAvailable => "the address is not available here",
+        _ => {
+            let text = e.to_string();
+            let text = text.split(": https://").next().unwrap_or(&text);
+            return match text.rfind(" (os error ") {
+                Some(at) => text.get(..at).unwrap_or(text).to_owned(),
+                None => text.to_owned(),
+            };
+        }
+    };
+    words.to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn io_errors_read_without_os_numbers_or_urls() {
+        let gone = std::fs::File::open("/nonexistent/ctl-file").unwrap_err();
+        assert_eq!(io_words(&gone), "no such file or directory");
+        let eof = std::io::Error::other("peer closed connection: https://docs.rs/rustls/latest/");
+        assert_eq!(io_words(&eof), "peer closed connection");
+        // EINVAL on Linux.
+        let raw = std::io::Error::from_raw_os_error(22);
+        assert!(!io_words(&raw).contains("os error"), "{}", io_words(&raw));
+    }
 
     #[test]
     fn roles_round_trip_through_text() {

@@ -63,7 +63,7 @@ pub enum ConfigError {
 #[non_exhaustive]
 pub enum DaemonError {
     /// A file cannot be read or written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {}", path.display(), ctl_format::io_words(source))]
     File {
         /// The file.
         path: PathBuf,
@@ -109,7 +109,7 @@ pub enum DaemonError {
     #[error("TLS identity: {0}")]
     Tls(#[source] ctl_provider::net::NetError),
     /// The address cannot be listened on.
-    #[error("listen on {addr}: {source}")]
+    #[error("listen on {addr}: {}", ctl_format::io_words(source))]
     Listen {
         /// The address.
         addr: SocketAddr,
@@ -117,10 +117,10 @@ pub enum DaemonError {
         source: std::io::Error,
     },
     /// The node's storage (TFTP and state directories, state.json) cannot be used.
-    #[error("storage: {0}")]
+    #[error("storage: {}", ctl_format::io_words(.0))]
     Storage(#[source] std::io::Error),
     /// The async runtime cannot start.
-    #[error("runtime: {0}")]
+    #[error("runtime: {}", ctl_format::io_words(.0))]
     Runtime(#[source] std::io::Error),
     /// The server stopped.
     #[error("serving: {0}")]

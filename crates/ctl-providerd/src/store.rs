@@ -96,23 +96,28 @@ const MAX_CTL: u64 = 65_536;
 
 /// Reads `path` if it is a regular file (a symlink is refused, not followed) of at most
 /// `max` bytes; `None` when there is nothing.
+///
+/// The file is opened with `O_NOFOLLOW` (a symlink fails the open) and `O_NONBLOCK` (a
+/// FIFO cannot hold the node), then judged by what was opened: no window between a look
+/// and the open for another file to slip in, and a file replaced by an atomic rename at
+/// that moment is read whole, old or new.
 fn read_regular(path: &Path, max: u64) -> std::io::Result<Option<Vec<u8>>> {
+    use rustix::fs::{Mode, OFlags};
     use std::io::Read as _;
-    use std::os::unix::fs::MetadataExt as _;
-    let before = match fs::symlink_metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
-    };
     let refuse = |why: &str| std::io::Error::other(format!("{}: {why}", path.display()));
-    if !before.file_type().is_file() {
-        return Err(refuse("not a regular file (a symlink?); not read"));
-    }
-    let f = File::open(path)?;
-    let opened = f.metadata()?;
-    // Replaced between the look and the open: not the file looked at.
-    if (opened.dev(), opened.ino()) != (before.dev(), before.ino()) || !opened.is_file() {
-        return Err(refuse("replaced while being opened; not read"));
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let fd = match rustix::fs::open(path, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(e) if e == rustix::io::Errno::NOENT => return Ok(None),
+        // ELOOP: the last component is a symlink.
+        Err(e) if e == rustix::io::Errno::LOOP => {
+            return Err(refuse("a symlink; not followed, not read"));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let f = File::from(fd);
+    if !f.metadata()?.is_file() {
+        return Err(refuse("not a regular file; not read"));
     }
     let mut bytes = Vec::new();
     f.take(max + 1).read_to_end(&mut bytes)?;
@@ -406,6 +411,50 @@ mod tests {
 
     /// A symlink planted in place of a file is replaced, not followed: its target keeps
     /// its bytes.
+    /// Only a regular file is read: a symlink is not followed and a FIFO cannot hold the
+    /// node; a file renamed over while it is read is read whole (a concurrent commit).
+    #[test]
+    fn only_regular_files_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("CTLFile.tlv");
+        assert_eq!(read_regular(&file, 10).unwrap(), None);
+        fs::write(&file, b"12345").unwrap();
+        assert_eq!(read_regular(&file, 10).unwrap().unwrap(), b"12345");
+        let e = read_regular(&file, 4).unwrap_err().to_string();
+        assert!(e.contains("over 4 bytes"), "{e}");
+        let link = dir.path().join("link.tlv");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        let e = read_regular(&link, 10).unwrap_err().to_string();
+        assert!(e.contains("a symlink; not followed"), "{e}");
+        let fifo = dir.path().join("fifo.tlv");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let e = read_regular(&fifo, 10).unwrap_err().to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+        // Renamed over in a loop while read: every read is one of the two files, whole.
+        let writer = {
+            let dir = dir.path().to_owned();
+            std::thread::spawn(move || {
+                for i in 0..2000u32 {
+                    let tmp = dir.join("tmp");
+                    fs::write(&tmp, if i % 2 == 0 { b"aaaaa" } else { b"bbbbb" }).unwrap();
+                    fs::rename(&tmp, dir.join("CTLFile.tlv")).unwrap();
+                }
+            })
+        };
+        while !writer.is_finished() {
+            let got = read_regular(&file, 10).unwrap().unwrap();
+            assert!(
+                got == b"aaaaa" || got == b"bbbbb" || got == b"12345",
+                "{got:?}"
+            );
+        }
+        writer.join().unwrap();
+    }
+
     #[test]
     fn a_symlink_in_place_of_the_file_is_replaced_not_followed() {
         let dir = tempfile::tempdir().unwrap();

@@ -17,7 +17,7 @@ pub(crate) const MAX_PEM_FILE: u64 = 1024 * 1024;
 #[non_exhaustive]
 pub enum Error {
     /// The file could not be read.
-    #[error("{path}: {source}")]
+    #[error("{}: {}", path.display(), ctl_format::io_words(source))]
     Io {
         /// The file.
         path: PathBuf,

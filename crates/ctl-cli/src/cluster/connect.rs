@@ -56,8 +56,10 @@ fn default_known_providers() -> PathBuf {
 pub(crate) fn password(args: &ConnectArgs) -> Result<Password, Failure> {
     match &args.password_file {
         Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| Failure::usage(format!("{}: {e}", p.display())))?;
+            // A password is short: at most 4 KiB is read, and the copy is wiped.
+            let bytes = zeroize::Zeroizing::new(crate::files::read_capped(p, 4096)?);
+            let text = std::str::from_utf8(&bytes)
+                .map_err(|_| Failure::usage(format!("{}: not UTF-8 text", p.display())))?;
             let first = text.lines().next().unwrap_or("");
             if first.is_empty() {
                 return Err(Failure::usage(format!(

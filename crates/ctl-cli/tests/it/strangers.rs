@@ -18,7 +18,12 @@ fn discover(port: u16, password: &Path, known: &Path, extra: &[&str]) -> Output 
         .arg(password)
         .arg("--known-providers")
         .arg(known)
-        .args(["--trust-on-first-use", "--timeout", "2"])
+        .arg("--trust-on-first-use")
+        .args(if extra.contains(&"--timeout") {
+            &[][..]
+        } else {
+            &["--timeout", "2"][..]
+        })
         .args(extra)
         .output()
         .unwrap()
@@ -113,4 +118,43 @@ fn a_refused_login_says_so_once() {
     let o = discover(node.port, &wrong, &tmp.path().join("known"), &[]);
     assert_says(&o, "login refused: wrong user or password");
     assert_eq!(stderr(&o).matches("refused").count(), 1, "{}", stderr(&o));
+
+    // With --json, scripts get one object on stdout, whatever failed and when.
+    let o = discover(
+        node.port,
+        &wrong,
+        &tmp.path().join("known"),
+        &["--json", "--timeout", "20"],
+    );
+    let j: serde_json::Value = serde_json::from_str(&crate::support::stdout(&o)).unwrap();
+    assert_eq!(j["ok"], false);
+    assert_eq!(j["error_code"], "publisher");
+    assert!(
+        j["error"].as_str().unwrap().contains("login refused"),
+        "{j}"
+    );
+    let missing = tmp.path().join("no-password-file");
+    let o = discover(node.port, &missing, &tmp.path().join("known"), &["--json"]);
+    // An I/O failure (exit 1, as the README's table says).
+    assert_eq!(o.status.code(), Some(1));
+    let j: serde_json::Value = serde_json::from_str(&crate::support::stdout(&o)).unwrap();
+    assert_eq!(j["error_code"], "failed");
+    assert!(
+        j["error"]
+            .as_str()
+            .unwrap()
+            .ends_with("no-password-file: no such file or directory"),
+        "{j}"
+    );
+    // A wrong call, too.
+    let o = discover(
+        node.port,
+        &wrong,
+        &tmp.path().join("known"),
+        &["--json", "--bogus"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let j: serde_json::Value = serde_json::from_str(&crate::support::stdout(&o)).unwrap();
+    assert_eq!(j["error_code"], "usage");
+    assert!(j["error"].as_str().unwrap().contains("--bogus"), "{j}");
 }

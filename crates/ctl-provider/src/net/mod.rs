@@ -67,7 +67,7 @@ pub enum NetError {
     #[error("the server closed the connection")]
     Closed,
     /// A host name that does not resolve.
-    #[error("{host} does not resolve: {source}")]
+    #[error("{host} does not resolve: {}", ctl_format::io_words(source))]
     Unresolvable {
         /// The host name.
         host: String,
@@ -96,14 +96,7 @@ fn io_text(e: &std::io::Error) -> String {
         K::ConnectionAborted => "the connection was aborted".to_owned(),
         K::BrokenPipe => "the connection was closed while writing".to_owned(),
         K::TimedOut => "timed out".to_owned(),
-        _ => {
-            let text = e.to_string();
-            let text = text.split(": https://").next().unwrap_or(&text);
-            match text.rfind(" (os error ") {
-                Some(at) => text.get(..at).unwrap_or(text).to_owned(),
-                None => text.to_owned(),
-            }
-        }
+        _ => ctl_format::io_words(e),
     }
 }
 

@@ -214,7 +214,14 @@ impl Session {
             user: user.to_owned(),
             password: password.clone(),
         };
-        match self.ask(&request).await? {
+        let answer = self.ask(&request).await.map_err(|e| match e {
+            // Nodes answer a failed login late on purpose: say so, not just "timed out".
+            NetError::Timeout(_) => NetError::Timeout(
+                "waiting for the answer to LOGIN (after failed logins a node delays its answer, up to 30 s)",
+            ),
+            other => other,
+        })?;
+        match answer {
             Response::LoginOk(role) => Ok(role),
             other => Err(NetError::Unexpected {
                 request: kind::LOGIN,

@@ -24,11 +24,11 @@ pub fn read_pin_file(path: &Path) -> Result<SecretString, Error> {
         source_name: source_name.clone(),
         reason,
     };
-    let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+    let file = std::fs::File::open(path).map_err(|e| fail(ctl_format::io_words(&e)))?;
     let mut buf = Zeroizing::new(Vec::new());
     file.take(4096)
         .read_to_end(&mut buf)
-        .map_err(|e| fail(e.to_string()))?;
+        .map_err(|e| fail(ctl_format::io_words(&e)))?;
     let text = std::str::from_utf8(&buf).map_err(|_| fail("not UTF-8 text".to_owned()))?;
     let line = text.lines().next().unwrap_or("");
     if line.is_empty() {
