@@ -131,13 +131,13 @@ impl ClientBuilder {
 
 /// A client of one cluster.
 pub struct Client {
-    publisher: (String, u16),
+    pub(crate) publisher: (String, u16),
     pub(crate) connector: Connector,
     pub(crate) concurrency: usize,
     events: Option<Sink>,
     /// The CTL last verified or committed (the trust anchor), updated by every workflow.
     anchor: std::sync::Mutex<Option<Vec<u8>>>,
-    accepted: Option<[u8; 32]>,
+    pub(crate) accepted: Option<[u8; 32]>,
     /// Whether the changing workflows authenticate with the signing token.
     token_tls: bool,
     confirm: Option<Confirm>,

@@ -49,7 +49,7 @@ pub enum Error {
     #[error("the current CTL: its signature does not verify: {0}")]
     CurrentSignature(#[source] ctl_format::VerifyError),
     /// A provider could not be used outside distribution.
-    #[error("{server}: {source}")]
+    #[error("{}", provider_text(server, source))]
     Provider {
         /// HOST:PORT (or the node's name).
         server: String,
@@ -71,6 +71,16 @@ pub enum Error {
     /// Distribution failed; every node that had staged the file aborted it.
     #[error("distribution failed: {0}")]
     Distribution(Box<DistributionReport>),
+}
+
+/// `server: what went wrong`, without naming the server twice when the error does.
+fn provider_text(server: &str, source: &NetError) -> String {
+    match source {
+        NetError::Untrusted(_) | NetError::Unresolvable { .. } | NetError::NoAddress { .. } => {
+            source.to_string()
+        }
+        _ => format!("{server}: {source}"),
+    }
 }
 
 impl Error {

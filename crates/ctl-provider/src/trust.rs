@@ -127,6 +127,22 @@ impl KnownProviders {
         self.entries.insert((host.to_owned(), port), fp);
     }
 
+    /// Unpins `host:port`; its fingerprint, if it was pinned.
+    pub fn remove(&mut self, host: &str, port: u16) -> Option<[u8; 32]> {
+        self.entries.remove(&(host.to_owned(), port))
+    }
+
+    /// Every pinned provider: host, port and fingerprint, sorted by host and port.
+    pub fn entries(&self) -> Vec<(&str, u16, &[u8; 32])> {
+        let mut all: Vec<_> = self
+            .entries
+            .iter()
+            .map(|((h, p), fp)| (h.as_str(), *p, fp))
+            .collect();
+        all.sort();
+        all
+    }
+
     /// How many providers are pinned.
     pub fn len(&self) -> usize {
         self.entries.len()

@@ -46,7 +46,7 @@ pub(crate) struct ConnectArgs {
     pub(crate) timeout: u64,
 }
 
-fn default_known_providers() -> PathBuf {
+pub(crate) fn default_known_providers() -> PathBuf {
     std::env::var_os("HOME").map_or_else(
         || PathBuf::from(".ctl_known_providers"),
         |h| PathBuf::from(h).join(".config/ctl/known_providers"),
@@ -100,7 +100,7 @@ pub(crate) fn publisher(args: &ConnectArgs) -> Result<(String, u16), Failure> {
     })
 }
 
-fn split_host_port(text: &str) -> Option<(String, u16)> {
+pub(crate) fn split_host_port(text: &str) -> Option<(String, u16)> {
     use ctl_provider::message::DEFAULT_PORT;
     let port = |p: &str| p.parse::<u16>().ok().filter(|p| *p != 0);
     if let Some(rest) = text.strip_prefix('[') {

@@ -1,9 +1,10 @@
 //! `ctl cluster`: the cluster as its providers describe it (`discover`), and the Cisco CTL
 //! Client workflows through `ctl-client` (`status`, `set-mode`, `update`, `remove-entry`,
-//! `add-tftp`, `add-firewall`).
+//! `add-tftp`, `add-firewall`), `fetch`, and the known-providers file (`known`).
 
 mod connect;
 mod discover;
+mod known;
 mod report;
 mod workflow;
 
@@ -14,6 +15,11 @@ use crate::failure::Outcome;
 pub(crate) enum ClusterCommand {
     /// Every node of the cluster, from the first node's member list, each contacted at once.
     Discover(discover::DiscoverArgs),
+    /// Download the first node's current CTL and the security mode, checked against the CTL held here.
+    Fetch(known::FetchArgs),
+    /// The known-providers file: list, forget or pin a provider's certificate.
+    #[command(subcommand)]
+    Known(known::KnownCommand),
     /// What changed in the cluster since the current CTL was built; exit 1 when it is stale.
     Status(workflow::StatusArgs),
     /// Set the cluster's security mode: `mixed` (first time: two or more tokens) or `non-secure`.
@@ -32,6 +38,8 @@ pub(crate) enum ClusterCommand {
 pub(crate) fn run(command: &ClusterCommand) -> Outcome {
     match command {
         ClusterCommand::Discover(a) => discover::run(a),
+        ClusterCommand::Fetch(a) => known::fetch(a),
+        ClusterCommand::Known(c) => known::known(c),
         ClusterCommand::Status(a) => workflow::status(a),
         ClusterCommand::SetMode(a) => workflow::set_mode(a),
         ClusterCommand::Update(a) => workflow::update(a),

@@ -87,7 +87,7 @@ pub enum NetError {
 
 /// An I/O error in words: without the OS error number and without a library's pointer
 /// to its documentation (rustls names a URL when a peer vanishes without close_notify).
-fn io_text(e: &std::io::Error) -> String {
+pub(crate) fn io_text(e: &std::io::Error) -> String {
     use std::io::ErrorKind as K;
     match e.kind() {
         K::UnexpectedEof => "the connection ended in the middle of the session".to_owned(),

@@ -366,7 +366,11 @@ async fn run_session<H: Handler>(
             r = rd.read(&mut buf) => match r {
                 Ok(0) => break 'session,
                 Err(e) => {
-                    ended = format!("reading: {e}");
+                    ended = if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                        "the client closed the connection without a TLS close_notify".to_owned()
+                    } else {
+                        format!("reading: {}", super::io_text(&e))
+                    };
                     break 'session;
                 }
                 Ok(n) => conn.handle_input(buf.get(..n).unwrap_or_default(), now()),
