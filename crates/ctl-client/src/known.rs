@@ -42,10 +42,12 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KnownError + '_ {
 /// # Errors
 /// An unreadable file, or a line that is not `host port fingerprint` (named by number).
 pub fn load(path: &Path) -> Result<KnownProviders, KnownError> {
-    let text = match fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(io(path)(e)),
+    let text = match read_capped(path, MAX_KNOWN)? {
+        Some(bytes) => String::from_utf8(bytes).map_err(|_| KnownError::Io {
+            path: path.to_owned(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"),
+        })?,
+        None => String::new(),
     };
     KnownProviders::parse(&text).map_err(|source| KnownError::Line {
         path: path.to_owned(),
@@ -84,11 +86,32 @@ pub fn anchor_path(known: &Path, host: &str, port: u16) -> PathBuf {
 /// # Errors
 /// It exists but cannot be read.
 pub fn load_anchor(path: &Path) -> Result<Option<Vec<u8>>, KnownError> {
-    match fs::read(path) {
-        Ok(b) => Ok(Some(b)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io(path)(e)),
+    read_capped(path, ctl_format::MAX_LEN as u64)
+}
+
+/// A known-providers file holds a line per provider: this is thousands of clusters.
+const MAX_KNOWN: u64 = 4 * 1024 * 1024;
+
+/// The file's bytes (`None` when it does not exist), refusing one over `max` bytes.
+fn read_capped(path: &Path, max: u64) -> Result<Option<Vec<u8>>, KnownError> {
+    use std::io::Read as _;
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(path)(e)),
+    };
+    let mut bytes = Vec::new();
+    file.take(max + 1).read_to_end(&mut bytes).map_err(io(path))?;
+    if bytes.len() as u64 > max {
+        return Err(KnownError::Io {
+            path: path.to_owned(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("over {max} bytes"),
+            ),
+        });
     }
+    Ok(Some(bytes))
 }
 
 /// Keeps `ctl` as the CTL held at `path` (atomically, synced).
