@@ -101,7 +101,9 @@ fn read_capped(path: &Path, max: u64) -> Result<Option<Vec<u8>>, KnownError> {
         Err(e) => return Err(io(path)(e)),
     };
     let mut bytes = Vec::new();
-    file.take(max + 1).read_to_end(&mut bytes).map_err(io(path))?;
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io(path))?;
     if bytes.len() as u64 > max {
         return Err(KnownError::Io {
             path: path.to_owned(),

@@ -29,6 +29,8 @@ pub struct Outcome {
     pub room_for_records: usize,
     /// What else was done (mode set, CAPF certificates put).
     pub notes: Vec<String>,
+    /// What phones will not take in the distributed CTL ([`ctl_format::lint`]).
+    pub warnings: Vec<ctl_format::Warning>,
     /// Nothing needed changing: no CTL was signed or sent (`ctl` is the current one,
     /// `distribution` has no targets).
     pub unchanged: bool,
@@ -94,6 +96,13 @@ fn set_mode_after(mode: SecurityMode) -> AfterCommit {
     }
 }
 
+/// Now, in Unix seconds (lint judges expiry by it).
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 impl Client {
     /// Builds and signs the CTL of `entries`, newer than `after` (the TIMESTAMP of the CTL
     /// it replaces: nodes refuse a CTL that is not newer); the signature is made on a
@@ -120,7 +129,9 @@ impl Client {
         // The size is known before anything is signed or sent, and the operator sees what
         // the token is about to sign.
         let size = b.encoded_len(signer.certificate())?;
-        self.confirm(&Preview::new(current, entries, targets, size))?;
+        let mut preview = Preview::new(current, entries, targets, size);
+        preview.warnings = plan::draft_warnings(&b, signer.certificate(), unix_now());
+        self.confirm(&preview)?;
         let signer = Arc::clone(signer);
         Ok(tokio::task::spawn_blocking(move || b.build(&*signer))
             .await
@@ -148,8 +159,12 @@ impl Client {
         notes.extend(distribution.followup_notes());
         // Every target committed it: it is the CTL this client holds from now on.
         self.hold(&ctl);
+        let warnings = ctl_format::parse_trust_list(&ctl)
+            .map(|doc| ctl_format::lint(&doc, unix_now()))
+            .unwrap_or_default();
         Ok(Outcome {
             room_for_records: ctl_format::room_for_records(ctl.len()),
+            warnings,
             ctl,
             distribution,
             notes,
@@ -329,6 +344,7 @@ impl Client {
                         hash: ctl_format::hex(&hash),
                         targets: Vec::new(),
                     },
+                    warnings: ctl_format::lint(&doc, unix_now()),
                     ctl: current,
                     notes: vec![
                         "nothing changed: every node holds the current CTL and it covers the cluster as it is; nothing was signed or sent".to_owned(),

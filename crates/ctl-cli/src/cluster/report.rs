@@ -33,9 +33,27 @@ struct ReportJson {
     room_for_records: Option<usize>,
     targets: Vec<TargetJson>,
     notes: Vec<String>,
+    /// What phones will not take in the CTL (lint), with stable codes.
+    warnings: Vec<WarningJson>,
     /// A stable name of what went wrong (`distribution`, `followups`), when it did.
     error_code: Option<&'static str>,
     error: Option<String>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct WarningJson {
+    code: &'static str,
+    message: String,
+}
+
+pub(crate) fn warnings_json(warnings: &[ctl_format::Warning]) -> Vec<WarningJson> {
+    warnings
+        .iter()
+        .map(|w| WarningJson {
+            code: w.code(),
+            message: w.to_string(),
+        })
+        .collect()
 }
 
 fn targets_json(report: &ctl_client::DistributionReport) -> Vec<TargetJson> {
@@ -126,6 +144,7 @@ pub(crate) fn finish(
                     room_for_records: Some(r.room_for_records),
                     targets: Vec::new(),
                     notes: r.notes,
+                    warnings: warnings_json(&r.warnings),
                     error_code: None,
                     error: None,
                 };
@@ -133,6 +152,9 @@ pub(crate) fn finish(
             } else {
                 for n in &r.notes {
                     outln!("{what}: {n}");
+                }
+                for w in &r.warnings {
+                    errln!("warning: the current CTL: {w}");
                 }
             }
             Ok(())
@@ -182,6 +204,7 @@ pub(crate) fn finish(
                     room_for_records: Some(r.room_for_records),
                     targets,
                     notes: r.notes,
+                    warnings: warnings_json(&r.warnings),
                     error_code,
                     error: error.clone(),
                 };
@@ -200,6 +223,9 @@ pub(crate) fn finish(
                     "  the CTL is in CTLFile.tlv in each node's TFTP directory; room for {} more 2048-bit records",
                     r.room_for_records
                 );
+                for w in &r.warnings {
+                    errln!("warning: the distributed CTL: {w}");
+                }
             }
             error.map_or(Ok(()), |e| Err(Failure::failed(e)))
         }
@@ -214,6 +240,7 @@ pub(crate) fn finish(
                     room_for_records: None,
                     targets,
                     notes: Vec::new(),
+                    warnings: Vec::new(),
                     error_code: Some("distribution"),
                     error: Some(format!("distribution failed: {report}")),
                 };
@@ -253,6 +280,7 @@ struct PreviewJson<'a> {
     kept: usize,
     targets: &'a [String],
     size: usize,
+    warnings: Vec<WarningJson>,
 }
 
 /// What the token would have signed (a dry run, or a refusal at the question).
@@ -267,6 +295,7 @@ fn print_preview(what: &str, p: &Preview, json: bool) {
             kept: p.kept,
             targets: &p.targets,
             size: p.size,
+            warnings: warnings_json(&p.warnings),
         };
         outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     } else {

@@ -107,3 +107,61 @@ fn lint_goes_on_past_an_unreadable_file_and_exits_2() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--my-key"), "{}", stderr(&o));
 }
+
+/// Issue 12: the workflows said nothing about what phones will not take in the CTL they
+/// distribute. Five SAST records (more than a CTL is documented to carry): the dry run's
+/// preview names it before anything is signed, and the run's report after.
+#[test]
+fn workflows_show_the_lint_warnings_of_the_ctl_they_distribute() {
+    use ctl_test_support::{node_setup, start};
+    let tmp = tempfile::tempdir().unwrap();
+    let mut first = node_setup(
+        &tmp.path().join("pub"),
+        "cucm-pub",
+        0,
+        &["callmanager", "tftp", "provider"],
+    );
+    first.first_node(true);
+    let node = start(&first);
+    crate::support::password_file(&tmp.path().join("pub"));
+    let connect = crate::support::connect_args(&format!("127.0.0.1:{}", node.port), tmp.path());
+    let keys = ctl_test_support::keys();
+    let mut args: Vec<String> = vec!["cluster".into(), "set-mode".into(), "mixed".into()];
+    // The last token signs.
+    for t in [
+        "sast2.crt.pem",
+        "itlrecovery.crt.pem",
+        "tvs.crt.pem",
+        "capf.crt.pem",
+        "sast1.pem",
+    ] {
+        args.push("--token".into());
+        args.push(keys.join(t).display().to_string());
+    }
+    args.extend(connect);
+    let run = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ctl"))
+            .args(&args)
+            .args(extra)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let o = run(&["--dry-run", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(j["dry_run"], true);
+    assert_eq!(j["warnings"][0]["code"], "too-many-sast", "{j}");
+    assert!(
+        !node.dir.join("tftp/CTLFile.tlv").exists(),
+        "a dry run sent nothing"
+    );
+
+    let o = run(&["--yes"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("warning: the distributed CTL: 5 SAST records: phones are documented to hold at most 4 in a CTL"),
+        "{}",
+        stderr(&o)
+    );
+}

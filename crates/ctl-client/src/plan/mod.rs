@@ -16,7 +16,7 @@ use ctl_provider::message::{OffCluster, Peer, PeerSource};
 
 use crate::Error;
 
-pub use preview::Preview;
+pub use preview::{Preview, draft_warnings};
 pub use rules::{
     Anchor, Rule, Selector, check_new_peer, check_removal, current_tokens, mixed_mode_tokens,
     peer_to_remove, remove_token, with_tokens,

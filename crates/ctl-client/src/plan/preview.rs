@@ -1,10 +1,13 @@
 //! What a token is about to sign, for the operator to see first: the records added,
 //! removed and kept against the current CTL (security tokens first), the targets that
-//! will receive the file, and its size.
+//! will receive the file, its size, and what phones will not take in it (lint).
 
 use std::fmt;
 
-use ctl_format::{Certificate, Document, NameStyle, Role, hex};
+use ctl_format::{
+    Certificate, DigestAlgorithm, Document, NameStyle, PublicKey, Role, Signer, SignerError,
+    TrustListBuilder, Warning, hex,
+};
 
 use super::Entry;
 
@@ -26,6 +29,46 @@ pub struct Preview {
     pub targets: Vec<String>,
     /// The file's size in bytes.
     pub size: usize,
+    /// What phones will not take in it ([`ctl_format::lint`]), found before it is signed.
+    pub warnings: Vec<Warning>,
+}
+
+/// Signs with zeros of the key's length: the file as it will be, without a signature.
+struct Placeholder<'a> {
+    cert: &'a [u8],
+    len: usize,
+}
+
+impl Signer for Placeholder<'_> {
+    fn certificate(&self) -> &[u8] {
+        self.cert
+    }
+
+    fn sign(&self, _: DigestAlgorithm, _: &[u8]) -> Result<Vec<u8>, SignerError> {
+        Ok(vec![0; self.len])
+    }
+}
+
+/// The lint warnings of the file `b` builds when `signer_cert` signs it, at `now` (Unix
+/// seconds), found before anything is signed (the file built with a placeholder
+/// signature of the key's length). None when the file cannot be built: the real build
+/// says why.
+pub fn draft_warnings(b: &TrustListBuilder, signer_cert: &[u8], now: u64) -> Vec<Warning> {
+    let len = match Certificate::from_der(signer_cert).map(|c| c.public_key().clone()) {
+        Ok(PublicKey::Rsa { bits, .. }) => bits.div_ceil(8),
+        _ => return Vec::new(),
+    };
+    let mut draft = b.clone();
+    draft.unchecked(true);
+    let Ok(bytes) = draft.build(&Placeholder {
+        cert: signer_cert,
+        len,
+    }) else {
+        return Vec::new();
+    };
+    ctl_format::parse_trust_list(&bytes)
+        .map(|doc| ctl_format::lint(&doc, now))
+        .unwrap_or_default()
 }
 
 /// A record of the current CTL, as far as a preview compares it: role, certificate, DNS name.
@@ -123,6 +166,9 @@ impl fmt::Display for Preview {
             writeln!(f, "  removed: {r}")?;
         }
         writeln!(f, "  kept:    {} records", self.kept)?;
+        for w in &self.warnings {
+            writeln!(f, "  WARNING: {w}")?;
+        }
         write!(
             f,
             "  {} bytes, to {}",
