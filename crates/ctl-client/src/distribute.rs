@@ -287,7 +287,11 @@ pub(crate) async fn distribute(
         })));
     }
 
-    // Commit everywhere, concurrently.
+    // Commit everywhere, concurrently. The event comes first: whoever listens knows that
+    // from here on, stopping can split the cluster.
+    client.emit(Event::Committing {
+        targets: staged.len(),
+    });
     let commits = views.iter().zip(staged).filter_map(|(n, r)| {
         r.ok()
             .map(|(s, h)| async move { commit(client, n, s, h, after).await })

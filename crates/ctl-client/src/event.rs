@@ -29,6 +29,14 @@ pub enum Event {
         /// The target.
         target: String,
     },
+    /// Every target staged the file; the commits are sent next. Until this event nothing
+    /// has changed anywhere (a client that stops before it leaves every node as it was:
+    /// nodes discard staged copies when their sessions close); from it on, stopping can
+    /// leave some nodes on the new CTL and others on the old one.
+    Committing {
+        /// How many targets commit.
+        targets: usize,
+    },
     /// A target committed the file.
     Committed {
         /// The target.
@@ -57,6 +65,7 @@ impl std::fmt::Display for Event {
                 write!(f, "collected {entry} from {from}")
             }
             Self::Staged { target } => write!(f, "staged on {target}"),
+            Self::Committing { targets } => write!(f, "committing on {targets} targets"),
             Self::Committed { target } => write!(f, "committed on {target}"),
             Self::Aborted { target } => write!(f, "aborted on {target}"),
             Self::Failed { target, reason } => write!(f, "FAILED on {target}: {reason}"),

@@ -22,6 +22,14 @@ pub struct Lies {
     pub services: Option<u16>,
     /// The file GET_CTL answers with (hash and bytes), instead of its current CTL.
     pub current_ctl: Option<Vec<u8>>,
+    /// How long it takes to answer STAGE (a slow node), in milliseconds.
+    pub stage_delay_ms: u64,
+    /// How many STAGE requests it received (counted before the delay).
+    pub stages_seen: Arc<std::sync::atomic::AtomicUsize>,
+    /// How long it takes to answer COMMIT, in milliseconds (it commits after the delay).
+    pub commit_delay_ms: u64,
+    /// How many COMMIT requests it received (counted before the delay).
+    pub commits_seen: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// What a rogue node lies about now: the test changes it while the node runs.
@@ -67,8 +75,19 @@ impl Handler for Rogue {
         role: UserRole,
         request: Request,
     ) -> Response {
-        if let (Request::GetCtl, Some(forged)) = (&request, &self.lies().current_ctl) {
+        let lies = self.lies();
+        if let (Request::GetCtl, Some(forged)) = (&request, &lies.current_ctl) {
             return Response::Ctl(Some((ctl_provider::ctl_hash(forged), forged.clone())));
+        }
+        if matches!(request, Request::Stage { .. }) {
+            lies.stages_seen
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::time::sleep(std::time::Duration::from_millis(lies.stage_delay_ms)).await;
+        }
+        if matches!(request, Request::Commit { .. }) {
+            lies.commits_seen
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::time::sleep(std::time::Duration::from_millis(lies.commit_delay_ms)).await;
         }
         match self.node.handle(peer, user, role, request).await {
             Response::NodeInfo(info) => Response::NodeInfo(self.lie_about(info)),

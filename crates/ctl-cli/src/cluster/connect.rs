@@ -184,6 +184,7 @@ pub(crate) fn client(
     if password_only {
         builder = builder.password_only();
     }
+    let changing = confirm.is_some();
     if let Some(ask) = confirm {
         builder = builder.confirm(ask);
     }
@@ -196,15 +197,23 @@ pub(crate) fn client(
         })?;
         builder = builder.accept_ctl(hash);
     }
+    // A changing workflow (one that asks before signing) answers Ctrl-C by where it is.
+    let interrupt = changing.then(|| super::interrupt::Interrupt::install(json));
     let terminal = std::io::stderr().is_terminal();
-    if json && !terminal {
-        return Ok((builder.build(), None));
-    }
-    let progress = Progress::for_stderr(terminal);
+    let progress = (!json || terminal).then(|| Progress::for_stderr(terminal));
     let sink = progress.clone();
     Ok((
-        builder.on_event(move |e: Event| sink.event(e)).build(),
-        Some(progress),
+        builder
+            .on_event(move |e: Event| {
+                if let Some(i) = &interrupt {
+                    i.observe(&e);
+                }
+                if let Some(p) = &sink {
+                    p.event(e);
+                }
+            })
+            .build(),
+        progress,
     ))
 }
 

@@ -4,6 +4,7 @@
 
 mod connect;
 mod discover;
+mod interrupt;
 mod known;
 mod report;
 mod workflow;

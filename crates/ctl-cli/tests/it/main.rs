@@ -13,6 +13,7 @@ mod build;
 mod cli;
 mod cluster;
 mod e2e;
+mod interrupt;
 mod known;
 mod lint;
 mod strangers;
