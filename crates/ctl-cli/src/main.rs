@@ -15,6 +15,7 @@ mod cert;
 mod check;
 mod cluster;
 mod diff;
+mod docs;
 mod extract;
 mod failure;
 mod files;
@@ -33,7 +34,7 @@ mod verify;
     version,
     about = "Cisco Certificate Trust List files: inspect, verify, build, sign, diff"
 )]
-struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
 }
@@ -65,6 +66,10 @@ enum Command {
     /// The cluster, from its CTL providers.
     #[command(subcommand)]
     Cluster(Box<cluster::ClusterCommand>),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(docs::CompletionsArgs),
+    /// Write the man pages (ctl.1 and one per subcommand) into a directory.
+    Man(docs::ManArgs),
 }
 
 /// The subcommands named on the command line, as `ctl cluster status`.
@@ -138,6 +143,8 @@ fn main() -> ExitCode {
         Command::Certhash(a) => cert::certhash(&a),
         Command::Token(c) => token::run(&c),
         Command::Cluster(c) => cluster::run(&c),
+        Command::Completions(a) => docs::completions(&a),
+        Command::Man(a) => docs::man(&a),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -570,3 +570,35 @@ fn certhash_gives_sha1_and_sha512_in_hex_and_base64() {
     let o = ctl(&["certhash", &v("ctl/CTLFile-sha1.tlv")]);
     assert_one_line_error(&o, 2, "CTLFile-sha1.tlv");
 }
+
+/// Issue 12: completions and man pages come from the clap definitions.
+#[test]
+fn completions_and_man_pages_cover_every_command() {
+    let o = ctl(&["completions", "bash"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let script = stdout(&o);
+    assert!(script.contains("complete -F _ctl"), "{script}");
+    for word in ["lint", "certhash", "fetch", "known", "--my-key", "--from"] {
+        assert!(script.contains(word), "{word} not completed");
+    }
+    let o = ctl(&["completions", "zsh"]);
+    assert!(stdout(&o).starts_with("#compdef ctl"), "{}", stdout(&o));
+
+    let dir = tempfile::tempdir().unwrap();
+    let o = ctl(&["man", "--out", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for page in [
+        "ctl.1",
+        "ctl-lint.1",
+        "ctl-cluster-known-pin.1",
+        "ctl-token-export.1",
+    ] {
+        let text = std::fs::read_to_string(dir.path().join(page)).unwrap();
+        assert!(
+            text.starts_with(".ie") || text.contains(".TH"),
+            "{page}: {text}"
+        );
+    }
+    let lint = std::fs::read_to_string(dir.path().join("ctl-lint.1")).unwrap();
+    assert!(lint.contains("my\\-key"), "{lint}");
+}
