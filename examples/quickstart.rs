@@ -317,6 +317,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     // Somebody else's list: signed by a key the phone does not know.
     let (rogue_cert, rogue) = token("Rogue")?;
     let mut forged = TrustListBuilder::new();
+    forged.timestamp(1_735_689_600);
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     forged
         .timestamp(u32::try_from(now)?)

@@ -313,7 +313,8 @@ struct HeaderSettings {
     unchecked: bool,
     signer_version: Option<Option<Version>>,
     filename: String,
-    timestamp: u32,
+    /// TIMESTAMP; `None` until set (this crate reads no clock).
+    timestamp: Option<u32>,
 }
 
 /// What the signer's certificate contributes to the header.
@@ -420,10 +421,11 @@ impl HeaderPlan {
         let filename = nul_terminated(&settings.filename);
         check_u16(filename.len(), || "FILENAME".to_owned())?;
         put_tlv(&mut after, header::FILENAME.code(), &filename);
+        let timestamp = settings.timestamp.ok_or(BuildError::NoTimestamp)?;
         put_tlv(
             &mut after,
             header::TIMESTAMP.code(),
-            &settings.timestamp.to_be_bytes(),
+            &timestamp.to_be_bytes(),
         );
         let unpadded = before.len() + 3 + signer.signature_len + after.len();
         let padding = (4 - unpadded % 4) % 4;
@@ -511,9 +513,11 @@ macro_rules! header_setters {
                 self
             }
 
-            /// Sets TIMESTAMP (Unix seconds).
+            /// Sets TIMESTAMP (Unix seconds): required, this crate reads no clock
+            /// ([`BuildError::NoTimestamp`] without it). Nodes take only a CTL newer
+            /// than the one they hold.
             pub fn timestamp(&mut self, unix_seconds: u32) -> &mut Self {
-                self.settings.timestamp = unix_seconds;
+                self.settings.timestamp = Some(unix_seconds);
                 self
             }
         }
@@ -549,7 +553,8 @@ impl Default for TrustListBuilder {
 }
 
 impl TrustListBuilder {
-    /// A builder with the CUCM layout, SHA-1, FILENAME `CTLFile.tlv` and timestamp 0.
+    /// A builder with the CUCM layout, SHA-1 and FILENAME `CTLFile.tlv`; the timestamp
+    /// must be set ([`timestamp`](Self::timestamp)).
     pub fn new() -> Self {
         Self {
             settings: HeaderSettings {
@@ -559,7 +564,7 @@ impl TrustListBuilder {
                 unchecked: false,
                 signer_version: None,
                 filename: "CTLFile.tlv".to_owned(),
-                timestamp: 0,
+                timestamp: None,
             },
             entries: Vec::new(),
             oversize: false,
@@ -726,7 +731,8 @@ pub struct SignedFileBuilder {
 }
 
 impl SignedFileBuilder {
-    /// A builder with the CUCM layout, SHA-1, no SIGNER_VERSION and timestamp 0.
+    /// A builder with the CUCM layout, SHA-1 and no SIGNER_VERSION; the timestamp must be
+    /// set ([`timestamp`](Self::timestamp)).
     pub fn new(filename: impl Into<String>) -> Self {
         Self {
             settings: HeaderSettings {
@@ -736,7 +742,7 @@ impl SignedFileBuilder {
                 unchecked: false,
                 signer_version: Some(None),
                 filename: filename.into(),
-                timestamp: 0,
+                timestamp: None,
             },
         }
     }

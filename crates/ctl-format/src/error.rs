@@ -331,6 +331,9 @@ pub enum BuildError {
     },
     /// SHA-256 was asked for without [`TrustListBuilder::allow_sha256`](crate::TrustListBuilder::allow_sha256).
     Sha256NotAllowed,
+    /// No TIMESTAMP was set: the pure crate reads no clock, and a list of 1970 would be
+    /// older than any a node holds.
+    NoTimestamp,
     /// The layout has no place for a field a record was given.
     LayoutCannotCarry {
         /// The layout.
@@ -400,6 +403,9 @@ impl fmt::Display for BuildError {
             ),
             Self::Sha256NotAllowed => f.write_str(
                 "SHA-256 is not a digest phones are known to accept; allow it explicitly to use it",
+            ),
+            Self::NoTimestamp => f.write_str(
+                "no TIMESTAMP set: give the builder the time (Unix seconds); nodes take only a list newer than the one they hold",
             ),
             Self::LayoutCannotCarry {
                 layout,

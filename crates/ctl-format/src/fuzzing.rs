@@ -219,6 +219,7 @@ pub fn signed_round_trip(payload: &[u8]) {
         Layout::Cucm
     };
     let mut b = SignedFileBuilder::new("SEP001122334455.cnf.xml.sgn");
+    b.timestamp(1_735_689_600);
     b.unchecked(true).layout(layout);
     if let Ok(bytes) = b.build(payload, &ZeroSigner) {
         match parse_with(&bytes, Some(FileKind::Signed), &ParseOptions::default()) {

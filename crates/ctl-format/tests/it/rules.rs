@@ -191,6 +191,7 @@ fn signature_info_must_match_the_signature_and_the_key() {
 #[test]
 fn the_builder_refuses_more_than_64_kib_naming_size_limit_and_largest_records() {
     let mut b = TrustListBuilder::new();
+    b.timestamp(1_735_689_600);
     for i in 0..45 {
         let name = ["sast1", "ccm", "tvs", "itlrecovery"][i % 4];
         b.push(RecordSpec::new(
@@ -243,6 +244,7 @@ fn unsupported_signer_keys_are_refused_before_signing() {
         }
     }
     let mut b = TrustListBuilder::new();
+    b.timestamp(1_735_689_600);
     b.push(RecordSpec::new(cert("sast1"), Role::SAST));
     b.push(RecordSpec::new(cert("ccm"), Role::CCM));
     let err = b.build(&CertOnly(data("rsa3072.crt.der"))).unwrap_err();
@@ -286,6 +288,7 @@ fn ec_certificates_become_records_with_their_point() {
     };
     assert_eq!((point.len(), point[0], curve.as_str()), (65, 4, "P-256"));
     let mut b = TrustListBuilder::new();
+    b.timestamp(1_735_689_600);
     b.layout(Layout::Certutils)
         .signer_version(Some(ctl_format::Version::V1_1));
     b.push(RecordSpec::new(cert("sast1"), Role::SAST))
@@ -295,6 +298,30 @@ fn ec_certificates_become_records_with_their_point() {
     doc.verify(&RsaVerifier).unwrap();
     assert_eq!(doc.records()[1].public_key(), Some(&point[..]));
     assert_eq!(doc.records()[1].signature(), Some(ec.signature()));
+}
+
+/// Issue 12: a list written with timestamp 0 (1970) when none was set is older than any
+/// a node holds; the pure crate has no clock, so the time is required.
+#[test]
+fn the_builder_needs_a_timestamp() {
+    let mut b = TrustListBuilder::new();
+    b.push(RecordSpec::new(cert("sast1"), Role::SAST));
+    let err = b.build(&KeySigner::vector("sast1")).unwrap_err();
+    assert!(matches!(err, BuildError::NoTimestamp), "{err}");
+    assert!(
+        err.to_string().contains("give the builder the time"),
+        "{err}"
+    );
+    assert!(matches!(
+        b.encoded_len(SIGNER_CERT),
+        Err(BuildError::NoTimestamp)
+    ));
+    let err = SignedFileBuilder::new("x.cnf.xml.sgn")
+        .build(b"x", &KeySigner::vector("ccm"))
+        .unwrap_err();
+    assert!(matches!(err, BuildError::NoTimestamp), "{err}");
+    b.timestamp(T);
+    assert!(b.build(&KeySigner::vector("sast1")).is_ok());
 }
 
 #[test]
@@ -358,6 +385,7 @@ fn lint_flags_what_older_phones_trip_on() {
         .unwrap();
     let big = KeySigner::from_parts(key, data("rsa4096.crt.der"));
     let mut b = TrustListBuilder::new();
+    b.timestamp(1_735_689_600);
     b.push(RecordSpec::new(
         Certificate::from_der(&data("rsa4096.crt.der")).unwrap(),
         Role::SAST,
@@ -374,6 +402,7 @@ fn lint_flags_what_older_phones_trip_on() {
 
     // Above 60 KiB (signed by a test double, so unchecked).
     let mut b = TrustListBuilder::new();
+    b.timestamp(1_735_689_600);
     b.unchecked(true);
     for i in 0..40 {
         b.push(RecordSpec::new(
@@ -428,6 +457,7 @@ fn lint_flags_what_older_phones_trip_on() {
 fn records_without_certificates_are_not_repeats() {
     // As a non-secure cluster's CTL holds them: server records with no certificate.
     let mut b = TrustListBuilder::new();
+    b.timestamp(1_735_689_600);
     b.push(RecordSpec::new(cert("sast1"), Role::SAST));
     b.push(RecordSpec::new(cert("sast2"), Role::SAST));
     for name in ["ccm", "tftp", "tvs"] {
@@ -450,6 +480,7 @@ fn records_without_certificates_are_not_repeats() {
 #[test]
 fn the_builder_refuses_a_signer_outside_the_list_and_a_signature_that_does_not_verify() {
     let mut b = TrustListBuilder::new();
+    b.timestamp(1_735_689_600);
     b.push(RecordSpec::new(cert("sast2"), Role::SAST));
     b.push(RecordSpec::new(cert("ccm"), Role::CCM_TFTP));
     let err = b.build(&KeySigner::vector("sast1")).unwrap_err();
@@ -498,6 +529,7 @@ fn the_builder_refuses_a_signer_outside_the_list_and_a_signature_that_does_not_v
             .contains("do the key and the certificate belong together")
     );
     let err = SignedFileBuilder::new("SEP001122334455.cnf.xml.sgn")
+        .timestamp(T)
         .build(b"<device/>", &wrong)
         .unwrap_err();
     assert!(

@@ -358,6 +358,7 @@ fn a_key_generated_on_the_token_signs_with_its_self_signed_certificate() {
     let signer = TokenSigner::open(&uri(&label, "1234"), &no_prompt()).unwrap();
     assert_eq!(signer.certificate(), der.as_slice());
     let mut b = TrustListBuilder::new();
+    b.timestamp(1_735_689_600);
     b.push(RecordSpec::new(cert, ctl_format::Role::SAST));
     b.push(RecordSpec::new(
         Certificate::from_der(&fixture("ccm.crt.der")).unwrap(),
