@@ -21,6 +21,7 @@ pub struct ClientBuilder {
     accepted: Option<[u8; 32]>,
     token_tls: bool,
     confirm: Option<Confirm>,
+    digest: ctl_format::DigestAlgorithm,
 }
 
 /// Asked before a token signs: shown what it is about to sign, true to go on.
@@ -107,6 +108,16 @@ impl ClientBuilder {
         self
     }
 
+    /// The digest the workflows sign with (default SHA-1, which every phone takes;
+    /// SHA-512 for firmware that knows it, see [`ctl_format::Warning::DigestNeedsFirmware`]).
+    /// The layout is CUCM's: the only one with the DNS names and addresses the server
+    /// records of a cluster carry.
+    #[must_use]
+    pub const fn digest(mut self, digest: ctl_format::DigestAlgorithm) -> Self {
+        self.digest = digest;
+        self
+    }
+
     /// Receives progress events.
     #[must_use]
     pub fn on_event(mut self, sink: impl Fn(Event) + Send + Sync + 'static) -> Self {
@@ -125,6 +136,7 @@ impl ClientBuilder {
             accepted: self.accepted,
             token_tls: self.token_tls,
             confirm: self.confirm,
+            digest: self.digest,
         }
     }
 }
@@ -141,6 +153,9 @@ pub struct Client {
     /// Whether the changing workflows authenticate with the signing token.
     token_tls: bool,
     confirm: Option<Confirm>,
+    /// The digest of the CTLs the workflows build. (Their layout is CUCM's: the only one
+    /// with the DNS names and addresses their server records carry.)
+    pub(crate) digest: ctl_format::DigestAlgorithm,
 }
 
 impl std::fmt::Debug for Client {
@@ -233,6 +248,7 @@ impl Client {
             accepted: None,
             token_tls: true,
             confirm: None,
+            digest: ctl_format::DigestAlgorithm::Sha1,
         }
     }
 
@@ -262,6 +278,7 @@ impl Client {
             accepted: self.accepted,
             token_tls: false,
             confirm: self.confirm.clone(),
+            digest: self.digest,
         }
     }
 

@@ -116,6 +116,7 @@ impl Client {
         targets: Vec<String>,
     ) -> Result<Vec<u8>, Error> {
         let mut b = ctl_format::TrustListBuilder::new();
+        b.digest(self.digest);
         let after = current.and_then(|d| d.header().timestamp());
         b.timestamp(plan::next_timestamp(std::time::SystemTime::now(), after));
         for e in entries {

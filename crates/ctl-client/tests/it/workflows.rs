@@ -547,3 +547,36 @@ fn events_and_statuses_read_as_one_line_each() {
     assert_eq!(TargetStatus::Aborted.to_string(), "aborted (unchanged)");
     assert_eq!(ctl_client::SecurityMode::Mixed.to_string(), "mixed");
 }
+
+/// Issue 12: the facade chooses the CTL's digest (it built SHA-1 lists only).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_client_signs_with_the_digest_it_is_given() {
+    let c = cluster();
+    let client = Client::builder(
+        "127.0.0.1",
+        c.nodes[0].port,
+        "admin",
+        Password::new("s3cret"),
+    )
+    .trust(TrustPolicy {
+        trust_on_first_use: true,
+        ..TrustPolicy::default()
+    })
+    .digest(ctl_format::DigestAlgorithm::Sha512)
+    .build();
+    let (t1, _) = token("sast1");
+    let (t2, s2) = token("sast2");
+    let outcome = client.set_mixed_mode(&[t1, t2], s2).await.unwrap();
+    let doc = parse_trust_list(&outcome.ctl).unwrap();
+    doc.verify(&RsaVerifier).unwrap();
+    assert_eq!(doc.header().digest(), ctl_format::DigestAlgorithm::Sha512);
+    assert_eq!(c.ctl_of(0).as_deref(), Some(outcome.ctl.as_slice()));
+    assert!(
+        outcome
+            .warnings
+            .iter()
+            .any(|w| matches!(w, ctl_format::Warning::DigestNeedsFirmware { .. })),
+        "{:?}",
+        outcome.warnings
+    );
+}
