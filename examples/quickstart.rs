@@ -24,60 +24,12 @@ use ctl_format::{
     Certificate, RecordSpec, Role, RsaVerifier, TrustListBuilder, format_utc, hex,
     parse_trust_list, phone_accepts,
 };
-use ctl_providerd::{Endpoint, Setup};
+use ctl_providerd::Endpoint;
 use ctl_token::pkcs11::{Module, lab};
-use ctl_token::{Pkcs11Uri, SignerOptions, SoftwareSigner, TokenSigner};
-use rsa::pkcs8::EncodePrivateKey as _;
-
-/// A throw-away RSA-2048 key and a self-signed certificate for `cn`.
-fn token(cn: &str) -> Result<(Certificate, SoftwareSigner), Box<dyn Error>> {
-    let key = rsa::PrivateKey::new(&mut getrandom::SysRng, 2048)?;
-    let pkcs8 = key.to_pkcs8_der()?;
-    let key_pair = rcgen::KeyPair::try_from(pkcs8.as_bytes())?;
-    let mut params = rcgen::CertificateParams::new(vec![cn.to_owned()])?;
-    params.distinguished_name = rcgen::DistinguishedName::new();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::OrganizationName, "Example");
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, cn);
-    let cert = Certificate::from_der(params.self_signed(&key_pair)?.der())?;
-    let signer = SoftwareSigner::new(key, &cert, cn)?;
-    Ok((cert, signer))
-}
+use ctl_token::{Pkcs11Uri, SignerOptions, TokenSigner};
 
 /// A security token's certificate and its signer.
 type SecurityToken = (Certificate, SharedSigner);
-
-/// Set in the run that uses the SoftHSM2 token directory prepared for it.
-const SOFTHSM_RUN: &str = "CTL_QUICKSTART_SOFTHSM_RUN";
-
-/// Runs this example again with SoftHSM2 pointed at a token directory of its own (SoftHSM2
-/// reads `SOFTHSM2_CONF` from the environment, which a running program should not change).
-fn rerun_with_token_directory() -> Result<(), Box<dyn Error>> {
-    let dir = tempfile::tempdir()?;
-    let tokens = dir.path().join("tokens");
-    std::fs::create_dir(&tokens)?;
-    let conf = dir.path().join("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-            tokens.display()
-        ),
-    )?;
-    let status = std::process::Command::new(std::env::current_exe()?)
-        .args(std::env::args_os().skip(1))
-        .env("SOFTHSM2_CONF", &conf)
-        .env(SOFTHSM_RUN, dir.path())
-        .status()?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("the SoftHSM2 run {status}").into())
-    }
-}
 
 /// Two SoftHSM2 tokens, each with an RSA-2048 key generated on it and a self-signed
 /// certificate signed on it.
@@ -112,18 +64,7 @@ fn node(
     members: Vec<Endpoint>,
 ) -> Result<SocketAddr, Box<dyn Error>> {
     let services: Vec<&str> = services.split(',').collect();
-    let mut setup = Setup::new(
-        dir,
-        name,
-        "127.0.0.1:0".parse()?,
-        "admin",
-        Password::new("quickstart-password"),
-    );
-    setup.first_node(first).services(&services);
-    for m in members {
-        setup.member(m);
-    }
-    Ok(ctl_providerd::spawn(&setup.write()?)?)
+    ctl_examples::node(dir, name, &services, first, members)
 }
 
 fn table(title: &str, outcome: &Outcome) {
@@ -199,9 +140,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
             .into());
         }
     };
-    let token_dir = std::env::var_os(SOFTHSM_RUN);
+    let token_dir = ctl_examples::token_dir();
     if softhsm.is_some() && token_dir.is_none() {
-        return rerun_with_token_directory();
+        return ctl_examples::rerun_with_token_directory();
     }
     let tmp = tempfile::tempdir()?;
     println!(
@@ -238,13 +179,13 @@ async fn main() -> Result<(), Box<dyn Error>> {
         Some(module) => {
             println!("Creating two SoftHSM2 security tokens, keys generated on them ...");
             let dir = token_dir.ok_or("no token directory")?;
-            softhsm_tokens(Path::new(&dir), Path::new(module))?
+            softhsm_tokens(&dir, Path::new(module))?
         }
         None => {
             println!("Creating two software security tokens (RSA-2048) ...");
             let mut v: Vec<SecurityToken> = Vec::new();
             for cn in ["SAST-1", "SAST-2"] {
-                let (c, s) = token(cn)?;
+                let (c, s) = ctl_examples::throwaway_token(cn)?;
                 v.push((c, Arc::new(s)));
             }
             v
@@ -257,7 +198,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         "127.0.0.1",
         first.port(),
         "admin",
-        Password::new("quickstart-password"),
+        Password::new(ctl_examples::PASSWORD),
     )
     // A first contact with these throw-away providers: trust and pin their certificates.
     .trust(TrustPolicy {
@@ -315,9 +256,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
     );
 
     // Somebody else's list: signed by a key the phone does not know.
-    let (rogue_cert, rogue) = token("Rogue")?;
+    let (rogue_cert, rogue) = ctl_examples::throwaway_token("Rogue")?;
     let mut forged = TrustListBuilder::new();
-    forged.timestamp(1_735_689_600);
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     forged
         .timestamp(u32::try_from(now)?)

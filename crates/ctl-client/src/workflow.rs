@@ -29,7 +29,7 @@ pub struct Outcome {
     pub room_for_records: usize,
     /// What else was done (mode set, CAPF certificates put).
     pub notes: Vec<String>,
-    /// What phones will not take in the distributed CTL ([`ctl_format::lint`]).
+    /// What phones will not take in the distributed CTL ([`ctl_format::lint()`]).
     pub warnings: Vec<ctl_format::Warning>,
     /// Nothing needed changing: no CTL was signed or sent (`ctl` is the current one,
     /// `distribution` has no targets).

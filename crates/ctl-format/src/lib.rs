@@ -1,12 +1,4 @@
-//! Cisco Certificate Trust List files, byte for byte.
-//!
-//! `ctl-format` reads, writes, signs and verifies the files Cisco IP phones trust:
-//! trust lists (`CTLFile.tlv`, `ITLFile.tlv`) and signed files (`*.sgn`). Parsing is
-//! zero-copy over `&[u8]` and never panics; building computes the exact size before
-//! signing and refuses anything over [`MAX_LEN`] bytes.
-//!
-//! It does **not** do I/O, read clocks, talk to tokens, or run async code: callers
-//! pass bytes, timestamps and a [`Signer`].
+#![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 

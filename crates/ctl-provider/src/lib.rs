@@ -1,13 +1,4 @@
-//! The CTL provider protocol: how the `ctl` client and the `ctl-providerd` node service
-//! talk (`docs/protocol.md` is the specification).
-//!
-//! The core is sans-I/O: frames ([`frame`]) and their elements ([`element`]), messages
-//! ([`message`]) and the types they carry ([`types`]), the client and server session state
-//! machines ([`conn`]), the cluster as a client sees it ([`cluster`]), the trust placed in
-//! provider certificates ([`trust`]) and the CTL hash ([`ctl_hash`]). It does **not** open
-//! sockets, run TLS, start tasks, read files or read clocks: callers feed it bytes and the
-//! current `Instant`, and send the bytes it gives back. The `net` feature (default) adds
-//! the tokio + rustls shell in [`net`]: TLS, the server, client sessions, discovery.
+#![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod cluster;

@@ -29,7 +29,7 @@ pub struct Preview {
     pub targets: Vec<String>,
     /// The file's size in bytes.
     pub size: usize,
-    /// What phones will not take in it ([`ctl_format::lint`]), found before it is signed.
+    /// What phones will not take in it ([`ctl_format::lint()`]), found before it is signed.
     pub warnings: Vec<Warning>,
 }
 
