@@ -238,6 +238,22 @@ pub(crate) async fn read_mode(s: &mut Session) -> Result<SecurityMode, NetError>
 
 impl Client {
     /// A builder for the cluster whose first node's provider is `host:port`.
+    ///
+    /// ```no_run
+    /// use ctl_client::{Client, Password, TrustPolicy, known};
+    ///
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let path = std::path::Path::new("known_providers");
+    /// let client = Client::builder("cucm-pub.example.com", 2444, "admin", Password::new("..."))
+    ///     // The providers pinned before; unknown ones are refused (no trust on first use).
+    ///     .trust(TrustPolicy { known: known::load(path)?, ..TrustPolicy::default() })
+    ///     .build();
+    /// for node in client.discover().await?.nodes {
+    ///     println!("{} {}", node.name, node.status);
+    /// }
+    /// known::save(path, &client.trust().known)?;
+    /// # Ok(()) }
+    /// ```
     pub fn builder(host: &str, port: u16, user: &str, password: Password) -> ClientBuilder {
         ClientBuilder {
             publisher: (host.to_owned(), port),

@@ -39,6 +39,16 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KnownError + '_ {
 
 /// Reads the file; a missing file is an empty list.
 ///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("known_providers");
+/// let mut known = ctl_client::known::load(&path)?; // none yet
+/// known.insert("cucm-pub", 2444, [0xab; 32]);
+/// ctl_client::known::save(&path, &known)?;
+/// assert_eq!(ctl_client::known::load(&path)?.get("cucm-pub", 2444), Some(&[0xab; 32]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
 /// # Errors
 /// An unreadable file, or a line that is not `host port fingerprint` (named by number).
 pub fn load(path: &Path) -> Result<KnownProviders, KnownError> {

@@ -81,6 +81,16 @@ pub struct KnownProviders {
 impl KnownProviders {
     /// Reads the text of a list.
     ///
+    /// ```
+    /// use ctl_provider::trust::KnownProviders;
+    ///
+    /// let text = format!("# pinned\ncucm-pub 2444 {}\n", "ab:".repeat(31) + "ab");
+    /// let known = KnownProviders::parse(&text)?;
+    /// assert_eq!(known.get("cucm-pub", 2444), Some(&[0xab; 32]));
+    /// assert_eq!(KnownProviders::parse("cucm-pub 2444").unwrap_err().line, 1);
+    /// # Ok::<(), ctl_provider::trust::BadLine>(())
+    /// ```
+    ///
     /// # Errors
     /// A line that is not `host port fingerprint` (named by number).
     pub fn parse(text: &str) -> Result<Self, BadLine> {

@@ -68,6 +68,19 @@ impl SoftwareSigner {
     /// A signer from one PEM file holding both the key and the certificate (the form
     /// certutils takes), or from a key file and a separate certificate file (PEM or DER).
     ///
+    /// ```
+    /// # let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../ctl-format/tests/vectors/keys"));
+    /// use ctl_format::Signer as _;
+    /// use ctl_token::SoftwareSigner;
+    ///
+    /// let separate = SoftwareSigner::from_files(&dir.join("sast1.key.pem"), Some(&dir.join("sast1.crt.pem")))?;
+    /// let combined = SoftwareSigner::from_files(&dir.join("sast1.pem"), None)?;
+    /// assert_eq!(separate.certificate(), combined.certificate());
+    /// // A certificate of another key is refused.
+    /// assert!(SoftwareSigner::from_files(&dir.join("sast1.key.pem"), Some(&dir.join("sast2.crt.pem"))).is_err());
+    /// # Ok::<(), ctl_token::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// Unreadable files, and the errors of [`from_pem_key`](Self::from_pem_key).
     pub fn from_files(key: &Path, cert: Option<&Path>) -> Result<Self, Error> {

@@ -347,6 +347,19 @@ impl Connector {
     /// Resolves `host`, connects to its addresses in turn until one answers (TLS, HELLO),
     /// and logs in there.
     ///
+    /// ```no_run
+    /// use ctl_provider::message::{Password, Request};
+    /// use ctl_provider::net::Connector;
+    /// use ctl_provider::trust::TrustPolicy;
+    ///
+    /// # async fn demo() -> Result<(), ctl_provider::net::NetError> {
+    /// let connector = Connector::new("admin", Password::new("..."), TrustPolicy::default());
+    /// let mut session = connector.connect("cucm-pub.example.com", 2444).await?;
+    /// println!("{:?}", session.ask(&Request::GetMode).await?);
+    /// session.bye().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// The host does not resolve, no address answers (the last address's error), the
     /// certificate is not trusted, or the login is refused.

@@ -431,6 +431,15 @@ pub(crate) fn token_error(
 
 /// Every initialized token in the given modules.
 ///
+/// ```no_run
+/// use ctl_token::pkcs11::{Module, list_tokens};
+///
+/// for token in list_tokens(&Module::defaults()?)? {
+///     println!("{}: {}", token.summary(), token.uri());
+/// }
+/// # Ok::<(), ctl_token::Error>(())
+/// ```
+///
 /// # Errors
 /// A module that fails to list its slots.
 pub fn list_tokens(modules: &[Module]) -> Result<Vec<Token>, Error> {

@@ -135,6 +135,15 @@ impl TokenSigner {
     /// Opens the token the URI names, logs in, and finds the RSA key and the
     /// certificate that share a CKA_ID.
     ///
+    /// ```no_run
+    /// use ctl_token::{Pkcs11Uri, SignerOptions, TokenSigner};
+    ///
+    /// let uri: Pkcs11Uri = "pkcs11:token=SAST-1;object=signer?pin-source=file:/etc/ctl/sast1.pin".parse()?;
+    /// // Without module-path: CTL_PKCS11_MODULE, else the well-known modules present.
+    /// let signer = TokenSigner::open(&uri, &SignerOptions::default())?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// No or several tokens; a wrong, low, final or locked PIN; a factory PIN;
     /// no key, several keys, a key without certificate, a key that is not RSA.

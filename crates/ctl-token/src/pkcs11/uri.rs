@@ -111,6 +111,15 @@ pub fn redact_uri_text(text: &str) -> String {
 }
 
 /// A parsed `pkcs11:` URI. Its `Debug` and `Display` never show `pin-value`.
+///
+/// ```
+/// use ctl_token::Pkcs11Uri;
+///
+/// let uri: Pkcs11Uri = "pkcs11:token=SAST-1;object=signer?pin-value=1234".parse()?;
+/// assert_eq!(uri.token.as_deref(), Some("SAST-1"));
+/// assert!(!uri.to_string().contains("1234") && !format!("{uri:?}").contains("1234"));
+/// # Ok::<(), ctl_token::UriError>(())
+/// ```
 #[derive(Clone, Default)]
 pub struct Pkcs11Uri {
     /// `token=`: the token label.
