@@ -5,10 +5,9 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use ctl_test_support::node_setup;
 use ctl_test_support::rogue::start_rogue;
 
-use crate::support::{connect_args, password_file};
+use crate::support::{connect_args, lone_first_node};
 
 /// `ctl cluster set-mode mixed` against a first node that takes its time, as a child
 /// that can be sent SIGINT.
@@ -57,15 +56,7 @@ fn wait_for(what: &str, done: impl Fn() -> bool) {
 #[test]
 fn ctrl_c_before_the_commits_stops_and_says_nothing_changed() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut first = node_setup(
-        &tmp.path().join("pub"),
-        "cucm-pub",
-        0,
-        &["callmanager", "tftp", "provider"],
-    );
-    first.first_node(true);
-    let (node, liar) = start_rogue(&first);
-    password_file(&tmp.path().join("pub"));
+    let (node, liar) = start_rogue(&lone_first_node(tmp.path()));
     let stages = {
         let mut lies = liar.lock().unwrap();
         lies.stage_delay_ms = 3_000;
@@ -99,15 +90,7 @@ fn ctrl_c_before_the_commits_stops_and_says_nothing_changed() {
 #[test]
 fn ctrl_c_during_the_commits_finishes_them_first() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut first = node_setup(
-        &tmp.path().join("pub"),
-        "cucm-pub",
-        0,
-        &["callmanager", "tftp", "provider"],
-    );
-    first.first_node(true);
-    let (node, liar) = start_rogue(&first);
-    password_file(&tmp.path().join("pub"));
+    let (node, liar) = start_rogue(&lone_first_node(tmp.path()));
     let commits = {
         let mut lies = liar.lock().unwrap();
         lies.commit_delay_ms = 2_000;

@@ -3,23 +3,14 @@
 
 use std::process::{Command, Output};
 
-use ctl_test_support::node_setup;
 use ctl_test_support::rogue::start_rogue;
 
-use crate::support::{connect_args, password_file, stderr, stdout};
+use crate::support::{connect_args, lone_first_node, stderr, stdout};
 
 #[test]
 fn fetch_writes_the_current_ctl_only_when_the_held_one_vouches_for_it() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut first = node_setup(
-        &tmp.path().join("pub"),
-        "cucm-pub",
-        0,
-        &["callmanager", "tftp", "provider"],
-    );
-    first.first_node(true);
-    let (node, liar) = start_rogue(&first);
-    password_file(&tmp.path().join("pub"));
+    let (node, liar) = start_rogue(&lone_first_node(tmp.path()));
     let connect = connect_args(&format!("127.0.0.1:{}", node.port), tmp.path());
     let run = |args: &[&str]| -> Output {
         Command::new(env!("CARGO_BIN_EXE_ctl"))

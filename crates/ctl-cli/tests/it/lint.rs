@@ -113,17 +113,8 @@ fn lint_goes_on_past_an_unreadable_file_and_exits_2() {
 /// preview names it before anything is signed, and the run's report after.
 #[test]
 fn workflows_show_the_lint_warnings_of_the_ctl_they_distribute() {
-    use ctl_test_support::{node_setup, start};
     let tmp = tempfile::tempdir().unwrap();
-    let mut first = node_setup(
-        &tmp.path().join("pub"),
-        "cucm-pub",
-        0,
-        &["callmanager", "tftp", "provider"],
-    );
-    first.first_node(true);
-    let node = start(&first);
-    crate::support::password_file(&tmp.path().join("pub"));
+    let node = ctl_test_support::start(&crate::support::lone_first_node(tmp.path()));
     let connect = crate::support::connect_args(&format!("127.0.0.1:{}", node.port), tmp.path());
     let keys = ctl_test_support::keys();
     let mut args: Vec<String> = vec!["cluster".into(), "set-mode".into(), "mixed".into()];

@@ -6,7 +6,7 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use ctl_test_support::{node_setup, start};
+use ctl_test_support::start;
 
 use crate::support::{stderr, v};
 
@@ -105,14 +105,7 @@ fn a_server_that_is_no_provider_is_named_so_and_not_unreachable() {
 #[test]
 fn a_refused_login_says_so_once() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut first = node_setup(
-        &tmp.path().join("pub"),
-        "cucm-pub",
-        0,
-        &["callmanager", "tftp", "provider"],
-    );
-    first.first_node(true);
-    let node = start(&first);
+    let node = start(&crate::support::lone_first_node(tmp.path()));
     let wrong = tmp.path().join("wrong");
     std::fs::write(&wrong, "not the password\n").unwrap();
     let o = discover(node.port, &wrong, &tmp.path().join("known"), &[]);

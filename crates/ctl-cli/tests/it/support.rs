@@ -160,3 +160,17 @@ pub(crate) fn assert_one_line_error(o: &Output, code: i32, names: &str) {
         "{err}"
     );
 }
+
+/// A first node alone (CallManager, TFTP, provider) set up in `dir/pub`, with the password
+/// file `ctl` reads ([`connect_args`]); started by the caller, honest or not.
+pub(crate) fn lone_first_node(dir: &std::path::Path) -> ctl_providerd::Setup {
+    let mut first = ctl_test_support::node_setup(
+        &dir.join("pub"),
+        "cucm-pub",
+        0,
+        &["callmanager", "tftp", "provider"],
+    );
+    first.first_node(true);
+    password_file(&dir.join("pub"));
+    first
+}
