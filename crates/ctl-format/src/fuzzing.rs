@@ -235,3 +235,82 @@ pub fn signed_round_trip(payload: &[u8]) {
         exercise(&doc);
     }
 }
+
+/// Parses `data` as a trust list and verifies it with the real [`RsaVerifier`](crate::RsaVerifier)
+/// against every certificate it carries (the public-key decoding a node runs on the
+/// certificates of a STAGE); checks the oracles that tie verification to the rest.
+///
+/// # Panics
+/// When a file that verifies stops verifying after a round trip, or the phone rule takes
+/// a file whose signature does not verify.
+pub fn verify_input(data: &[u8]) {
+    let verifier = crate::RsaVerifier;
+    let Ok(doc) = parse_with(data, Some(FileKind::TrustList), &ParseOptions::default()) else {
+        return;
+    };
+    for record in doc.records() {
+        if let Some(der) = record.certificate() {
+            let _ = doc.verify_with_certificate(der, &verifier);
+        }
+    }
+    let verified = doc.verify(&verifier).is_ok();
+    if phone_accepts(None, &doc, &verifier).is_ok() {
+        assert!(
+            verified,
+            "the phone rule took a list whose signature does not verify"
+        );
+    }
+    if phone_accepts(Some(&doc), &doc, &verifier).is_ok() {
+        assert!(
+            doc.verify_with_trust_list(&doc, &verifier).is_ok(),
+            "the phone rule took a list no SAST of the held list signed"
+        );
+    }
+    if verified {
+        let again = doc.to_vec();
+        match parse_with(&again, Some(FileKind::TrustList), &ParseOptions::default()) {
+            Ok(d) => assert!(
+                d.verify(&verifier).is_ok(),
+                "a round trip broke the signature"
+            ),
+            // A panic here is the fuzzer's finding: a re-encoded file must parse.
+            Err(e) => panic!("a re-encoded list does not parse: {e}"),
+        }
+    }
+}
+
+/// Any bytes as a certificate, PEM or DER (what `--cert`, `--my-key`, a node's
+/// certificates and every record carry): decoded, named, re-encoded.
+///
+/// # Panics
+/// When a decoded certificate's own DER does not decode to the same facts, or its PEM
+/// does not come back to the same DER.
+pub fn certificate_input(data: &[u8]) {
+    let _ = crate::pem_labels(data);
+    let _ = crate::pem_decode_all(data, "CERTIFICATE");
+    for parsed in [
+        Certificate::from_der(data),
+        Certificate::from_pem(data),
+        Certificate::from_der_or_pem(data),
+    ] {
+        let Ok(cert) = parsed else { continue };
+        let again = match Certificate::from_der(cert.der()) {
+            Ok(c) => c,
+            // A panic here is the fuzzer's finding: a certificate's DER must decode again.
+            Err(e) => panic!("a decoded certificate's DER does not decode: {e}"),
+        };
+        assert_eq!(again.serial(), cert.serial());
+        assert_eq!(again.public_key(), cert.public_key());
+        assert_eq!(again.not_after(), cert.not_after());
+        let pem = crate::pem_encode("CERTIFICATE", cert.der());
+        match Certificate::from_pem(pem.as_bytes()) {
+            Ok(c) => assert_eq!(c.der(), cert.der()),
+            Err(e) => panic!("a certificate's PEM does not decode: {e}"),
+        }
+        for style in [crate::NameStyle::Reversed, crate::NameStyle::DerOrder(',')] {
+            let _ = cert.subject_text(style);
+            let _ = cert.issuer_text(style);
+        }
+        let _ = RecordSpec::new(cert, Role::SAST);
+    }
+}

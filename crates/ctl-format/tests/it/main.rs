@@ -9,6 +9,7 @@
 )]
 
 mod facts;
+mod fuzz_inputs;
 mod lint;
 mod malformed;
 mod props;

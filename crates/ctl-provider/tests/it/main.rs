@@ -6,6 +6,7 @@
     missing_docs
 )]
 
+mod fuzz_inputs;
 mod messages;
 mod net;
 mod session;

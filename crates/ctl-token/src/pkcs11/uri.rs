@@ -160,8 +160,11 @@ fn decode(name: &str, raw: &str) -> Result<Vec<u8>, UriError> {
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
         if b == b'%' {
+            // Exactly two hex digits (RFC 3986): `from_str_radix` alone also takes a sign,
+            // so `%+0` was read as a NUL byte (found by the pkcs11_uri fuzz target).
             let hex = bytes
                 .get(i + 1..i + 3)
+                .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
                 .ok_or_else(|| UriError::Percent(name.to_owned()))?;
             let text = std::str::from_utf8(hex).map_err(|_| UriError::Percent(name.to_owned()))?;
             out.push(u8::from_str_radix(text, 16).map_err(|_| UriError::Percent(name.to_owned()))?);
@@ -354,6 +357,21 @@ mod tests {
         ] {
             assert_eq!(redact_uri_text(text), shown, "{text}");
         }
+    }
+
+    /// Found by the pkcs11_uri fuzz target: a sign passed for a hex digit.
+    #[test]
+    fn a_percent_escape_is_two_hex_digits() {
+        for bad in [
+            "pkcs11:token=%+0",
+            "pkcs11:token=%-1",
+            "pkcs11:token=%0",
+            "pkcs11:token=%g0",
+        ] {
+            assert!(bad.parse::<Pkcs11Uri>().is_err(), "{bad}");
+        }
+        let ok: Pkcs11Uri = "pkcs11:token=%41%62".parse().unwrap();
+        assert_eq!(ok.token.as_deref(), Some("Ab"));
     }
 
     #[test]
