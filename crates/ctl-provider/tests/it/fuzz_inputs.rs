@@ -38,6 +38,9 @@ fn the_provider_targets_inputs_pass_their_harnesses() {
     for data in inputs("provider_message") {
         ctl_provider::fuzzing::any_input(&data);
     }
+    for data in inputs("provider_session") {
+        ctl_provider::fuzzing::session_script(&data);
+    }
     for data in inputs("known_providers") {
         let text = String::from_utf8(data).unwrap();
         let known = ctl_provider::trust::KnownProviders::parse(&text).unwrap();
