@@ -176,11 +176,13 @@ pub(crate) fn client(
     json: bool,
     password_only: bool,
     confirm: Option<super::workflow::Ask>,
+    digest: ctl_format::DigestAlgorithm,
 ) -> Result<(Client, Option<Progress>), Failure> {
     let (host, port) = publisher(connect)?;
     let mut builder = Client::builder(&host, port, &connect.user, password(connect)?)
         .trust(trust_policy(connect)?)
-        .timeout(Duration::from_secs(connect.timeout));
+        .timeout(Duration::from_secs(connect.timeout))
+        .digest(digest);
     if password_only {
         builder = builder.password_only();
     }

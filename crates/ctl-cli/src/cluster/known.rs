@@ -45,7 +45,13 @@ const fn vouched_code(v: Vouched) -> &'static str {
 }
 
 pub(crate) fn fetch(args: &FetchArgs) -> Outcome {
-    let (client, _progress) = client(&args.connect, args.json, false, None)?;
+    let (client, _progress) = client(
+        &args.connect,
+        args.json,
+        false,
+        None,
+        ctl_format::DigestAlgorithm::Sha1,
+    )?;
     let fetched = runtime()?.block_on(client.fetch())?;
     save_trust(&client, &args.connect)?;
     let mode = fetched.mode.to_string();

@@ -39,6 +39,22 @@ pub(crate) struct Common {
     /// the targets, the size), then stop: nothing is signed or sent.
     #[arg(long)]
     dry_run: bool,
+    /// Digest of the CTL's signature: sha1 (every phone takes it) or sha512 (firmware
+    /// that knows it).
+    #[arg(long, default_value = "sha1")]
+    digest: ctl_format::DigestAlgorithm,
+}
+
+impl Common {
+    /// The digest asked for: SHA-1 or SHA-512 (no phone is known to take SHA-256 lists).
+    fn digest(&self) -> Result<ctl_format::DigestAlgorithm, Failure> {
+        match self.digest {
+            ctl_format::DigestAlgorithm::Sha256 => Err(Failure::usage(
+                "--digest sha256: no phone is known to take SHA-256 lists; give sha1 or sha512",
+            )),
+            d => Ok(d),
+        }
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -299,6 +315,7 @@ fn run_update(
         common.json,
         common.password_only,
         Some(ask),
+        common.digest()?,
     )?;
     let result = rt.block_on(client.update(token.shared(), &changes));
     save_trust(&client, &common.connect)?;
@@ -314,7 +331,13 @@ fn run_update(
 /// `ctl cluster status`.
 pub(crate) fn status(a: &StatusArgs) -> Outcome {
     let rt = runtime()?;
-    let (client, progress) = client(&a.connect, a.json, false, None)?;
+    let (client, progress) = client(
+        &a.connect,
+        a.json,
+        false,
+        None,
+        ctl_format::DigestAlgorithm::Sha1,
+    )?;
     let result = rt.block_on(client.status());
     if let Some(p) = &progress {
         p.finish();
@@ -443,6 +466,7 @@ pub(crate) fn set_mode(a: &SetModeArgs) -> Outcome {
                 a.common.json,
                 a.common.password_only,
                 Some(ask),
+                a.common.digest()?,
             )?;
             let result = rt.block_on(client.set_mixed_mode(&certs, token.shared()));
             save_trust(&client, &a.common.connect)?;

@@ -148,6 +148,20 @@ fn workflows_show_the_lint_warnings_of_the_ctl_they_distribute() {
         "a dry run sent nothing"
     );
 
+    // The digest asked for is the one signed with: SHA-512 is named as such.
+    let o = run(&["--dry-run", "--json", "--digest", "sha512"]);
+    let j: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let codes: Vec<&str> = j["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"digest-needs-firmware"), "{j}");
+    let o = run(&["--dry-run", "--digest", "sha256"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--digest sha256"), "{}", stderr(&o));
+
     let o = run(&["--yes"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(

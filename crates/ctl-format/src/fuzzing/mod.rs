@@ -10,6 +10,10 @@
 //! inputs take the `Err` arms, which return quietly.
 #![allow(clippy::arithmetic_side_effects)] // test harness: small counters only
 
+mod mutate;
+
+pub use mutate::mutate_tlv;
+
 use arbitrary::{Arbitrary, Unstructured};
 
 use crate::{
@@ -59,13 +63,13 @@ impl Verifier for AcceptAllQuick {
 pub struct ZeroSigner;
 
 /// A 2048-bit RSA certificate (the `sast1` test vector).
-pub const SIGNER_CERT: &[u8] = include_bytes!("../tests/vectors/keys/sast1.crt.der");
+pub const SIGNER_CERT: &[u8] = include_bytes!("../../tests/vectors/keys/sast1.crt.der");
 
 const CERTS: [&[u8]; 4] = [
     SIGNER_CERT,
-    include_bytes!("../tests/vectors/keys/ccm.crt.der"),
-    include_bytes!("../tests/vectors/keys/tftp.crt.der"),
-    include_bytes!("../tests/vectors/keys/capf.crt.der"),
+    include_bytes!("../../tests/vectors/keys/ccm.crt.der"),
+    include_bytes!("../../tests/vectors/keys/tftp.crt.der"),
+    include_bytes!("../../tests/vectors/keys/capf.crt.der"),
 ];
 
 impl Signer for ZeroSigner {
