@@ -65,7 +65,10 @@ fn my_key(arg: &str) -> Result<PublicKey, Failure> {
     if ctl_token::SoftwareSigner::has_private_key(&bytes)
         && !labels.iter().any(|l| l == "CERTIFICATE")
     {
-        return Ok(ctl_token::SoftwareSigner::public_key_of_file(path)?);
+        return Ok(ctl_token::SoftwareSigner::public_key_of_pem(
+            &bytes,
+            &display(path),
+        )?);
     }
     Certificate::from_der_or_pem(&bytes)
         .map(|c| c.public_key().clone())

@@ -1,12 +1,11 @@
 //! **Fetch**: the first node's current CTL and security mode, checked as a phone holding
 //! the CTL held for the cluster would check it.
 
-use ctl_format::NameStyle;
 use ctl_provider::message::SecurityMode;
 
 use crate::client::{Client, read_ctl, read_mode};
 use crate::error::Error;
-use crate::plan::{Rule, sast_certificates};
+use crate::plan::{sast_certificates, untrusted_ctl};
 
 /// What vouches for a fetched CTL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,24 +113,12 @@ impl Client {
         let held_doc = ctl_format::parse_trust_list(&held).map_err(Error::CurrentCtl)?;
         match ctl_format::phone_accepts(Some(&held_doc), &doc, &ctl_format::RsaVerifier) {
             Ok(_) => Ok(Vouched::PhoneWouldTake),
-            Err(e) => {
-                let others = sast_certificates(&doc)?
-                    .iter()
-                    .map(|s| {
-                        format!(
-                            "{} (serial {})",
-                            s.subject_text(NameStyle::Reversed),
-                            ctl_format::hex(s.serial())
-                        )
-                    })
-                    .collect();
-                Err(Rule::UntrustedCtl {
-                    why: format!("a phone holding the CTL held here would refuse it: {e}"),
-                    others,
-                    hash: ctl_format::hex(&hash),
-                }
-                .into())
-            }
+            Err(e) => Err(untrusted_ctl(
+                ctl,
+                &sast_certificates(&doc)?,
+                None,
+                format!("a phone holding the CTL held here would refuse it: {e}"),
+            )),
         }
     }
 }

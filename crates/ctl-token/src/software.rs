@@ -187,8 +187,17 @@ impl SoftwareSigner {
     /// # Errors
     /// An unreadable file, no key, or an encrypted or non-RSA key.
     pub fn public_key_of_file(key: &Path) -> Result<PublicKey, Error> {
-        let what = key.display().to_string();
-        let private = decode_key(&read_small(key)?, &what)?;
+        Self::public_key_of_pem(&read_small(key)?, &key.display().to_string())
+    }
+
+    /// [`public_key_of_file`](Self::public_key_of_file) of PEM text already read; `what`
+    /// names it in errors.
+    ///
+    /// # Errors
+    /// No key, or an encrypted or non-RSA key.
+    pub fn public_key_of_pem(pem: &[u8], what: &str) -> Result<PublicKey, Error> {
+        let what = what.to_owned();
+        let private = decode_key(pem, &what)?;
         let public = private.as_public_key();
         let pkcs1 = public.to_pkcs1_der().map_err(|e| Error::InvalidKey {
             what,

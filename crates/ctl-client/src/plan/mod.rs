@@ -19,7 +19,7 @@ use crate::Error;
 pub use preview::{Preview, draft_warnings};
 pub use rules::{
     Anchor, Rule, Selector, check_new_peer, check_removal, current_tokens, mixed_mode_tokens,
-    peer_to_remove, remove_token, with_tokens,
+    peer_to_remove, remove_token, untrusted_ctl, with_tokens,
 };
 pub use staleness::{Change, changes, left_out};
 

@@ -82,6 +82,33 @@ pub struct Anchor<'a> {
     pub accepted: Option<[u8; 32]>,
 }
 
+/// The refusal of a current CTL nothing here vouches for: why, its SAST records other
+/// than `token` (by subject and serial), and its hash (for `--accept-ctl`).
+pub fn untrusted_ctl(
+    current: &[u8],
+    sasts: &[Certificate],
+    token: Option<&Certificate>,
+    why: String,
+) -> Error {
+    let others = sasts
+        .iter()
+        .filter(|s| token.is_none_or(|t| s.der() != t.der()))
+        .map(|s| {
+            format!(
+                "{} (serial {})",
+                s.subject_text(NameStyle::Reversed),
+                ctl_format::hex(s.serial())
+            )
+        })
+        .collect();
+    Rule::UntrustedCtl {
+        why,
+        others,
+        hash: ctl_format::hex(&ctl_provider::ctl_hash(current)),
+    }
+    .into()
+}
+
 /// The current CTL's tokens, once the current CTL is trusted (a phone holding the anchor
 /// would take it; with no anchor, it is signed by `token`, the token presented, or the
 /// operator accepted it by hash), `token` is one of its SASTs and its signature verifies:
@@ -103,25 +130,7 @@ pub fn current_tokens(
         .map_err(Error::CurrentSignature)?
         .signer_certificate()
         .to_vec();
-    let untrusted = |why: String| -> Error {
-        let others: Vec<String> = sasts
-            .iter()
-            .filter(|s| s.der() != token.der())
-            .map(|s| {
-                format!(
-                    "{} (serial {})",
-                    s.subject_text(NameStyle::Reversed),
-                    ctl_format::hex(s.serial())
-                )
-            })
-            .collect();
-        Rule::UntrustedCtl {
-            why,
-            others,
-            hash: ctl_format::hex(&ctl_provider::ctl_hash(current)),
-        }
-        .into()
-    };
+    let untrusted = |why: String| -> Error { untrusted_ctl(current, &sasts, Some(token), why) };
     let accepted = anchor.accepted == Some(ctl_provider::ctl_hash(current));
     match anchor.held {
         _ if accepted => {}

@@ -388,6 +388,7 @@ pub fn certificate_input(data: &[u8]) {
         let pem = crate::pem_encode("CERTIFICATE", cert.der());
         match Certificate::from_pem(pem.as_bytes()) {
             Ok(c) => assert_eq!(c.der(), cert.der()),
+            // A panic here is the fuzzer's finding: our own PEM of a certificate decodes.
             Err(e) => panic!("a certificate's PEM does not decode: {e}"),
         }
         for style in [crate::NameStyle::Reversed, crate::NameStyle::DerOrder(',')] {
