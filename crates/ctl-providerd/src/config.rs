@@ -183,6 +183,13 @@ impl Default for Limits {
     }
 }
 
+/// `text` as an error shows it: cut to 64 characters, anything a terminal or a log would
+/// act on escaped, on one line.
+pub(crate) fn shown(text: &str) -> String {
+    let cut = ctl_provider::message::cut_text(text, 64);
+    ctl_format::printable(&cut).replace('\n', "\\n")
+}
+
 /// The longest user name a LOGIN may give (longer ones are refused before any check).
 pub const MAX_USER_NAME: usize = 256;
 
@@ -201,9 +208,8 @@ pub fn check_user_name(name: &str) -> Result<(), ConfigError> {
     } else {
         return Ok(());
     };
-    let cut = ctl_provider::message::cut_text(name, 64);
     Err(ConfigError::UserName {
-        shown: ctl_format::printable(&cut).into_owned(),
+        shown: shown(name),
         why,
     })
 }
@@ -288,7 +294,7 @@ pub fn services_bits(names: &[String], context: &str) -> Result<u16, ConfigError
             other => {
                 return Err(ConfigError::UnknownService {
                     context: context.to_owned(),
-                    name: other.to_owned(),
+                    name: shown(other),
                 });
             }
         };
@@ -303,9 +309,18 @@ impl Config {
     /// Unreadable, not TOML, unknown keys, bad services, roles or password hashes.
     pub fn load(path: &Path) -> Result<Self, DaemonError> {
         let text = std::fs::read_to_string(path).map_err(DaemonError::file(path))?;
-        let mut config: Self = toml::from_str(&text).map_err(|e| DaemonError::Toml {
+        Self::from_toml(&text, path)
+    }
+
+    /// Parses and checks the text of a configuration read from `path` (named in errors;
+    /// relative paths are taken from its directory).
+    ///
+    /// # Errors
+    /// Not TOML, unknown keys, bad services, roles or password hashes.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Self, DaemonError> {
+        let mut config: Self = toml::from_str(text).map_err(|e| DaemonError::Toml {
             path: path.to_owned(),
-            message: toml_message(&text, &e),
+            message: toml_message(text, &e),
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         for p in [
@@ -342,6 +357,32 @@ impl Config {
     pub fn check(&self) -> Result<(), ConfigError> {
         services_bits(&self.services, "services")?;
         self.limits.check()?;
+        // Names and hosts reach MEMBERS answers, logs and terminals.
+        let names = std::iter::once(("node", &self.node))
+            .chain(
+                self.members
+                    .iter()
+                    .flat_map(|m| [("member name", &m.name), ("member host", &m.host)]),
+            )
+            .chain(
+                self.alternate_tftp
+                    .iter()
+                    .chain(&self.firewalls)
+                    .flat_map(|p| {
+                        [
+                            ("off-cluster server name", &p.name),
+                            ("off-cluster server host", &p.host),
+                        ]
+                    }),
+            );
+        for (key, name) in names {
+            if name.chars().any(char::is_control) {
+                return Err(ConfigError::ControlCharacters {
+                    key,
+                    shown: shown(name),
+                });
+            }
+        }
         for m in &self.members {
             services_bits(&m.services, &format!("member {}", m.name))?;
         }
@@ -350,7 +391,7 @@ impl Config {
             if u.role != "super-user" && u.role != "read-only" {
                 return Err(ConfigError::Role {
                     user: u.name.clone(),
-                    role: u.role.clone(),
+                    role: shown(&u.role),
                 });
             }
             if !u.password_hash.starts_with("$argon2") {

@@ -15,7 +15,7 @@ pub enum ConfigError {
     UnknownService {
         /// Where it was (`services`, `member NAME`).
         context: String,
-        /// The name.
+        /// The name, cut and escaped for showing.
         name: String,
     },
     /// A user role other than `super-user` or `read-only`.
@@ -23,7 +23,7 @@ pub enum ConfigError {
     Role {
         /// The user.
         user: String,
-        /// What the file says.
+        /// What the file says, cut and escaped for showing.
         role: String,
     },
     /// A password hash that is not an argon2 PHC string.
@@ -35,9 +35,17 @@ pub enum ConfigError {
     /// No user at all.
     #[error("no [[user]]")]
     NoUser,
-    /// A `NAME=HOST:PORT` that is not one.
-    #[error("{0}: expected NAME=HOST:PORT")]
+    /// A `NAME=HOST:PORT` that is not one (the text cut and escaped for showing).
+    #[error("\"{0}\": expected NAME=HOST:PORT")]
     Endpoint(String),
+    /// A name or host with control characters.
+    #[error("{key} \"{shown}\": has control characters")]
+    ControlCharacters {
+        /// Which setting.
+        key: &'static str,
+        /// The text, cut and escaped for showing.
+        shown: String,
+    },
     /// A user name no LOGIN can carry.
     #[error("user name \"{shown}\": {why}")]
     UserName {

@@ -38,13 +38,17 @@ impl Endpoint {
     /// `NAME=HOST:PORT` (an IPv6 host in brackets).
     ///
     /// # Errors
-    /// Text of another shape.
+    /// Text of another shape, an empty name or host, or control characters in them
+    /// (they would reach the configuration, logs and terminals).
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
-        let bad = || ConfigError::Endpoint(text.to_owned());
+        let bad = || {
+            let cut = ctl_provider::message::cut_text(text, 80);
+            ConfigError::Endpoint(ctl_format::printable(&cut).replace('\n', "\\n"))
+        };
         let (name, addr) = text.split_once('=').ok_or_else(bad)?;
         let (host, port) = addr.rsplit_once(':').ok_or_else(bad)?;
         let port = port.parse().map_err(|_| bad())?;
-        if name.is_empty() || host.is_empty() {
+        if name.is_empty() || host.is_empty() || text.chars().any(char::is_control) {
             return Err(bad());
         }
         Ok(Self::new(name, host.trim_matches(['[', ']']), port))
@@ -416,6 +420,20 @@ mod tests {
                 Err(ConfigError::Endpoint(bad.to_owned())),
                 "{bad}"
             );
+        }
+    }
+
+    /// Found by the provider_config fuzz target: the text came back raw in the error.
+    #[test]
+    fn an_endpoint_with_control_characters_is_refused_and_shown_escaped() {
+        for (bad, shown) in [
+            ("fw\u{1b}[2J=10.0.0.1:2444", "fw\\u{1b}[2J=10.0.0.1:2444"),
+            ("fw=10.0.0.1\n:2444", "fw=10.0.0.1\\n:2444"),
+            ("\u{1}x", "\\u{1}x"),
+        ] {
+            let e = Endpoint::parse(bad).unwrap_err();
+            assert_eq!(e, ConfigError::Endpoint(shown.to_owned()), "{bad:?}");
+            assert!(!e.to_string().chars().any(char::is_control), "{e}");
         }
     }
 }

@@ -12,6 +12,9 @@ use std::time::Duration;
 pub mod audit;
 pub mod config;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod init;
 pub mod log;
 pub mod node;

@@ -287,9 +287,15 @@ pub(crate) type Ask = Box<dyn Fn(&Preview) -> bool + Send + Sync>;
 pub(crate) type Shown = std::sync::Arc<std::sync::Mutex<Option<Preview>>>;
 
 fn peer(text: &str, firewall: bool) -> Result<Peer, Failure> {
-    let bad = || Failure::usage(format!("{text}: expected NAME=HOST:PORT"));
+    let bad = || {
+        let shown = ctl_format::printable(text).replace('\n', "\\n");
+        Failure::usage(format!("\"{shown}\": expected NAME=HOST:PORT"))
+    };
     let (name, addr) = text.split_once('=').ok_or_else(bad)?;
     let (host, port) = addr.rsplit_once(':').ok_or_else(bad)?;
+    if name.is_empty() || host.is_empty() || text.chars().any(char::is_control) {
+        return Err(bad());
+    }
     Ok(Peer {
         name: name.to_owned(),
         host: host.trim_matches(['[', ']']).to_owned(),

@@ -245,6 +245,12 @@ impl Node {
         })
     }
 
+    /// The session of every staged file (for the fuzz harness's invariants).
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn staged_sessions(&self) -> Vec<u64> {
+        self.inner().staged.values().map(|s| s.session).collect()
+    }
+
     fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner
             .lock()

@@ -10,6 +10,7 @@
 mod commits;
 mod files;
 mod floods;
+mod fuzz_inputs;
 mod logins;
 mod logs;
 mod peers;
