@@ -8,5 +8,6 @@
     missing_docs
 )]
 
+mod fuzz_inputs;
 mod pkcs11;
 mod software;
