@@ -23,7 +23,7 @@ use crate::config::{Certificates, Config, Hook, Limits, UserConfig};
 use crate::node::Node;
 use crate::store::Store;
 
-use super::pool::{Fixture, SESSIONS, fixture};
+use super::pool::{Fixture, SESSIONS, fixture, vector};
 
 use super::assert_one_line;
 
@@ -76,6 +76,8 @@ struct Dirs {
     state: PathBuf,
     /// A file outside the node's directories that planted symlinks point at.
     outside: PathBuf,
+    /// The node's CallManager certificate.
+    callmanager: PathBuf,
 }
 
 const OUTSIDE: &[u8] = b"not the node's";
@@ -83,15 +85,22 @@ const OUTSIDE: &[u8] = b"not the node's";
 impl Dirs {
     fn new(root: &Path) -> Self {
         static RUNS: AtomicU64 = AtomicU64::new(0);
-        let run = root.join(format!("run-{}", RUNS.fetch_add(1, Ordering::Relaxed)));
+        let run = root.join(format!(
+            "ctl-fuzz-node-{}-{}",
+            std::process::id(),
+            RUNS.fetch_add(1, Ordering::Relaxed)
+        ));
         let _ = std::fs::remove_dir_all(&run);
         std::fs::create_dir_all(&run).expect("a run directory");
         let outside = run.join("outside");
         std::fs::write(&outside, OUTSIDE).expect("the outside file");
+        let callmanager = run.join("callmanager.pem");
+        std::fs::write(&callmanager, vector!("ccm.crt.pem")).expect("the node's certificate");
         Self {
             tftp: run.join("tftp"),
             state: run.join("state"),
             outside,
+            callmanager,
             run,
         }
     }
@@ -103,7 +112,7 @@ impl Drop for Dirs {
     }
 }
 
-fn config(fx: &Fixture, dirs: &Dirs, flags: u8) -> Config {
+fn config(dirs: &Dirs, flags: u8) -> Config {
     Config {
         node: "fuzz-node".to_owned(),
         listen: SocketAddr::from(([127, 0, 0, 1], 2444)),
@@ -112,10 +121,10 @@ fn config(fx: &Fixture, dirs: &Dirs, flags: u8) -> Config {
         addresses: Vec::new(),
         tftp_dir: dirs.tftp.clone(),
         state_dir: dirs.state.clone(),
-        tls_certificate: fx.callmanager.clone(),
-        tls_key: fx.callmanager.clone(),
+        tls_certificate: dirs.callmanager.clone(),
+        tls_key: dirs.callmanager.clone(),
         certificates: Certificates {
-            callmanager: fx.callmanager.clone(),
+            callmanager: dirs.callmanager.clone(),
             capf: None,
             tvs: None,
         },
@@ -172,7 +181,7 @@ pub fn node_script(data: &[u8]) -> Summary {
     let mut script = Script { data };
     let flags = script.byte();
     let dirs = Dirs::new(&fx.root);
-    let config = config(fx, &dirs, flags);
+    let config = config(&dirs, flags);
     let node = Node::new(config.clone(), config.listen).expect("a node in fresh directories");
     let store = Store::open(&dirs.tftp, &dirs.state).expect("the node's store");
     let sessions = std::array::from_fn(|i| session_peer(fx, i, i as u64 + 1));

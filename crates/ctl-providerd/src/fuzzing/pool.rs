@@ -1,7 +1,8 @@
 //! The fixture of the node harness: a pool of CTLs signed with the vector keys (built once
-//! per process), the client certificates of the session slots, the runs' directory.
+//! per process), the client certificates of the session slots, where runs go.
 
 use std::path::{Path, PathBuf};
+
 use std::sync::OnceLock;
 
 use ctl_format::{Certificate, Layout, RecordSpec, Role, TrustListBuilder};
@@ -17,6 +18,7 @@ macro_rules! vector {
         ))
     };
 }
+pub(super) use vector;
 
 /// The vector keys the pool is signed with, and their certificates.
 fn identity(name: &str) -> (&'static [u8], &'static [u8]) {
@@ -56,9 +58,9 @@ pub(super) struct Fixture {
     /// The client certificate of each session slot (the last presents none).
     pub(super) clients: [Option<Vec<u8>>; SESSIONS],
     pub(super) capf: Vec<u8>,
-    /// Where each run's directories go, and the node's CallManager certificate.
+    /// Where each run's directory goes (`/dev/shm` where there is one: the node syncs
+    /// every write).
     pub(super) root: PathBuf,
-    pub(super) callmanager: PathBuf,
 }
 
 /// Session slots.
@@ -97,16 +99,11 @@ pub(super) fn fixture() -> &'static Fixture {
         ];
         let hashes = files.iter().map(|f| ctl_hash(f)).collect();
         let shm = Path::new("/dev/shm");
-        let base = if shm.is_dir() {
+        let root = if shm.is_dir() {
             shm.to_owned()
         } else {
             std::env::temp_dir()
         };
-        let root = base.join(format!("ctl-fuzz-node-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        std::fs::create_dir_all(&root).expect("a directory for the fuzzed node");
-        let callmanager = root.join("callmanager.pem");
-        std::fs::write(&callmanager, vector!("ccm.crt.pem")).expect("the node's certificate");
         Fixture {
             files,
             hashes,
@@ -118,7 +115,6 @@ pub(super) fn fixture() -> &'static Fixture {
             ],
             capf: identity("capf").1.to_vec(),
             root,
-            callmanager,
         }
     })
 }
