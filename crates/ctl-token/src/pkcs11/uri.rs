@@ -210,6 +210,8 @@ impl std::str::FromStr for Pkcs11Uri {
             if seen.iter().any(|n| n == name) {
                 return Err(UriError::Duplicate(name.to_owned()));
             }
+            // Every escape well-formed, also in the attributes skipped below.
+            decode(name, attr)?;
             seen.push(name.to_owned());
             match (name, in_path) {
                 ("token", true) => uri.token = Some(text(name, value)?),
@@ -367,6 +369,12 @@ mod tests {
             "pkcs11:token=%-1",
             "pkcs11:token=%0",
             "pkcs11:token=%g0",
+            // In attributes that are accepted and not used, and in names (found by the
+            // pkcs11_uri fuzz target: they were never decoded, so never checked).
+            "pkcs11:library-description=d11%=1",
+            "pkcs11:slot-description=%4",
+            "pkcs11:token=t?x-note=%zz",
+            "pkcs11:x-n%=1",
         ] {
             assert!(bad.parse::<Pkcs11Uri>().is_err(), "{bad}");
         }
