@@ -17,6 +17,7 @@ pub mod collect;
 pub mod lab;
 pub mod module;
 pub mod pin;
+mod registry;
 pub mod signer;
 pub mod uri;
 pub mod wait;

@@ -135,7 +135,8 @@ impl Module {
         }
     }
 
-    /// The modules a URI designates: its `module-path`, its `module-name`, else
+    /// The modules a URI designates: its `module-path`, its `module-name` (a module
+    /// registered with p11-kit under that name, else a library of that name), else
     /// [`MODULE_ENV`], else every well-known module present on this machine.
     ///
     /// # Errors
@@ -145,17 +146,30 @@ impl Module {
             return Ok(vec![Self::load(path)?]);
         }
         if let Some(name) = &uri.module_name {
-            let found = MODULE_DIRS
-                .iter()
-                .flat_map(|d| {
-                    [
-                        Path::new(d).join(format!("{name}.so")),
-                        Path::new(d).join(format!("lib{name}.so")),
-                    ]
+            // Registered with p11-kit first, then a library of that name.
+            let p11_kit = super::registry::config_dirs();
+            let found = super::registry::registered(name, &p11_kit, Path::new(super::registry::MODULE_DIR))
+                .or_else(|| {
+                    MODULE_DIRS
+                        .iter()
+                        .flat_map(|d| {
+                            [
+                                Path::new(d).join(format!("{name}.so")),
+                                Path::new(d).join(format!("lib{name}.so")),
+                            ]
+                        })
+                        .find(|p| p.exists())
                 })
-                .find(|p| p.exists())
                 .ok_or_else(|| Error::ModuleNotFound {
-                    what: format!("module-name={name} in {}", MODULE_DIRS.join(", ")),
+                    what: format!(
+                        "module-name={name}: no {name}.module in {} and no library {name}.so or lib{name}.so in {}",
+                        p11_kit
+                            .iter()
+                            .map(|d| d.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        MODULE_DIRS.join(", ")
+                    ),
                 })?;
             return Ok(vec![Self::load(&found)?]);
         }

@@ -388,3 +388,39 @@ fn options_and_signers_never_show_pins() {
 fn signer_options_do_not_prompt_unless_asked() {
     assert!(!SignerOptions::default().prompt);
 }
+
+#[test]
+#[cfg_attr(
+    not(softhsm),
+    ignore = "SoftHSM2 is not installed (apt-get install softhsm2); scripts/test installs it and runs these"
+)]
+fn a_module_registered_with_p11_kit_is_found_by_its_name() {
+    let label = token_with_vector_key("sast2", "1234");
+    let mut u = uri(&label, "1234");
+    u.module_path = None;
+    u.module_name = Some("softhsm2".into());
+    // Debian's softhsm2-common registers the module with p11-kit.
+    let registered = std::fs::read_to_string("/usr/share/p11-kit/modules/softhsm2.module").unwrap();
+    let library = registered
+        .lines()
+        .find_map(|l| l.strip_prefix("module:"))
+        .unwrap()
+        .trim();
+    let modules = ctl_token::pkcs11::module::Module::for_uri(&u).unwrap();
+    assert_eq!(modules.len(), 1);
+    assert_eq!(modules[0].path(), std::path::Path::new(library));
+    let signer = TokenSigner::open(&u, &no_prompt()).unwrap();
+    let msg = b"signed through the module p11-kit names";
+    assert_eq!(
+        signer.sign(DigestAlgorithm::Sha1, msg).unwrap(),
+        software("sast2").sign(DigestAlgorithm::Sha1, msg).unwrap()
+    );
+    // A name nothing registers says where it looked.
+    u.module_name = Some("no-such-module".into());
+    let err = ctl_token::pkcs11::module::Module::for_uri(&u).unwrap_err();
+    assert!(
+        err.to_string().contains("no no-such-module.module in")
+            && err.to_string().contains("/usr/share/p11-kit/modules"),
+        "{err}"
+    );
+}
