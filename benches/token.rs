@@ -15,7 +15,7 @@ use rsa::pkcs8::DecodePrivateKey as _;
 use secrecy::SecretString;
 
 fn main() {
-    let module = ctl_test_support::softhsm_module_path();
+    let module = ctl_test_support::module_path();
     assert!(
         module.exists(),
         "this benchmark needs SoftHSM2 at {} (apt-get install softhsm2)",

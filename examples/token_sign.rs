@@ -1,7 +1,7 @@
 //! A CTL signed on a PKCS#11 token: a SoftHSM2 token is created (in a token directory of
 //! its own), the signing key is imported onto it, and the key signs there, named by a
 //! `pkcs11:` URI as you would name a USB token's. Where SoftHSM2 is not installed it says
-//! so and stops (`CTL_REQUIRE_SOFTHSM=1`, as in CI, makes that a failure).
+//! so and stops (`CTL_REQUIRE_TOKENS=1`, as in CI, makes that a failure).
 //!
 //! Run: `cargo run -p ctl-examples --example token_sign [-- MODULE]` (`apt install softhsm2`).
 
@@ -20,7 +20,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     if !Path::new(&module).exists() {
         let message =
             format!("token_sign: skipped: no PKCS#11 module at {module} (apt install softhsm2)");
-        if std::env::var_os("CTL_REQUIRE_SOFTHSM").is_some() {
+        if std::env::var_os("CTL_REQUIRE_TOKENS").is_some() {
             return Err(message.into());
         }
         println!("{message}");

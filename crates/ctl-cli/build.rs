@@ -1,4 +1,4 @@
 //! Same check as ctl-token: `cfg(softhsm)` when a SoftHSM2 module is installed, so the
 //! token tests are ignored with a reason, not passed, where it is not.
 
-include!("../ctl-token/softhsm_cfg.rs");
+include!("../ctl-token/pkcs11_cfg.rs");

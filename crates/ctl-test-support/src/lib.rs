@@ -1,110 +1,29 @@
 //! Test fixtures of the whole workspace: the one path to the test vectors and key files
-//! ([`vectors`], [`keys`], [`fixture`]), a fresh SoftHSM2 token directory per process with
-//! uniquely labelled tokens provisioned in-process, the one node template of tests and
+//! ([`vectors`], [`keys`], [`fixture`]), the PKCS#11 implementation under test ([`tokens`]:
+//! SoftHSM2 or tpm2-pkcs11, a token store per process, uniquely labelled tokens), the one node template of tests and
 //! benches ([`node_setup`], [`start`]: providers in this process, bound on port 0), and
 //! `ctl-providerd` processes ([`daemon`]), and the clients that attack them ([`hostile`]).
 //!
-//! Does not mock anything: the tokens are real SoftHSM2 tokens behind the real module, the
+//! Does not mock anything: the tokens are real tokens behind the real module, the
 //! nodes real providers on loopback TLS.
 #![allow(clippy::missing_panics_doc)] // fixtures panic on a broken test environment by design
 
 pub mod daemon;
 pub mod hostile;
 pub mod rogue;
+pub mod tokens;
+
+pub use tokens::{
+    SO_PIN, import_vector_key, module, module_path, new_token, remove_token_files, softhsm_conf,
+    token_with_vector_key, unique_label, uri,
+};
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use std::net::SocketAddr;
 
 use ctl_provider::message::Password;
 use ctl_providerd::{Endpoint, Setup};
-use ctl_token::pkcs11::lab;
-use ctl_token::pkcs11::{Module, Token};
-use secrecy::SecretString;
-
-/// Where SoftHSM2's module is: `CTL_TEST_PKCS11_MODULE`, else the Debian path.
-pub fn softhsm_module_path() -> PathBuf {
-    std::env::var_os("CTL_TEST_PKCS11_MODULE").map_or_else(
-        || PathBuf::from("/usr/lib/softhsm/libsofthsm2.so"),
-        PathBuf::from,
-    )
-}
-
-/// The SO PIN of every test token.
-pub const SO_PIN: &str = "87654321";
-
-struct Fixture {
-    _dir: tempfile::TempDir,
-    module: Module,
-}
-
-fn softhsm() -> &'static Fixture {
-    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
-    FIXTURE.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("temporary token directory");
-        let tokens = dir.path().join("tokens");
-        std::fs::create_dir(&tokens).expect("token directory");
-        let conf = dir.path().join("softhsm2.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n",
-                tokens.display()
-            ),
-        )
-        .expect("softhsm2.conf");
-        // Read by SoftHSM2 in C_Initialize, which has not run yet in this process.
-        std::env::set_var("SOFTHSM2_CONF", &conf);
-        let module = Module::load(&softhsm_module_path()).expect("SoftHSM2 loads");
-        Fixture { _dir: dir, module }
-    })
-}
-
-/// The loaded SoftHSM2 module of this test process.
-pub fn module() -> Module {
-    softhsm().module.clone()
-}
-
-/// The SOFTHSM2_CONF of this test process (for child processes).
-pub fn softhsm_conf() -> PathBuf {
-    let _ = softhsm();
-    PathBuf::from(std::env::var_os("SOFTHSM2_CONF").expect("set by the fixture"))
-}
-
-/// A label no other token of this process has.
-pub fn unique_label(prefix: &str) -> String {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// A new token with its own label and this user PIN.
-pub fn new_token(prefix: &str, pin: &str) -> (Token, String) {
-    let label = unique_label(prefix);
-    let token = lab::init_token(
-        &module(),
-        &label,
-        &SecretString::from(SO_PIN),
-        &SecretString::from(pin),
-    )
-    .expect("token initialized");
-    (token, label)
-}
-
-/// The URI of a token by label, with its PIN and the module.
-pub fn uri(label: &str, pin: &str) -> ctl_token::Pkcs11Uri {
-    format!(
-        "pkcs11:token={label}?module-path={}&pin-value={pin}",
-        softhsm_module_path().display()
-    )
-    .parse()
-    .expect("test URI")
-}
 
 /// The project's copy of the golden vectors (`crates/ctl-format/tests/vectors`): the one
 /// home of every key, certificate, CTL and `.sgn` the tests and benches share.
@@ -141,28 +60,6 @@ pub fn fixture(name: &str) -> PathBuf {
         .map(|d| d.join(name))
         .find(|p| p.exists())
         .unwrap_or_else(|| panic!("no test file {name}"))
-}
-
-/// Removes a SoftHSM2 token's files from this process's token directory, as when a
-/// USB token is pulled out. Returns whether a token with that serial was found.
-pub fn remove_token_files(serial: &str) -> bool {
-    let conf = std::fs::read_to_string(softhsm_conf()).expect("softhsm2.conf");
-    let dir = conf
-        .lines()
-        .find_map(|l| l.strip_prefix("directories.tokendir = "))
-        .map(PathBuf::from)
-        .expect("tokendir in the conf");
-    for entry in std::fs::read_dir(dir).expect("token directory").flatten() {
-        let token_object = entry.path().join("token.object");
-        let Ok(bytes) = std::fs::read(&token_object) else {
-            continue;
-        };
-        if bytes.windows(serial.len()).any(|w| w == serial.as_bytes()) {
-            std::fs::remove_dir_all(entry.path()).expect("remove token files");
-            return true;
-        }
-    }
-    false
 }
 
 /// A provider node served on a thread of this process, initialized in `dir` with the

@@ -1,4 +1,4 @@
-//! Waiting for the next token, on a real SoftHSM2 module. In a test binary of its own:
+//! Waiting for the next token, on the real module under test (SoftHSM2 or tpm2-pkcs11). In a test binary of its own:
 //! tokens created by other tests in the same process would count as "inserted".
 #![allow(
     clippy::unwrap_used,
@@ -10,33 +10,31 @@
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use ctl_format::Certificate;
 use ctl_test_support::{module, new_token};
 use ctl_token::Error;
 use ctl_token::pkcs11::{lab, list_tokens, wait};
-use rsa::pkcs8::DecodePrivateKey as _;
 use secrecy::SecretString;
 
-/// Reads a shared test file by name.
-fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(ctl_test_support::fixture(name)).unwrap()
-}
-
-fn token_with_vector_key(name: &str, user_pin: &str) -> String {
+/// A new token holding the `name` vector certificate (no key: importing one can make the
+/// module re-read its store, under the waiter's feet).
+fn token_with_certificate(name: &str, user_pin: &str) -> String {
     let (mut token, label) = new_token(name, user_pin);
-    let pin = SecretString::from(user_pin);
-    let key_pem = String::from_utf8(fixture(&format!("{name}.key.pem"))).unwrap();
-    let key = rsa::PrivateKey::from_pkcs8_pem(&key_pem).unwrap();
-    let cert = Certificate::from_pem(&fixture(&format!("{name}.crt.pem"))).unwrap();
-    lab::import_rsa_key(&mut token, &pin, &key, &[1], name).unwrap();
-    lab::import_certificate(&mut token, &pin, cert.der(), &[1], name).unwrap();
+    let cert = ctl_test_support::certificate(name);
+    lab::import_certificate(
+        &mut token,
+        &SecretString::from(user_pin),
+        cert.der(),
+        &[1],
+        name,
+    )
+    .unwrap();
     label
 }
 
 #[test]
 #[cfg_attr(
-    not(softhsm),
-    ignore = "SoftHSM2 is not installed (apt-get install softhsm2); scripts/test installs it and runs these"
+    not(pkcs11),
+    ignore = "the PKCS#11 module under test (CTL_TEST_PKCS11) is not installed; scripts/test installs it and runs these"
 )]
 fn waiting_for_the_next_token() {
     let modules = vec![module()];
@@ -93,7 +91,7 @@ fn waiting_for_the_next_token() {
         })
     };
     std::thread::sleep(Duration::from_millis(150));
-    let label = token_with_vector_key("sast2", "1234");
+    let label = token_with_certificate("sast2", "1234");
     let report = waiter.join().unwrap().unwrap();
     assert_eq!(report.summary.label, label);
     // The report lists the certificate on the token (read again: the waiter may have

@@ -127,6 +127,23 @@ pub fn import_rsa_key(
     id: &[u8],
     label: &str,
 ) -> Result<(), Error> {
+    import_rsa_key_allowing(token, pin, key, id, label, &[])
+}
+
+/// [`import_rsa_key`], the private key limited to the `allowed` mechanisms
+/// (CKA_ALLOWED_MECHANISMS; none given: no limit), as tokens that refuse some of the
+/// mechanisms they list for a key.
+///
+/// # Errors
+/// A wrong PIN, or the token refuses the objects.
+pub fn import_rsa_key_allowing(
+    token: &mut Token,
+    pin: &SecretString,
+    key: &rsa::PrivateKey,
+    id: &[u8],
+    label: &str,
+    allowed: &[cryptoki::mechanism::MechanismType],
+) -> Result<(), Error> {
     let der = key
         .to_pkcs1_der()
         .map_err(|e| Error::Internal(format!("encoding the key: {e}")))?;
@@ -134,25 +151,29 @@ pub fn import_rsa_key(
         .map_err(|e| Error::Internal(format!("encoding the key: {e}")))?;
     let session = user_session(token, pin)?;
     let b = |u: der::asn1::UintRef<'_>| u.as_bytes().to_vec();
+    let mut private = vec![
+        Attribute::Class(ObjectClass::PRIVATE_KEY),
+        Attribute::KeyType(KeyType::RSA),
+        Attribute::Token(true),
+        Attribute::Private(true),
+        Attribute::Sensitive(true),
+        Attribute::Sign(true),
+        Attribute::Label(label.as_bytes().to_vec()),
+        Attribute::Id(id.to_vec()),
+        Attribute::Modulus(b(parts.modulus)),
+        Attribute::PublicExponent(b(parts.public_exponent)),
+        Attribute::PrivateExponent(b(parts.private_exponent)),
+        Attribute::Prime1(b(parts.prime1)),
+        Attribute::Prime2(b(parts.prime2)),
+        Attribute::Exponent1(b(parts.exponent1)),
+        Attribute::Exponent2(b(parts.exponent2)),
+        Attribute::Coefficient(b(parts.coefficient)),
+    ];
+    if !allowed.is_empty() {
+        private.push(Attribute::AllowedMechanisms(allowed.to_vec()));
+    }
     session
-        .create_object(&[
-            Attribute::Class(ObjectClass::PRIVATE_KEY),
-            Attribute::KeyType(KeyType::RSA),
-            Attribute::Token(true),
-            Attribute::Private(true),
-            Attribute::Sensitive(true),
-            Attribute::Sign(true),
-            Attribute::Label(label.as_bytes().to_vec()),
-            Attribute::Id(id.to_vec()),
-            Attribute::Modulus(b(parts.modulus)),
-            Attribute::PublicExponent(b(parts.public_exponent)),
-            Attribute::PrivateExponent(b(parts.private_exponent)),
-            Attribute::Prime1(b(parts.prime1)),
-            Attribute::Prime2(b(parts.prime2)),
-            Attribute::Exponent1(b(parts.exponent1)),
-            Attribute::Exponent2(b(parts.exponent2)),
-            Attribute::Coefficient(b(parts.coefficient)),
-        ])
+        .create_object(&private)
         .map_err(|e| token.error("C_CreateObject", e))?;
     session
         .create_object(&[

@@ -15,6 +15,7 @@ pub mod collect;
 #[cfg(feature = "lab")]
 #[cfg_attr(docsrs, doc(cfg(feature = "lab")))]
 pub mod lab;
+mod mechanisms;
 pub mod module;
 pub mod pin;
 mod registry;
@@ -374,14 +375,31 @@ impl KeyEntry {
     }
 }
 
+/// A text field of CK_TOKEN_INFO without its padding: blanks by the standard, NULs on
+/// some modules (tpm2-pkcs11 pads its model so); control characters left inside are
+/// escaped, so that a token's name never breaks a one-line message.
+fn token_text(field: &str) -> String {
+    field
+        .trim_matches(|c: char| c == '\0' || c.is_whitespace())
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 fn summary(module: &Module, slot: Slot, info: &cryptoki::slot::TokenInfo) -> TokenSummary {
     TokenSummary {
         module: module.path().to_owned(),
         slot_id: slot.id(),
-        label: info.label().trim().to_owned(),
-        manufacturer: info.manufacturer_id().trim().to_owned(),
-        model: info.model().trim().to_owned(),
-        serial: info.serial_number().trim().to_owned(),
+        label: token_text(info.label()),
+        manufacturer: token_text(info.manufacturer_id()),
+        model: token_text(info.model()),
+        serial: token_text(info.serial_number()),
         flags: TokenFlags {
             login_required: info.login_required(),
             user_pin_initialized: info.user_pin_initialized(),
@@ -551,6 +569,13 @@ pub fn certificate_for(uri: &Pkcs11Uri) -> Result<Vec<u8>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_fields_lose_blank_and_nul_padding_and_never_carry_control_characters() {
+        assert_eq!(token_text("SW   TPM\0\0\0\0"), "SW   TPM");
+        assert_eq!(token_text("  SoftHSM project   "), "SoftHSM project");
+        assert_eq!(token_text("a\nb\0c"), "a\\nb\\u{0}c");
+    }
 
     #[test]
     fn each_pin_state_has_its_own_error() {

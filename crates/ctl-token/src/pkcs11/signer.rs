@@ -9,6 +9,7 @@ use cryptoki::session::Session;
 use ctl_format::{DigestAlgorithm, Signer, SignerError};
 use secrecy::{ExposeSecret as _, SecretString};
 
+use super::mechanisms::{self, Mechanisms, PssRoute};
 use super::pin::{DEFAULT_FACTORY_PINS, resolve};
 use super::uri::Pkcs11Uri;
 use super::{KeyEntry, Token, TokenSummary, select_token};
@@ -26,8 +27,9 @@ pub struct SignerOptions {
     pub factory_pins: Vec<String>,
     /// Sign even with a factory PIN (labs only).
     pub allow_factory_pin: bool,
-    /// Always sign with CKM_RSA_PKCS over a DigestInfo built here, as for tokens
-    /// without the hashed mechanisms.
+    /// Always sign with CKM_RSA_PKCS over a DigestInfo built here, and RSASSA-PSS with
+    /// CKM_RSA_X_509 over an encoding built here, as for tokens without the hashed and
+    /// PSS mechanisms.
     pub force_raw_rsa: bool,
 }
 
@@ -69,9 +71,9 @@ pub struct TokenSigner {
     key: ObjectHandle,
     key_label: String,
     certificate: Vec<u8>,
-    hashed: Vec<MechanismType>,
-    /// RSASSA-PSS: SHA-256 hashed on the token, or only the raw mechanism, or neither.
-    pss: Vec<MechanismType>,
+    key_bits: Option<usize>,
+    /// What the token signs with for this key; a mechanism it refuses is dropped.
+    mechanisms: Mutex<Mechanisms>,
     force_raw: bool,
 }
 
@@ -122,15 +124,6 @@ pub fn digest_info(digest: DigestAlgorithm, message: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-const fn hashed_mechanism(digest: DigestAlgorithm) -> Option<(MechanismType, Mechanism<'static>)> {
-    match digest {
-        DigestAlgorithm::Sha1 => Some((MechanismType::SHA1_RSA_PKCS, Mechanism::Sha1RsaPkcs)),
-        DigestAlgorithm::Sha256 => Some((MechanismType::SHA256_RSA_PKCS, Mechanism::Sha256RsaPkcs)),
-        DigestAlgorithm::Sha512 => Some((MechanismType::SHA512_RSA_PKCS, Mechanism::Sha512RsaPkcs)),
-        _ => None,
-    }
-}
-
 impl TokenSigner {
     /// Opens the token the URI names, logs in, and finds the RSA key and the
     /// certificate that share a CKA_ID.
@@ -176,41 +169,15 @@ impl TokenSigner {
                 token: name.clone(),
                 key: entry.describe(),
             })?;
-        let mechanisms = token
-            .module()
-            .ctx()
-            .get_mechanism_list(token.slot())
-            .map_err(|e| token.error("C_GetMechanismList", e))?;
-        let pss = mechanisms
-            .iter()
-            .copied()
-            .filter(|m| {
-                [
-                    MechanismType::SHA256_RSA_PKCS_PSS,
-                    MechanismType::RSA_PKCS_PSS,
-                ]
-                .contains(m)
-            })
-            .collect();
-        let hashed = mechanisms
-            .into_iter()
-            .filter(|m| {
-                [
-                    MechanismType::SHA1_RSA_PKCS,
-                    MechanismType::SHA256_RSA_PKCS,
-                    MechanismType::SHA512_RSA_PKCS,
-                ]
-                .contains(m)
-            })
-            .collect();
+        let mechanisms = Mechanisms::probe(&token, entry.key_bits)?;
         Ok(Self {
             token: token.summary().clone(),
             session: Mutex::new(session),
             key,
             key_label: entry.describe(),
             certificate,
-            hashed,
-            pss,
+            key_bits: entry.key_bits,
+            mechanisms: Mutex::new(mechanisms),
             force_raw: options.force_raw_rsa,
         })
     }
@@ -234,24 +201,64 @@ impl TokenSigner {
             .session
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let hashed =
-            hashed_mechanism(digest).filter(|(t, _)| !self.force_raw && self.hashed.contains(t));
-        let result = match hashed {
-            Some((_, mechanism)) => session.sign(&mechanism, self.key, message),
-            None => {
-                let info = digest_info(digest, message)
-                    .ok_or_else(|| Error::Unsupported(format!("digest {digest} on a token")))?;
-                session.sign(&Mechanism::RsaPkcs, self.key, &info)
+        let hashed = mechanisms::hashed(digest).filter(|t| !self.force_raw && self.uses(*t));
+        if let Some(t) = hashed {
+            let mechanism = match digest {
+                DigestAlgorithm::Sha1 => Mechanism::Sha1RsaPkcs,
+                DigestAlgorithm::Sha256 => Mechanism::Sha256RsaPkcs,
+                _ => Mechanism::Sha512RsaPkcs,
+            };
+            match session.sign(&mechanism, self.key, message) {
+                Ok(signature) => return Ok(signature),
+                // Listed, but not for this key: the DigestInfo route from now on.
+                Err(e) if mechanisms::is_mechanism_refusal(&e) => self.refuse(t),
+                Err(e) => return Err(super::token_error(&name, "C_Sign", e)),
             }
-        };
-        result.map_err(|e| super::token_error(&name, "C_Sign", e))
+        }
+        let info = digest_info(digest, message)
+            .ok_or_else(|| Error::Unsupported(format!("digest {digest} on a token")))?;
+        session
+            .sign(&Mechanism::RsaPkcs, self.key, &info)
+            .map_err(|e| super::token_error(&name, "C_Sign", e))
+    }
+
+    fn uses(&self, mechanism: MechanismType) -> bool {
+        self.mechanisms
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .has(mechanism)
+    }
+
+    fn refuse(&self, mechanism: MechanismType) {
+        self.mechanisms
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .refused(mechanism);
+    }
+
+    fn pss_route(&self) -> Option<PssRoute> {
+        if self.force_raw {
+            return self.uses(MechanismType::RSA_X_509).then_some(PssRoute::Raw);
+        }
+        self.mechanisms
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pss()
+    }
+
+    /// The signing mechanisms the token offers for this key, by their PKCS#11 names.
+    pub fn mechanisms(&self) -> Vec<String> {
+        self.mechanisms
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .names()
     }
 
     /// The TLS signatures this token can make (PKCS #1 v1.5 always; RSASSA-PSS when the
-    /// token has a PSS mechanism).
+    /// token has a PSS mechanism or signs raw).
     pub fn tls_schemes(&self) -> Vec<TlsScheme> {
         let mut out = Vec::new();
-        if !self.pss.is_empty() {
+        if self.pss_route().is_some() {
             out.push(TlsScheme::RsaPssSha256);
         }
         out.push(TlsScheme::RsaPkcs1Sha256);
@@ -263,29 +270,40 @@ impl TokenSigner {
     /// # Errors
     /// The token went away, refused the operation, or cannot make that signature.
     pub fn sign_tls(&self, scheme: TlsScheme, message: &[u8]) -> Result<Vec<u8>, Error> {
-        let (mechanism, input) = match scheme {
-            TlsScheme::RsaPkcs1Sha256 => {
-                return self.sign_with_token(DigestAlgorithm::Sha256, message);
+        if scheme == TlsScheme::RsaPkcs1Sha256 {
+            return self.sign_with_token(DigestAlgorithm::Sha256, message);
+        }
+        let params = cryptoki::mechanism::rsa::PkcsPssParams {
+            hash_alg: MechanismType::SHA256,
+            mgf: cryptoki::mechanism::rsa::PkcsMgfType::MGF1_SHA256,
+            s_len: cryptoki::types::Ulong::from(32u64),
+        };
+        let (mechanism, input) = match self.pss_route() {
+            Some(PssRoute::Hashed) => (Mechanism::Sha256RsaPkcsPss(params), message.to_vec()),
+            Some(PssRoute::OverDigest) => (
+                Mechanism::RsaPkcsPss(params),
+                DigestAlgorithm::Sha256.digest(&[message]),
+            ),
+            Some(PssRoute::Raw) => {
+                let bits = self.key_bits.ok_or_else(|| {
+                    Error::Unsupported(format!(
+                        "token {} does not say the size of key {}, which a raw RSASSA-PSS signature needs",
+                        self.token, self.key_label
+                    ))
+                })?;
+                let mut salt = [0u8; 32];
+                getrandom::fill(&mut salt)
+                    .map_err(|e| Error::Internal(format!("random salt: {e}")))?;
+                (
+                    Mechanism::RsaX509,
+                    mechanisms::pss_encode(message, &salt, bits)?,
+                )
             }
-            TlsScheme::RsaPssSha256 => {
-                let params = cryptoki::mechanism::rsa::PkcsPssParams {
-                    hash_alg: MechanismType::SHA256,
-                    mgf: cryptoki::mechanism::rsa::PkcsMgfType::MGF1_SHA256,
-                    s_len: cryptoki::types::Ulong::from(32u64),
-                };
-                if self.pss.contains(&MechanismType::SHA256_RSA_PKCS_PSS) {
-                    (Mechanism::Sha256RsaPkcsPss(params), message.to_vec())
-                } else if self.pss.contains(&MechanismType::RSA_PKCS_PSS) {
-                    (
-                        Mechanism::RsaPkcsPss(params),
-                        DigestAlgorithm::Sha256.digest(&[message]),
-                    )
-                } else {
-                    return Err(Error::Unsupported(format!(
-                        "token {} cannot make RSASSA-PSS signatures, which TLS 1.3 client authentication needs",
-                        self.token
-                    )));
-                }
+            None => {
+                return Err(Error::Unsupported(format!(
+                    "token {} cannot make RSASSA-PSS signatures, which TLS 1.3 client authentication needs",
+                    self.token
+                )));
             }
         };
         let session = self

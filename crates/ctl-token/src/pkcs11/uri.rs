@@ -324,7 +324,9 @@ impl Pkcs11Uri {
         serial: &str,
     ) -> bool {
         let ok = |want: &Option<String>, have: &str| {
-            want.as_deref().is_none_or(|w| w.trim() == have.trim())
+            let pad = |c: char| c == '\0' || c.is_whitespace();
+            want.as_deref()
+                .is_none_or(|w| w.trim_matches(pad) == have.trim_matches(pad))
         };
         ok(&self.token, label)
             && ok(&self.manufacturer, manufacturer)

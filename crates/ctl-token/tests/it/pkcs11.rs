@@ -1,12 +1,13 @@
-//! PKCS#11 signing on a real SoftHSM2 module: a fresh token directory for this test
-//! process, a uniquely labelled token per test.
+//! PKCS#11 signing on the real module under test (`CTL_TEST_PKCS11`: SoftHSM2 or
+//! tpm2-pkcs11 on a software TPM): a token store of this test process, a uniquely
+//! labelled token per test.
 
 use std::sync::Arc;
 
 use ctl_format::{
     Certificate, DigestAlgorithm, Layout, RecordSpec, RsaVerifier, Signer, TrustListBuilder, parse,
 };
-use ctl_test_support::{module, new_token, uri};
+use ctl_test_support::{module, new_token, token_with_vector_key, uri};
 use ctl_token::pkcs11::lab;
 use ctl_token::{Error, SignerOptions, SoftwareSigner, TokenSigner};
 use rsa::pkcs8::DecodePrivateKey as _;
@@ -19,17 +20,6 @@ fn fixture(name: &str) -> Vec<u8> {
 
 fn pin(p: &str) -> SecretString {
     SecretString::from(p)
-}
-
-/// A token holding the `name` vector key and its certificate under id 01.
-fn token_with_vector_key(name: &str, user_pin: &str) -> String {
-    let (mut token, label) = new_token(name, user_pin);
-    let key_pem = String::from_utf8(fixture(&format!("{name}.key.pem"))).unwrap();
-    let key = rsa::PrivateKey::from_pkcs8_pem(&key_pem).unwrap();
-    let cert = Certificate::from_pem(&fixture(&format!("{name}.crt.pem"))).unwrap();
-    lab::import_rsa_key(&mut token, &pin(user_pin), &key, &[1], name).unwrap();
-    lab::import_certificate(&mut token, &pin(user_pin), cert.der(), &[1], name).unwrap();
-    label
 }
 
 fn software(name: &str) -> SoftwareSigner {
@@ -46,8 +36,8 @@ fn no_prompt() -> SignerOptions {
 
 #[test]
 #[cfg_attr(
-    not(softhsm),
-    ignore = "SoftHSM2 is not installed (apt-get install softhsm2); scripts/test installs it and runs these"
+    not(pkcs11),
+    ignore = "the PKCS#11 module under test (CTL_TEST_PKCS11) is not installed; scripts/test installs it and runs these"
 )]
 fn token_signatures_equal_software_signatures_byte_for_byte() {
     let label = token_with_vector_key("sast1", "1234");
@@ -76,50 +66,65 @@ fn token_signatures_equal_software_signatures_byte_for_byte() {
 
 #[test]
 #[cfg_attr(
-    not(softhsm),
-    ignore = "SoftHSM2 is not installed (apt-get install softhsm2); scripts/test installs it and runs these"
+    not(pkcs11),
+    ignore = "the PKCS#11 module under test (CTL_TEST_PKCS11) is not installed; scripts/test installs it and runs these"
 )]
 fn tls_handshake_signatures_on_the_token_verify_with_its_certificate() {
     use sha2::Digest as _;
     let label = token_with_vector_key("sast2", "1234");
-    let signer = TokenSigner::open(&uri(&label, "1234"), &no_prompt()).unwrap();
     let soft = software("sast2");
+    let public = software("sast2").into_key().to_public_key();
     let message = b"TLS 1.3, client CertificateVerify\0 and the transcript hash";
-    // PKCS #1 v1.5 is deterministic: the same bytes as the software key.
-    assert_eq!(
-        signer
-            .sign_tls(ctl_token::TlsScheme::RsaPkcs1Sha256, message)
-            .unwrap(),
-        soft.sign(DigestAlgorithm::Sha256, message).unwrap()
-    );
-    // PSS is salted: two signatures differ, and both verify against the public key.
-    let public = soft.into_key().to_public_key();
     let hashed = sha2::Sha256::digest(message);
-    let a = signer
-        .sign_tls(ctl_token::TlsScheme::RsaPssSha256, message)
-        .unwrap();
-    let b = signer
-        .sign_tls(ctl_token::TlsScheme::RsaPssSha256, message)
-        .unwrap();
-    assert_ne!(a, b);
-    for sig in [&a, &b] {
-        public
-            .verify(rsa::Pss::<sha2::Sha256>::new(), &hashed, sig)
+    // raw: PSS encoded here and signed with CKM_RSA_X_509, as on tokens without a PSS
+    // mechanism.
+    for raw in [false, true] {
+        let options = SignerOptions {
+            force_raw_rsa: raw,
+            ..no_prompt()
+        };
+        let signer = TokenSigner::open(&uri(&label, "1234"), &options).unwrap();
+        assert!(
+            signer
+                .tls_schemes()
+                .contains(&ctl_token::TlsScheme::RsaPssSha256),
+            "raw={raw}: {:?}",
+            signer.mechanisms()
+        );
+        // PKCS #1 v1.5 is deterministic: the same bytes as the software key.
+        assert_eq!(
+            signer
+                .sign_tls(ctl_token::TlsScheme::RsaPkcs1Sha256, message)
+                .unwrap(),
+            soft.sign(DigestAlgorithm::Sha256, message).unwrap()
+        );
+        // PSS is salted: two signatures differ, and both verify against the public key.
+        let a = signer
+            .sign_tls(ctl_token::TlsScheme::RsaPssSha256, message)
             .unwrap();
+        let b = signer
+            .sign_tls(ctl_token::TlsScheme::RsaPssSha256, message)
+            .unwrap();
+        assert_ne!(a, b);
+        for sig in [&a, &b] {
+            public
+                .verify(rsa::Pss::<sha2::Sha256>::new(), &hashed, sig)
+                .unwrap_or_else(|e| panic!("raw={raw}: {e}"));
+        }
+        let mut bad = a.clone();
+        bad[10] ^= 1;
+        assert!(
+            public
+                .verify(rsa::Pss::<sha2::Sha256>::new(), &hashed, &bad)
+                .is_err()
+        );
     }
-    let mut bad = a.clone();
-    bad[10] ^= 1;
-    assert!(
-        public
-            .verify(rsa::Pss::<sha2::Sha256>::new(), &hashed, &bad)
-            .is_err()
-    );
 }
 
 #[test]
 #[cfg_attr(
-    not(softhsm),
-    ignore = "SoftHSM2 is not installed (apt-get install softhsm2); scripts/test installs it and runs these"
+    not(pkcs11),
+    ignore = "the PKCS#11 module under test (CTL_TEST_PKCS11) is not installed; scripts/test installs it and runs these"
 )]
 fn a_ctl_signed_on_the_token_rebuilds_the_vector() {
     let label = token_with_vector_key("sast1", "1234");
@@ -143,8 +148,8 @@ fn a_ctl_signed_on_the_token_rebuilds_the_vector() {
 
 #[test]
 #[cfg_attr(
-    not(softhsm),
-    ignore = "SoftHSM2 is not installed (apt-get install softhsm2); scripts/test installs it and runs these"
+    not(pkcs11),
+    ignore = "the PKCS#11 module under test (CTL_TEST_PKCS11) is not installed; scripts/test installs it and runs these"
 )]
 fn a_wrong_pin_is_refused_and_the_right_one_still_works() {
     let label = token_with_vector_key("sast1", "1234");
@@ -167,8 +172,8 @@ fn a_wrong_pin_is_refused_and_the_right_one_still_works() {
 
 #[test]
 #[cfg_attr(
-    not(softhsm),
-    ignore = "SoftHSM2 is not installed (apt-get install softhsm2); scripts/test installs it and runs these"
+    not(pkcs11),
+    ignore = "the PKCS#11 module under test (CTL_TEST_PKCS11) is not installed; scripts/test installs it and runs these"
 )]
 fn a_factory_pin_is_refused_until_changed() {
     let label = token_with_vector_key("sast1", "Cisco123");
@@ -195,15 +200,12 @@ fn a_factory_pin_is_refused_until_changed() {
 
 #[test]
 #[cfg_attr(
-    not(softhsm),
-    ignore = "SoftHSM2 is not installed (apt-get install softhsm2); scripts/test installs it and runs these"
+    not(pkcs11),
+    ignore = "the PKCS#11 module under test (CTL_TEST_PKCS11) is not installed; scripts/test installs it and runs these"
 )]
 fn a_key_without_certificate_and_a_certificate_without_key() {
-    let (mut token, label) = new_token("halves", "1234");
-    let key =
-        rsa::PrivateKey::from_pkcs8_pem(&String::from_utf8(fixture("sast1.key.pem")).unwrap())
-            .unwrap();
-    lab::import_rsa_key(&mut token, &pin("1234"), &key, &[7], "lonely-key").unwrap();
+    let (token, label) = new_token("halves", "1234");
+    let mut token = ctl_test_support::import_vector_key(token, "1234", "sast1", &[7], "lonely-key");
     lab::import_certificate(
         &mut token,
         &pin("1234"),
@@ -235,8 +237,8 @@ fn a_key_without_certificate_and_a_certificate_without_key() {
 
 #[test]
 #[cfg_attr(
-    not(softhsm),
-    ignore = "SoftHSM2 is not installed (apt-get install softhsm2); scripts/test installs it and runs these"
+    not(pkcs11),
+    ignore = "the PKCS#11 module under test (CTL_TEST_PKCS11) is not installed; scripts/test installs it and runs these"
 )]
 fn an_ec_key_is_refused_for_signing() {
     let (mut token, label) = new_token("ec", "1234");
@@ -256,8 +258,12 @@ fn an_ec_key_is_refused_for_signing() {
 
 #[test]
 #[cfg_attr(
-    not(softhsm),
-    ignore = "SoftHSM2 is not installed (apt-get install softhsm2); scripts/test installs it and runs these"
+    not(pkcs11),
+    ignore = "the PKCS#11 module under test (CTL_TEST_PKCS11) is not installed; scripts/test installs it and runs these"
+)]
+#[cfg_attr(
+    pkcs11_backend = "tpm2",
+    ignore = "tpm2-pkcs11 keeps token labels unique: no twins (see tpm2_refuses_a_second_token_of_a_label)"
 )]
 fn two_tokens_matching_one_uri_are_refused_with_both_named() {
     let label = ctl_test_support::unique_label("twin");
@@ -291,8 +297,12 @@ fn two_tokens_matching_one_uri_are_refused_with_both_named() {
 
 #[test]
 #[cfg_attr(
-    not(softhsm),
-    ignore = "SoftHSM2 is not installed (apt-get install softhsm2); scripts/test installs it and runs these"
+    not(pkcs11),
+    ignore = "the PKCS#11 module under test (CTL_TEST_PKCS11) is not installed; scripts/test installs it and runs these"
+)]
+#[cfg_attr(
+    pkcs11_backend = "tpm2",
+    ignore = "a TPM cannot be pulled out; the test removes a SoftHSM2 token's files"
 )]
 fn a_token_that_goes_away_between_selection_and_signing() {
     let label = token_with_vector_key("sast1", "1234");
@@ -310,8 +320,8 @@ fn a_token_that_goes_away_between_selection_and_signing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[cfg_attr(
-    not(softhsm),
-    ignore = "SoftHSM2 is not installed (apt-get install softhsm2); scripts/test installs it and runs these"
+    not(pkcs11),
+    ignore = "the PKCS#11 module under test (CTL_TEST_PKCS11) is not installed; scripts/test installs it and runs these"
 )]
 async fn parallel_signatures_from_tokio() {
     let label = token_with_vector_key("sast1", "1234");
@@ -336,8 +346,8 @@ async fn parallel_signatures_from_tokio() {
 
 #[test]
 #[cfg_attr(
-    not(softhsm),
-    ignore = "SoftHSM2 is not installed (apt-get install softhsm2); scripts/test installs it and runs these"
+    not(pkcs11),
+    ignore = "the PKCS#11 module under test (CTL_TEST_PKCS11) is not installed; scripts/test installs it and runs these"
 )]
 fn a_key_generated_on_the_token_signs_with_its_self_signed_certificate() {
     let (mut token, label) = new_token("gen", "1234");
@@ -392,7 +402,7 @@ fn signer_options_do_not_prompt_unless_asked() {
 #[test]
 #[cfg_attr(
     not(softhsm),
-    ignore = "SoftHSM2 is not installed (apt-get install softhsm2); scripts/test installs it and runs these"
+    ignore = "names Debian's softhsm2.module: runs when the suite runs on SoftHSM2"
 )]
 fn a_module_registered_with_p11_kit_is_found_by_its_name() {
     let label = token_with_vector_key("sast2", "1234");
@@ -422,5 +432,97 @@ fn a_module_registered_with_p11_kit_is_found_by_its_name() {
         err.to_string().contains("no no-such-module.module in")
             && err.to_string().contains("/usr/share/p11-kit/modules"),
         "{err}"
+    );
+}
+
+/// A token may list a hashed mechanism and still refuse it for a key (tpm2-pkcs11 does for
+/// imported keys; here the key's CKA_ALLOWED_MECHANISMS says so): the signer falls back to
+/// CKM_RSA_PKCS over a DigestInfo, and the signature is the same.
+#[test]
+#[cfg_attr(
+    not(softhsm),
+    ignore = "sets CKA_ALLOWED_MECHANISMS, which SoftHSM2 enforces: runs when the suite runs on SoftHSM2"
+)]
+fn a_hashed_mechanism_the_token_refuses_for_the_key_falls_back_to_a_digest_info() {
+    use cryptoki::mechanism::MechanismType;
+    let (mut token, label) = new_token("restricted", "1234");
+    let key =
+        rsa::PrivateKey::from_pkcs8_pem(&String::from_utf8(fixture("sast1.key.pem")).unwrap())
+            .unwrap();
+    lab::import_rsa_key_allowing(
+        &mut token,
+        &pin("1234"),
+        &key,
+        &[1],
+        "sast1",
+        &[MechanismType::RSA_PKCS],
+    )
+    .unwrap();
+    let cert = Certificate::from_pem(&fixture("sast1.crt.pem")).unwrap();
+    lab::import_certificate(&mut token, &pin("1234"), cert.der(), &[1], "sast1").unwrap();
+    let signer = TokenSigner::open(&uri(&label, "1234"), &no_prompt()).unwrap();
+    let soft = software("sast1");
+    for digest in [DigestAlgorithm::Sha1, DigestAlgorithm::Sha256] {
+        for _ in 0..2 {
+            assert_eq!(
+                signer.sign(digest, b"refused, then routed").unwrap(),
+                soft.sign(digest, b"refused, then routed").unwrap(),
+                "{digest}"
+            );
+        }
+    }
+    let left = signer.mechanisms();
+    assert!(
+        !left
+            .iter()
+            .any(|m| m == "CKM_SHA1_RSA_PKCS" || m == "CKM_SHA256_RSA_PKCS"),
+        "refused mechanisms are not tried again: {left:?}"
+    );
+}
+
+/// What tpm2-pkcs11 does differently, pinned so that a change of the module shows.
+#[test]
+#[cfg_attr(
+    not(all(pkcs11, pkcs11_backend = "tpm2")),
+    ignore = "tpm2-pkcs11 only: CTL_TEST_PKCS11=tpm2 (scripts/test runs it)"
+)]
+fn tpm2_refuses_a_second_token_of_a_label_and_reports_no_serial() {
+    let label = ctl_test_support::unique_label("twin");
+    let m = module();
+    let a = lab::init_token(&m, &label, &pin(ctl_test_support::SO_PIN), &pin("1234")).unwrap();
+    // Its store keeps labels unique: a second token of the label cannot be made at all.
+    let err =
+        lab::init_twin_token(&m, &label, &pin(ctl_test_support::SO_PIN), &pin("1234")).unwrap_err();
+    assert!(err.to_string().contains("InitToken"), "{err}");
+    // And the failed C_InitToken used up the free slot until the module starts again.
+    let err = lab::init_token(
+        &m,
+        "after-the-failure",
+        &pin(ctl_test_support::SO_PIN),
+        &pin("1234"),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("no free slot"), "{err}");
+    m.rescan().unwrap();
+    // Every token reports the same serial: tokens are told apart by label.
+    let (b, _) = new_token("other", "1234");
+    assert_eq!(a.summary().serial, b.summary().serial);
+    assert!(
+        a.summary().serial.bytes().all(|c| c == b'0'),
+        "{}",
+        a.summary().serial
+    );
+    let signer_uri = uri(&token_with_vector_key("sast1", "1234"), "1234");
+    let signer = TokenSigner::open(&signer_uri, &no_prompt()).unwrap();
+    // A key imported with tpm2_ptool refuses CKM_SHA1_RSA_PKCS though the token lists it.
+    let vector = signer.sign(DigestAlgorithm::Sha1, b"x").unwrap();
+    assert_eq!(
+        vector,
+        software("sast1").sign(DigestAlgorithm::Sha1, b"x").unwrap()
+    );
+    assert!(
+        !signer.mechanisms().iter().any(|m| m == "CKM_SHA1_RSA_PKCS"),
+        "{:?}",
+        signer.mechanisms()
     );
 }
