@@ -100,9 +100,23 @@ fn init(
             ))
         })?;
     let session = token.open_rw_session()?;
-    session
-        .login(UserType::So, Some(&auth(so_pin)))
-        .map_err(|e| token.error("C_Login", e))?;
+    // An SO login is refused while any read-only session is open on the token: another
+    // thread looking at the new token (a waiter reading its certificates) holds one for a
+    // moment. Retry for up to two seconds.
+    let mut tries = 0;
+    loop {
+        match session.login(UserType::So, Some(&auth(so_pin))) {
+            Ok(()) => break,
+            Err(cryptoki::error::Error::Pkcs11(
+                cryptoki::error::RvError::SessionReadOnlyExists,
+                _,
+            )) if tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => return Err(token.error("C_Login", e)),
+        }
+    }
     session
         .init_pin(&auth(user_pin))
         .map_err(|e| token.error("C_InitPIN", e))?;
