@@ -209,12 +209,76 @@ impl SoftwareSigner {
         })
     }
 
+    /// A new RSA key of `bits` bits with a self-signed certificate for `common_name`
+    /// (organization `organization`), valid from the start of this year for 20 years.
+    ///
+    /// # Errors
+    /// A key size the RSA crate refuses, or a name rcgen cannot encode.
+    #[cfg(feature = "generate")]
+    pub fn generate(common_name: &str, organization: &str, bits: usize) -> Result<Self, Error> {
+        use rsa::pkcs8::EncodePrivateKey as _;
+        let failed = |e: &dyn fmt::Display| Error::Internal(format!("generating a key: {e}"));
+        let key = rsa::PrivateKey::new(&mut getrandom::SysRng, bits).map_err(|e| failed(&e))?;
+        let der = Zeroizing::new(
+            key.to_pkcs8_der()
+                .map_err(|e| failed(&e))?
+                .as_bytes()
+                .to_vec(),
+        );
+        let pair = rcgen::KeyPair::try_from(der.as_slice()).map_err(|e| failed(&e))?;
+        let mut params = rcgen::CertificateParams::default();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, common_name);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::OrganizationName, organization);
+        let year = this_year();
+        params.not_before = rcgen::date_time_ymd(year, 1, 1);
+        params.not_after = rcgen::date_time_ymd(year.saturating_add(20), 1, 1);
+        let cert = params.self_signed(&pair).map_err(|e| failed(&e))?;
+        let cert = Certificate::from_der(cert.der()).map_err(|source| Error::Certificate {
+            what: common_name.to_owned(),
+            source,
+        })?;
+        Self::new(key, &cert, common_name)
+    }
+
+    /// The certificate and the private key as one PEM text (the form
+    /// [`from_files`](Self::from_files) reads without `cert`), zeroized when dropped.
+    ///
+    /// # Errors
+    /// The key cannot be encoded.
+    pub fn to_pem(&self) -> Result<Zeroizing<String>, Error> {
+        use rsa::pkcs8::EncodePrivateKey as _;
+        let key = self
+            .key
+            .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
+            .map_err(|e| Error::Internal(format!("encoding the key as PKCS #8: {e}")))?;
+        let mut out = Zeroizing::new(ctl_format::pem_encode("CERTIFICATE", &self.cert));
+        out.push_str(&key);
+        Ok(out)
+    }
+
     /// Whether PEM text holds a private key block of any kind.
     pub fn has_private_key(pem: &[u8]) -> bool {
         ctl_format::pem_labels(pem)
             .iter()
             .any(|l| l.ends_with("PRIVATE KEY"))
     }
+}
+
+/// The current year (UTC), from the system clock.
+#[cfg(feature = "generate")]
+fn this_year() -> i32 {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    // 365.2425 days a year: off by a day at most around New Year, which a validity
+    // start needs not care about.
+    let years = secs / 31_556_952;
+    i32::try_from(years).map_or(1970, |y| y.saturating_add(1970))
 }
 
 const RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";

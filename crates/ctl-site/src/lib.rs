@@ -1,0 +1,17 @@
+#![doc = include_str!("../README.md")]
+
+mod error;
+mod fsutil;
+mod keys;
+mod lists;
+pub mod manifest;
+mod pattern;
+mod provision;
+mod work;
+
+pub use error::{ManifestError, ProvisionError};
+pub use keys::{KeyOutcome, SharedSigner, generate_missing};
+pub use lists::List;
+pub use manifest::{KeySource, Mac, Manifest, Server};
+pub use pattern::Pattern;
+pub use provision::{Action, Change, MAX_CONFIG, Options, Report, provision};

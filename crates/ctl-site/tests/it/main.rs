@@ -1,0 +1,4 @@
+//! The integration tests of `ctl-site`.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod provision;
