@@ -102,6 +102,28 @@ impl From<ctl_client::Error> for Failure {
     }
 }
 
+/// A provisioning error: a manifest, key or source the run cannot use, or a list phones
+/// would refuse, is a wrong input (exit 2); a signer or the disk failing while working 1.
+impl From<ctl_site::ProvisionError> for Failure {
+    fn from(e: ctl_site::ProvisionError) -> Self {
+        use ctl_site::ProvisionError as E;
+        match e {
+            E::Key { source, what } => {
+                let inner = Self::from(*source);
+                Self {
+                    message: format!("{what}: {}", inner.message),
+                    ..inner
+                }
+            }
+            E::Build { .. } | E::Io { .. } => Self::failed(e.to_string()).named("provision"),
+            E::Refused { .. } | E::PhoneRefuses { .. } => {
+                Self::usage(e.to_string()).named("refused")
+            }
+            _ => Self::usage(e.to_string()).named("provision"),
+        }
+    }
+}
+
 /// A command-line error as one line: clap's message, its tips and the arguments it
 /// lists, then which `--help` to read (`help`: the command path, `ctl build`).
 pub(crate) fn usage_line(e: &clap::Error, help: &str) -> String {

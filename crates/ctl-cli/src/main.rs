@@ -22,6 +22,7 @@ mod files;
 mod inspect;
 mod lint;
 mod progress;
+mod provision;
 mod render;
 mod sign;
 mod signing;
@@ -49,6 +50,8 @@ enum Command {
     Lint(lint::LintArgs),
     /// Build and sign a CTL or ITL from certificates.
     Build(Box<build::BuildArgs>),
+    /// Make a TFTP directory hold every trust list and signed config a manifest names.
+    Provision(provision::ProvisionArgs),
     /// Sign a file as FILE.sgn.
     Sign(sign::SignArgs),
     /// Compare two files: records added, removed and changed, and header changes.
@@ -136,6 +139,7 @@ fn main() -> ExitCode {
             let sub = matches.subcommand_matches("build");
             build::run_build(&a, sub)
         }
+        Command::Provision(a) => provision::run(&a),
         Command::Sign(a) => sign::run(&a),
         Command::Diff(a) => diff::run(&a),
         Command::Extract(a) => extract::run(&a),

@@ -1,17 +1,21 @@
 #![doc = include_str!("../README.md")]
 
 mod error;
+mod example;
 mod fsutil;
 mod keys;
 mod lists;
 pub mod manifest;
 mod pattern;
 mod provision;
+mod watch;
 mod work;
 
 pub use error::{ManifestError, ProvisionError};
+pub use example::EXAMPLE;
 pub use keys::{KeyOutcome, SharedSigner, generate_missing};
 pub use lists::List;
 pub use manifest::{KeySource, Mac, Manifest, Server};
 pub use pattern::Pattern;
 pub use provision::{Action, Change, MAX_CONFIG, Options, Report, provision};
+pub use watch::watch;

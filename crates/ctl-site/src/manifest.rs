@@ -422,6 +422,18 @@ impl Manifest {
         })
     }
 
+    /// Every key the manifest names, with its entry name (`sast[0]`, ..., `tftp`).
+    pub fn keys(&self) -> Vec<(String, KeySource)> {
+        let mut out: Vec<_> = self
+            .sast
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (format!("sast[{i}]"), k.clone()))
+            .collect();
+        out.push(("tftp".to_owned(), self.tftp.clone()));
+        out
+    }
+
     /// Writes to `out` instead of the manifest's directory.
     pub fn set_out(&mut self, out: PathBuf) -> &mut Self {
         if self.configs == self.out {

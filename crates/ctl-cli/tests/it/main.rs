@@ -16,6 +16,7 @@ mod e2e;
 mod interrupt;
 mod known;
 mod lint;
+mod provision;
 mod readme;
 mod strangers;
 mod support;

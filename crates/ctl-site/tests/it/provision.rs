@@ -363,3 +363,52 @@ fn init_generates_missing_software_keys_with_mode_0600_once() {
     fs::remove_file(dir.path().join("tftp.crt")).unwrap();
     assert!(ctl_site::generate_missing(&keys).is_err());
 }
+
+#[test]
+fn watch_re_signs_an_edited_config_and_removes_the_sgn_of_a_removed_one() {
+    let site = Site::new("");
+    let manifest = site.manifest();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let clock = std::sync::atomic::AtomicU32::new(NOW);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut runs = 0;
+            ctl_site::watch(
+                &manifest,
+                &Options::new(NOW),
+                std::time::Duration::from_millis(20),
+                || clock.fetch_add(60, std::sync::atomic::Ordering::Relaxed),
+                |r| {
+                    runs += 1;
+                    tx.send(r.map(|r| r.changes)).unwrap();
+                    if runs == 3 {
+                        std::ops::ControlFlow::Break(())
+                    } else {
+                        std::ops::ControlFlow::Continue(())
+                    }
+                },
+            );
+        });
+        let first = rx.recv().unwrap().unwrap();
+        assert_eq!(first.len(), 9);
+        fs::write(
+            site.tftp().join("Dialplan.xml"),
+            "<DIALTEMPLATE>9</DIALTEMPLATE>\n",
+        )
+        .unwrap();
+        let second = rx.recv().unwrap().unwrap();
+        assert_eq!(second.len(), 1, "{second:?}");
+        assert_eq!(
+            (second[0].name.as_str(), second[0].action),
+            ("Dialplan.xml.sgn", Action::Updated)
+        );
+        fs::remove_file(site.tftp().join("Dialplan.xml")).unwrap();
+        let third = rx.recv().unwrap().unwrap();
+        assert_eq!(third.len(), 1, "{third:?}");
+        assert_eq!(
+            (third[0].name.as_str(), third[0].action),
+            ("Dialplan.xml.sgn", Action::Removed)
+        );
+    });
+    assert!(!site.tftp().join("Dialplan.xml.sgn").exists());
+}

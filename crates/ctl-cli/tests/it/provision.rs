@@ -1,0 +1,55 @@
+//! `ctl provision`: init, a first run, `--check` for cron, and errors as one line.
+
+use std::fs;
+
+use crate::support::{assert_one_line_error, ctl, stdout};
+
+fn manifest_arg(dir: &std::path::Path) -> String {
+    dir.join("trust.toml").display().to_string()
+}
+
+#[test]
+fn init_then_provision_then_check_as_cron_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest_arg(dir.path());
+    let init = ctl(&["provision", "--init", "--manifest", &m]);
+    assert!(init.status.success(), "{}", crate::support::stderr(&init));
+    assert!(stdout(&init).contains("sast[1]: generated"), "{}", stdout(&init));
+    fs::create_dir(dir.path().join("tftp")).unwrap();
+    fs::write(dir.path().join("tftp/SEP001122334455.cnf.xml"), "<device/>\n").unwrap();
+
+    let first = ctl(&["provision", "--manifest", &m]);
+    assert!(first.status.success(), "{}", crate::support::stderr(&first));
+    let text = stdout(&first);
+    assert!(text.contains("created ITLFile.tlv"), "{text}");
+    assert!(text.contains("created SEP001122334455.cnf.xml.sgn"), "{text}");
+
+    let clean = ctl(&["provision", "--manifest", &m, "--check"]);
+    assert_eq!(clean.status.code(), Some(0), "{}", stdout(&clean));
+    fs::write(dir.path().join("tftp/SEP001122334455.cnf.xml"), "<device>2</device>\n").unwrap();
+    let dirty = ctl(&["provision", "--manifest", &m, "--check", "--json"]);
+    assert_eq!(dirty.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&dirty)).unwrap();
+    assert_eq!(json["changes"][0]["name"], "SEP001122334455.cnf.xml.sgn");
+    assert_eq!(json["changes"][0]["action"], "updated");
+    // --check wrote nothing.
+    let again = ctl(&["provision", "--manifest", &m, "--check"]);
+    assert_eq!(again.status.code(), Some(1));
+
+    // A second --init leaves the manifest and the keys alone.
+    let key = fs::read(dir.path().join("keys/sast1.pem")).unwrap();
+    let reinit = ctl(&["provision", "--init", "--manifest", &m]);
+    assert!(stdout(&reinit).contains("sast[0]: exists, left alone"));
+    assert_eq!(fs::read(dir.path().join("keys/sast1.pem")).unwrap(), key);
+}
+
+#[test]
+fn a_bad_manifest_or_missing_key_is_one_line_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest_arg(dir.path());
+    fs::write(&m, "out = \"tftp\"\nsast = [\"a.pem\"]\ntftp = \"t.pem\"\n").unwrap();
+    assert_one_line_error(&ctl(&["provision", "--manifest", &m]), 2, "sast: 1 signers");
+    fs::write(&m, "out = \"tftp\"\nsast = [\"a.pem\", \"b.pem\"]\ntftp = \"t.pem\"\n").unwrap();
+    assert_one_line_error(&ctl(&["provision", "--manifest", &m]), 2, "sast[0]");
+    assert!(!dir.path().join("tftp/ITLFile.tlv").exists());
+}
