@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod devices;
 mod error;
 mod example;
 mod fsutil;

@@ -2,7 +2,7 @@
 //! what it holds, signed where it differs, and written all at once.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 
 use ctl_format::{
@@ -16,7 +16,7 @@ use crate::fsutil::{self, Found, Staged};
 use crate::keys::{Key, SharedSigner, read_certificate};
 use crate::lists::{self, Certs, List};
 use crate::manifest::{Manifest, Server};
-use crate::work;
+use crate::{devices, work};
 
 /// `.sgn` payloads (images, ring tones) can be larger than trust lists; none is larger.
 pub const MAX_CONFIG: u64 = 64 * 1024 * 1024;
@@ -25,7 +25,7 @@ pub const MAX_CONFIG: u64 = 64 * 1024 * 1024;
 const MAX_HEADER: u64 = 64 * 1024;
 
 /// Files phones read: readable by the TFTP server's user.
-const SERVED_MODE: u32 = 0o644;
+pub(crate) const SERVED_MODE: u32 = 0o644;
 
 /// How a run goes.
 #[derive(Clone, Debug)]
@@ -220,13 +220,13 @@ impl<'k> Lazy<'k> {
 }
 
 /// The outcome of one file of the run.
-struct Outcome {
+pub(crate) struct Outcome {
     change: Option<Change>,
     staged: Option<Staged>,
 }
 
 impl Outcome {
-    const fn same() -> Self {
+    pub(crate) const fn same() -> Self {
         Self {
             change: None,
             staged: None,
@@ -284,14 +284,14 @@ pub fn provision(manifest: &Manifest, options: &Options) -> Result<Report, Provi
             if !wanted {
                 continue;
             }
-            let (outcome, bytes) =
+            let (outcome, site) =
                 site_list(manifest, &certs, list, &list_signer, options, &mut report)?;
             record(&mut report, &mut staged, outcome);
-            built.push((list, bytes));
+            built.push(site);
         }
-        let devices = device_names(manifest, &built);
+        let devices = devices::names(manifest, &built);
         for outcome in work::parallel(threads, &devices, |(name, list)| {
-            device_list(out, name, *list, &built, options)
+            devices::list(out, name, *list, &built, options)
         })? {
             record(&mut report, &mut staged, outcome);
         }
@@ -362,7 +362,7 @@ fn site_list(
     signer: &Lazy<'_>,
     options: &Options,
     report: &mut Report,
-) -> Result<(Outcome, Option<Vec<u8>>), ProvisionError> {
+) -> Result<(Outcome, Built), ProvisionError> {
     let name = list.file_name();
     let path = manifest.out.join(name);
     let builder = lists::builder(manifest, certs, list);
@@ -381,8 +381,12 @@ fn site_list(
         foreign_note(name, held, certs, report);
     }
     let now = u64::from(options.now);
+    let mut link_from = None;
     let (outcome, bytes) = match existing {
-        Existing::Same => (Outcome::same(), held),
+        Existing::Same => {
+            link_from = Some(path.clone());
+            (Outcome::same(), held)
+        }
         other if options.check => {
             let (action, _) = other.action(options.now);
             (changed(name, action, None), None)
@@ -395,6 +399,7 @@ fn site_list(
                     source,
                 })?;
             let staged = fsutil::stage(&path, &bytes, SERVED_MODE)?;
+            link_from = Some(staged.tmp().to_owned());
             (changed(name, action, Some(staged)), Some(bytes))
         }
     };
@@ -407,10 +412,33 @@ fn site_list(
             .notes
             .extend(lists::check(manifest, certs, name, &doc, now)?);
     }
-    Ok((outcome, bytes))
+    let id = match (&outcome.change, &link_from) {
+        (None, Some(p)) => fsutil::file_id(p),
+        _ => None,
+    };
+    Ok((
+        outcome,
+        Built {
+            list,
+            bytes,
+            link_from,
+            id,
+        },
+    ))
 }
 
-fn changed(name: &str, action: Action, staged: Option<Staged>) -> Outcome {
+/// A site list of the run: its bytes (unless checking found it changed), the file the
+/// per-device lists link to (the one in place, or the staged one), and the identity of
+/// the one in place when it stays.
+#[derive(Debug)]
+pub(crate) struct Built {
+    pub(crate) list: List,
+    pub(crate) bytes: Option<Vec<u8>>,
+    pub(crate) link_from: Option<PathBuf>,
+    pub(crate) id: Option<(u64, u64)>,
+}
+
+pub(crate) fn changed(name: &str, action: Action, staged: Option<Staged>) -> Outcome {
     Outcome {
         change: Some(Change {
             name: name.to_owned(),
@@ -437,47 +465,6 @@ fn foreign_note(name: &str, held: &[u8], certs: &Certs, report: &mut Report) {
              until `ctl migrate` bridges them with the old key"
         ));
     }
-}
-
-/// Every per-device file name, with its list.
-fn device_names(manifest: &Manifest, built: &[(List, Option<Vec<u8>>)]) -> Vec<(String, List)> {
-    let mut out = Vec::with_capacity(manifest.devices.len() * built.len());
-    for mac in &manifest.devices {
-        for (list, _) in built {
-            out.push((format!("{}{mac}.tlv", list.device_prefix()), *list));
-        }
-    }
-    out
-}
-
-/// A per-device list: a copy of the site's list (its FILENAME stays the site-wide
-/// name, as Cisco's TFTP serves them).
-fn device_list(
-    out: &Path,
-    name: &str,
-    list: List,
-    built: &[(List, Option<Vec<u8>>)],
-    options: &Options,
-) -> Result<Outcome, ProvisionError> {
-    let bytes = built
-        .iter()
-        .find(|(l, _)| *l == list)
-        .and_then(|(_, b)| b.as_deref());
-    let path = out.join(name);
-    let action = match (
-        fsutil::read_regular(&path, ctl_format::MAX_LEN as u64)?,
-        bytes,
-    ) {
-        (Found::File(held), Some(b)) if held == b => return Ok(Outcome::same()),
-        (Found::Absent, _) => Action::Created,
-        (Found::Other(_), _) => Action::Replaced,
-        (Found::File(_), _) => Action::Updated,
-    };
-    let staged = match (options.check, bytes) {
-        (false, Some(b)) => Some(fsutil::stage(&path, b, SERVED_MODE)?),
-        _ => None,
-    };
-    Ok(changed(name, action, staged))
 }
 
 /// The names of the files to sign: regular files of `configs` matching a pattern.
@@ -581,11 +568,7 @@ fn signed_config(
 
 /// A phone holding each of the site's lists takes a `.sgn` the run signed (the builder
 /// checked its signature; this checks the lists give its signer a config-signing role).
-fn phone_takes(
-    name: &str,
-    sgn: &[u8],
-    built: &[(List, Option<Vec<u8>>)],
-) -> Result<(), ProvisionError> {
+fn phone_takes(name: &str, sgn: &[u8], built: &[Built]) -> Result<(), ProvisionError> {
     let refuses = |reason| ProvisionError::PhoneRefuses {
         file: name.to_owned(),
         reason,
@@ -594,8 +577,8 @@ fn phone_takes(
         path: name.into(),
         reason: e.to_string(),
     })?;
-    for (_, list) in built {
-        let Some(list) = list else { continue };
+    for site in built {
+        let Some(list) = &site.bytes else { continue };
         let Ok(held) = ctl_format::parse_trust_list(list) else {
             continue;
         };

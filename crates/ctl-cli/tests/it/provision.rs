@@ -14,19 +14,34 @@ fn init_then_provision_then_check_as_cron_would() {
     let m = manifest_arg(dir.path());
     let init = ctl(&["provision", "--init", "--manifest", &m]);
     assert!(init.status.success(), "{}", crate::support::stderr(&init));
-    assert!(stdout(&init).contains("sast[1]: generated"), "{}", stdout(&init));
+    assert!(
+        stdout(&init).contains("sast[1]: generated"),
+        "{}",
+        stdout(&init)
+    );
     fs::create_dir(dir.path().join("tftp")).unwrap();
-    fs::write(dir.path().join("tftp/SEP001122334455.cnf.xml"), "<device/>\n").unwrap();
+    fs::write(
+        dir.path().join("tftp/SEP001122334455.cnf.xml"),
+        "<device/>\n",
+    )
+    .unwrap();
 
     let first = ctl(&["provision", "--manifest", &m]);
     assert!(first.status.success(), "{}", crate::support::stderr(&first));
     let text = stdout(&first);
     assert!(text.contains("created ITLFile.tlv"), "{text}");
-    assert!(text.contains("created SEP001122334455.cnf.xml.sgn"), "{text}");
+    assert!(
+        text.contains("created SEP001122334455.cnf.xml.sgn"),
+        "{text}"
+    );
 
     let clean = ctl(&["provision", "--manifest", &m, "--check"]);
     assert_eq!(clean.status.code(), Some(0), "{}", stdout(&clean));
-    fs::write(dir.path().join("tftp/SEP001122334455.cnf.xml"), "<device>2</device>\n").unwrap();
+    fs::write(
+        dir.path().join("tftp/SEP001122334455.cnf.xml"),
+        "<device>2</device>\n",
+    )
+    .unwrap();
     let dirty = ctl(&["provision", "--manifest", &m, "--check", "--json"]);
     assert_eq!(dirty.status.code(), Some(1));
     let json: serde_json::Value = serde_json::from_str(&stdout(&dirty)).unwrap();
@@ -49,7 +64,11 @@ fn a_bad_manifest_or_missing_key_is_one_line_naming_it() {
     let m = manifest_arg(dir.path());
     fs::write(&m, "out = \"tftp\"\nsast = [\"a.pem\"]\ntftp = \"t.pem\"\n").unwrap();
     assert_one_line_error(&ctl(&["provision", "--manifest", &m]), 2, "sast: 1 signers");
-    fs::write(&m, "out = \"tftp\"\nsast = [\"a.pem\", \"b.pem\"]\ntftp = \"t.pem\"\n").unwrap();
+    fs::write(
+        &m,
+        "out = \"tftp\"\nsast = [\"a.pem\", \"b.pem\"]\ntftp = \"t.pem\"\n",
+    )
+    .unwrap();
     assert_one_line_error(&ctl(&["provision", "--manifest", &m]), 2, "sast[0]");
     assert!(!dir.path().join("tftp/ITLFile.tlv").exists());
 }

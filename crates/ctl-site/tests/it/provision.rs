@@ -129,6 +129,11 @@ fn a_first_run_writes_every_list_and_signed_config_and_phones_take_them() {
     // Per-device lists are the site's list under the phone's name.
     assert_eq!(site.read("ITLSEP001122334455.tlv"), itl_bytes);
     assert_eq!(site.read("CTLSEP001122334466.tlv"), ctl_bytes);
+    // ... as hard links: 10,000 phones cost names, not copies.
+    use std::os::unix::fs::MetadataExt as _;
+    let ino = |n: &str| fs::metadata(site.tftp().join(n)).unwrap().ino();
+    assert_eq!(ino("ITLSEP001122334455.tlv"), ino("ITLFile.tlv"));
+    assert_eq!(ino("CTLSEP001122334455.tlv"), ino("CTLFile.tlv"));
     // Served files are readable by the TFTP server; no temporaries are left.
     use std::os::unix::fs::PermissionsExt as _;
     let mode = fs::metadata(site.tftp().join("ITLFile.tlv"))
