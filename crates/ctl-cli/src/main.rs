@@ -21,6 +21,7 @@ mod failure;
 mod files;
 mod inspect;
 mod lint;
+mod phone;
 mod progress;
 mod provision;
 mod render;
@@ -52,6 +53,9 @@ enum Command {
     Build(Box<build::BuildArgs>),
     /// Make a TFTP directory hold every trust list and signed config a manifest names.
     Provision(provision::ProvisionArgs),
+    /// A virtual phone: boot it against a TFTP server and see what it trusts.
+    #[command(subcommand)]
+    Phone(phone::PhoneCommand),
     /// Sign a file as FILE.sgn.
     Sign(sign::SignArgs),
     /// Compare two files: records added, removed and changed, and header changes.
@@ -140,6 +144,7 @@ fn main() -> ExitCode {
             build::run_build(&a, sub)
         }
         Command::Provision(a) => provision::run(&a),
+        Command::Phone(c) => phone::run(&c),
         Command::Sign(a) => sign::run(&a),
         Command::Diff(a) => diff::run(&a),
         Command::Extract(a) => extract::run(&a),

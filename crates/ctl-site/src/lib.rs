@@ -8,6 +8,7 @@ mod keys;
 mod lists;
 pub mod manifest;
 mod pattern;
+pub mod phone;
 mod provision;
 mod watch;
 mod work;

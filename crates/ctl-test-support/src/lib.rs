@@ -11,6 +11,7 @@
 pub mod daemon;
 pub mod hostile;
 pub mod rogue;
+pub mod tftpd;
 pub mod tokens;
 
 pub use tokens::{

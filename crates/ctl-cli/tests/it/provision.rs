@@ -72,3 +72,64 @@ fn a_bad_manifest_or_missing_key_is_one_line_naming_it() {
     assert_one_line_error(&ctl(&["provision", "--manifest", &m]), 2, "sast[0]");
     assert!(!dir.path().join("tftp/ITLFile.tlv").exists());
 }
+
+#[test]
+fn a_virtual_phone_boots_from_a_provisioned_directory_over_tftp() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest_arg(dir.path());
+    assert!(
+        ctl(&["provision", "--init", "--manifest", &m])
+            .status
+            .success()
+    );
+    fs::create_dir(dir.path().join("tftp")).unwrap();
+    fs::write(
+        dir.path().join("tftp/SEP001122334455.cnf.xml"),
+        "<device/>\n",
+    )
+    .unwrap();
+    assert!(ctl(&["provision", "--manifest", &m]).status.success());
+    let tftpd = ctl_test_support::tftpd::start(&dir.path().join("tftp"));
+    let addr = tftpd.addr().to_string();
+    let state = dir.path().join("flash").display().to_string();
+    let boot = ctl(&[
+        "phone",
+        "boot",
+        "--tftp",
+        &addr,
+        "--mac",
+        "00:11:22:33:44:55",
+        "--state",
+        &state,
+        "--json",
+    ]);
+    assert_eq!(boot.status.code(), Some(0), "{}", stdout(&boot));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&boot)).unwrap();
+    assert_eq!(json["config_accepted"], true);
+    assert_eq!(json["steps"][3]["name"], "ITLFile.tlv");
+    assert_eq!(json["steps"][3]["outcome"], "installed");
+    // A phone of another MAC gets no configuration: exit 1, the steps on stdout.
+    let other = ctl(&[
+        "phone",
+        "boot",
+        "--tftp",
+        &addr,
+        "--mac",
+        "00aabbccddee",
+        "--state",
+        &state,
+    ]);
+    assert_eq!(other.status.code(), Some(1));
+    assert!(
+        stdout(&other).contains("configuration NOT accepted"),
+        "{}",
+        stdout(&other)
+    );
+    assert_one_line_error(
+        &ctl(&[
+            "phone", "boot", "--tftp", &addr, "--mac", "0011", "--state", &state,
+        ]),
+        2,
+        "--mac",
+    );
+}

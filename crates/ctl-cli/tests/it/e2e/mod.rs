@@ -32,24 +32,6 @@ pub(crate) fn providerd() -> PathBuf {
     bin
 }
 
-pub(crate) fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A child process killed when the test ends, however it ends.
-pub(crate) struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// `ctl-providerd init` for a node listening on `port`.
 pub(crate) fn init_node(dir: &Path, port: u16, args: &[&str]) {
     daemon::init(&providerd(), dir, &format!("127.0.0.1:{port}"), args);
@@ -60,36 +42,13 @@ pub(crate) fn run_node(dir: &Path) -> Daemon {
     daemon::run(&providerd(), dir)
 }
 
-/// Whether this process runs as root (the owner of its own /proc entry).
-pub(crate) fn running_as_root() -> bool {
-    std::fs::metadata("/proc/self")
-        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
-        .unwrap_or(false)
-}
+pub(crate) use ctl_test_support::tftpd::running_as_root;
 
 /// tftpd-hpa serving `dir` on a loopback UDP port.
-pub(crate) fn tftpd(dir: &Path) -> (Process, u16) {
-    let port = free_udp_port();
-    // In /usr/sbin, which is not on every user's PATH.
-    let server = ["/usr/sbin/in.tftpd", "in.tftpd"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .unwrap_or("in.tftpd");
-    let mut cmd = Command::new(server);
-    cmd.args(["--listen", "--foreground", "--address"])
-        .arg(format!("127.0.0.1:{port}"));
-    // As root it chroots into the directory and runs as root there; otherwise it serves
-    // absolute paths as the current user.
-    if running_as_root() {
-        cmd.args(["--secure", "--user", "root"]).arg(dir);
-    } else {
-        cmd.arg(dir);
-    }
-    let child = cmd
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("in.tftpd (tftpd-hpa) is required: apt-get install tftpd-hpa tftp-hpa");
-    (Process(child), port)
+pub(crate) fn tftpd(dir: &Path) -> (ctl_test_support::tftpd::Tftpd, u16) {
+    let server = ctl_test_support::tftpd::start(dir);
+    let port = server.port();
+    (server, port)
 }
 
 /// A phone's download: the TFTP client of tftp-hpa fetching `name` in binary mode.

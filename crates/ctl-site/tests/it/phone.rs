@@ -1,0 +1,137 @@
+//! The virtual phone against the real TFTP server (tftpd-hpa) serving a provisioned
+//! directory, over several boots with updates in between.
+
+use std::fs;
+
+use ctl_site::phone::{Boot, Outcome, Phone, Servers};
+
+use crate::provision::Site;
+
+/// 2026-01-01, as the provisioning tests.
+const NOW: u32 = 1_767_225_600;
+
+fn outcome<'b>(boot: &'b Boot, name: &str) -> &'b Outcome {
+    &boot
+        .steps
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no step {name}: {boot:?}"))
+        .outcome
+}
+
+fn installed(boot: &Boot, name: &str) -> String {
+    match outcome(boot, name) {
+        Outcome::Installed(why) | Outcome::Accepted(why) => why.clone(),
+        other => panic!("{name}: {other:?} in {boot:?}"),
+    }
+}
+
+#[test]
+fn a_phone_boots_on_a_provisioned_site_and_follows_its_updates() {
+    let site = Site::new("");
+    site.run(NOW).unwrap();
+    let tftpd = ctl_test_support::tftpd::start(&site.tftp());
+    let state = tempfile::tempdir().unwrap();
+    let phone = Phone::new("001122334455".parse().unwrap(), state.path().join("flash"));
+    let servers = Servers::tftp(tftpd.addr());
+
+    let first = phone.boot(&servers).unwrap();
+    assert!(first.config_accepted, "{first:?}");
+    let names: Vec<&str> = first.steps.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "CTLSEP001122334455.tlv",
+            "ITLSEP001122334455.tlv",
+            "SEP001122334455.cnf.xml.sgn"
+        ]
+    );
+    assert!(installed(&first, "CTLSEP001122334455.tlv").contains("leap of faith"));
+    assert!(installed(&first, "ITLSEP001122334455.tlv").contains("signed by a SAST"));
+    assert_eq!(first.steps[0].via, Some("tftp"));
+    assert_eq!(
+        fs::read(state.path().join("flash/SEP001122334455.cnf.xml")).unwrap(),
+        b"<device><name>SEP001122334455</name></device>\n"
+    );
+
+    // Nothing changed: the lists are kept, the configuration taken again.
+    let second = phone.boot(&servers).unwrap();
+    assert!(second.config_accepted);
+    assert_eq!(
+        outcome(&second, "CTLSEP001122334455.tlv"),
+        &Outcome::Unchanged
+    );
+
+    // The site adds a server (new lists, signed by the same SAST) and edits the config.
+    let manifest = site.dir.path().join("trust.toml");
+    let mut text = fs::read_to_string(&manifest).unwrap();
+    text.push_str(&format!(
+        "[[server]]\ncert = \"{}/capf.crt.pem\"\nrole = \"capf\"\n",
+        ctl_test_support::keys().display()
+    ));
+    fs::write(&manifest, text).unwrap();
+    fs::write(
+        site.tftp().join("SEP001122334455.cnf.xml"),
+        "<device><vlan>20</vlan></device>\n",
+    )
+    .unwrap();
+    site.run(NOW + 3600).unwrap();
+    let third = phone.boot(&servers).unwrap();
+    assert!(third.config_accepted, "{third:?}");
+    assert!(installed(&third, "CTLSEP001122334455.tlv").contains("signed by a SAST"));
+    assert_eq!(
+        fs::read(state.path().join("flash/SEP001122334455.cnf.xml")).unwrap(),
+        b"<device><vlan>20</vlan></device>\n"
+    );
+
+    // A phone the site does not list falls back to the site-wide files.
+    let other = Phone::new("00AABBCCDDEE".parse().unwrap(), state.path().join("other"));
+    let boot = other.boot(&servers).unwrap();
+    assert_eq!(outcome(&boot, "CTLSEP00AABBCCDDEE.tlv"), &Outcome::Absent);
+    assert!(installed(&boot, "CTLFile.tlv").contains("leap of faith"));
+    // ... and has no configuration of its own: not accepted.
+    assert!(!boot.config_accepted, "{boot:?}");
+}
+
+#[test]
+fn a_phone_that_installed_a_stranger_s_itl_refuses_the_site_s_own_lists() {
+    let site = Site::new("");
+    // The TFTP root first holds a list copied from a stranger's guide.
+    fs::copy(
+        ctl_test_support::vectors().join("itl/ITLFile-sha1.tlv"),
+        site.tftp().join("ITLFile.tlv"),
+    )
+    .unwrap();
+    let tftpd = ctl_test_support::tftpd::start(&site.tftp());
+    let servers = Servers::tftp(tftpd.addr());
+    let state = tempfile::tempdir().unwrap();
+    let phone = Phone::new("001122334455".parse().unwrap(), state.path().join("flash"));
+    let first = phone.boot(&servers).unwrap();
+    assert!(
+        installed(&first, "ITLFile.tlv").contains("leap of faith"),
+        "{first:?}"
+    );
+
+    // The admin provisions the site's own lists: the phone is locked in.
+    site.run(NOW).unwrap();
+    let locked = phone.boot(&servers).unwrap();
+    assert!(!locked.config_accepted, "{locked:?}");
+    for name in ["CTLSEP001122334455.tlv", "ITLSEP001122334455.tlv"] {
+        match outcome(&locked, name) {
+            Outcome::Refused(why) => assert!(
+                why.contains("not signed by a certificate the phone trusts"),
+                "{why}"
+            ),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    assert!(matches!(
+        outcome(&locked, "SEP001122334455.cnf.xml.sgn"),
+        Outcome::Refused(_)
+    ));
+    // Its flash still holds the stranger's list.
+    assert_eq!(
+        fs::read(state.path().join("flash/ITLFile.tlv")).unwrap(),
+        fs::read(ctl_test_support::vectors().join("itl/ITLFile-sha1.tlv")).unwrap()
+    );
+}
