@@ -21,6 +21,7 @@ mod failure;
 mod files;
 mod inspect;
 mod lint;
+mod migrate;
 mod phone;
 mod progress;
 mod provision;
@@ -53,6 +54,8 @@ enum Command {
     Build(Box<build::BuildArgs>),
     /// Make a TFTP directory hold every trust list and signed config a manifest names.
     Provision(provision::ProvisionArgs),
+    /// Move phones off a trust list the site did not sign: bridge lists by the old key.
+    Migrate(Box<migrate::MigrateArgs>),
     /// A virtual phone: boot it against a TFTP server and see what it trusts.
     #[command(subcommand)]
     Phone(phone::PhoneCommand),
@@ -145,6 +148,7 @@ fn main() -> ExitCode {
         }
         Command::Provision(a) => provision::run(&a),
         Command::Phone(c) => phone::run(&c),
+        Command::Migrate(a) => migrate::run(&a),
         Command::Sign(a) => sign::run(&a),
         Command::Diff(a) => diff::run(&a),
         Command::Extract(a) => extract::run(&a),

@@ -94,7 +94,7 @@ pub(crate) fn run(args: &ProvisionArgs) -> Outcome {
 }
 
 /// The time new files carry: `SOURCE_DATE_EPOCH` when set (reproducible output), else now.
-fn now() -> Result<u32, Failure> {
+pub(crate) fn now() -> Result<u32, Failure> {
     let secs = match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(v) => v.trim().parse::<u64>().map_err(|_| {
             Failure::usage(format!(

@@ -7,6 +7,7 @@ mod fsutil;
 mod keys;
 mod lists;
 pub mod manifest;
+pub mod migrate;
 mod pattern;
 pub mod phone;
 mod provision;

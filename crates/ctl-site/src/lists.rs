@@ -45,10 +45,19 @@ pub(crate) struct Certs {
     pub(crate) tftp: Certificate,
     /// One per manifest server, in order.
     pub(crate) servers: Vec<Certificate>,
+    /// The old SAST of a migration: it signs bridge lists, which carry it first.
+    pub(crate) bridge: Option<Certificate>,
 }
 
-/// The builder of `list`, without its timestamp: SAST records first (the ITL's first
-/// two), then the TFTP signer's record unless a server record already gives its
+impl Certs {
+    /// The certificate that signs the lists: the bridge's old SAST, else the first SAST.
+    pub(crate) fn list_signer(&self) -> Option<&Certificate> {
+        self.bridge.as_ref().or_else(|| self.sast.first())
+    }
+}
+
+/// The builder of `list`, without its timestamp: SAST records first (a migration's old
+/// SAST, then the site's; two in an ITL, four in a CTL), then the TFTP signer's record unless a server record already gives its
 /// certificate a config-signing role, then the servers in manifest order.
 pub(crate) fn builder(manifest: &Manifest, certs: &Certs, list: List) -> TrustListBuilder {
     let mut b = TrustListBuilder::new();
@@ -59,11 +68,15 @@ pub(crate) fn builder(manifest: &Manifest, certs: &Certs, list: List) -> TrustLi
         .signer_version
         .or_else(|| manifest.layout.default_signer_version());
     b.signer_version(version);
-    let sast_count = match list {
+    let limit = match list {
         List::Itl => ITL_SAST,
-        List::Ctl => certs.sast.len(),
+        List::Ctl => ctl_format::lint::MAX_SAST_CTL,
     };
-    for cert in certs.sast.iter().take(sast_count) {
+    let bridge = certs
+        .bridge
+        .iter()
+        .filter(|old| !certs.sast.iter().any(|c| c.der() == old.der()));
+    for cert in bridge.chain(&certs.sast).take(limit) {
         b.push(RecordSpec::new(cert.clone(), Role::SAST));
     }
     let servers: Vec<_> = manifest
@@ -112,7 +125,7 @@ pub(crate) fn check(
     now: u64,
 ) -> Result<Vec<String>, ProvisionError> {
     let mut linter = Linter::new(now);
-    for c in &certs.sast {
+    for c in certs.sast.iter().chain(&certs.bridge) {
         linter.own_key(c.public_key());
     }
     let mut notes = Vec::new();

@@ -28,7 +28,7 @@ const MAX_HEADER: u64 = 64 * 1024;
 pub(crate) const SERVED_MODE: u32 = 0o644;
 
 /// How a run goes.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct Options {
     /// The time new files carry (Unix seconds); a file that changes always moves
@@ -40,6 +40,20 @@ pub struct Options {
     pub signer: SignerOptions,
     /// Signing threads; 0: one per core.
     pub threads: usize,
+    /// Sign the lists with this old SAST key instead, and carry its certificate as a
+    /// SAST record beside the site's: the bridge lists of [`crate::migrate`].
+    pub bridge: Option<SharedSigner>,
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("now", &self.now)
+            .field("check", &self.check)
+            .field("threads", &self.threads)
+            .field("bridge", &self.bridge.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Options {
@@ -50,6 +64,7 @@ impl Options {
             check: false,
             signer: SignerOptions::default(),
             threads: 0,
+            bridge: None,
         }
     }
 }
@@ -182,7 +197,7 @@ impl Existing {
 
 /// A signer opened the first time a file needs it (a token asks for its PIN only then).
 struct Lazy<'k> {
-    key: &'k Key,
+    key: Option<&'k Key>,
     options: &'k SignerOptions,
     cell: OnceLock<Option<SharedSigner>>,
     error: Mutex<Option<ProvisionError>>,
@@ -191,29 +206,44 @@ struct Lazy<'k> {
 impl<'k> Lazy<'k> {
     fn new(key: &'k Key, options: &'k SignerOptions) -> Self {
         Self {
-            key,
+            key: Some(key),
             options,
             cell: OnceLock::new(),
             error: Mutex::new(None),
         }
     }
 
+    /// A signer already open.
+    fn ready(signer: SharedSigner, options: &'k SignerOptions) -> Self {
+        Self {
+            key: None,
+            options,
+            cell: OnceLock::from(Some(signer)),
+            error: Mutex::new(None),
+        }
+    }
+
     fn get(&self) -> Result<&SharedSigner, ProvisionError> {
-        let opened = self.cell.get_or_init(|| match self.key.open(self.options) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                *self.error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-                None
-            }
-        });
+        let opened = self
+            .cell
+            .get_or_init(|| match self.key.map(|k| k.open(self.options)) {
+                Some(Ok(s)) => Some(s),
+                Some(Err(e)) => {
+                    *self.error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                    None
+                }
+                None => None,
+            });
         opened.as_ref().ok_or_else(|| {
             self.error
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .take()
                 .unwrap_or_else(|| ProvisionError::Source {
-                    path: self.key.source.to_string().into(),
-                    reason: format!("{}: the signer could not be opened", self.key.what),
+                    path: self
+                        .key
+                        .map_or_else(|| "signer".into(), |k| k.source.to_string().into()),
+                    reason: "the signer could not be opened".into(),
                 })
         })
     }
@@ -263,6 +293,17 @@ pub fn provision(manifest: &Manifest, options: &Options) -> Result<Report, Provi
             .enumerate()
             .map(|(i, s)| server_certificate(i, s))
             .collect::<Result<_, _>>()?,
+        bridge: options
+            .bridge
+            .as_ref()
+            .map(|s| {
+                Certificate::from_der(s.certificate()).map_err(|e| ProvisionError::Certificate {
+                    what: "old key".into(),
+                    path: PathBuf::from("bridge"),
+                    reason: e.to_string(),
+                })
+            })
+            .transpose()?,
     };
     let out = &manifest.out;
     if !options.check {
@@ -274,7 +315,10 @@ pub fn provision(manifest: &Manifest, options: &Options) -> Result<Report, Provi
     let mut report = Report::default();
     let mut staged = Vec::new();
     let result = (|| {
-        let list_signer = Lazy::new(sast.first().ok_or_else(no_sast)?, &options.signer);
+        let list_signer = match &options.bridge {
+            Some(old) => Lazy::ready(old.clone(), &options.signer),
+            None => Lazy::new(sast.first().ok_or_else(no_sast)?, &options.signer),
+        };
         let mut built = Vec::new();
         for list in [List::Itl, List::Ctl] {
             let wanted = match list {
@@ -375,8 +419,8 @@ fn site_list(
         let mut b: TrustListBuilder = builder.clone();
         b.timestamp(ts).build(s)
     };
-    let sast0 = certs.sast.first().ok_or_else(no_sast)?;
-    let existing = Existing::of(found, FileKind::TrustList, sast0, build_at);
+    let signer_cert = certs.list_signer().ok_or_else(no_sast)?;
+    let existing = Existing::of(found, FileKind::TrustList, signer_cert, build_at);
     if let (Some(held), false) = (&held, matches!(existing, Existing::Same)) {
         foreign_note(name, held, certs, report);
     }
@@ -454,7 +498,7 @@ fn foreign_note(name: &str, held: &[u8], certs: &Certs, report: &mut Report) {
     let Ok(doc) = ctl_format::parse_trust_list(held) else {
         return;
     };
-    let ours = certs.sast.iter().any(|c| {
+    let ours = certs.sast.iter().chain(&certs.bridge).any(|c| {
         doc.verify_with_certificate(c.der(), &ctl_format::RsaVerifier)
             .is_ok()
     });

@@ -133,3 +133,65 @@ fn a_virtual_phone_boots_from_a_provisioned_directory_over_tftp() {
         "--mac",
     );
 }
+
+#[test]
+fn migrate_names_a_lock_in_without_the_old_key_and_bridges_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest_arg(dir.path());
+    assert!(
+        ctl(&["provision", "--init", "--manifest", &m])
+            .status
+            .success()
+    );
+    let held = ctl_test_support::vectors().join("itl/ITLFile-sha1.tlv");
+    let held = held.to_str().unwrap();
+    let locked = ctl(&["migrate", "--from", held, "--manifest", &m]);
+    assert_eq!(locked.status.code(), Some(1));
+    let text = stdout(&locked);
+    assert!(text.contains("erased by hand"), "{text}");
+    assert!(text.contains("ITLRECOVERY"), "{text}");
+
+    let key = ctl_test_support::keys().join("itlrecovery.key.pem");
+    let bridge = ctl(&[
+        "migrate",
+        "--from",
+        held,
+        "--old-key",
+        key.to_str().unwrap(),
+        "--manifest",
+        &m,
+    ]);
+    assert!(
+        bridge.status.success(),
+        "{}",
+        crate::support::stderr(&bridge)
+    );
+    let text = stdout(&bridge);
+    assert!(
+        text.contains("bridge written") && text.contains("4. then run `ctl provision"),
+        "{text}"
+    );
+    // The bridge is what is served until the final run: --check says it differs.
+    let check = ctl(&["provision", "--manifest", &m, "--check"]);
+    assert_eq!(check.status.code(), Some(1));
+    assert!(
+        stdout(&check).contains("would be updated ITLFile.tlv"),
+        "{}",
+        stdout(&check)
+    );
+
+    let wrong = ctl_test_support::keys().join("tvs.pem");
+    assert_one_line_error(
+        &ctl(&[
+            "migrate",
+            "--from",
+            held,
+            "--old-key",
+            wrong.to_str().unwrap(),
+            "--manifest",
+            &m,
+        ]),
+        2,
+        "is not a SAST of this list",
+    );
+}

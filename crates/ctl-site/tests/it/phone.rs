@@ -135,3 +135,82 @@ fn a_phone_that_installed_a_stranger_s_itl_refuses_the_site_s_own_lists() {
         fs::read(ctl_test_support::vectors().join("itl/ITLFile-sha1.tlv")).unwrap()
     );
 }
+
+#[test]
+fn a_bridge_signed_by_the_old_key_moves_a_locked_in_phone_to_the_site_s_lists() {
+    let site = Site::new("");
+    let held_path = ctl_test_support::vectors().join("itl/ITLFile-sha1.tlv");
+    let held = fs::read(&held_path).unwrap();
+    fs::copy(&held_path, site.tftp().join("ITLFile.tlv")).unwrap();
+    let tftpd = ctl_test_support::tftpd::start(&site.tftp());
+    let servers = Servers::tftp(tftpd.addr());
+    let state = tempfile::tempdir().unwrap();
+    let phone = Phone::new("001122334455".parse().unwrap(), state.path().join("flash"));
+    assert!(installed(&phone.boot(&servers).unwrap(), "ITLFile.tlv").contains("leap of faith"));
+
+    // The old key is a bare key file; its certificate is found among the held list's SASTs.
+    let candidates = ctl_site::migrate::sast_certificates("ITLFile-sha1.tlv", &held).unwrap();
+    let old = ctl_token::SoftwareSigner::from_key_file_matching(
+        &ctl_test_support::keys().join("itlrecovery.key.pem"),
+        &candidates,
+    )
+    .unwrap();
+    let manifest = site.manifest();
+    let migration = ctl_site::migrate::bridge(
+        &manifest,
+        "ITLFile-sha1.tlv",
+        &held,
+        std::sync::Arc::new(old),
+        &ctl_site::Options::new(NOW),
+    )
+    .unwrap();
+    assert!(migration.old.contains("ITLRECOVERY"), "{}", migration.old);
+    assert_eq!(migration.plan.len(), 5);
+
+    // On the bridge: the phone takes it with no manual erase, and its configuration.
+    let bridged = phone.boot(&servers).unwrap();
+    assert!(bridged.config_accepted, "{bridged:?}");
+    assert!(installed(&bridged, "CTLSEP001122334455.tlv").contains("signed by a SAST"));
+    assert!(installed(&bridged, "ITLSEP001122334455.tlv").contains("signed by a SAST"));
+
+    // The final lists replace the bridge; the phone takes them too.
+    let last = site.run(NOW + 86_400).unwrap();
+    assert!(
+        last.changes.iter().any(|c| c.name == "ITLFile.tlv"),
+        "{last:?}"
+    );
+    let fin = phone.boot(&servers).unwrap();
+    assert!(fin.config_accepted, "{fin:?}");
+    assert!(installed(&fin, "ITLSEP001122334455.tlv").contains("signed by a SAST"));
+    let itl = fs::read(state.path().join("flash/ITLFile.tlv")).unwrap();
+    assert_eq!(itl, fs::read(site.tftp().join("ITLFile.tlv")).unwrap());
+}
+
+#[test]
+fn without_the_old_key_the_lock_in_is_named_and_a_wrong_key_makes_no_bridge() {
+    let site = Site::new("");
+    let held = fs::read(ctl_test_support::vectors().join("itl/ITLFile-sha1.tlv")).unwrap();
+    let warnings =
+        ctl_site::migrate::lock_in(&site.manifest(), "ITLFile-sha1.tlv", &held, u64::from(NOW))
+            .unwrap();
+    let codes: Vec<&str> = warnings.iter().map(|w| w.code()).collect();
+    assert!(
+        codes.contains(&"foreign-signer") && codes.contains(&"foreign-sast"),
+        "{codes:?}"
+    );
+    // A key that is no SAST of the held list: no bridge, nothing written.
+    let wrong =
+        ctl_token::SoftwareSigner::from_files(&ctl_test_support::keys().join("tvs.pem"), None)
+            .unwrap();
+    let e = ctl_site::migrate::bridge(
+        &site.manifest(),
+        "ITLFile-sha1.tlv",
+        &held,
+        std::sync::Arc::new(wrong),
+        &ctl_site::Options::new(NOW),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("is not a SAST of this list"), "{e}");
+    assert!(!site.tftp().join("ITLFile.tlv").exists());
+}
