@@ -10,6 +10,7 @@ use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 #[macro_use]
 mod terminal;
 
+mod audit;
 mod build;
 mod cert;
 mod check;
@@ -56,6 +57,8 @@ enum Command {
     Provision(provision::ProvisionArgs),
     /// Move phones off a trust list the site did not sign: bridge lists by the old key.
     Migrate(Box<migrate::MigrateArgs>),
+    /// Every trust list and .sgn of a TFTP tree, and what each phone (MAC) would trust.
+    Audit(audit::AuditArgs),
     /// A virtual phone: boot it against a TFTP server and see what it trusts.
     #[command(subcommand)]
     Phone(phone::PhoneCommand),
@@ -148,6 +151,7 @@ fn main() -> ExitCode {
         }
         Command::Provision(a) => provision::run(&a),
         Command::Phone(c) => phone::run(&c),
+        Command::Audit(a) => audit::run(&a),
         Command::Migrate(a) => migrate::run(&a),
         Command::Sign(a) => sign::run(&a),
         Command::Diff(a) => diff::run(&a),

@@ -195,3 +195,38 @@ fn migrate_names_a_lock_in_without_the_old_key_and_bridges_with_it() {
         "is not a SAST of this list",
     );
 }
+
+#[test]
+fn audit_says_what_each_phone_gets_and_exits_1_when_one_refuses_its_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest_arg(dir.path());
+    assert!(
+        ctl(&["provision", "--init", "--manifest", &m])
+            .status
+            .success()
+    );
+    let tftp = dir.path().join("tftp");
+    fs::create_dir(&tftp).unwrap();
+    fs::write(tftp.join("SEP001122334455.cnf.xml"), "<device/>\n").unwrap();
+    assert!(ctl(&["provision", "--manifest", &m]).status.success());
+    let tree = tftp.to_str().unwrap();
+    let ok = ctl(&["audit", tree, "--json"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stdout(&ok));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&ok)).unwrap();
+    assert_eq!(json["phones"][0]["mac"], "001122334455");
+    assert_eq!(json["phones"][0]["config_accepted"], true);
+    assert_eq!(json["files"][0]["name"], "ITLFile.tlv");
+    assert_eq!(json["files"][0]["md5"].as_str().unwrap().len(), 32);
+    // A configuration edited by hand after signing: the phone refuses it.
+    let sgn = tftp.join("SEP001122334455.cnf.xml.sgn");
+    let mut bytes = fs::read(&sgn).unwrap();
+    *bytes.last_mut().unwrap() ^= 1;
+    fs::write(&sgn, bytes).unwrap();
+    let bad = ctl(&["audit", tree]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stdout(&bad).contains("configuration NOT accepted"),
+        "{}",
+        stdout(&bad)
+    );
+}

@@ -1,5 +1,6 @@
 //! The integration tests of `ctl-site`.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod audit;
 mod phone;
 mod provision;
