@@ -8,6 +8,26 @@ fn manifest_arg(dir: &std::path::Path) -> String {
     dir.join("trust.toml").display().to_string()
 }
 
+/// A site made by `ctl provision --init` with one phone's config in `tftp/`, provisioned
+/// when asked: the directory and the manifest argument.
+fn site(provisioned: bool) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest_arg(dir.path());
+    let init = ctl(&["provision", "--init", "--manifest", &m]);
+    assert!(init.status.success(), "{}", crate::support::stderr(&init));
+    fs::create_dir(dir.path().join("tftp")).unwrap();
+    fs::write(
+        dir.path().join("tftp/SEP001122334455.cnf.xml"),
+        "<device/>\n",
+    )
+    .unwrap();
+    if provisioned {
+        let run = ctl(&["provision", "--manifest", &m]);
+        assert!(run.status.success(), "{}", crate::support::stderr(&run));
+    }
+    (dir, m)
+}
+
 #[test]
 fn init_then_provision_then_check_as_cron_would() {
     let dir = tempfile::tempdir().unwrap();
@@ -75,20 +95,7 @@ fn a_bad_manifest_or_missing_key_is_one_line_naming_it() {
 
 #[test]
 fn a_virtual_phone_boots_from_a_provisioned_directory_over_tftp() {
-    let dir = tempfile::tempdir().unwrap();
-    let m = manifest_arg(dir.path());
-    assert!(
-        ctl(&["provision", "--init", "--manifest", &m])
-            .status
-            .success()
-    );
-    fs::create_dir(dir.path().join("tftp")).unwrap();
-    fs::write(
-        dir.path().join("tftp/SEP001122334455.cnf.xml"),
-        "<device/>\n",
-    )
-    .unwrap();
-    assert!(ctl(&["provision", "--manifest", &m]).status.success());
+    let (dir, _) = site(true);
     let tftpd = ctl_test_support::tftpd::start(&dir.path().join("tftp"));
     let addr = tftpd.addr().to_string();
     let state = dir.path().join("flash").display().to_string();
@@ -136,13 +143,7 @@ fn a_virtual_phone_boots_from_a_provisioned_directory_over_tftp() {
 
 #[test]
 fn migrate_names_a_lock_in_without_the_old_key_and_bridges_with_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let m = manifest_arg(dir.path());
-    assert!(
-        ctl(&["provision", "--init", "--manifest", &m])
-            .status
-            .success()
-    );
+    let (_dir, m) = site(false);
     let held = ctl_test_support::vectors().join("itl/ITLFile-sha1.tlv");
     let held = held.to_str().unwrap();
     let locked = ctl(&["migrate", "--from", held, "--manifest", &m]);
@@ -198,17 +199,8 @@ fn migrate_names_a_lock_in_without_the_old_key_and_bridges_with_it() {
 
 #[test]
 fn audit_says_what_each_phone_gets_and_exits_1_when_one_refuses_its_config() {
-    let dir = tempfile::tempdir().unwrap();
-    let m = manifest_arg(dir.path());
-    assert!(
-        ctl(&["provision", "--init", "--manifest", &m])
-            .status
-            .success()
-    );
+    let (dir, _) = site(true);
     let tftp = dir.path().join("tftp");
-    fs::create_dir(&tftp).unwrap();
-    fs::write(tftp.join("SEP001122334455.cnf.xml"), "<device/>\n").unwrap();
-    assert!(ctl(&["provision", "--manifest", &m]).status.success());
     let tree = tftp.to_str().unwrap();
     let ok = ctl(&["audit", tree, "--json"]);
     assert_eq!(ok.status.code(), Some(0), "{}", stdout(&ok));
