@@ -125,6 +125,7 @@ fn the_readme_command_reference_matches_help() {
         "ctl token",
         "ctl cluster",
         "ctl cluster known",
+        "ctl phone",
         "ctl help",
     ]
     .into();

@@ -417,3 +417,29 @@ fn watch_re_signs_an_edited_config_and_removes_the_sgn_of_a_removed_one() {
     });
     assert!(!site.tftp().join("Dialplan.xml.sgn").exists());
 }
+
+#[test]
+fn the_readme_manifest_is_a_valid_manifest_of_at_most_15_lines() {
+    let readme =
+        fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let section = readme
+        .split("## Cisco phones on your own call server")
+        .nth(1)
+        .unwrap();
+    let toml = section
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .unwrap();
+    let lines = toml
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .count();
+    assert!(lines <= 15, "{lines} lines");
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("trust.toml"), toml).unwrap();
+    fs::write(dir.path().join("phones.csv"), "mac\n001122334455\n").unwrap();
+    let m = Manifest::load(&dir.path().join("trust.toml")).unwrap();
+    assert_eq!(m.devices.len(), 1);
+    assert_eq!(m.servers[0].dns.as_deref(), Some("pbx.example.com"));
+}
