@@ -15,10 +15,15 @@ pub(crate) struct MigrateArgs {
     /// The trust list the phones hold now (a stranger's, or a lost cluster's).
     #[arg(long, value_name = "HELD.tlv")]
     from: PathBuf,
-    /// The key that signed it (a SAST of it): a PEM file or a pkcs11: URI. Without it,
-    /// the command says what the phones need done by hand.
-    #[arg(long, value_name = "KEY|URI")]
+    /// The key that signed it (a SAST of it): a PEM file, a PKCS #12 file (`.p12` or
+    /// `.pfx`: CUCM's ITLRecovery.p12) or a pkcs11: URI. Without it, the command says
+    /// what the phones need done by hand.
+    #[arg(long, value_name = "KEY|P12|URI")]
     old_key: Option<String>,
+    /// The password of a PKCS #12 --old-key, first line of this file (default: asked
+    /// without echo).
+    #[arg(long, value_name = "FILE")]
+    p12_password_file: Option<PathBuf>,
     /// The certificate of an --old-key file that holds only the key (default: the
     /// matching SAST certificate of --from).
     #[arg(long, value_name = "CERT")]
@@ -76,13 +81,29 @@ pub(crate) fn run(args: &MigrateArgs) -> Outcome {
         return Err(Failure::quiet(1));
     };
     let candidates = migrate::sast_certificates(&file, &held).map_err(failure)?;
-    let old = signing::open(
-        old_key,
-        args.old_cert.as_deref(),
-        &candidates,
-        args.allow_factory_pin,
-    )?
-    .shared();
+    let is_p12 = [".p12", ".pfx"]
+        .iter()
+        .any(|e| old_key.to_ascii_lowercase().ends_with(e));
+    let old = if is_p12 {
+        let password = match &args.p12_password_file {
+            Some(f) => ctl_token::pkcs11::pin::read_pin_file(f)?,
+            None => ctl_token::pkcs11::pin::prompt(&format!("Password of {old_key}: "))?,
+        };
+        let signer = ctl_token::SoftwareSigner::from_pkcs12_file(
+            std::path::Path::new(old_key),
+            &password,
+            &candidates,
+        )?;
+        std::sync::Arc::new(signer) as ctl_client::SharedSigner
+    } else {
+        signing::open(
+            old_key,
+            args.old_cert.as_deref(),
+            &candidates,
+            args.allow_factory_pin,
+        )?
+        .shared()
+    };
     let mut options = ctl_site::Options::new(crate::provision::now()?);
     options.signer = ctl_token::SignerOptions {
         allow_factory_pin: args.allow_factory_pin,

@@ -81,6 +81,13 @@ pub enum Error {
         what: String,
     },
 
+    /// The password of a PKCS #12 file does not open it (its MAC does not check out).
+    #[error("{what}: wrong password (the file's MAC does not check out with it)")]
+    WrongPassword {
+        /// The file.
+        what: String,
+    },
+
     /// A `pkcs11:` URI that cannot be read.
     #[error("pkcs11 URI: {0}")]
     Uri(#[from] UriError),

@@ -6,6 +6,8 @@ mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod pkcs11;
+#[cfg(feature = "pkcs12")]
+mod pkcs12;
 mod software;
 
 pub use error::Error;

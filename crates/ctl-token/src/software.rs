@@ -261,6 +261,48 @@ impl SoftwareSigner {
         Ok(out)
     }
 
+    /// A signer from a PKCS #12 file (`ITLRecovery.p12`, `openssl pkcs12 -export`): its
+    /// first RSA key with the certificate of the file, or of `candidates` (the SAST
+    /// records of a held list), that matches it.
+    ///
+    /// # Errors
+    /// An unreadable or malformed file, a wrong password, no RSA key, or no certificate
+    /// for it.
+    #[cfg(feature = "pkcs12")]
+    pub fn from_pkcs12_file(
+        path: &Path,
+        password: &secrecy::SecretString,
+        candidates: &[Certificate],
+    ) -> Result<Self, Error> {
+        use rsa::pkcs8::DecodePrivateKey as _;
+        let what = path.display().to_string();
+        let der = read_small(path)?;
+        let contents = crate::pkcs12::open(&der, password, &what)?;
+        let mut certs: Vec<Certificate> = contents
+            .certs
+            .iter()
+            .filter_map(|c| Certificate::from_der(c).ok())
+            .collect();
+        certs.extend(candidates.iter().cloned());
+        let mut found_key = false;
+        for key in &contents.keys {
+            let Ok(private) = rsa::PrivateKey::from_pkcs8_der(key) else {
+                continue;
+            };
+            found_key = true;
+            for cert in &certs {
+                if let Ok(signer) = Self::new(private.clone(), cert, &what) {
+                    return Ok(signer);
+                }
+            }
+        }
+        if found_key {
+            Err(Error::NoCertificate { what })
+        } else {
+            Err(Error::NoKey { what })
+        }
+    }
+
     /// Whether PEM text holds a private key block of any kind.
     pub fn has_private_key(pem: &[u8]) -> bool {
         ctl_format::pem_labels(pem)

@@ -222,3 +222,50 @@ fn audit_says_what_each_phone_gets_and_exits_1_when_one_refuses_its_config() {
         stdout(&bad)
     );
 }
+
+#[test]
+fn migrate_takes_the_old_key_from_an_itlrecovery_p12() {
+    let (dir, m) = site(false);
+    let p12 = dir.path().join("ITLRecovery.p12");
+    let o = std::process::Command::new("openssl")
+        .args([
+            "pkcs12",
+            "-export",
+            "-nocerts",
+            "-passout",
+            "env:P12_PASSWORD",
+            "-inkey",
+        ])
+        .arg(ctl_test_support::keys().join("itlrecovery.key.pem"))
+        .arg("-out")
+        .arg(&p12)
+        .env("P12_PASSWORD", "s3cret")
+        .output()
+        .expect("openssl is required (scripts/test installs it)");
+    assert!(o.status.success());
+    let pw = dir.path().join("p12-password");
+    fs::write(&pw, "s3cret\n").unwrap();
+    let held = ctl_test_support::vectors().join("itl/ITLFile-sha1.tlv");
+    let args = |pw: &str| {
+        ctl(&[
+            "migrate",
+            "--from",
+            held.to_str().unwrap(),
+            "--old-key",
+            p12.to_str().unwrap(),
+            "--p12-password-file",
+            pw,
+            "--manifest",
+            &m,
+        ])
+    };
+    let ok = args(pw.to_str().unwrap());
+    assert!(ok.status.success(), "{}", crate::support::stderr(&ok));
+    assert!(
+        stdout(&ok).contains("signed by CN=ITLRECOVERY"),
+        "{}",
+        stdout(&ok)
+    );
+    fs::write(&pw, "hunter2\n").unwrap();
+    assert_one_line_error(&args(pw.to_str().unwrap()), 1, "wrong password");
+}

@@ -10,4 +10,5 @@
 
 mod fuzz_inputs;
 mod pkcs11;
+mod pkcs12;
 mod software;
