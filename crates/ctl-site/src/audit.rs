@@ -148,22 +148,29 @@ pub fn audit(root: &Path) -> Result<Audit, ProvisionError> {
             if !wanted || !kind.is_file() || name.starts_with('.') {
                 continue;
             }
-            let Found::File(bytes) = fsutil::read_regular(&path, MAX_FILE)? else {
-                continue;
-            };
             if let Some(mac) = mac_of(&name) {
                 here.macs.insert(mac, ());
             }
-            if !name.ends_with(".cnf.xml") {
-                let shown = path
-                    .strip_prefix(root)
-                    .unwrap_or(&path)
-                    .display()
-                    .to_string();
-                audit.files.push(facts(shown, &bytes));
+            here.files.insert(name.clone(), path.clone());
+            // An unsigned configuration only needs to exist.
+            if name.ends_with(".cnf.xml") {
+                continue;
             }
-            here.files.insert(name, path.clone());
-            contents.insert(path, bytes);
+            let Found::File(bytes) = fsutil::read_regular(&path, MAX_FILE)? else {
+                here.files.remove(&name);
+                continue;
+            };
+            let shown = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .display()
+                .to_string();
+            audit.files.push(facts(shown, &bytes));
+            // Kept for the boots: the lists and the phones' signed configurations only
+            // (ring tones and images of many megabytes are hashed and let go).
+            if name.ends_with(".tlv") || name.ends_with(".cnf.xml.sgn") {
+                contents.insert(path, bytes);
+            }
         }
         by_dir.push((dir, here));
     }
@@ -236,9 +243,10 @@ fn signer_subject(doc: &ctl_format::Document<'_>) -> Option<String> {
     doc.header().signer_name().map(|n| n.into_owned())
 }
 
-/// A list judgement's inputs: a CTL (else an ITL), and the SHA-1 of the held CTL, of the
-/// held ITL and of the candidate.
-type Judged = (bool, [u8; 20], [u8; 20], [u8; 20]);
+/// A list judgement's inputs: a CTL (else an ITL), and the SHA-256 of the held CTL, of
+/// the held ITL and of the candidate (a collision-resistant hash: a file crafted to share
+/// another's key must not inherit its verdict).
+type Judged = (bool, [u8; 32], [u8; 32], [u8; 32]);
 
 /// Judgements already made, by the SHA-1 of what the phone holds and of the candidate:
 /// 10,000 phones served the same lists cost one check each, not 10,000.
@@ -247,8 +255,8 @@ struct Memo {
     lists: HashMap<Judged, Result<(), String>>,
 }
 
-fn digest(b: Option<&[u8]>) -> [u8; 20] {
-    b.map_or([0; 20], |b| sha1::Sha1::digest(b).into())
+fn digest(b: Option<&[u8]>) -> [u8; 32] {
+    b.map_or([0; 32], |b| sha2::Sha256::digest(b).into())
 }
 
 fn boot(
@@ -353,7 +361,7 @@ fn boot(
                 "{prefix}{name}: absent, and the lists name a TFTP signer: the phone takes no unsigned configuration"
             )),
         }
-    } else if get(&plain).is_some() {
+    } else if dir.files.contains_key(&plain) {
         out.config = Some(format!("{prefix}{plain}"));
         out.config_accepted = true;
     } else {

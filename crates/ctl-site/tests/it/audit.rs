@@ -68,3 +68,15 @@ fn the_audit_groups_files_by_phone_and_says_what_each_would_trust() {
     let other = a.phones.iter().find(|p| p.mac.is_none()).unwrap();
     assert_eq!(other.itl.as_deref(), Some("ITLFile.tlv"));
 }
+
+#[test]
+fn a_tree_without_lists_serves_unsigned_configs_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("SEP001122334455.cnf.xml"), "<device/>\n").unwrap();
+    fs::write(dir.path().join("SEP001122334455.cnf.xml.sgn"), "not signed").unwrap();
+    let a = audit(dir.path()).unwrap();
+    let p = a.phones.iter().find(|p| p.mac.is_some()).unwrap();
+    assert!(p.config_accepted && p.ctl.is_none() && p.itl.is_none(), "{p:?}");
+    assert_eq!(p.config.as_deref(), Some("SEP001122334455.cnf.xml"));
+    assert!(a.files.iter().any(|f| f.error.is_some()), "{:?}", a.files);
+}
