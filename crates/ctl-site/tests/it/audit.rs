@@ -76,7 +76,10 @@ fn a_tree_without_lists_serves_unsigned_configs_and_says_so() {
     fs::write(dir.path().join("SEP001122334455.cnf.xml.sgn"), "not signed").unwrap();
     let a = audit(dir.path()).unwrap();
     let p = a.phones.iter().find(|p| p.mac.is_some()).unwrap();
-    assert!(p.config_accepted && p.ctl.is_none() && p.itl.is_none(), "{p:?}");
+    assert!(
+        p.config_accepted && p.ctl.is_none() && p.itl.is_none(),
+        "{p:?}"
+    );
     assert_eq!(p.config.as_deref(), Some("SEP001122334455.cnf.xml"));
     assert!(a.files.iter().any(|f| f.error.is_some()), "{:?}", a.files);
 }
