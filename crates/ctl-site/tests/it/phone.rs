@@ -214,3 +214,71 @@ fn without_the_old_key_the_lock_in_is_named_and_a_wrong_key_makes_no_bridge() {
     assert!(e.contains("is not a SAST of this list"), "{e}");
     assert!(!site.tftp().join("ITLFile.tlv").exists());
 }
+
+/// Python's HTTP server serving `dir` on a loopback port (phones use 6970), killed on drop.
+struct HttpServer(std::process::Child, std::net::SocketAddr);
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn http_server(dir: &std::path::Path) -> HttpServer {
+    use std::io::BufRead as _;
+    let mut child = std::process::Command::new("python3")
+        .args([
+            "-u",
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+        ])
+        .arg(dir)
+        .arg("0")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3 is required");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    // "Serving HTTP on 127.0.0.1 port 41234 (http://127.0.0.1:41234/) ..."
+    let port: u16 = line
+        .split(" port ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line:?}"));
+    HttpServer(child, ([127, 0, 0, 1], port).into())
+}
+
+#[test]
+fn a_phone_with_an_http_server_fetches_over_http_first() {
+    let site = Site::new("");
+    site.run(NOW).unwrap();
+    let tftpd = ctl_test_support::tftpd::start(&site.tftp());
+    let http = http_server(&site.tftp());
+    let mut servers = Servers::tftp(tftpd.addr());
+    servers.http = Some(http.1);
+    let state = tempfile::tempdir().unwrap();
+    let phone = Phone::new("001122334455".parse().unwrap(), state.path().join("flash"));
+    let boot = phone.boot(&servers).unwrap();
+    assert!(boot.config_accepted, "{boot:?}");
+    assert!(boot.steps.iter().all(|s| s.via == Some("http")), "{boot:?}");
+    // A name the HTTP server lacks falls back to TFTP, which lacks it too: absent.
+    let other = Phone::new("00AABBCCDDEE".parse().unwrap(), state.path().join("other"));
+    let boot = other.boot(&servers).unwrap();
+    assert_eq!(outcome(&boot, "CTLSEP00AABBCCDDEE.tlv"), &Outcome::Absent);
+    assert_eq!(
+        boot.steps
+            .iter()
+            .find(|s| s.name == "CTLFile.tlv")
+            .unwrap()
+            .via,
+        Some("http")
+    );
+}
