@@ -120,17 +120,18 @@ impl<'k> Lazy<'k> {
                 }
                 None => None,
             });
-        opened.as_ref().ok_or_else(|| {
-            self.error
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take()
-                .unwrap_or_else(|| ProvisionError::Source {
-                    path: self
-                        .key
-                        .map_or_else(|| "signer".into(), |k| k.source.to_string().into()),
-                    reason: "the signer could not be opened".into(),
-                })
+        // Every caller but the one that tried gets a stand-in; the run reports the real
+        // error ([`failure`](Self::failure)) whichever file failed first.
+        opened.as_ref().ok_or_else(|| ProvisionError::Source {
+            path: self
+                .key
+                .map_or_else(|| "signer".into(), |k| k.source.to_string().into()),
+            reason: "the signer could not be opened".into(),
         })
+    }
+
+    /// Why the signer could not be opened, once.
+    pub(super) fn failure(&self) -> Option<ProvisionError> {
+        self.error.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 }

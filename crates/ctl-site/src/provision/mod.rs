@@ -209,7 +209,8 @@ pub fn provision(manifest: &Manifest, options: &Options) -> Result<Report, Provi
                 continue;
             }
             let (outcome, site) =
-                site_list(manifest, &certs, list, &list_signer, options, &mut report)?;
+                site_list(manifest, &certs, list, &list_signer, options, &mut report)
+                    .map_err(|e| list_signer.failure().unwrap_or(e))?;
             record(&mut report, &mut staged, outcome);
             built.push(site);
         }
@@ -222,9 +223,11 @@ pub fn provision(manifest: &Manifest, options: &Options) -> Result<Report, Provi
         let config_signer = Lazy::new(&tftp, &options.signer);
         let sources = sources(manifest)?;
         let probe = OnceLock::new();
-        for outcome in work::parallel(threads, &sources, |name| {
+        let signed = work::parallel(threads, &sources, |name| {
             signed_config(manifest, name, &tftp.cert, &config_signer, options, &probe)
-        })? {
+        });
+        let signed = signed.map_err(|e| config_signer.failure().unwrap_or(e))?;
+        for outcome in signed {
             record(&mut report, &mut staged, outcome);
         }
         if let Some((name, sgn)) = probe.get() {

@@ -443,3 +443,37 @@ fn the_readme_manifest_is_a_valid_manifest_of_at_most_15_lines() {
     assert_eq!(m.devices.len(), 1);
     assert_eq!(m.servers[0].dns.as_deref(), Some("pbx.example.com"));
 }
+
+#[test]
+fn a_tftp_key_that_cannot_open_fails_the_run_with_its_own_error_on_every_thread() {
+    let site = Site::new("");
+    // Many configs, so that several threads ask for the signer at once.
+    for i in 0..40 {
+        fs::write(
+            site.tftp().join(format!("SEP0000000000{i:02}.cnf.xml")),
+            "<d/>",
+        )
+        .unwrap();
+    }
+    let manifest_path = site.dir.path().join("trust.toml");
+    let keys = ctl_test_support::keys();
+    // The certificate reads (no key needed to check), the key file does not match it.
+    let text = fs::read_to_string(&manifest_path).unwrap().replace(
+        &format!("tftp = \"{}/tftp.pem\"", keys.display()),
+        &format!(
+            "tftp = {{ key = \"{k}/sast1.key.pem\", cert = \"{k}/tftp.crt.pem\" }}",
+            k = keys.display()
+        ),
+    );
+    fs::write(&manifest_path, text).unwrap();
+    let mut options = Options::new(NOW);
+    options.threads = 4;
+    let e = provision(&site.manifest(), &options)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("tftp: ") && e.contains("does not match"),
+        "{e}"
+    );
+    assert!(!site.tftp().join("ITLFile.tlv").exists());
+}
