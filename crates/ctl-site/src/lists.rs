@@ -115,6 +115,45 @@ fn blocks(warning: &Warning, allow: &[String]) -> bool {
     !informs && !allow.iter().any(|a| a == warning.code())
 }
 
+/// The rules of the lists' signer that apply to the key that signs the configurations,
+/// checked before any is signed: phones refuse a `.sgn` of a key they cannot check.
+pub(crate) fn check_config_signer(
+    manifest: &Manifest,
+    cert: &Certificate,
+) -> Result<Vec<String>, ProvisionError> {
+    let file = "the .sgn files";
+    let mut found = Vec::new();
+    if let ctl_format::PublicKey::Rsa { bits, .. } = cert.public_key() {
+        let bits = *bits;
+        if bits > 2048 {
+            found.push(Warning::LargeSignerKey { bits });
+        } else if bits < 2048 {
+            found.push(Warning::ShortRsaKey { index: None, bits });
+        }
+        if ctl_format::modulus_code(bits / 8).is_none() {
+            found.push(Warning::UnexpressibleSignerKey { bits });
+        }
+    }
+    if manifest.digest != ctl_format::DigestAlgorithm::Sha1 {
+        found.push(Warning::DigestNeedsFirmware {
+            digest: manifest.digest,
+        });
+    }
+    let mut notes = Vec::new();
+    for w in found {
+        if blocks(&w, &manifest.allow) {
+            return Err(ProvisionError::Refused {
+                file: file.to_owned(),
+                code: w.code(),
+                warning: w.to_string(),
+                phones: w.phones(),
+            });
+        }
+        notes.push(format!("{file}: {w} [{}; {}]", w.code(), w.phones()));
+    }
+    Ok(notes)
+}
+
 /// Lints a built list as the site's own (its SAST keys are the user's): the first
 /// blocking warning refuses it; the others are returned, as words.
 pub(crate) fn check(

@@ -222,6 +222,11 @@ pub fn provision(manifest: &Manifest, options: &Options) -> Result<Report, Provi
         }
         let config_signer = Lazy::new(&tftp, &options.signer);
         let sources = sources(manifest)?;
+        if !sources.is_empty() {
+            report
+                .notes
+                .extend(lists::check_config_signer(manifest, &tftp.cert)?);
+        }
         let probe = OnceLock::new();
         let signed = work::parallel(threads, &sources, |name| {
             signed_config(manifest, name, &tftp.cert, &config_signer, options, &probe)

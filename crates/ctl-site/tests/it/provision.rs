@@ -477,3 +477,32 @@ fn a_tftp_key_that_cannot_open_fails_the_run_with_its_own_error_on_every_thread(
     );
     assert!(!site.tftp().join("ITLFile.tlv").exists());
 }
+
+#[test]
+fn a_tftp_key_phones_cannot_check_is_refused_before_anything_is_signed() {
+    let site = Site::new("");
+    let key = ctl_token::SoftwareSigner::generate("tftp3072", "test", 3072).unwrap();
+    let pem = site.dir.path().join("tftp3072.pem");
+    fs::write(&pem, key.to_pem().unwrap().as_bytes()).unwrap();
+    let manifest_path = site.dir.path().join("trust.toml");
+    let keys = ctl_test_support::keys();
+    let text = fs::read_to_string(&manifest_path).unwrap().replace(
+        &format!("tftp = \"{}/tftp.pem\"", keys.display()),
+        &format!("tftp = \"{}\"", pem.display()),
+    );
+    fs::write(&manifest_path, &text).unwrap();
+    let e = site.run(NOW).unwrap_err().to_string();
+    assert!(
+        e.starts_with("the .sgn files: refused") && e.contains("[signer-key-over-2048;"),
+        "{e}"
+    );
+    // Allowed for a site without 7900 phones, 3072 bits still has no SIGNATURE_MODULUS code.
+    fs::write(
+        &manifest_path,
+        format!("allow = [\"signer-key-over-2048\"]\n{text}"),
+    )
+    .unwrap();
+    let e = site.run(NOW).unwrap_err().to_string();
+    assert!(e.contains("[signer-key-no-modulus-code;"), "{e}");
+    assert!(!site.tftp().join("ITLFile.tlv").exists());
+}
