@@ -46,10 +46,31 @@ pub(crate) fn get(
         stream,
         "GET /{name} HTTP/1.0\r\nHost: {server}\r\nUser-Agent: ctl-phone\r\nConnection: close\r\n\r\n"
     )?;
+    // A deadline for the whole answer: a server dripping a byte per timeout must not
+    // hold the phone forever.
+    let budget = timeout * u32::try_from(limit / 65_536 + 2).unwrap_or(u32::MAX);
+    let deadline = std::time::Instant::now() + budget;
+    let cap = MAX_HEAD + limit + 1;
     let mut raw = Vec::new();
-    stream
-        .take((MAX_HEAD + limit + 1) as u64)
-        .read_to_end(&mut raw)?;
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        if std::time::Instant::now() > deadline {
+            return Err(HttpError::Bad(format!(
+                "the answer took longer than {} ms",
+                budget.as_millis()
+            )));
+        }
+        let n = match stream.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        };
+        raw.extend_from_slice(chunk.get(..n).unwrap_or_default());
+        if raw.len() >= cap {
+            break;
+        }
+    }
     let end = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -125,6 +146,25 @@ mod tests {
         );
         let a = serve(b"HTTP/1.1 404 Not Found\r\n\r\n");
         assert_eq!(get(a, "ITLFile.tlv", 100, T).unwrap(), Fetched::Absent);
+    }
+
+    #[test]
+    fn a_server_dripping_bytes_runs_into_the_deadline() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            for _ in 0..100 {
+                if s.write_all(b"x").is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(40));
+            }
+        });
+        let started = std::time::Instant::now();
+        let e = get(addr, "x", 10, Duration::from_millis(100)).unwrap_err();
+        assert!(e.to_string().contains("took longer"), "{e}");
+        assert!(started.elapsed() < Duration::from_secs(2));
     }
 
     #[test]
