@@ -282,3 +282,34 @@ fn a_phone_with_an_http_server_fetches_over_http_first() {
         Some("http")
     );
 }
+
+#[test]
+fn the_old_key_can_sign_the_bridge_from_a_pkcs11_token() {
+    let site = Site::new("");
+    let held = fs::read(ctl_test_support::vectors().join("itl/ITLFile-sha1.tlv")).unwrap();
+    let label = ctl_test_support::token_with_vector_key("itlrecovery", "4321");
+    let uri = ctl_test_support::uri(&label, "4321");
+    let old = ctl_token::TokenSigner::open(&uri, &ctl_token::SignerOptions::default()).unwrap();
+    let migration = ctl_site::migrate::bridge(
+        &site.manifest(),
+        "ITLFile-sha1.tlv",
+        &held,
+        std::sync::Arc::new(old),
+        &ctl_site::Options::new(NOW),
+    )
+    .unwrap();
+    assert!(migration.old.contains("ITLRECOVERY"));
+    // A phone holding the old ITL takes the bridge ITL the token signed.
+    let phone = ctl_site::phone::rules::Held {
+        ctl: None,
+        itl: Some(held),
+    };
+    let bridge = fs::read(site.tftp().join("ITLFile.tlv")).unwrap();
+    phone
+        .judge_list(
+            ctl_site::phone::rules::Family::Enterprise,
+            ctl_site::phone::rules::Kind::Itl,
+            &bridge,
+        )
+        .unwrap();
+}
