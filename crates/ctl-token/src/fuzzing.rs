@@ -59,3 +59,30 @@ pub fn uri_text(data: &[u8]) {
         Err(e) => panic!("{shown} does not parse again: {e}"),
     }
 }
+
+/// Any bytes as a PKCS #12 file opened with the password `fuzz`: once as a user's file is
+/// (MAC checked), once past the MAC with at most 64 iterations, to reach the safes and
+/// bags behind it. Errors are fine; a panic, or a loop the limits do not bound, is a bug.
+#[cfg(feature = "pkcs12")]
+pub fn pkcs12(data: &[u8]) {
+    use rsa::pkcs8::DecodePrivateKey as _;
+    let password = secrecy::SecretString::from("fuzz".to_owned());
+    let fast = crate::pkcs12::Limits {
+        verify_mac: false,
+        max_iterations: 64,
+    };
+    let checked = crate::pkcs12::Limits {
+        verify_mac: true,
+        max_iterations: 64,
+    };
+    for limits in [checked, fast] {
+        if let Ok(contents) = crate::pkcs12::open_with(data, &password, "fuzz", limits) {
+            for key in &contents.keys {
+                let _ = rsa::PrivateKey::from_pkcs8_der(key);
+            }
+            for cert in &contents.certs {
+                let _ = ctl_format::Certificate::from_der(cert);
+            }
+        }
+    }
+}
