@@ -28,7 +28,7 @@ pub(crate) struct BootArgs {
     /// An HTTP server to try first (phones use port 6970).
     #[arg(long, value_name = "HOST:PORT")]
     http: Option<String>,
-    /// The phone's MAC address (its files are SEP<MAC>.cnf.xml, CTLSEP<MAC>.tlv, ...).
+    /// The phone's MAC address, as its file names carry it (CTLSEP001122334455.tlv).
     #[arg(long)]
     mac: String,
     /// The directory standing in for the phone's flash, kept across boots.
