@@ -404,6 +404,17 @@ impl Manifest {
             .map(|(i, p)| Pattern::new(p).map_err(|e| invalid(&format!("sign[{i}]"), e)))
             .collect::<Result<Vec<_>, _>>()?;
         let allow = raw.allow.unwrap_or_default();
+        for (i, code) in allow.iter().enumerate() {
+            if !ctl_format::Warning::CODES.contains(&code.as_str()) {
+                return Err(invalid(
+                    &format!("allow[{i}]"),
+                    format!(
+                        "{code:?} is no lint rule (the rules: {})",
+                        ctl_format::Warning::CODES.join(", ")
+                    ),
+                ));
+            }
+        }
         Ok(Self {
             path: path.to_owned(),
             out,
@@ -552,6 +563,10 @@ mod tests {
             (&format!("{MINIMAL}devices = [\"0011\"]"), "devices[0]"),
             (&format!("{MINIMAL}sign = [\"../x\"]"), "sign[0]"),
             (&format!("{MINIMAL}colour = 1"), "unknown field"),
+            (
+                &format!("{MINIMAL}allow = [\"expird\"]"),
+                "allow[0]: \"expird\" is no lint rule",
+            ),
             (
                 &format!("{MINIMAL}[[server]]\ncert = \"c\"\nrole = \"boss\""),
                 "server[0]",

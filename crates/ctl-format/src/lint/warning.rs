@@ -154,6 +154,26 @@ mod source {
 }
 
 impl Warning {
+    /// Every [`code`](Self::code), in the order of the rules (for settings that name rules,
+    /// so that a misspelt name is refused rather than ignored).
+    pub const CODES: [&'static str; 15] = [
+        "too-many-sast",
+        "expired",
+        "expires-soon",
+        "signer-key-over-2048",
+        "rsa-key-under-2048",
+        "signer-key-no-modulus-code",
+        "ec-needs-signer-version-1.1",
+        "digest-needs-firmware",
+        "duplicate-record",
+        "no-server-record",
+        "too-many-certificates",
+        "size",
+        "unreadable-certificate",
+        "foreign-signer",
+        "foreign-sast",
+    ];
+
     /// A stable name for scripts (`--json`).
     pub const fn code(&self) -> &'static str {
         match self {
@@ -328,5 +348,63 @@ impl fmt::Display for Warning {
                 nth(*index)
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rule_s_code_is_listed_once() {
+        let role = Role::SAST;
+        let all = [
+            Warning::TooManySast {
+                count: 3,
+                limit: 2,
+                list: None,
+            },
+            Warning::Expired {
+                index: 0,
+                role,
+                not_after: 0,
+            },
+            Warning::ExpiresSoon {
+                index: 0,
+                role,
+                not_after: 0,
+            },
+            Warning::LargeSignerKey { bits: 4096 },
+            Warning::ShortRsaKey {
+                index: None,
+                bits: 1024,
+            },
+            Warning::UnexpressibleSignerKey { bits: 3072 },
+            Warning::EcNeedsSignerVersion {
+                index: 0,
+                signer_version: None,
+            },
+            Warning::DigestNeedsFirmware {
+                digest: DigestAlgorithm::Sha512,
+            },
+            Warning::DuplicateRecord {
+                first: 0,
+                second: 1,
+            },
+            Warning::NoServerRecord,
+            Warning::TooManyCertificates { count: 40 },
+            Warning::NearSizeLimit { size: 62_000 },
+            Warning::UnreadableCertificate {
+                index: 0,
+                error: String::new(),
+            },
+            Warning::ForeignSigner { subject: None },
+            Warning::ForeignSast {
+                index: 0,
+                subject: String::new(),
+            },
+        ];
+        let codes: Vec<&str> = all.iter().map(Warning::code).collect();
+        assert_eq!(codes, Warning::CODES);
     }
 }

@@ -238,7 +238,7 @@ pub fn provision(manifest: &Manifest, options: &Options) -> Result<Report, Provi
         if let Some((name, sgn)) = probe.get() {
             phone_takes(name, sgn, &built)?;
         }
-        let removals = stale(manifest, &certs, &devices, &sources, &mut report)?;
+        let removals = stale(manifest, &certs, &devices, &sources, &staged, &mut report)?;
         Ok::<_, ProvisionError>(removals)
     })();
     let removals = match result {

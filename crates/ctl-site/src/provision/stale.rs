@@ -7,7 +7,7 @@ use ctl_format::{Certificate, FileKind, ParseOptions};
 
 use super::{Action, Change, MAX_CONFIG, MAX_HEADER, Report};
 use crate::error::ProvisionError;
-use crate::fsutil::{self, Found};
+use crate::fsutil::{self, Found, Staged};
 use crate::lists::{Certs, List};
 use crate::manifest::Manifest;
 
@@ -19,6 +19,7 @@ pub(super) fn stale(
     certs: &Certs,
     devices: &[(String, List)],
     sources: &[String],
+    staged: &[Staged],
     report: &mut Report,
 ) -> Result<Vec<PathBuf>, ProvisionError> {
     let out = &manifest.out;
@@ -43,6 +44,15 @@ pub(super) fn stale(
         let Ok(name) = entry.file_name().into_string() else {
             continue;
         };
+        // A temporary of a run that crashed, for a name no run writes now: not a file of
+        // the site, removed without a word.
+        if name.starts_with('.') && name.ends_with(".provision.tmp") {
+            let path = out.join(&name);
+            if !staged.iter().any(|s| s.tmp() == path) {
+                removals.push(path);
+            }
+            continue;
+        }
         let (kind, keys): (FileKind, Vec<&Certificate>) = if is_device_list(&name) {
             if wanted_devices.contains(name.as_str()) {
                 continue;

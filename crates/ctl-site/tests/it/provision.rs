@@ -248,7 +248,13 @@ fn files_the_manifest_no_longer_names_are_removed_only_when_the_site_signed_them
         .replace(", \"0011.2233.4466\"", "");
     fs::write(&manifest, text).unwrap();
 
+    // A temporary a crashed run left for a name no run writes any more.
+    let leftover = site
+        .tftp()
+        .join(".SEP0000000000FF.cnf.xml.sgn.provision.tmp");
+    fs::write(&leftover, "half").unwrap();
     let report = site.run(NOW + 60).unwrap();
+    assert!(!leftover.exists());
     let mut removed = names(&report, Action::Removed);
     removed.sort_unstable();
     assert_eq!(
