@@ -34,8 +34,8 @@ pub(crate) struct ProvisionArgs {
     #[arg(long)]
     allow_factory_pin: bool,
     /// Signing threads (default: one per core).
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    threads: usize,
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -54,7 +54,7 @@ pub(crate) fn run(args: &ProvisionArgs) -> Outcome {
     }
     let mut options = Options::new(now()?);
     options.check = args.check;
-    options.threads = args.threads;
+    options.threads = args.threads.unwrap_or(0);
     options.signer = SignerOptions {
         allow_factory_pin: args.allow_factory_pin,
         prompt: true,
