@@ -9,6 +9,12 @@
 //! argon2id hashes of 64 KiB instead of the 19 MiB a real node uses (a node keeps that
 //! memory per checking thread). There is no target: the figures go in the README.
 //!
+//! It also counts, during the fleet run, the allocations of more than 32 KiB (a CTL is
+//! 44 KiB here: each such allocation is about one copy of the file), on the client's
+//! threads and on the nodes' threads apart, per target: what issue 16's zero-copy frames
+//! are to bring down to one per target on each side. The counting allocator adds a small
+//! header to every allocation, so the peak RSS is a little above an uncounted run's.
+//!
 //! Run: `cargo bench -p ctl-benches --bench fleet` (`FLEET=N` for another number of clusters).
 #![allow(
     missing_docs,
@@ -18,9 +24,82 @@
 )]
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
+use tracking_allocator::{
+    AllocationGroupId, AllocationGroupToken, AllocationRegistry, AllocationTracker, Allocator,
+};
+
 use ctl_benches::cluster::{DELAY, light_hash, mixed_mode, start, template};
+
+#[global_allocator]
+static GLOBAL: Allocator<std::alloc::System> = Allocator::system();
+
+/// Allocations above this size are counted: a copy of a file, not a small buffer.
+const LARGE: usize = 32 * 1024;
+
+/// The allocation groups of each side's threads (one group per thread), and their counts.
+struct Side {
+    groups: [AtomicUsize; 1024],
+    large: AtomicU64,
+}
+
+impl Side {
+    const fn new() -> Self {
+        Self {
+            groups: [const { AtomicUsize::new(0) }; 1024],
+            large: AtomicU64::new(0),
+        }
+    }
+
+    fn owns(&self, id: usize) -> bool {
+        self.groups.iter().any(|g| g.load(Ordering::Relaxed) == id)
+    }
+
+    /// Puts the calling thread in a new allocation group of this side, for good.
+    fn enter(&'static self) {
+        let token: &'static mut AllocationGroupToken =
+            Box::leak(Box::new(AllocationGroupToken::register().unwrap()));
+        let id = token.id().as_usize().get();
+        let placed = self.groups.iter().any(|g| {
+            g.compare_exchange(0, id, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        });
+        assert!(placed, "more threads than the bench counts allocations for");
+        // The guard would leave the group when dropped: this thread stays in it.
+        std::mem::forget(token.enter());
+    }
+}
+
+static CLIENT: Side = Side::new();
+static NODES: Side = Side::new();
+
+struct LargeAllocations;
+
+impl AllocationTracker for LargeAllocations {
+    fn allocated(&self, _addr: usize, size: usize, _wrapped: usize, group: AllocationGroupId) {
+        if size <= LARGE {
+            return;
+        }
+        let id = group.as_usize().get();
+        for side in [&CLIENT, &NODES] {
+            if side.owns(id) {
+                side.large.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn deallocated(
+        &self,
+        _: usize,
+        _: usize,
+        _: usize,
+        _: AllocationGroupId,
+        _: AllocationGroupId,
+    ) {
+    }
+}
 
 /// The peak resident memory of this process, from /proc (Linux).
 fn peak_rss_mib() -> Option<u64> {
@@ -36,13 +115,16 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(50);
     let tmp = tempfile::tempdir().unwrap();
+    AllocationRegistry::set_global_tracker(LargeAllocations).unwrap();
     let providers = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .on_thread_start(|| NODES.enter())
         .enable_all()
         .build()
         .unwrap();
     let clients = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .on_thread_start(|| CLIENT.enter())
         .enable_all()
         .build()
         .unwrap();
@@ -65,6 +147,9 @@ fn main() {
         "first-time mixed mode, one supercluster ({targets} targets, CTL {size} bytes): {:.0} ms",
         one.as_secs_f64() * 1e3
     );
+    // The fleet run is what is counted; the main thread drives the client's runtime.
+    CLIENT.enter();
+    AllocationRegistry::enable_tracking();
     let t = Instant::now();
     let runs = clients.block_on(async {
         let mut set = tokio::task::JoinSet::new();
@@ -78,6 +163,7 @@ fn main() {
         out
     });
     let fleet = t.elapsed();
+    AllocationRegistry::disable_tracking();
     let committed: usize = runs.iter().map(|r| r.1).sum();
     let slowest = runs.iter().map(|r| r.0).max().unwrap_or_default();
     println!(
@@ -90,6 +176,12 @@ fn main() {
         fleet.as_secs_f64() / one.as_secs_f64(),
         fleet.as_secs_f64() * 1e3 / n as f64,
         peak_rss_mib().map_or_else(|| "?".to_owned(), |m| m.to_string())
+    );
+    let per_target = |side: &Side| side.large.load(Ordering::Relaxed) as f64 / committed as f64;
+    println!(
+        "FIGURE allocations over 32 KiB per target during the fleet run: client {:.2}, nodes {:.2} (issue 16 target: at most 1 each)",
+        per_target(&CLIENT),
+        per_target(&NODES)
     );
     assert_eq!(committed, n * 28, "every target of every cluster committed");
 }
