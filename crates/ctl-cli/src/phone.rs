@@ -57,11 +57,11 @@ pub(crate) fn run(command: &PhoneCommand) -> Outcome {
     let mac: Mac = args
         .mac
         .parse()
-        .map_err(|e: String| Failure::usage(format!("--mac: {e}")))?;
+        .map_err(|e: ctl_site::MacError| Failure::usage(format!("--mac: {e}")))?;
     let family: Family = args
         .model
         .parse()
-        .map_err(|e: String| Failure::usage(format!("--model: {e}")))?;
+        .map_err(|e: ctl_site::FamilyError| Failure::usage(format!("--model: {e}")))?;
     let mut servers = Servers::tftp(address("tftp", &args.tftp)?);
     servers.http = args
         .http

@@ -11,7 +11,7 @@ use sha1::Digest as _;
 use crate::error::ProvisionError;
 use crate::fsutil::{self, Found};
 use crate::manifest::Mac;
-use crate::phone::rules::{Family, Held, Kind};
+use crate::phone::rules::{Family, Held, Kind, PhoneRefusal};
 
 /// A tree holds at most this many entries (a TFTP root of 10,000 phones has ~40,000).
 const MAX_ENTRIES: usize = 1_000_000;
@@ -252,7 +252,7 @@ type Judged = (bool, [u8; 32], [u8; 32], [u8; 32]);
 /// 10,000 phones served the same lists cost one check each, not 10,000.
 #[derive(Default)]
 struct Memo {
-    lists: HashMap<Judged, Result<(), String>>,
+    lists: HashMap<Judged, Result<(), PhoneRefusal>>,
 }
 
 fn digest(b: Option<&[u8]>) -> [u8; 32] {
@@ -301,11 +301,7 @@ fn boot(
         let verdict = memo
             .lists
             .entry(key)
-            .or_insert_with(|| {
-                held.judge_list(Family::Enterprise, kind, bytes)
-                    .map(|_| ())
-                    .map_err(|r| r.to_string())
-            })
+            .or_insert_with(|| held.judge_list(Family::Enterprise, kind, bytes).map(|_| ()))
             .clone();
         match verdict {
             Ok(()) => match kind {

@@ -124,3 +124,31 @@ pub enum ProvisionError {
 fn allow_hint(code: &str) -> String {
     format!(" (if no such phone is served, add \"{code}\" to `allow`)")
 }
+
+/// Why a text is not a file-name pattern of the files to sign.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PatternError {
+    /// An empty pattern.
+    #[error("an empty pattern")]
+    Empty,
+    /// A pattern with a path separator.
+    #[error("{0:?}: a pattern names files of the configs directory, not paths")]
+    Path(String),
+    /// A pattern of hidden names.
+    #[error("{0:?}: hidden files are not signed")]
+    Hidden(String),
+    /// A pattern of the run's own outputs.
+    #[error("{0:?}: names the signed outputs; name the files to sign instead")]
+    Output(String),
+}
+
+/// A text that is not a MAC address.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a MAC address (12 hex digits)")]
+pub struct MacError(pub String);
+
+/// A text that names no phone model or family.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?}: expected a phone model or family (7900, 7800, 8800, 9900, enterprise)")]
+pub struct FamilyError(pub String);

@@ -16,7 +16,7 @@ mod provision;
 mod watch;
 mod work;
 
-pub use error::{ManifestError, ProvisionError};
+pub use error::{FamilyError, MacError, ManifestError, PatternError, ProvisionError};
 pub use example::EXAMPLE;
 pub use keys::{KeyOutcome, SharedSigner, generate_missing};
 pub use lists::List;

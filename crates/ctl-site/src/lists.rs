@@ -115,32 +115,31 @@ fn blocks(warning: &Warning, allow: &[String]) -> bool {
     !informs && !allow.iter().any(|a| a == warning.code())
 }
 
-/// The rules of the lists' signer that apply to the key that signs the configurations,
-/// checked before any is signed: phones refuse a `.sgn` of a key they cannot check.
+/// The signer rules (`ctl_format::lint::signer_warnings`) applied to the key that signs
+/// the configurations, before any is signed: phones refuse a `.sgn` of a key they cannot
+/// check.
 pub(crate) fn check_config_signer(
     manifest: &Manifest,
     cert: &Certificate,
 ) -> Result<Vec<String>, ProvisionError> {
-    let file = "the .sgn files";
-    let mut found = Vec::new();
-    if let ctl_format::PublicKey::Rsa { bits, .. } = cert.public_key() {
-        let bits = *bits;
-        if bits > 2048 {
-            found.push(Warning::LargeSignerKey { bits });
-        } else if bits < 2048 {
-            found.push(Warning::ShortRsaKey { index: None, bits });
+    let warnings = match cert.public_key() {
+        ctl_format::PublicKey::Rsa { bits, .. } => {
+            ctl_format::lint::signer_warnings(bits.div_ceil(8), manifest.digest)
         }
-        if ctl_format::modulus_code(bits / 8).is_none() {
-            found.push(Warning::UnexpressibleSignerKey { bits });
-        }
-    }
-    if manifest.digest != ctl_format::DigestAlgorithm::Sha1 {
-        found.push(Warning::DigestNeedsFirmware {
-            digest: manifest.digest,
-        });
-    }
+        // Not RSA: the signer refuses to open (`KeyNotRsa`) before it signs anything.
+        _ => Vec::new(),
+    };
+    judge(manifest, "the .sgn files", warnings)
+}
+
+/// The first blocking warning refuses `file`; the others come back as words.
+fn judge(
+    manifest: &Manifest,
+    file: &str,
+    warnings: Vec<Warning>,
+) -> Result<Vec<String>, ProvisionError> {
     let mut notes = Vec::new();
-    for w in found {
+    for w in warnings {
         if blocks(&w, &manifest.allow) {
             return Err(ProvisionError::Refused {
                 file: file.to_owned(),
@@ -167,18 +166,7 @@ pub(crate) fn check(
     for c in certs.sast.iter().chain(&certs.bridge) {
         linter.own_key(c.public_key());
     }
-    let mut notes = Vec::new();
-    for w in linter.run(doc) {
-        if blocks(&w, &manifest.allow) {
-            return Err(ProvisionError::Refused {
-                file: file.to_owned(),
-                code: w.code(),
-                warning: w.to_string(),
-                phones: w.phones(),
-            });
-        }
-        notes.push(format!("{file}: {w} [{}; {}]", w.code(), w.phones()));
-    }
+    let notes = judge(manifest, file, linter.run(doc))?;
     ctl_format::phone_accepts(None, doc, &ctl_format::RsaVerifier).map_err(|reason| {
         ProvisionError::PhoneRefuses {
             file: file.to_owned(),

@@ -10,7 +10,7 @@ use ctl_format::{DigestAlgorithm, Layout, Role, Version};
 use ctl_token::Pkcs11Uri;
 use serde::Deserialize;
 
-use crate::error::ManifestError;
+use crate::error::{MacError, ManifestError};
 use crate::pattern::Pattern;
 
 /// Manifests are short; anything larger is not one.
@@ -81,7 +81,7 @@ impl fmt::Display for Mac {
 }
 
 impl FromStr for Mac {
-    type Err = String;
+    type Err = MacError;
 
     /// `001122334455`, `00:11:22:33:44:55`, `00-11-…`, `0011.2233.4455`, with or
     /// without a `SEP` prefix, any case.
@@ -103,14 +103,14 @@ impl FromStr for Mac {
         let mut mac = [0u8; 6];
         let pairs = digits.chunks_exact(2);
         if digits.len() != 12 || !pairs.remainder().is_empty() {
-            return Err(format!("{s:?} is not a MAC address (12 hex digits)"));
+            return Err(MacError(s.to_owned()));
         }
         for (out, pair) in mac.iter_mut().zip(pairs) {
             let (Some(hi), Some(lo)) = (
                 pair.first().copied().and_then(hex),
                 pair.get(1).copied().and_then(hex),
             ) else {
-                return Err(format!("{s:?} is not a MAC address (12 hex digits)"));
+                return Err(MacError(s.to_owned()));
             };
             *out = (hi << 4) | lo;
         }
@@ -387,7 +387,7 @@ impl Manifest {
         for (i, d) in raw.devices.unwrap_or_default().iter().enumerate() {
             devices.push(
                 d.parse()
-                    .map_err(|e| invalid(&format!("devices[{i}]"), e))?,
+                    .map_err(|e: MacError| invalid(&format!("devices[{i}]"), e.to_string()))?,
             );
         }
         if let Some(csv) = raw.devices_csv {
@@ -401,7 +401,9 @@ impl Manifest {
             .unwrap_or_default()
             .iter()
             .enumerate()
-            .map(|(i, p)| Pattern::new(p).map_err(|e| invalid(&format!("sign[{i}]"), e)))
+            .map(|(i, p)| {
+                Pattern::new(p).map_err(|e| invalid(&format!("sign[{i}]"), e.to_string()))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let allow = raw.allow.unwrap_or_default();
         for (i, code) in allow.iter().enumerate() {
@@ -483,7 +485,7 @@ fn read_devices_csv(path: &Path) -> Result<Vec<Mac>, ManifestError> {
                 return Err(ManifestError::Csv {
                     path: path.to_owned(),
                     line: n + 1,
-                    reason: e,
+                    reason: e.to_string(),
                 });
             }
         }

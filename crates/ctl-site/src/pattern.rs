@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::error::PatternError;
+
 /// A file-name pattern such as `SEP*.cnf.xml`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Pattern(String);
@@ -25,22 +27,18 @@ impl Pattern {
     /// # Errors
     /// An empty pattern, one with a path separator, or one that would match hidden files
     /// or the lists and signed files themselves.
-    pub fn new(text: &str) -> Result<Self, String> {
+    pub fn new(text: &str) -> Result<Self, PatternError> {
         if text.is_empty() {
-            return Err("an empty pattern".into());
+            return Err(PatternError::Empty);
         }
         if text.contains(['/', '\\']) {
-            return Err(format!(
-                "{text:?}: a pattern names files of the configs directory, not paths"
-            ));
+            return Err(PatternError::Path(text.to_owned()));
         }
         if text.starts_with('.') {
-            return Err(format!("{text:?}: hidden files are not signed"));
+            return Err(PatternError::Hidden(text.to_owned()));
         }
         if text.ends_with(".sgn") || text.ends_with(".tlv") {
-            return Err(format!(
-                "{text:?}: names the signed outputs; name the files to sign instead"
-            ));
+            return Err(PatternError::Output(text.to_owned()));
         }
         Ok(Self(text.to_owned()))
     }

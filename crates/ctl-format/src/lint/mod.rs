@@ -45,6 +45,26 @@ pub fn lint(doc: &Document<'_>, now: u64) -> Vec<Warning> {
     Linter::new(now).run(doc)
 }
 
+/// The rules on the signature itself: the size of the signer's RSA key (as the length of
+/// its signatures, in bytes) and the digest. What a file's signer is judged by, and what a
+/// key that is to sign files can be judged by before it signs any.
+pub fn signer_warnings(signature_len: usize, digest: DigestAlgorithm) -> Vec<Warning> {
+    let mut out = Vec::new();
+    let bits = signature_len.saturating_mul(8);
+    if bits > 2048 {
+        out.push(Warning::LargeSignerKey { bits });
+    } else if bits < 2048 && bits > 0 {
+        out.push(Warning::ShortRsaKey { index: None, bits });
+    }
+    if modulus_code(signature_len).is_none() {
+        out.push(Warning::UnexpressibleSignerKey { bits });
+    }
+    if digest != DigestAlgorithm::Sha1 {
+        out.push(Warning::DigestNeedsFirmware { digest });
+    }
+    out
+}
+
 /// Lint settings: the time to judge expiry at, and the keys the user holds.
 #[derive(Clone, Debug)]
 pub struct Linter {
@@ -146,19 +166,10 @@ impl Linter {
             }
         }
 
-        let bits = doc.header().signature().len().saturating_mul(8);
-        if bits > 2048 {
-            out.push(Warning::LargeSignerKey { bits });
-        } else if bits < 2048 && bits > 0 {
-            out.push(Warning::ShortRsaKey { index: None, bits });
-        }
-        if modulus_code(doc.header().signature().len()).is_none() {
-            out.push(Warning::UnexpressibleSignerKey { bits });
-        }
-        let digest = doc.header().digest();
-        if digest != DigestAlgorithm::Sha1 {
-            out.push(Warning::DigestNeedsFirmware { digest });
-        }
+        out.extend(signer_warnings(
+            doc.header().signature().len(),
+            doc.header().digest(),
+        ));
 
         for (second, r) in records.iter().enumerate() {
             let first = records.iter().take(second).position(|o| {

@@ -11,6 +11,7 @@
 use core::fmt;
 use core::str::FromStr;
 
+use crate::error::FamilyError;
 use ctl_format::{
     Acceptance, DigestAlgorithm, Document, Refusal, Role, RsaVerifier, parse_signed,
     parse_trust_list, phone_accepts,
@@ -57,7 +58,7 @@ impl fmt::Display for Family {
 }
 
 impl FromStr for Family {
-    type Err = String;
+    type Err = FamilyError;
 
     /// A family (`7900`, `enterprise`) or a model (`7965`, `8845`, `78xx`, `9971`).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -68,9 +69,7 @@ impl FromStr for Family {
         } else if t.starts_with("79") {
             Ok(Self::Legacy7900)
         } else {
-            Err(format!(
-                "{s:?}: expected a phone model or family (7900, 7800, 8800, 9900, enterprise)"
-            ))
+            Err(FamilyError(s.to_owned()))
         }
     }
 }
