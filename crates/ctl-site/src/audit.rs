@@ -3,7 +3,9 @@
 //! whether it would take its configuration. One pass, one process.
 
 use std::collections::{BTreeMap, HashMap};
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use ctl_format::{Certificate, FileKind, NameStyle, ParseOptions, Role, parse_with};
 use sha1::Digest as _;
@@ -66,6 +68,9 @@ pub struct PhoneFacts {
     pub notes: Vec<String>,
 }
 
+/// A file's (device, inode).
+type Inode = (u64, u64);
+
 /// The audit of a tree.
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
@@ -109,8 +114,10 @@ pub fn audit(root: &Path) -> Result<Audit, ProvisionError> {
     let mut audit = Audit::default();
     let mut dirs: Vec<(PathBuf, usize)> = vec![(root.to_owned(), 0)];
     let mut seen = 0usize;
-    // The bytes of every file read, for the phones' boots (by path).
-    let mut contents: HashMap<PathBuf, Vec<u8>> = HashMap::new();
+    // The bytes of the files the phones' boots read, by path.
+    let mut contents: HashMap<PathBuf, Arc<Vec<u8>>> = HashMap::new();
+    // Hard links (per-device lists are links to their site list): read and hashed once.
+    let mut linked: HashMap<Inode, (Arc<Vec<u8>>, FileFacts)> = HashMap::new();
     let mut by_dir: Vec<(PathBuf, Dir)> = Vec::new();
     while let Some((dir, depth)) = dirs.pop() {
         let io = |source| ProvisionError::Io {
@@ -156,19 +163,42 @@ pub fn audit(root: &Path) -> Result<Audit, ProvisionError> {
             if name.ends_with(".cnf.xml") {
                 continue;
             }
-            let Found::File(bytes) = fsutil::read_regular(&path, MAX_FILE)? else {
-                here.files.remove(&name);
-                continue;
-            };
             let shown = path
                 .strip_prefix(root)
                 .unwrap_or(&path)
                 .display()
                 .to_string();
-            audit.files.push(facts(shown, &bytes));
             // Kept for the boots: the lists and the phones' signed configurations only
             // (ring tones and images of many megabytes are hashed and let go).
-            if name.ends_with(".tlv") || name.ends_with(".cnf.xml.sgn") {
+            let kept = name.ends_with(".tlv") || name.ends_with(".cnf.xml.sgn");
+            let inode = entry
+                .metadata()
+                .ok()
+                .filter(|m| kept && m.nlink() > 1)
+                .map(|m| (m.dev(), m.ino()));
+            let (bytes, file) = match inode.and_then(|i| linked.get(&i)) {
+                Some((bytes, file)) => (
+                    Arc::clone(bytes),
+                    FileFacts {
+                        name: shown,
+                        ..file.clone()
+                    },
+                ),
+                None => {
+                    let Found::File(bytes) = fsutil::read_regular(&path, MAX_FILE)? else {
+                        here.files.remove(&name);
+                        continue;
+                    };
+                    let bytes = Arc::new(bytes);
+                    let file = facts(shown, &bytes);
+                    if let Some(i) = inode {
+                        linked.insert(i, (Arc::clone(&bytes), file.clone()));
+                    }
+                    (bytes, file)
+                }
+            };
+            audit.files.push(file);
+            if kept {
                 contents.insert(path, bytes);
             }
         }
@@ -262,7 +292,7 @@ fn digest(b: Option<&[u8]>) -> [u8; 32] {
 fn boot(
     mac: Option<Mac>,
     dir: &Dir,
-    contents: &HashMap<PathBuf, Vec<u8>>,
+    contents: &HashMap<PathBuf, Arc<Vec<u8>>>,
     prefix: &str,
     memo: &mut Memo,
 ) -> PhoneFacts {
@@ -306,11 +336,11 @@ fn boot(
         match verdict {
             Ok(()) => match kind {
                 Kind::Ctl => {
-                    held.ctl = Some(bytes.clone());
+                    held.ctl = Some(bytes.to_vec());
                     out.ctl = Some(format!("{prefix}{name}"));
                 }
                 _ => {
-                    held.itl = Some(bytes.clone());
+                    held.itl = Some(bytes.to_vec());
                     out.itl = Some(format!("{prefix}{name}"));
                 }
             },

@@ -169,12 +169,15 @@ pub fn bridge(
                 continue;
             }
             let path = manifest.out.join(list.file_name());
-            let bytes = std::fs::read(&path).map_err(|source| {
-                MigrateError::Provision(ProvisionError::Io {
-                    path: path.clone(),
-                    source,
-                })
-            })?;
+            // The list the run just put in place, never read through a link.
+            let crate::fsutil::Found::File(bytes) =
+                crate::fsutil::read_regular(&path, ctl_format::MAX_LEN as u64)?
+            else {
+                return Err(MigrateError::BridgeRefused {
+                    file: list.file_name().to_owned(),
+                    reason: "not a regular file after the run wrote it".into(),
+                });
+            };
             phone
                 .judge_list(Family::Enterprise, kind, &bytes)
                 .map_err(|r| MigrateError::BridgeRefused {
