@@ -1,6 +1,7 @@
 //! The client of one cluster: its builder, discovery, and the cluster as a workflow holds
 //! it (every target with its session, and the first node's current CTL).
 
+use bytes::Bytes;
 use std::time::Duration;
 
 use ctl_provider::cluster::{ClusterView, HeldCtl, NodeView};
@@ -171,7 +172,7 @@ impl std::fmt::Debug for Client {
 /// left open, and the first node's current CTL.
 pub(crate) struct Cluster {
     pub(crate) targets: Vec<Target>,
-    pub(crate) current: Option<Vec<u8>>,
+    pub(crate) current: Option<Bytes>,
 }
 
 impl Cluster {
@@ -198,7 +199,7 @@ impl Cluster {
 }
 
 /// GET_CTL on `s`: the current CTL, if any.
-pub(crate) async fn read_ctl(s: &mut Session) -> Result<Option<Vec<u8>>, NetError> {
+pub(crate) async fn read_ctl(s: &mut Session) -> Result<Option<Bytes>, NetError> {
     match s.ask(&Request::GetCtl).await? {
         Response::Ctl(x) => Ok(x.map(|(_, f)| f)),
         other => Err(NetError::Unexpected {
@@ -410,7 +411,7 @@ impl Client {
             .map_err(|e| self.on_publisher(e))?;
         let current = read_ctl(&mut s).await.map_err(|e| self.on_publisher(e));
         let _ = s.bye().await;
-        current
+        current.map(|c| c.map(Vec::from))
     }
 
     /// Discovery, then the first node's current CTL read on the session discovery left
@@ -422,7 +423,7 @@ impl Client {
         };
         found.current = match found.first_session() {
             Some(s) => read_ctl(s).await.map_err(|e| self.on_publisher(e))?,
-            None => self.current_ctl().await?,
+            None => self.current_ctl().await?.map(Bytes::from),
         };
         Ok(found)
     }

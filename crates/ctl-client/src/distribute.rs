@@ -3,6 +3,8 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use ctl_provider::cluster::{NodeStatus, NodeView};
 use ctl_provider::message::{ErrorCode, HookOutcome, OffCluster, Request, Response, kind, service};
 use ctl_provider::net::{NetError, Session, Target};
@@ -40,6 +42,19 @@ fn report(n: &NodeView, status: TargetStatus, hook: Option<HookOutcome>) -> Targ
     }
 }
 
+/// A file every target is sent, with its hash (computed once, not per target).
+struct Shared {
+    bytes: Bytes,
+    hash: [u8; 32],
+}
+
+impl Shared {
+    fn new(bytes: Bytes) -> Self {
+        let hash = ctl_provider::ctl_hash(&bytes);
+        Self { bytes, hash }
+    }
+}
+
 /// A target that failed: the event, then its report.
 fn failed(client: &Client, n: &NodeView, reason: TargetError) -> TargetReport {
     client.emit(Event::Failed {
@@ -55,7 +70,7 @@ fn failed(client: &Client, n: &NodeView, reason: TargetError) -> TargetReport {
 /// signature by a SAST of what it holds, newer, never committed there before), so a node
 /// that holds a newer CTL (a change committed meanwhile) or a CTL of its own refuses, and
 /// the distribution stops.
-async fn catch_up(s: &mut Session, held: [u8; 32], base: &[u8]) -> Result<(), TargetError> {
+async fn catch_up(s: &mut Session, held: [u8; 32], base: &Bytes) -> Result<(), TargetError> {
     let diverged = |refusal: String| TargetError::Diverged {
         holds: ctl_format::hex(&held),
         built_from: ctl_format::hex(&ctl_provider::ctl_hash(base)),
@@ -64,7 +79,7 @@ async fn catch_up(s: &mut Session, held: [u8; 32], base: &[u8]) -> Result<(), Ta
     let staged = s
         .call(&Request::Stage {
             base: Some(held),
-            file: base.to_vec(),
+            file: base.clone(),
             peers: None,
         })
         .await
@@ -97,12 +112,13 @@ async fn catch_up(s: &mut Session, held: [u8; 32], base: &[u8]) -> Result<(), Ta
 /// Stages `file`, built from `base` (the first node's CTL when the change was prepared),
 /// against `base` on the node `n`: a node that holds `base` takes it, a node that never had
 /// a CTL takes it against an empty base, a node behind is brought to `base` first, and a
-/// node that holds anything else refuses (no change committed meanwhile is lost).
+/// node that holds anything else refuses (no change committed meanwhile is lost). `file`
+/// and `base` are shared by every target's STAGE, never copied for one.
 async fn stage(
     client: &Client,
     n: &NodeView,
-    file: &[u8],
-    base: Option<&[u8]>,
+    file: &Shared,
+    base: Option<&Shared>,
     session: Option<Session>,
     peers: Option<OffCluster>,
 ) -> Result<(Session, [u8; 32]), TargetError> {
@@ -118,13 +134,12 @@ async fn stage(
         .await
         .map_err(|e| TargetError::Stage(Arc::new(e)))?
         .map(|f| ctl_provider::ctl_hash(&f));
-    let base_hash = base.map(ctl_provider::ctl_hash);
-    let new_hash = ctl_provider::ctl_hash(file);
+    let base_hash = base.map(|b| b.hash);
     let stage_base = match (held, base) {
         (None, _) => None,
-        (Some(h), _) if Some(h) == base_hash || h == new_hash => Some(h),
+        (Some(h), _) if Some(h) == base_hash || h == file.hash => Some(h),
         (Some(h), Some(base)) => {
-            catch_up(&mut s, h, base).await?;
+            catch_up(&mut s, h, &base.bytes).await?;
             base_hash
         }
         (Some(h), None) => {
@@ -137,7 +152,7 @@ async fn stage(
     };
     let request = Request::Stage {
         base: stage_base,
-        file: file.to_vec(),
+        file: file.bytes.clone(),
         peers,
     };
     match s.call(&request).await {
@@ -225,12 +240,15 @@ async fn commit(
 pub(crate) async fn distribute(
     client: &Client,
     targets: Vec<Target>,
-    base: Option<&[u8]>,
-    file: &[u8],
+    base: Option<Bytes>,
+    file: Bytes,
     after: &[AfterCommit],
     peers: &OffCluster,
 ) -> Result<DistributionReport, Error> {
-    let hash = ctl_format::hex(&ctl_provider::ctl_hash(file));
+    let file = Shared::new(file);
+    let base = base.map(Shared::new);
+    let (file, base) = (&file, base.as_ref());
+    let hash = ctl_format::hex(&file.hash);
     let mut ready = Vec::new();
     for t in targets {
         if t.view.status == NodeStatus::Ok {

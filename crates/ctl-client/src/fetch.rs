@@ -89,7 +89,7 @@ impl Client {
         }
         let sha256 = ctl_provider::ctl_hash(&ctl);
         Ok(Fetched {
-            ctl: Some((ctl, sha256)),
+            ctl: Some((ctl.into(), sha256)),
             mode,
             vouched,
         })

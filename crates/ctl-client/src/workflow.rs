@@ -148,15 +148,19 @@ impl Client {
         mut notes: Vec<String>,
     ) -> Result<Outcome, Error> {
         let peers = plan::off_cluster(cluster.nodes());
+        // One buffer for every target's STAGE (vectored writes send slices of it).
+        let file = bytes::Bytes::from(ctl);
         let distribution = distribute::distribute(
             self,
             cluster.targets,
-            cluster.current.as_deref(),
-            &ctl,
+            cluster.current,
+            file.clone(),
             after,
             &peers,
         )
         .await?;
+        // Back to the caller's vector without a copy: the sessions are gone.
+        let ctl = Vec::from(file);
         notes.extend(distribution.followup_notes());
         // Every target committed it: it is the CTL this client holds from now on.
         self.hold(&ctl);
@@ -346,7 +350,7 @@ impl Client {
                         targets: Vec::new(),
                     },
                     warnings: ctl_format::lint(&doc, unix_now()),
-                    ctl: current,
+                    ctl: current.into(),
                     notes: vec![
                         "nothing changed: every node holds the current CTL and it covers the cluster as it is; nothing was signed or sent".to_owned(),
                     ],
@@ -403,7 +407,7 @@ impl Client {
         };
         Ok(ClusterStatus {
             sha256: ctl_provider::ctl_hash(&current),
-            ctl: current,
+            ctl: current.into(),
             changes,
             nodes,
         })

@@ -4,7 +4,10 @@
 
 use std::net::IpAddr;
 
+use bytes::Bytes;
+
 use crate::ProtocolError;
+use crate::frame::{Body, zeroizing};
 
 /// Element tags (one namespace for every message).
 pub mod tag {
@@ -112,10 +115,20 @@ pub fn elements(body: &[u8]) -> Result<Vec<Element<'_>>, ProtocolError> {
     Ok(out)
 }
 
-/// Builds a body element by element.
+/// Builds a body element by element: small values are copied into the body, a shared
+/// value ([`put_shared`](Self::put_shared)) becomes segments of it without a copy.
 #[derive(Debug, Default, Clone)]
 pub struct BodyWriter {
+    /// Segments done: written elements, and slices of shared values.
+    parts: Vec<Bytes>,
+    /// The elements written since the last shared value.
     buf: Vec<u8>,
+}
+
+/// The header of one element.
+fn element_header(tag: u8, len: usize) -> [u8; 3] {
+    let [hi, lo] = u16::try_from(len).unwrap_or(u16::MAX).to_be_bytes();
+    [tag, hi, lo]
 }
 
 impl BodyWriter {
@@ -128,42 +141,99 @@ impl BodyWriter {
     /// elements with the same tag (only defined for FILE).
     pub fn put(&mut self, tag: u8, value: &[u8]) -> &mut Self {
         if value.is_empty() {
-            self.buf.extend_from_slice(&[tag, 0, 0]);
+            self.buf.extend_from_slice(&element_header(tag, 0));
         }
         for chunk in value.chunks(MAX_ELEMENT) {
-            self.buf.push(tag);
             self.buf
-                .extend_from_slice(&u16::try_from(chunk.len()).unwrap_or(u16::MAX).to_be_bytes());
+                .extend_from_slice(&element_header(tag, chunk.len()));
             self.buf.extend_from_slice(chunk);
         }
         self
     }
 
-    /// The body.
+    /// Adds `value` as [`put`](Self::put) does, its bytes as slices of `value` rather
+    /// than copies: a file sent in many frames stays one buffer.
+    pub fn put_shared(&mut self, tag: u8, value: &Bytes) -> &mut Self {
+        if value.is_empty() {
+            return self.put(tag, &[]);
+        }
+        let mut at = 0;
+        while at < value.len() {
+            let end = value.len().min(at + MAX_ELEMENT);
+            self.buf.extend_from_slice(&element_header(tag, end - at));
+            self.flush();
+            self.parts.push(value.slice(at..end));
+            at = end;
+        }
+        self
+    }
+
+    fn flush(&mut self) {
+        if !self.buf.is_empty() {
+            self.parts.push(zeroizing(std::mem::take(&mut self.buf)));
+        }
+    }
+
+    /// The body in one buffer (what a nested element's value is).
     pub fn finish(self) -> Vec<u8> {
-        self.buf
+        let mut out =
+            Vec::with_capacity(self.parts.iter().map(Bytes::len).sum::<usize>() + self.buf.len());
+        for p in &self.parts {
+            out.extend_from_slice(p);
+        }
+        out.extend_from_slice(&self.buf);
+        out
+    }
+
+    /// The body as segments: the shared values' slices between the elements written
+    /// (zeroizing: a LOGIN's password is in them).
+    pub fn into_body(mut self) -> Body {
+        self.flush();
+        Body::from_parts(self.parts)
     }
 }
 
 /// The elements of one message body, with lookups whose errors name the message (its
-/// type) and the element. Values borrow the body.
+/// type) and the element. Values borrow the body; [`share`](Self::share) gives one as a
+/// slice of the body's [`Bytes`], without a copy.
 pub(crate) struct Elements<'a> {
     kind: u8,
+    body: &'a Bytes,
     els: Vec<Element<'a>>,
 }
 
 impl<'a> Elements<'a> {
     /// The elements of `body`, a body of message type `kind`.
-    pub(crate) fn parse(kind: u8, body: &'a [u8]) -> Result<Self, ProtocolError> {
+    pub(crate) fn parse(kind: u8, body: &'a Bytes) -> Result<Self, ProtocolError> {
         Ok(Self {
             kind,
+            body,
             els: elements(body)?,
         })
     }
 
-    /// The elements nested in `value` (errors still name the outer message).
+    /// The elements nested in `value`, a value of these elements (errors still name the
+    /// outer message).
     pub(crate) fn nested(&self, value: &'a [u8]) -> Result<Self, ProtocolError> {
-        Self::parse(self.kind, value)
+        Ok(Self {
+            kind: self.kind,
+            body: self.body,
+            els: elements(value)?,
+        })
+    }
+
+    /// `value`, a value of these elements, as a slice of the body (a copy only if it were
+    /// not one, which the lookups never hand out).
+    pub(crate) fn share(&self, value: &[u8]) -> Bytes {
+        let start = value
+            .as_ptr()
+            .addr()
+            .wrapping_sub(self.body.as_ptr().addr());
+        match start.checked_add(value.len()) {
+            _ if value.is_empty() => Bytes::new(),
+            Some(end) if end <= self.body.len() => self.body.slice(start..end),
+            _ => Bytes::copy_from_slice(value),
+        }
     }
 
     pub(crate) const fn bad(&self, reason: &'static str) -> ProtocolError {
@@ -290,17 +360,30 @@ impl<'a> Elements<'a> {
             .collect()
     }
 
-    /// The concatenated chunks with tag `t`, if any; at most `limit` bytes.
-    pub(crate) fn file(&self, t: u8, limit: usize) -> Result<Option<Vec<u8>>, ProtocolError> {
-        let mut out: Option<Vec<u8>> = None;
+    /// The concatenated chunks with tag `t`, if any; at most `limit` bytes. One chunk (a
+    /// file under 64 KiB) is a slice of the body; several are joined once, into a buffer of
+    /// the file's size.
+    pub(crate) fn file(&self, t: u8, limit: usize) -> Result<Option<Bytes>, ProtocolError> {
+        let mut total = 0usize;
+        let mut chunks = 0usize;
         for v in self.all(t) {
-            let buf = out.get_or_insert_with(Vec::new);
-            if buf.len().saturating_add(v.len()) > limit {
+            total = total.saturating_add(v.len());
+            chunks += 1;
+            if total > limit {
                 return Err(ProtocolError::FileTooLarge { limit });
             }
-            buf.extend_from_slice(v);
         }
-        Ok(out)
+        match chunks {
+            0 => Ok(None),
+            1 => Ok(self.opt(t).map(|v| self.share(v))),
+            _ => {
+                let mut joined = Vec::with_capacity(total);
+                for v in self.all(t) {
+                    joined.extend_from_slice(v);
+                }
+                Ok(Some(zeroizing(joined)))
+            }
+        }
     }
 }
 
@@ -327,5 +410,34 @@ mod tests {
         assert_eq!(els[0].value.len(), 65_535);
         assert_eq!(els[1].value.len(), 1);
         assert!(elements(&body[..body.len() - 1]).is_err());
+        // Shared, the same bytes: the file's two slices between the element headers.
+        let shared = Bytes::from(value);
+        let mut s = BodyWriter::new();
+        s.put(0x11, &[]).put_shared(0x20, &shared);
+        let segmented = s.into_body();
+        assert_eq!(segmented.parts().len(), 4);
+        assert_eq!(segmented.parts()[1].as_ptr(), shared.as_ptr());
+        let mut copied = BodyWriter::new();
+        copied.put(0x11, &[]).put(0x20, &shared);
+        assert_eq!(segmented, Body::from(copied.finish()));
+    }
+
+    #[test]
+    fn a_file_of_one_chunk_is_a_slice_of_the_body() {
+        let mut w = BodyWriter::new();
+        w.put(0x11, &[1, 2]).put(0x20, &[9; 1000]);
+        let body = Bytes::from(w.finish());
+        let m = Elements::parse(0x07, &body).unwrap();
+        let file = m.file(0x20, 64 * 1024).unwrap().unwrap();
+        assert_eq!(file.len(), 1000);
+        assert_eq!(file.as_ptr(), body[8..].as_ptr());
+        assert_eq!(m.file(0x21, 10).unwrap(), None);
+        assert!(matches!(
+            m.file(0x20, 999),
+            Err(ProtocolError::FileTooLarge { limit: 999 })
+        ));
+        // A value that is not the body's is copied, never sliced out of bounds.
+        let other = [5u8; 3];
+        assert_eq!(m.share(&other), &other[..]);
     }
 }

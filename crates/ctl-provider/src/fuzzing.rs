@@ -5,11 +5,33 @@ use std::time::Instant;
 use crate::frame::FrameReader;
 use crate::{ClientConn, Request, Response, ServerConfig, ServerConn, ServerEvent};
 
+/// Answers what `server` raised (every request with a read-only login's answer) and
+/// appends what it sends to `sent`.
+fn answer_all(server: &mut ServerConn, now: Instant, sent: &mut Vec<u8>) {
+    while let Some(ev) = server.poll_event() {
+        match ev {
+            ServerEvent::Login { id, .. } | ServerEvent::Request { id, .. } => {
+                server.respond(
+                    id,
+                    &Response::LoginOk(crate::message::UserRole::ReadOnly),
+                    now,
+                );
+            }
+            ServerEvent::Closed { .. } => {}
+        }
+    }
+    if let Some(out) = server.poll_transmit() {
+        sent.extend_from_slice(&out.to_vec());
+    }
+}
+
 /// Any bytes: decode as frames and messages both ways, and drive a server session
-/// (answering every request with an error) and a client session.
+/// (answering every request) fed in 7-byte pieces, another fed by reading straight into
+/// its frame buffer, and a client session.
 ///
 /// # Panics
-/// Never on any input: a panic is a bug for the fuzzer to report.
+/// On no input but when the two servers send different bytes: a bug for the fuzzer to
+/// report.
 pub fn any_input(data: &[u8]) {
     let mut reader = FrameReader::new();
     reader.push(data);
@@ -19,23 +41,33 @@ pub fn any_input(data: &[u8]) {
     }
     let now = Instant::now();
     let mut server = ServerConn::new(ServerConfig::default(), now);
+    let mut sent = Vec::new();
     for chunk in data.chunks(7) {
         server.handle_input(chunk, now);
-        while let Some(ev) = server.poll_event() {
-            match ev {
-                ServerEvent::Login { id, .. } | ServerEvent::Request { id, .. } => {
-                    server.respond(
-                        id,
-                        &Response::LoginOk(crate::message::UserRole::ReadOnly),
-                        now,
-                    );
-                }
-                _ => {}
-            }
-        }
-        let _ = server.poll_transmit();
+        answer_all(&mut server, now, &mut sent);
     }
     server.handle_timeout(now);
+    let mut direct = ServerConn::new(ServerConfig::default(), now);
+    let mut direct_sent = Vec::new();
+    let mut rest = data;
+    while !rest.is_empty() {
+        let space = direct.input_space();
+        let n = space.len().min(rest.len());
+        if n == 0 {
+            break;
+        }
+        let (now_in, later) = rest.split_at(n);
+        if let Some(dst) = space.get_mut(..n) {
+            dst.copy_from_slice(now_in);
+        }
+        direct.input_filled(n, now);
+        answer_all(&mut direct, now, &mut direct_sent);
+        rest = later;
+    }
+    assert!(
+        sent == direct_sent,
+        "a server fed in pieces and one read into directly answered differently"
+    );
     let mut client = ClientConn::new("fuzz");
     client.handle_input(data);
     while client.poll_event().is_some() {}
@@ -99,13 +131,13 @@ pub fn session_script(data: &[u8]) {
                 };
                 asked.insert(client.send(&request));
                 while let Some(out) = client.poll_transmit() {
-                    server.handle_input(&out, now);
+                    server.handle_input(&out.to_vec(), now);
                 }
             }
             // The server's output reaches the client.
             3 => {
                 while let Some(out) = server.poll_transmit() {
-                    client.handle_input(&out);
+                    client.handle_input(&out.to_vec());
                 }
                 while let Some(e) = client.poll_event() {
                     if let ClientEvent::Response { id, .. } = e {

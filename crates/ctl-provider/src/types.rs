@@ -4,6 +4,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
+use bytes::Bytes;
 use zeroize::Zeroizing;
 
 use crate::ProtocolError;
@@ -123,7 +124,7 @@ pub struct RoleCertificate {
     /// Role code (1 CCM, 2 CCM+TFTP, 3 TFTP, 4 CAPF, 21 TVS, ...).
     pub role: u16,
     /// The certificate, DER.
-    pub der: Vec<u8>,
+    pub der: Bytes,
 }
 
 /// NODE_INFO's answer.
@@ -379,7 +380,7 @@ impl RoleCertificate {
             .map(|v| match v {
                 [a, b, der @ ..] if !der.is_empty() => Ok(Self {
                     role: u16::from_be_bytes([*a, *b]),
-                    der: der.to_vec(),
+                    der: e.share(der),
                 }),
                 _ => Err(e.bad("CERTIFICATE without a role and a certificate")),
             })

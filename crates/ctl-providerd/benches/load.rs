@@ -134,7 +134,7 @@ fn main() {
     rt.block_on(async move {
         let mut admin = Session::connect(addr, "localhost", Arc::clone(&tls), Duration::from_secs(30)).await.unwrap();
         admin.login("admin", &Password::new("s3cret")).await.unwrap();
-        let Response::Staged(h) = admin.call(&Request::Stage { base: None, file: ctl.clone(), peers: None }).await.unwrap() else { panic!() };
+        let Response::Staged(h) = admin.call(&Request::Stage { base: None, file: ctl.clone().into(), peers: None }).await.unwrap() else { panic!() };
         admin.call(&Request::Commit { hash: h }).await.unwrap();
 
         let setup = Instant::now();

@@ -77,7 +77,10 @@ impl Handler for Rogue {
     ) -> Response {
         let lies = self.lies();
         if let (Request::GetCtl, Some(forged)) = (&request, &lies.current_ctl) {
-            return Response::Ctl(Some((ctl_provider::ctl_hash(forged), forged.clone())));
+            return Response::Ctl(Some((
+                ctl_provider::ctl_hash(forged),
+                forged.clone().into(),
+            )));
         }
         if matches!(request, Request::Stage { .. }) {
             lies.stages_seen
@@ -123,6 +126,6 @@ pub fn start_rogue(setup: &Setup) -> (TestNode, Liar) {
 pub fn reported(name: &str, role: ctl_format::Role) -> RoleCertificate {
     RoleCertificate {
         role: role.0,
-        der: crate::certificate(name).der().to_vec(),
+        der: crate::certificate(name).der().to_vec().into(),
     }
 }

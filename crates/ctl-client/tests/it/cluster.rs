@@ -142,7 +142,7 @@ pub(crate) async fn direct_replace(node: &TestNode, file: &[u8], signer: &Softwa
     let Response::Staged(h) = s
         .call(&Request::Stage {
             base: None,
-            file: file.to_vec(),
+            file: file.to_vec().into(),
             peers: None,
         })
         .await

@@ -2,10 +2,8 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use zeroize::{Zeroize as _, Zeroizing};
-
 use crate::ProtocolError;
-use crate::frame::FrameReader;
+use crate::frame::{FrameReader, Transmit};
 use crate::message::{ErrorCode, Request, Response, VERSION, kind};
 
 /// What a client receives.
@@ -68,11 +66,11 @@ pub enum CloseReason {
 }
 
 /// The client side of one session. Its output (which holds a LOGIN's password) is
-/// handed out zeroizing; `Debug` shows its state, never bytes.
+/// zeroizing segments; `Debug` shows its state, never bytes.
 pub struct ClientConn {
     version: Option<u8>,
     reader: FrameReader,
-    out: Vec<u8>,
+    out: Transmit,
     events: VecDeque<ClientEvent>,
     pending: HashMap<u32, u8>,
     next_id: u32,
@@ -85,7 +83,7 @@ impl ClientConn {
         let mut c = Self {
             version: None,
             reader: FrameReader::new(),
-            out: Vec::new(),
+            out: Transmit::new(),
             events: VecDeque::new(),
             pending: HashMap::new(),
             next_id: 1,
@@ -139,6 +137,29 @@ impl ClientConn {
             return;
         }
         self.reader.push(data);
+        self.process();
+    }
+
+    /// Where to read received bytes into: straight into the buffer of the frame being
+    /// received, no copy in between. Empty once the session is closed. Say how many were
+    /// read with [`input_filled`](Self::input_filled).
+    pub fn input_space(&mut self) -> &mut [u8] {
+        if self.closed {
+            return &mut [];
+        }
+        self.reader.spare()
+    }
+
+    /// `n` bytes were read into [`input_space`](Self::input_space).
+    pub fn input_filled(&mut self, n: usize) {
+        if self.closed {
+            return;
+        }
+        self.reader.advance(n);
+        self.process();
+    }
+
+    fn process(&mut self) {
         loop {
             let frame = match self.reader.next_frame() {
                 Ok(Some(f)) => f,
@@ -184,19 +205,14 @@ impl ClientConn {
         self.events.pop_front()
     }
 
-    /// Bytes to send, if any (zeroized when dropped).
-    pub fn poll_transmit(&mut self) -> Option<Zeroizing<Vec<u8>>> {
+    /// Bytes to send, if any: segments for a vectored write (the ones this side wrote
+    /// are zeroized when dropped; a STAGE's file is the caller's, shared).
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
         if self.out.is_empty() {
             None
         } else {
-            Some(Zeroizing::new(std::mem::take(&mut self.out)))
+            Some(std::mem::take(&mut self.out))
         }
-    }
-}
-
-impl Drop for ClientConn {
-    fn drop(&mut self) {
-        self.out.zeroize();
     }
 }
 

@@ -3,10 +3,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use zeroize::{Zeroize as _, Zeroizing};
-
 use crate::ProtocolError;
-use crate::frame::{Frame, FrameReader};
+use crate::frame::{Frame, FrameReader, Transmit};
 use crate::message::{ErrorCode, Password, Request, Response, UserRole, VERSION, kind};
 
 /// How a server session behaves.
@@ -85,7 +83,7 @@ pub struct ServerConn {
     phase: Phase,
     version: u8,
     reader: FrameReader,
-    out: Vec<u8>,
+    out: Transmit,
     events: VecDeque<ServerEvent>,
     pending: HashMap<u32, u8>,
     /// Requests received while another awaits its answer: handled in order, one at a time.
@@ -102,7 +100,7 @@ impl ServerConn {
             phase: Phase::AwaitHello,
             version: VERSION,
             reader: FrameReader::new(),
-            out: Vec::new(),
+            out: Transmit::new(),
             events: VecDeque::new(),
             pending: HashMap::new(),
             queued: VecDeque::new(),
@@ -129,6 +127,29 @@ impl ServerConn {
             return;
         }
         self.reader.push(data);
+        self.process(now);
+    }
+
+    /// Where to read received bytes into: straight into the buffer of the frame being
+    /// received (at most what is left of it), no copy in between. Empty once the session
+    /// is closed. Say how many were read with [`input_filled`](Self::input_filled).
+    pub fn input_space(&mut self) -> &mut [u8] {
+        if self.is_closed() {
+            return &mut [];
+        }
+        self.reader.spare()
+    }
+
+    /// `n` bytes were read into [`input_space`](Self::input_space).
+    pub fn input_filled(&mut self, n: usize, now: Instant) {
+        if self.is_closed() {
+            return;
+        }
+        self.reader.advance(n);
+        self.process(now);
+    }
+
+    fn process(&mut self, now: Instant) {
         loop {
             match self.reader.next_frame() {
                 Ok(Some(frame)) if self.pending.is_empty() => self.handle_frame(&frame, now),
@@ -344,12 +365,13 @@ impl ServerConn {
         self.events.pop_front()
     }
 
-    /// Bytes to send, if any (zeroized when dropped).
-    pub fn poll_transmit(&mut self) -> Option<Zeroizing<Vec<u8>>> {
+    /// Bytes to send, if any: segments for a vectored write (zeroized when dropped, but
+    /// for a CTL shared with the node's other sessions).
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
         if self.out.is_empty() {
             None
         } else {
-            Some(Zeroizing::new(std::mem::take(&mut self.out)))
+            Some(std::mem::take(&mut self.out))
         }
     }
 
@@ -376,12 +398,6 @@ impl ServerConn {
         } else if self.pending.is_empty() {
             self.fail(ErrorCode::Timeout, "idle too long");
         }
-    }
-}
-
-impl Drop for ServerConn {
-    fn drop(&mut self) {
-        self.out.zeroize();
     }
 }
 

@@ -1,5 +1,7 @@
 //! Requests, client to server: their shapes, encoder and decoder.
 
+use bytes::Bytes;
+
 use super::{MAX_FILE, VERSION, kind, tag};
 use crate::ProtocolError;
 use crate::element::{BodyWriter, Elements};
@@ -36,8 +38,8 @@ pub enum Request {
     Stage {
         /// SHA-256 of the CTL it replaces.
         base: Option<[u8; 32]>,
-        /// The signed CTL.
-        file: Vec<u8>,
+        /// The signed CTL (shared, not copied, by the STAGE of every target it goes to).
+        file: Bytes,
         /// First node only: the off-cluster servers the CTL covers besides the configured
         /// ones, stored when it commits (`None`: keep the stored ones).
         peers: Option<OffCluster>,
@@ -57,7 +59,7 @@ pub enum Request {
     /// Store the CAPF certificate.
     PutCapf {
         /// DER.
-        certificate: Vec<u8>,
+        certificate: Bytes,
     },
     /// Read the newest audit entries.
     Audit {
@@ -100,7 +102,7 @@ impl Request {
         )
     }
 
-    /// Encodes the request as a frame.
+    /// Encodes the request as a frame (a STAGE's file as slices of it, not a copy).
     pub fn to_frame(&self, id: u32) -> Frame {
         let mut w = BodyWriter::new();
         match self {
@@ -120,7 +122,7 @@ impl Request {
                     p.put(&mut inner, false);
                     w.put(tag::PEERS, &inner.finish());
                 }
-                w.put(tag::FILE, file);
+                w.put_shared(tag::FILE, file);
             }
             Self::Commit { hash } | Self::Abort { hash } => {
                 w.put(tag::HASH, hash);
@@ -141,7 +143,7 @@ impl Request {
             version: VERSION,
             kind: self.kind(),
             id,
-            body: w.finish(),
+            body: w.into_body(),
         }
     }
 
@@ -150,7 +152,8 @@ impl Request {
     /// # Errors
     /// An unknown type, a missing or malformed element.
     pub fn from_frame(frame: &Frame) -> Result<Self, ProtocolError> {
-        let m = Elements::parse(frame.kind, &frame.body)?;
+        let body = frame.body.contiguous();
+        let m = Elements::parse(frame.kind, &body)?;
         Ok(match frame.kind {
             kind::HELLO => Self::Hello {
                 versions: m.req(tag::VERSIONS)?.to_vec(),

@@ -1,6 +1,8 @@
 //! Responses, server to client: their shapes, encoder and decoder. A response's type
 //! comes from its variant.
 
+use bytes::Bytes;
+
 use super::{MAX_FILE, VERSION, kind, tag};
 use crate::ProtocolError;
 use crate::element::{BodyWriter, Elements};
@@ -27,7 +29,7 @@ pub enum Response {
     /// The cluster.
     Members(Members),
     /// The current CTL, if any: hash and bytes.
-    Ctl(Option<([u8; 32], Vec<u8>)>),
+    Ctl(Option<([u8; 32], Bytes)>),
     /// The mode.
     Mode(SecurityMode),
     /// Staged, with this hash.
@@ -114,7 +116,7 @@ impl Response {
             Self::Members(m) => m.put(&mut w),
             Self::Ctl(current) => {
                 if let Some((hash, file)) = current {
-                    w.put(tag::HASH, hash).put(tag::FILE, file);
+                    w.put(tag::HASH, hash).put_shared(tag::FILE, file);
                 }
             }
             Self::Mode(m) | Self::ModeSet(m) => {
@@ -144,7 +146,7 @@ impl Response {
             version: VERSION,
             kind: self.kind(),
             id,
-            body: w.finish(),
+            body: w.into_body(),
         }
     }
 
@@ -153,7 +155,8 @@ impl Response {
     /// # Errors
     /// An unknown type, a missing or malformed element.
     pub fn from_frame(frame: &Frame) -> Result<Self, ProtocolError> {
-        let m = Elements::parse(frame.kind, &frame.body)?;
+        let body = frame.body.contiguous();
+        let m = Elements::parse(frame.kind, &body)?;
         if frame.kind == kind::ERROR {
             return Ok(Self::Error {
                 code: ErrorCode::from_code(m.u16(tag::ERROR_CODE)?),

@@ -13,6 +13,7 @@ use tokio::sync::Semaphore;
 
 use super::NetError;
 use super::admission::{AcceptBackoff, Admission, Limits, RefusalLog, Source, Ticket};
+use crate::frame::Transmit;
 use crate::message::{ErrorCode, Password, Request, Response, UserRole};
 use crate::{ServerConfig, ServerConn, ServerEvent};
 
@@ -250,14 +251,15 @@ struct Start {
     ticket: Ticket,
 }
 
-/// Writes `bytes` unless it takes past `deadline`; why not, when the session must end.
+/// Writes `out` (vectored: its segments as they are) unless it takes past `deadline`;
+/// why not, when the session must end.
 async fn write_by<W: tokio::io::AsyncWrite + Unpin>(
     wr: &mut W,
-    bytes: &[u8],
+    out: &mut Transmit,
     deadline: std::time::Instant,
 ) -> Result<(), &'static str> {
     let d = tokio::time::Instant::from_std(deadline);
-    match tokio::time::timeout_at(d, wr.write_all(bytes)).await {
+    match tokio::time::timeout_at(d, wr.write_all_buf(out)).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(_)) => Err("the connection failed while writing"),
         Err(_) => Err("a write did not finish in time (the client does not read)"),
@@ -282,7 +284,6 @@ async fn run_session<H: Handler>(
     let mut ended = String::from("the client closed the connection");
     let mut conn = ServerConn::new(config.session.clone(), start.at);
     let mut ticket = Some(start.ticket);
-    let mut buf = zeroize::Zeroizing::new(vec![0u8; 16 * 1024]);
     'session: loop {
         // Answer everything the input produced, then send. Each answer is made in a task
         // of its own, so a handler that panics costs an INTERNAL answer, not the session.
@@ -352,8 +353,8 @@ async fn run_session<H: Handler>(
                 ServerEvent::Closed { reason } => ended = reason,
             }
         }
-        if let Some(bytes) = conn.poll_transmit()
-            && let Err(why) = write_by(&mut wr, &bytes, write_deadline(&conn, config)).await
+        if let Some(mut out) = conn.poll_transmit()
+            && let Err(why) = write_by(&mut wr, &mut out, write_deadline(&conn, config)).await
         {
             why.clone_into(&mut ended);
             break 'session;
@@ -362,8 +363,9 @@ async fn run_session<H: Handler>(
             break;
         }
         let deadline = conn.poll_timeout().map(tokio::time::Instant::from_std);
+        // Read straight into the buffer of the frame being received.
         tokio::select! {
-            r = rd.read(&mut buf) => match r {
+            r = rd.read(conn.input_space()) => match r {
                 Ok(0) => break 'session,
                 Err(e) => {
                     ended = if e.kind() == std::io::ErrorKind::UnexpectedEof {
@@ -373,16 +375,16 @@ async fn run_session<H: Handler>(
                     };
                     break 'session;
                 }
-                Ok(n) => conn.handle_input(buf.get(..n).unwrap_or_default(), now()),
+                Ok(n) => conn.input_filled(n, now()),
             },
             () = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => {
                 conn.handle_timeout(now());
             }
         }
     }
-    if let Some(bytes) = conn.poll_transmit() {
+    if let Some(mut out) = conn.poll_transmit() {
         let limit = now() + config.write_timeout.min(Duration::from_secs(1));
-        let _ = write_by(&mut wr, &bytes, limit).await;
+        let _ = write_by(&mut wr, &mut out, limit).await;
     }
     let _ = tokio::time::timeout(Duration::from_secs(1), wr.shutdown()).await;
     drop(ticket);

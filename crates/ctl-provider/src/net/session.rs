@@ -232,10 +232,10 @@ impl Session {
 
     async fn wait(&mut self, id: u32) -> Result<Response, NetError> {
         let deadline = tokio::time::Instant::now() + self.timeout;
-        let mut buf = zeroize::Zeroizing::new(vec![0u8; 16 * 1024]);
         loop {
-            if let Some(bytes) = self.conn.poll_transmit() {
-                self.stream.write_all(&bytes).await?;
+            if let Some(mut out) = self.conn.poll_transmit() {
+                // Vectored: a STAGE's file goes out as the slices every target shares.
+                self.stream.write_all_buf(&mut out).await?;
             }
             while let Some(event) = self.conn.poll_event() {
                 match event {
@@ -246,13 +246,18 @@ impl Session {
                     _ => {}
                 }
             }
-            let n = tokio::time::timeout_at(deadline, self.stream.read(&mut buf))
+            // Straight into the buffer of the frame being received.
+            let space = self.conn.input_space();
+            if space.is_empty() {
+                return Err(NetError::Closed);
+            }
+            let n = tokio::time::timeout_at(deadline, self.stream.read(space))
                 .await
                 .map_err(|_| NetError::Timeout("waiting for the answer"))??;
             if n == 0 {
                 return Err(NetError::Closed);
             }
-            self.conn.handle_input(buf.get(..n).unwrap_or_default());
+            self.conn.input_filled(n);
         }
     }
 

@@ -24,22 +24,22 @@ fn requests() -> Vec<Request> {
         Request::GetMode,
         Request::Stage {
             base: None,
-            file: vec![1, 2, 3],
+            file: vec![1, 2, 3].into(),
             peers: None,
         },
         Request::Stage {
             base: Some([7; 32]),
-            file: vec![9; 65_536],
+            file: vec![9; 65_536].into(),
             peers: None,
         },
         Request::Stage {
             base: Some([8; 32]),
-            file: vec![0x30; 100],
+            file: vec![0x30; 100].into(),
             peers: Some(OffCluster::default()),
         },
         Request::Stage {
             base: None,
-            file: vec![0x31; 10],
+            file: vec![0x31; 10].into(),
             peers: Some(OffCluster {
                 alternate_tftp: vec![Peer {
                     name: "tftp-dr".into(),
@@ -68,7 +68,7 @@ fn requests() -> Vec<Request> {
         Request::SetMode(SecurityMode::Mixed),
         Request::SetMode(SecurityMode::NonSecure),
         Request::PutCapf {
-            certificate: vec![0x30, 0x82, 1, 2],
+            certificate: vec![0x30, 0x82, 1, 2].into(),
         },
         Request::Audit { limit: 50 },
         Request::Bye,
@@ -100,11 +100,11 @@ fn responses() -> Vec<(u8, Response)> {
                 certificates: vec![
                     RoleCertificate {
                         role: 2,
-                        der: vec![0x30, 1],
+                        der: vec![0x30, 1].into(),
                     },
                     RoleCertificate {
                         role: 4,
-                        der: vec![0x30, 2],
+                        der: vec![0x30, 2].into(),
                     },
                 ],
             }),
@@ -142,7 +142,7 @@ fn responses() -> Vec<(u8, Response)> {
             }),
         ),
         (5, Response::Ctl(None)),
-        (5, Response::Ctl(Some(([3; 32], vec![4; 65_536])))),
+        (5, Response::Ctl(Some(([3; 32], vec![4; 65_536].into())))),
         (6, Response::Mode(SecurityMode::Mixed)),
         (7, Response::Staged([5; 32])),
         (
@@ -315,14 +315,14 @@ fn the_worked_examples_of_the_specification_match_the_encoder() {
         Response::Mode(SecurityMode::Mixed).to_frame(3),
         Request::Stage {
             base: None,
-            file: b"ABCDE".to_vec(),
+            file: b"ABCDE".to_vec().into(),
             peers: None,
         }
         .to_frame(4),
         Response::error(ErrorCode::Conflict, "stale base").to_frame(4),
         Request::Stage {
             base: None,
-            file: b"ABCDE".to_vec(),
+            file: b"ABCDE".to_vec().into(),
             peers: Some(OffCluster {
                 alternate_tftp: Vec::new(),
                 firewalls: vec![Peer {

@@ -27,7 +27,7 @@ impl Handler for Toy {
     async fn handle(&self, _: &PeerInfo, _: &str, _: UserRole, request: Request) -> Response {
         match request {
             Request::GetMode => Response::Mode(SecurityMode::Mixed),
-            Request::GetCtl => Response::Ctl(Some(([9; 32], vec![0xab; 65_536]))),
+            Request::GetCtl => Response::Ctl(Some(([9; 32], vec![0xab; 65_536].into()))),
             _ => Response::error(ErrorCode::Internal, "not in this toy"),
         }
     }

@@ -3,6 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+
 use ctl_provider::frame::{Frame, FrameReader};
 use ctl_provider::message::{NodeInfo, Password, SecurityMode, UserRole};
 use ctl_provider::{
@@ -12,8 +14,8 @@ use proptest::prelude::*;
 
 /// A toy node: one super-user and one read-only user, a CTL store with stage and commit.
 struct Node {
-    current: Option<([u8; 32], Vec<u8>)>,
-    staged: Vec<([u8; 32], Vec<u8>)>,
+    current: Option<([u8; 32], Bytes)>,
+    staged: Vec<([u8; 32], Bytes)>,
 }
 
 impl Node {
@@ -66,7 +68,7 @@ fn pump(
     for _ in 0..100 {
         let mut moved = false;
         if let Some(bytes) = client.poll_transmit() {
-            server.handle_input(&bytes, now);
+            server.handle_input(&bytes.to_vec(), now);
             moved = true;
         }
         while let Some(ev) = server.poll_event() {
@@ -88,7 +90,19 @@ fn pump(
             }
         }
         if let Some(bytes) = server.poll_transmit() {
-            client.handle_input(&bytes);
+            // The client reads straight into its frame buffer, as the network shell does.
+            let bytes = bytes.to_vec();
+            let mut rest = &bytes[..];
+            while !rest.is_empty() {
+                let space = client.input_space();
+                let n = space.len().min(rest.len());
+                if n == 0 {
+                    break; // closed: what follows is not read
+                }
+                space[..n].copy_from_slice(&rest[..n]);
+                client.input_filled(n);
+                rest = &rest[n..];
+            }
             moved = true;
         }
         if !moved {
@@ -169,7 +183,7 @@ fn a_session_from_hello_to_bye() {
     // Stage against no CTL, commit, then a stale stage is a conflict.
     client.send(&Request::Stage {
         base: None,
-        file: vec![1; 100],
+        file: vec![1; 100].into(),
         peers: None,
     });
     pump(&mut client, &mut server, &mut node, now);
@@ -179,7 +193,7 @@ fn a_session_from_hello_to_bye() {
     client.send(&Request::Commit { hash: h });
     client.send(&Request::Stage {
         base: None,
-        file: vec![2; 100],
+        file: vec![2; 100].into(),
         peers: None,
     });
     client.send(&Request::GetCtl);
@@ -202,7 +216,7 @@ fn a_session_from_hello_to_bye() {
         ),
         "{r:?}"
     );
-    assert_eq!(r[2], Response::Ctl(Some((h, vec![1; 100]))));
+    assert_eq!(r[2], Response::Ctl(Some((h, vec![1; 100].into()))));
     client.send(&Request::Bye);
     let closed = pump(&mut client, &mut server, &mut node, now);
     assert!(server.is_closed());
@@ -229,7 +243,7 @@ fn a_read_only_user_may_read_but_not_change() {
     client.send(&Request::GetCtl);
     client.send(&Request::Stage {
         base: None,
-        file: vec![1],
+        file: vec![1].into(),
         peers: None,
     });
     client.send(&Request::SetMode(SecurityMode::Mixed));
@@ -278,7 +292,7 @@ fn server_reply(bytes: &[u8]) -> (bool, Vec<Response>) {
     let mut out = Vec::new();
     let mut reader = FrameReader::new();
     if let Some(b) = server.poll_transmit() {
-        reader.push(&b);
+        reader.push(&b.to_vec());
     }
     while let Ok(Some(f)) = reader.next_frame() {
         out.push(Response::from_frame(&f).unwrap());
@@ -341,7 +355,7 @@ fn malformed_input_closes_only_that_session_with_an_error() {
         version: 1,
         kind: 1,
         id: 1,
-        body: vec![0x01, 0x00, 0x09, 1],
+        body: vec![0x01, 0x00, 0x09, 1].into(),
     };
     let (closed, _) = server_reply(&frame.encode().unwrap());
     assert!(closed);
@@ -350,7 +364,7 @@ fn malformed_input_closes_only_that_session_with_an_error() {
         version: 1,
         kind: 0x3e,
         id: 2,
-        body: vec![],
+        body: vec![].into(),
     };
     let mut bytes = hello;
     bytes.extend_from_slice(&frame.encode().unwrap());

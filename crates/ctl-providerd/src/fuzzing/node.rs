@@ -301,7 +301,14 @@ impl Run {
                     n => Some(self.fx.hashes[usize::from(n) % self.fx.hashes.len()]),
                 };
                 let peers = Self::peers(s);
-                let answer = self.ask(slot, Request::Stage { base, file, peers });
+                let answer = self.ask(
+                    slot,
+                    Request::Stage {
+                        base,
+                        file: file.into(),
+                        peers,
+                    },
+                );
                 if let Response::Staged(h) = answer {
                     self.last_staged[slot] = Some(h);
                     self.staged_ok.insert(h);
@@ -332,7 +339,12 @@ impl Run {
                     let len = usize::from(s.byte()) * 4;
                     s.take(len).to_vec()
                 };
-                Some(self.ask(slot, Request::PutCapf { certificate }))
+                Some(self.ask(
+                    slot,
+                    Request::PutCapf {
+                        certificate: certificate.into(),
+                    },
+                ))
             }
             8 => {
                 let request = match s.byte() % 5 {

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use ctl_format::RsaVerifier;
 use ctl_provider::ctl_hash;
 use ctl_provider::message::{ErrorCode, OffCluster, Peer, Response};
@@ -25,7 +27,7 @@ impl Node {
     pub(super) fn current(&self) -> Result<Option<HashedFile>, Refusal> {
         self.store
             .current_ctl()
-            .map(|c| c.map(|b| (ctl_hash(&b), b)))
+            .map(|c| c.map(|b| (ctl_hash(&b), Bytes::from(b))))
             .map_err(|e| Refusal::new(ErrorCode::Storage, format!("reading CTLFile.tlv: {e}")))
     }
 
@@ -77,7 +79,7 @@ impl Node {
         peer: &PeerInfo,
         user: &str,
         base: Option<[u8; 32]>,
-        file: Vec<u8>,
+        file: Bytes,
         peers: Option<OffCluster>,
     ) -> Result<Response, Refusal> {
         let peers = peers.map(|p| self.peers_to_store(p)).transpose()?;

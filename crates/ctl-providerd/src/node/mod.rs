@@ -14,6 +14,7 @@ use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use ctl_format::Role;
 use ctl_provider::message::{
     ErrorCode, Member, Members, NodeInfo, Password, Peer, PeerSource, Request, Response,
@@ -27,7 +28,7 @@ use crate::error::DaemonError;
 use crate::store::{Store, StoredPeers};
 
 /// A file and its SHA-256.
-type HashedFile = ([u8; 32], Vec<u8>);
+type HashedFile = ([u8; 32], Bytes);
 
 /// A request the node refuses: its code and text, sent as an ERROR at the handler's edge.
 #[derive(Debug)]
@@ -61,7 +62,8 @@ struct User {
 }
 
 struct Staged {
-    bytes: Vec<u8>,
+    /// The file: a slice of the STAGE frame it came in, not a copy.
+    bytes: Bytes,
     /// Its TIMESTAMP.
     timestamp: u32,
     base: Option<[u8; 32]>,
@@ -102,10 +104,10 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn read_certificate(path: &std::path::Path) -> Result<Vec<u8>, DaemonError> {
+fn read_certificate(path: &std::path::Path) -> Result<Bytes, DaemonError> {
     let text = std::fs::read(path).map_err(DaemonError::file(path))?;
     ctl_format::Certificate::from_der_or_pem(&text)
-        .map(|c| c.der().to_vec())
+        .map(|c| Bytes::copy_from_slice(c.der()))
         .map_err(|source| DaemonError::Certificate {
             path: path.to_owned(),
             source,

@@ -12,7 +12,7 @@ async fn five_sessions_stage_at_once_and_exactly_one_commit_wins() {
     let Response::Staged(h0) = first
         .call(&Request::Stage {
             base: None,
-            file: ctl("sast1", 1),
+            file: ctl("sast1", 1).into(),
             peers: None,
         })
         .await
@@ -27,7 +27,7 @@ async fn five_sessions_stage_at_once_and_exactly_one_commit_wins() {
         let r = c
             .call(&Request::Stage {
                 base: Some(h0),
-                file: ctl("sast2", 100 + i),
+                file: ctl("sast2", 100 + i).into(),
                 peers: None,
             })
             .await
@@ -42,7 +42,7 @@ async fn five_sessions_stage_at_once_and_exactly_one_commit_wins() {
     let r = sixth
         .call(&Request::Stage {
             base: Some(h0),
-            file: ctl("sast2", 999),
+            file: ctl("sast2", 999).into(),
             peers: None,
         })
         .await
@@ -86,7 +86,7 @@ async fn the_on_commit_hook_reports_and_is_killed_after_its_timeout() {
     let Response::Staged(h) = c
         .call(&Request::Stage {
             base: None,
-            file: ctl("sast1", 1),
+            file: ctl("sast1", 1).into(),
             peers: None,
         })
         .await
@@ -110,7 +110,7 @@ async fn the_on_commit_hook_reports_and_is_killed_after_its_timeout() {
     let Response::Staged(h2) = c
         .call(&Request::Stage {
             base: Some(h),
-            file: ctl("sast2", 2),
+            file: ctl("sast2", 2).into(),
             peers: None,
         })
         .await
@@ -152,7 +152,7 @@ async fn a_failed_write_leaves_the_old_file_and_says_so() {
     let Response::Staged(h) = c
         .call(&Request::Stage {
             base: None,
-            file: first.clone(),
+            file: first.clone().into(),
             peers: None,
         })
         .await
@@ -168,7 +168,7 @@ async fn a_failed_write_leaves_the_old_file_and_says_so() {
     let Response::Staged(h2) = c
         .call(&Request::Stage {
             base: Some(h),
-            file: ctl("sast2", 2),
+            file: ctl("sast2", 2).into(),
             peers: None,
         })
         .await
@@ -211,7 +211,7 @@ fn kill_9_during_commits_never_leaves_a_torn_file() {
                 if let Response::Staged(h) = c
                     .call(&Request::Stage {
                         base,
-                        file: f.clone(),
+                        file: f.clone().into(),
                         peers: None,
                     })
                     .await?
@@ -300,7 +300,7 @@ async fn mode_changes_survive_concurrent_commits() {
                 let Response::Staged(hash) = c
                     .call(&Request::Stage {
                         base,
-                        file: next,
+                        file: next.into(),
                         peers: None,
                     })
                     .await
@@ -432,7 +432,7 @@ async fn no_more_sessions_prepare_than_the_limit_even_at_the_same_moment() {
                 let r = c
                     .call(&Request::Stage {
                         base: None,
-                        file,
+                        file: file.into(),
                         peers: None,
                     })
                     .await

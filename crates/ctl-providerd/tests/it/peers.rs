@@ -62,7 +62,7 @@ async fn off_cluster_servers_are_stored_with_the_ctl_they_came_with() {
     let Response::Staged(h1) = c
         .call(&Request::Stage {
             base: None,
-            file,
+            file: file.into(),
             peers: Some(peers),
         })
         .await

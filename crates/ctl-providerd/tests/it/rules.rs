@@ -31,7 +31,7 @@ fn refused(r: &Response, code: ErrorCode, text: &str) -> bool {
 async fn stage(c: &mut Session, base: Option<[u8; 32]>, file: Vec<u8>) -> Response {
     c.call(&Request::Stage {
         base,
-        file,
+        file: file.into(),
         peers: None,
     })
     .await
@@ -87,7 +87,7 @@ async fn an_older_or_already_committed_ctl_is_refused_even_without_a_current_one
     let r = c
         .call(&Request::Stage {
             base: Some(sha(&b)),
-            file: a.clone(),
+            file: a.clone().into(),
             peers: Some(OffCluster {
                 alternate_tftp: vec![peer("evil-tftp", 6970)],
                 ..OffCluster::default()
@@ -194,7 +194,7 @@ async fn every_change_needs_the_sast_client_certificate_when_required() {
     let capf = std::fs::read(vectors().join("keys/capf.crt.der")).unwrap();
     let r = plain_sub
         .call(&Request::PutCapf {
-            certificate: capf.clone(),
+            certificate: capf.clone().into(),
         })
         .await
         .unwrap();
@@ -214,7 +214,9 @@ async fn every_change_needs_the_sast_client_certificate_when_required() {
     let mut sast_sub = connect_as(&s, "sast2").await;
     assert_eq!(
         sast_sub
-            .call(&Request::PutCapf { certificate: capf })
+            .call(&Request::PutCapf {
+                certificate: capf.into()
+            })
             .await
             .unwrap(),
         Response::CapfStored

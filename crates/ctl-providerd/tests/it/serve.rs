@@ -58,7 +58,7 @@ async fn first_node_serves_stages_commits_and_remembers() {
     let Response::Staged(h1) = c
         .call(&Request::Stage {
             base: None,
-            file: first.clone(),
+            file: first.clone().into(),
             peers: None,
         })
         .await
@@ -86,7 +86,7 @@ async fn first_node_serves_stages_commits_and_remembers() {
     let r = c
         .call(&Request::Stage {
             base: None,
-            file: second.clone(),
+            file: second.clone().into(),
             peers: None,
         })
         .await
@@ -105,7 +105,7 @@ async fn first_node_serves_stages_commits_and_remembers() {
     let r = c
         .call(&Request::Stage {
             base: Some(h1),
-            file: itl,
+            file: itl.into(),
             peers: None,
         })
         .await
@@ -123,7 +123,7 @@ async fn first_node_serves_stages_commits_and_remembers() {
     let r = c
         .call(&Request::Stage {
             base: Some(h1),
-            file: vec![1, 2, 3],
+            file: vec![1, 2, 3].into(),
             peers: None,
         })
         .await
@@ -137,7 +137,7 @@ async fn first_node_serves_stages_commits_and_remembers() {
     let Response::Staged(h2) = c
         .call(&Request::Stage {
             base: Some(h1),
-            file: second.clone(),
+            file: second.clone().into(),
             peers: None,
         })
         .await
@@ -178,7 +178,7 @@ async fn first_node_serves_stages_commits_and_remembers() {
     c.login("admin", &Password::new("s3cret")).await.unwrap();
     assert_eq!(
         c.call(&Request::GetCtl).await.unwrap(),
-        Response::Ctl(Some((h2, second)))
+        Response::Ctl(Some((h2, second.into())))
     );
     assert_eq!(
         c.call(&Request::GetMode).await.unwrap(),
@@ -208,7 +208,7 @@ async fn subsequent_nodes_store_capf_and_refuse_first_node_requests() {
     let r = c
         .call(&Request::Stage {
             base: None,
-            file: ctl("sast1", 1),
+            file: ctl("sast1", 1).into(),
             peers: Some(OffCluster::default()),
         })
         .await
@@ -226,7 +226,7 @@ async fn subsequent_nodes_store_capf_and_refuse_first_node_requests() {
     let capf = std::fs::read(vectors().join("keys/capf.crt.der")).unwrap();
     assert_eq!(
         c.call(&Request::PutCapf {
-            certificate: capf.clone()
+            certificate: capf.clone().into()
         })
         .await
         .unwrap(),
@@ -303,7 +303,7 @@ async fn stage_and_commit_can_require_a_sast_client_certificate() {
     let r = plain
         .call(&Request::Stage {
             base: None,
-            file: first.clone(),
+            file: first.clone().into(),
             peers: None,
         })
         .await
@@ -317,7 +317,7 @@ async fn stage_and_commit_can_require_a_sast_client_certificate() {
     let r = ccm
         .call(&Request::Stage {
             base: None,
-            file: first.clone(),
+            file: first.clone().into(),
             peers: None,
         })
         .await
@@ -331,7 +331,7 @@ async fn stage_and_commit_can_require_a_sast_client_certificate() {
     let Response::Staged(h) = sast
         .call(&Request::Stage {
             base: None,
-            file: first.clone(),
+            file: first.clone().into(),
             peers: None,
         })
         .await
@@ -348,7 +348,7 @@ async fn stage_and_commit_can_require_a_sast_client_certificate() {
     let r = itl_signer
         .call(&Request::Stage {
             base: Some(h),
-            file: ctl("sast2", 2),
+            file: ctl("sast2", 2).into(),
             peers: None,
         })
         .await

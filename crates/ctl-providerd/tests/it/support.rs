@@ -136,7 +136,15 @@ pub(crate) async fn stage_commit(
     peers: Option<OffCluster>,
 ) -> Response {
     let base = current_hash(c).await;
-    match c.call(&Request::Stage { base, file, peers }).await.unwrap() {
+    match c
+        .call(&Request::Stage {
+            base,
+            file: file.into(),
+            peers,
+        })
+        .await
+        .unwrap()
+    {
         Response::Staged(hash) => c.call(&Request::Commit { hash }).await.unwrap(),
         other => other,
     }
