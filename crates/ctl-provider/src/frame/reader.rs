@@ -15,12 +15,16 @@ use crate::ProtocolError;
 /// sends nothing more makes the reader hold no more than it sent, plus this.
 const FIRST_CHUNK: usize = 16 * 1024;
 
+/// The reader's own buffer between bodies: room for the headers and small frames (HELLO,
+/// LOGIN, COMMIT and their answers) of one read.
+const STAGING: usize = 4 * 1024;
+
 /// Accumulates bytes and yields whole frames. A frame's body is read into a buffer of its
 /// own, of the body's exact length (in two steps for a body over 16 KiB: the first 16 KiB,
 /// then the rest), and that buffer becomes the frame's body: a file in it reaches the
 /// message as a slice of it, never copied. The buffer is zeroized when the last slice of
-/// it goes, and when the reader is dropped with a frame half read; `Debug` shows only how
-/// much the reader holds.
+/// it goes, and the reader's own buffers when it is dropped (and the one between bodies
+/// after each use); `Debug` shows only how much the reader holds.
 ///
 /// Two ways to feed it: [`push`](Self::push) copies bytes in (any amount, any number of
 /// frames), and [`spare`](Self::spare) with [`advance`](Self::advance) lets the caller
@@ -34,6 +38,8 @@ pub struct FrameReader {
     /// The body read so far: its first `filled` bytes.
     body: Vec<u8>,
     filled: usize,
+    /// Between bodies, what [`spare`](Self::spare) hands out (allocated when first asked).
+    staging: Vec<u8>,
     /// Whole frames not yet yielded.
     ready: VecDeque<Frame>,
     /// A bad header: yielded after the frames before it; nothing is read after it.
@@ -44,6 +50,7 @@ impl Drop for FrameReader {
     fn drop(&mut self) {
         self.head.zeroize();
         self.body.zeroize();
+        self.staging.zeroize();
     }
 }
 
@@ -65,28 +72,36 @@ impl FrameReader {
     /// Adds received bytes.
     pub fn push(&mut self, mut data: &[u8]) {
         while !data.is_empty() && self.failed.is_none() {
-            let space = self.spare();
+            let space = self.exact();
             let n = space.len().min(data.len());
+            if n == 0 {
+                break;
+            }
             let (now, rest) = data.split_at(n);
             if let Some(dst) = space.get_mut(..n) {
                 dst.copy_from_slice(now);
             }
-            self.advance(n);
+            self.took(n);
             data = rest;
         }
     }
 
-    /// Where the next received bytes go: the rest of the header, or of the current
-    /// frame's body. Never empty while the reader can take bytes (empty once a bad
-    /// header was seen). Reading more than this is [`push`](Self::push)'s business.
+    /// Where the next received bytes go, to read them in without a copy: the rest of the
+    /// body being received; between bodies, a small buffer of the reader's own, which
+    /// takes the next headers and small frames whole (what of a body it holds is copied
+    /// to the body's buffer; the rest of a large body is read straight into that). Never
+    /// empty while the reader can take bytes (empty once a bad header was seen).
     pub fn spare(&mut self) -> &mut [u8] {
         if self.failed.is_some() {
             return &mut [];
         }
-        if self.header.is_none() {
-            return self.head.get_mut(self.head_len..).unwrap_or_default();
+        if self.header.is_some() {
+            return self.body.get_mut(self.filled..).unwrap_or_default();
         }
-        self.body.get_mut(self.filled..).unwrap_or_default()
+        if self.staging.is_empty() {
+            self.staging = vec![0u8; STAGING];
+        }
+        &mut self.staging
     }
 
     /// Takes note that `n` bytes were written at the start of [`spare`](Self::spare)
@@ -95,6 +110,28 @@ impl FrameReader {
         if self.failed.is_some() || n == 0 {
             return;
         }
+        if self.header.is_some() {
+            return self.took(n);
+        }
+        let mut staging = std::mem::take(&mut self.staging);
+        let n = n.min(staging.len());
+        if let Some(received) = staging.get_mut(..n) {
+            self.push(received);
+            received.zeroize();
+        }
+        self.staging = staging;
+    }
+
+    /// The rest of the header, or of the current frame's body.
+    fn exact(&mut self) -> &mut [u8] {
+        if self.header.is_none() {
+            return self.head.get_mut(self.head_len..).unwrap_or_default();
+        }
+        self.body.get_mut(self.filled..).unwrap_or_default()
+    }
+
+    /// `n` bytes were written at the start of [`exact`](Self::exact).
+    fn took(&mut self, n: usize) {
         let Some(header) = self.header else {
             self.head_len = (self.head_len + n).min(HEADER_LEN);
             if self.head_len == HEADER_LEN {
@@ -206,15 +243,33 @@ mod tests {
             r.advance(n);
             at += n;
         }
-        // The header, then the first 16 KiB, then the rest of the body's exact size.
-        assert_eq!(grants[0], HEADER_LEN);
-        assert_eq!(grants[1], FIRST_CHUNK);
-        assert_eq!(grants[3], 40_000 - FIRST_CHUNK);
+        // The reader's own buffer (the header and the body's start), the rest of the
+        // first 16 KiB, then the rest of the body's exact size.
+        assert_eq!(grants[0], STAGING);
+        assert_eq!(grants[1], FIRST_CHUNK - (STAGING - HEADER_LEN));
+        assert_eq!(grants[2], 40_000 - FIRST_CHUNK);
         let f = r.next_frame().unwrap().unwrap();
         assert_eq!(f.body.parts().len(), 1);
         assert_eq!(f.encode().unwrap(), bytes);
         assert_eq!(r.buffered(), 0);
         assert_eq!(r.next_frame().unwrap(), None);
+    }
+
+    #[test]
+    fn small_frames_arrive_whole_in_one_read() {
+        let mut all = frame(3);
+        all.extend(frame(100));
+        all.extend(&frame(50)[..20]);
+        let mut r = FrameReader::new();
+        let space = r.spare();
+        space[..all.len()].copy_from_slice(&all);
+        r.advance(all.len());
+        assert_eq!(r.next_frame().unwrap().unwrap().body.len(), 3);
+        assert_eq!(r.next_frame().unwrap().unwrap().body.len(), 100);
+        assert_eq!(r.next_frame().unwrap(), None);
+        // The third frame's start went to its body buffer: the rest goes straight there.
+        assert_eq!(r.spare().len(), 42);
+        assert_eq!(r.buffered(), 20);
     }
 
     #[test]

@@ -246,9 +246,9 @@ fn no_frame_or_session_type_shows_a_login_in_debug() {
     assert!(!shows(format!("{server:?}")), "{server:?}");
 }
 
-/// Issue 11, finding 8: the reader now moves what follows a yielded frame to the front of
-/// its buffer by hand and zeroes the tail (the zeroing itself cannot be observed from
-/// safe code); what follows a frame must survive that move intact.
+/// Issue 11, finding 8, and issue 16: the reader reads each frame into a buffer of its
+/// own, zeroized when the frame's last slice goes (which safe code cannot observe); what
+/// follows a frame in the same input must reach the next frame's buffer intact.
 #[test]
 fn a_reader_yields_what_follows_a_frame_it_zeroed() {
     let login = Request::Login {
@@ -266,6 +266,50 @@ fn a_reader_yields_what_follows_a_frame_it_zeroed() {
     reader.push(&next[5..]);
     assert_eq!(reader.next_frame().unwrap().unwrap().id, 3);
     assert_eq!(reader.buffered(), 0);
+}
+
+/// Issue 16: a STAGE's file is not copied on the way out (the frame's segments include
+/// the caller's buffer itself) nor on the way in (the decoded file is a slice of the
+/// received body), and the segments carry the same bytes as the one-buffer encoding.
+#[test]
+fn a_file_travels_without_a_copy() {
+    use bytes::{Buf as _, Bytes};
+    for size in [44_160, 65_535] {
+        let file = Bytes::from(vec![0x42u8; size]);
+        let stage = Request::Stage {
+            base: Some([1; 32]),
+            file: file.clone(),
+            peers: None,
+        };
+        let mut client = ctl_provider::ClientConn::new("t");
+        let _ = client.poll_transmit();
+        client.send(&stage);
+        let out = client.poll_transmit().unwrap();
+        let mut slices = [std::io::IoSlice::new(&[]); 16];
+        let n = out.chunks_vectored(&mut slices);
+        assert_eq!(n, out.segments());
+        assert!(
+            slices[..n]
+                .iter()
+                .any(|s| s.as_ptr() == file.as_ptr() && s.len() == size),
+            "the file is one of the segments, not a copy"
+        );
+        let bytes = out.to_vec();
+        assert_eq!(*bytes, stage.to_frame(2).encode().unwrap());
+
+        let mut reader = FrameReader::new();
+        reader.push(&bytes);
+        let frame = reader.next_frame().unwrap().unwrap();
+        let [body] = frame.body.parts() else {
+            panic!("a received body is one buffer");
+        };
+        let Request::Stage { file: got, .. } = Request::from_frame(&frame).unwrap() else {
+            panic!("not a STAGE");
+        };
+        assert_eq!(got, file);
+        let inside = body.as_ptr_range();
+        assert!(inside.contains(&got.as_ptr()) && got.as_ptr_range().end == inside.end);
+    }
 }
 
 /// The hex blocks of docs/protocol.md section 9, in order.
