@@ -238,7 +238,7 @@ mod tests {
         while at < bytes.len() {
             let space = r.spare();
             grants.push(space.len());
-            let n = space.len().min(bytes.len() - at).min(10_000);
+            let n = space.len().min(bytes.len() - at);
             space[..n].copy_from_slice(&bytes[at..at + n]);
             r.advance(n);
             at += n;
