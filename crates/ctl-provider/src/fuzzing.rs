@@ -26,8 +26,8 @@ fn answer_all(server: &mut ServerConn, now: Instant, sent: &mut Vec<u8>) {
 }
 
 /// Any bytes: decode as frames and messages both ways, and drive a server session
-/// (answering every request) fed in 7-byte pieces, another fed by reading straight into
-/// its frame buffer, and a client session.
+/// (answering every request) fed in 7-byte pieces, another fed the same pieces by reading
+/// them straight into its frame buffer, and a client session.
 ///
 /// # Panics
 /// On no input but when the two servers send different bytes: a bug for the fuzzer to
@@ -51,8 +51,9 @@ pub fn any_input(data: &[u8]) {
     let mut direct_sent = Vec::new();
     let mut rest = data;
     while !rest.is_empty() {
+        // The same 7-byte pieces: what arrives together decides what is answered first.
         let space = direct.input_space();
-        let n = space.len().min(rest.len());
+        let n = space.len().min(rest.len()).min(7);
         if n == 0 {
             break;
         }
