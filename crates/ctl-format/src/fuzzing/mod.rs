@@ -88,9 +88,14 @@ impl Signer for ZeroSigner {
 /// [`AcceptAll`], judged by the phone rules and linted. As thorough as
 /// [`parse_input_every_way`] for a fraction of its work per input.
 ///
+/// The bytes are also taken as one record's elements, which the parser's fast pass and
+/// its checked walk must judge alike.
+///
 /// # Panics
-/// When a parsed file does not re-encode to its own bytes: a bug the fuzzer should report.
+/// When a parsed file does not re-encode to its own bytes, or the two record paths
+/// disagree: a bug the fuzzer should report.
 pub fn parse_input(data: &[u8]) {
+    crate::document::record_paths_agree(data);
     let default = ParseOptions::default();
     match parse_with(data, None, &default) {
         Ok(doc) => {
