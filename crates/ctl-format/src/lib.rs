@@ -10,6 +10,7 @@ mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod lint;
+mod parse;
 mod reader;
 pub mod tag;
 mod types;
@@ -21,10 +22,11 @@ pub use cert::{
 };
 pub use document::{
     Document, Element, FileKind, Header, HeaderItem, HeaderItems, MAX_OVERSIZE, ParseOptions,
-    Record, RecordElements, parse, parse_signed, parse_trust_list, parse_with,
+    Record, RecordElements,
 };
 pub use error::{BuildError, Error, ErrorKind, What};
 pub use lint::{Linter, ListKind, Warning, lint};
+pub use parse::{parse, parse_signed, parse_trust_list, parse_with};
 pub use tag::{Tag, TagSpace};
 pub use types::{
     DigestAlgorithm, Role, UnknownName, Version, format_utc, hex, io_words, printable,

@@ -95,7 +95,7 @@ impl Signer for ZeroSigner {
 /// When a parsed file does not re-encode to its own bytes, or the two record paths
 /// disagree: a bug the fuzzer should report.
 pub fn parse_input(data: &[u8]) {
-    crate::document::record_paths_agree(data);
+    crate::parse::record_paths_agree(data);
     let default = ParseOptions::default();
     match parse_with(data, None, &default) {
         Ok(doc) => {
