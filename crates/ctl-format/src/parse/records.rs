@@ -199,7 +199,9 @@ fn rest_fits(body: &[u8], mut pos: usize, mut seen: u32) -> bool {
 /// mode does.
 ///
 /// # Panics
-/// When they disagree.
+/// When they disagree. Its `assert`s and `panic!` are the fuzzer's oracles (compiled only
+/// with the `fuzzing` feature, as in the `fuzzing` module): they fire on a bug in one of the
+/// two paths, never on a malformed input, which both paths refuse alike.
 #[cfg(feature = "fuzzing")]
 pub(crate) fn record_paths_agree(body: &[u8]) {
     let strict = ParseOptions::default().strict();
