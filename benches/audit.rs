@@ -17,6 +17,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use ctl_site::{Manifest, Options, provision};
+use ctl_test_support::report::{self, Target};
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -92,20 +93,42 @@ fn main() {
     assert!(status.success(), "the inspect loop");
     let per_file = looped.as_secs_f64() / sample as f64;
     let loop_all = per_file * files.len() as f64;
-    println!(
-        "  {} files: ctl audit {:.0} ms; one ctl inspect per file {:.1} ms each ({sample} measured), {:.0} ms for all",
-        files.len() + 2,
-        one.as_secs_f64() * 1e3,
-        per_file * 1e3,
-        loop_all * 1e3
+    report::figure(
+        "audit.files",
+        "files in the tree",
+        (files.len() + 2) as f64,
+        0,
+        "",
+        None,
     );
-    let ratio = loop_all / one.as_secs_f64();
-    println!(
-        "RATIO inspect loop / ctl audit = {ratio:.1} (target >= 20.0: {})",
-        if ratio >= 20.0 {
-            "within target"
-        } else {
-            "OVER TARGET"
-        }
+    report::figure(
+        "audit.one",
+        "one `ctl audit` of the tree",
+        one.as_secs_f64() * 1e3,
+        0,
+        "ms",
+        None,
+    );
+    report::figure(
+        "audit.per_file",
+        "one `ctl inspect` process per file, each",
+        per_file * 1e3,
+        1,
+        "ms",
+        None,
+    );
+    report::figure(
+        "audit.loop",
+        "one `ctl inspect` per file, scaled to the tree",
+        loop_all,
+        1,
+        "s",
+        None,
+    );
+    report::ratio(
+        "audit.ratio",
+        "the inspect loop / ctl audit",
+        loop_all / one.as_secs_f64(),
+        Some(Target::AtLeast(20.0)),
     );
 }

@@ -7,16 +7,15 @@
 //! clients on another. To fit 1,428 providers on one machine they share one set of node
 //! certificates (generated once, for the first supercluster) and check passwords against
 //! argon2id hashes of 64 KiB instead of the 19 MiB a real node uses (a node keeps that
-//! memory per checking thread). There is no target: the figures go in the README.
+//! memory per checking thread). Its targets are the allocation counts below.
 //!
 //! It also counts, during the fleet run, the allocations of more than 32 KiB (a CTL is
 //! 44 KiB here: each such allocation is about one copy of the file), on the client's
-//! threads and on the nodes' threads apart, per target. Issue 16's zero-copy frames
-//! brought them from 3.54 (client) and 3.00 (nodes) to about 0.54 and 1.00: a node reads
-//! a STAGE into one buffer of its size and keeps the file as a slice of it, and the
+//! threads and on the nodes' threads apart, per target (target: at most one each). A node
+//! reads a STAGE into one buffer of its size and keeps the file as a slice of it, and the
 //! client sends every target the same buffer; what the client still allocates is the
 //! workflow's, once per cluster (the CTL built for the preview and for signing, signed,
-//! held: about 15 allocations per cluster of 28 targets), not the protocol's. The counting
+//! held), not the protocol's (issue 16's zero-copy frames). The counting
 //! allocator adds a small header to every allocation, so the peak RSS is a little above
 //! an uncounted run's.
 //!
@@ -36,7 +35,9 @@ use tracking_allocator::{
     AllocationGroupId, AllocationGroupToken, AllocationRegistry, AllocationTracker, Allocator,
 };
 
+use ctl_benches::Target;
 use ctl_benches::cluster::{DELAY, light_hash, mixed_mode, start, template};
+use ctl_test_support::report;
 
 #[global_allocator]
 static GLOBAL: Allocator<std::alloc::System> = Allocator::system();
@@ -114,10 +115,6 @@ fn status_kib(field: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-fn mib(kib: Option<u64>) -> String {
-    kib.map_or_else(|| "?".to_owned(), |k| (k / 1024).to_string())
-}
-
 fn main() {
     let n: usize = std::env::var("FLEET")
         .ok()
@@ -152,9 +149,22 @@ fn main() {
     );
 
     let (one, targets, size) = clients.block_on(mixed_mode(addrs[0]));
-    println!(
-        "first-time mixed mode, one supercluster ({targets} targets, CTL {size} bytes): {:.0} ms",
-        one.as_secs_f64() * 1e3
+    assert_eq!(targets, 28, "every target of one supercluster committed");
+    report::figure(
+        "fleet.ctl_bytes",
+        "the CTL, bytes",
+        size as f64,
+        0,
+        "",
+        None,
+    );
+    report::figure(
+        "fleet.one",
+        "first-time mixed mode, one supercluster alone (28 targets)",
+        one.as_secs_f64() * 1e3,
+        0,
+        "ms",
+        None,
     );
     // The fleet run is what is counted; the main thread drives the client's runtime. Its
     // memory too: from what the process holds now, with the peak reset to it (start-up's
@@ -181,33 +191,84 @@ fn main() {
     AllocationRegistry::disable_tracking();
     let committed: usize = runs.iter().map(|r| r.1).sum();
     let slowest = runs.iter().map(|r| r.0).max().unwrap_or_default();
-    println!(
-        "first-time mixed mode, {n} superclusters at once ({committed} targets committed): {:.0} ms (slowest cluster {:.0} ms)",
+    report::figure(
+        "fleet.clusters",
+        "superclusters at once (FLEET)",
+        n as f64,
+        0,
+        "",
+        None,
+    );
+    report::figure(
+        "fleet.all",
+        "first-time mixed mode, all of them at once",
         fleet.as_secs_f64() * 1e3,
-        slowest.as_secs_f64() * 1e3
+        0,
+        "ms",
+        None,
+    );
+    report::figure(
+        "fleet.per_cluster",
+        "the same, per supercluster",
+        fleet.as_secs_f64() * 1e3 / n as f64,
+        0,
+        "ms",
+        None,
+    );
+    report::figure(
+        "fleet.slowest",
+        "the slowest supercluster of the fleet run",
+        slowest.as_secs_f64() * 1e3,
+        0,
+        "ms",
+        None,
+    );
+    // Sequential would be about n.
+    report::ratio(
+        "fleet.ratio",
+        "all at once / one alone (sequential: about FLEET)",
+        fleet.as_secs_f64() / one.as_secs_f64(),
+        None,
     );
     let fleet_peak = status_kib("VmHWM:");
-    println!(
-        "RATIO fleet / one supercluster = {:.2} (sequential would be about {n}); {:.0} ms per cluster; peak RSS {} MiB",
-        fleet.as_secs_f64() / one.as_secs_f64(),
-        fleet.as_secs_f64() * 1e3 / n as f64,
-        mib(start_peak.max(fleet_peak))
-    );
-    match (reset, before_fleet, fleet_peak) {
-        (true, Some(b), Some(p)) => println!(
-            "FIGURE the fleet run's peak RSS: {} MiB over the {} MiB the process held when it started",
-            p.saturating_sub(b) / 1024,
-            b / 1024
-        ),
-        _ => println!(
-            "FIGURE the fleet run's own peak RSS: not measurable here (no /proc/self/clear_refs)"
-        ),
+    if let Some(peak) = start_peak.max(fleet_peak) {
+        report::figure(
+            "fleet.process_peak",
+            "the whole process's peak RSS",
+            (peak / 1024) as f64,
+            0,
+            "MiB",
+            None,
+        );
+    }
+    // Without /proc (or /proc/self/clear_refs) these lines are missing, which
+    // scripts/bench reports.
+    if let (true, Some(b), Some(p)) = (reset, before_fleet, fleet_peak) {
+        report::figure(
+            "fleet.run_peak",
+            "the fleet run's own peak RSS, over what the process held when it started",
+            (p.saturating_sub(b) / 1024) as f64,
+            0,
+            "MiB",
+            None,
+        );
     }
     let per_target = |side: &Side| side.large.load(Ordering::Relaxed) as f64 / committed as f64;
-    println!(
-        "FIGURE allocations over 32 KiB per target during the fleet run: client {:.2}, nodes {:.2} (target: at most 1 each)",
+    report::figure(
+        "fleet.client_large",
+        "allocations over 32 KiB per target, the client's threads",
         per_target(&CLIENT),
-        per_target(&NODES)
+        2,
+        "",
+        Some(Target::AtMost(1.0)),
+    );
+    report::figure(
+        "fleet.nodes_large",
+        "allocations over 32 KiB per target, the nodes' threads",
+        per_target(&NODES),
+        2,
+        "",
+        Some(Target::AtMost(1.0)),
     );
     assert_eq!(committed, n * 28, "every target of every cluster committed");
 }

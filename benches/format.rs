@@ -7,7 +7,8 @@
 //!   baseline too: no verification can skip that) (target: <= 1.2);
 //! * building and signing it against one signature alone (target: <= 1.2).
 //!
-//! Run: `cargo bench -p ctl-benches --bench format`. The ratios are printed at the end.
+//! Run: `cargo bench -p ctl-benches --bench format`. Its figures and ratios are printed at
+//! the end (`FIGURE` and `RATIO` lines, which `scripts/bench` reads).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
@@ -30,9 +31,22 @@ fn main() {
     let signer = ctl_benches::signer();
     let bytes = builder.build(&signer).unwrap();
     let records = parse_trust_list(&bytes).unwrap().records().len();
-    println!(
-        "maximal CTL: {} bytes, {records} records of 2048-bit certificates",
-        bytes.len()
+    let report = ctl_test_support::report::figure;
+    report(
+        "format.bytes",
+        "the maximal CTL, bytes",
+        bytes.len() as f64,
+        0,
+        "",
+        None,
+    );
+    report(
+        "format.records",
+        "its records (2048-bit certificates)",
+        records as f64,
+        0,
+        "",
+        None,
     );
 
     let mut g = c.benchmark_group("parse");
@@ -87,8 +101,39 @@ fn main() {
     g.finish();
 
     c.final_summary();
-    ctl_benches::report_ratio("parse", "parse", "copy_baseline", 1.0);
-    ctl_benches::report_ratio("parse", "parse_every_option", "copy_baseline", 1.0);
-    ctl_benches::report_ratio("verify", "parse_and_verify", "hash_and_rsa_baseline", 1.2);
-    ctl_benches::report_ratio("build", "build_and_sign", "one_signature_baseline", 1.2);
+    use ctl_benches::{Target, Unit, report_ratio};
+    report_ratio(
+        "format.parse",
+        ("parse", "parse", "parse"),
+        ("copy_baseline", "copying the bytes once"),
+        Unit::Micros,
+        Target::AtMost(1.0),
+    );
+    report_ratio(
+        "format.parse_every_option",
+        ("parse", "parse_every_option", "parse, every option on"),
+        ("copy_baseline", "copying the bytes once"),
+        Unit::Micros,
+        Target::AtMost(1.0),
+    );
+    report_ratio(
+        "format.verify",
+        ("verify", "parse_and_verify", "parse + verify"),
+        (
+            "hash_and_rsa_baseline",
+            "SHA-1 of the file + decoding the RSA key + one RSA verification",
+        ),
+        Unit::Micros,
+        Target::AtMost(1.2),
+    );
+    report_ratio(
+        "format.build",
+        ("build", "build_and_sign", "build + sign"),
+        (
+            "one_signature_baseline",
+            "one RSA-2048 signature over the same bytes",
+        ),
+        Unit::Millis,
+        Target::AtMost(1.2),
+    );
 }

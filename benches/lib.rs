@@ -4,6 +4,8 @@
 pub mod cluster;
 
 use ctl_format::{Certificate, MAX_LEN, RecordSpec, Role, TrustListBuilder};
+use ctl_test_support::report;
+pub use ctl_test_support::report::Target;
 use ctl_token::SoftwareSigner;
 
 fn read(name: &str) -> Vec<u8> {
@@ -93,22 +95,52 @@ fn mean_ns(group: &str, function: &str) -> Option<f64> {
     json.get("mean")?.get("point_estimate")?.as_f64()
 }
 
-/// Prints `subject / baseline` of a group against its target.
-pub fn report_ratio(group: &str, subject: &str, baseline: &str, target: f64) {
-    match (mean_ns(group, subject), mean_ns(group, baseline)) {
-        (Some(s), Some(b)) => {
-            let ratio = s / b;
-            let verdict = if ratio <= target {
-                "within target"
-            } else {
-                "OVER TARGET"
-            };
-            println!(
-                "RATIO {group}: {subject} {:.1} us / {baseline} {:.1} us = {ratio:.2} (target <= {target:.2}: {verdict})",
-                s / 1000.0,
-                b / 1000.0
-            );
+/// How [`report_ratio`] shows a criterion function's mean time.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub enum Unit {
+    /// Microseconds, one decimal (two below 10 µs).
+    Micros,
+    /// Milliseconds, two decimals.
+    Millis,
+}
+
+/// Prints the mean times of `group/subject` and `group/baseline` from this run's
+/// criterion estimates as `FIGURE KEY.subject` and `FIGURE KEY.baseline`, then their
+/// ratio against `target` as `RATIO KEY` ([`ctl_test_support::report`]).
+///
+/// # Panics
+/// When criterion wrote no estimates for them (a filtered run, or `--test`): a bench that
+/// cannot report its figures fails rather than print none.
+pub fn report_ratio(
+    key: &str,
+    (group, subject, subject_label): (&str, &str, &str),
+    (baseline, baseline_label): (&str, &str),
+    unit: Unit,
+    target: Target,
+) {
+    let mean = |function: &str| {
+        mean_ns(group, function).unwrap_or_else(|| {
+            panic!("no criterion estimates for {group}/{function}: run the whole bench")
+        })
+    };
+    let (s, b) = (mean(subject), mean(baseline));
+    let show = |label: &str, suffix: &str, ns: f64| {
+        let key = format!("{key}.{suffix}");
+        match unit {
+            Unit::Micros => {
+                let d = if b < 10_000.0 { 2 } else { 1 };
+                report::figure(&key, label, ns / 1e3, d, "µs", None)
+            }
+            Unit::Millis => report::figure(&key, label, ns / 1e6, 2, "ms", None),
         }
-        _ => println!("RATIO {group}: no estimates (run without --test or filters to measure)"),
-    }
+    };
+    show(subject_label, "subject", s);
+    show(baseline_label, "baseline", b);
+    report::ratio(
+        key,
+        &format!("{subject_label} / {baseline_label}"),
+        s / b,
+        Some(target),
+    );
 }

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use ctl_format::{DigestAlgorithm, Signer as _};
 use ctl_site::{Manifest, Options, provision};
+use ctl_test_support::report::{self, Target};
 
 fn config(mac: &str) -> String {
     // About the size of a real SEP<MAC>.cnf.xml of an open call server (~2 KB).
@@ -101,29 +102,43 @@ fn main() {
         "only the edited config is signed again"
     );
 
-    println!(
-        "  {phones} phones on {threads} threads: {} signatures alone {:.0} ms; provision {:.0} ms ({} files)",
-        phones,
+    report::figure("provision.phones", "phones", phones as f64, 0, "", None);
+    report::figure(
+        "provision.baseline",
+        "one bare RSA-2048 signature per phone, on every core",
         ms(baseline),
+        0,
+        "ms",
+        None,
+    );
+    report::figure(
+        "provision.files",
+        "files the first run writes",
+        first.changes.len() as f64,
+        0,
+        "",
+        None,
+    );
+    report::figure(
+        "provision.full",
+        "the first run, into an empty directory",
         ms(full),
-        first.changes.len()
+        0,
+        "ms",
+        None,
     );
-    let ratio = full.as_secs_f64() / baseline.as_secs_f64();
-    println!(
-        "RATIO provision / bare signatures = {ratio:.2} (target <= 1.20: {})",
-        if ratio <= 1.2 {
-            "within target"
-        } else {
-            "OVER TARGET"
-        }
+    report::ratio(
+        "provision.ratio",
+        "the first run / the bare signatures",
+        full.as_secs_f64() / baseline.as_secs_f64(),
+        Some(Target::AtMost(1.2)),
     );
-    println!(
-        "FIGURE re-run with one config changed = {:.0} ms (target < 1000 ms: {})",
+    report::figure(
+        "provision.rerun",
+        "a re-run with one config edited (one file signed)",
         ms(rerun),
-        if rerun < Duration::from_secs(1) {
-            "within target"
-        } else {
-            "OVER TARGET"
-        }
+        0,
+        "ms",
+        Some(Target::Below(1000.0)),
     );
 }

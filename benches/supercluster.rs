@@ -22,13 +22,16 @@
 
 use std::time::{Duration, Instant};
 
+use ctl_benches::Target;
 use ctl_benches::cluster::{DELAY, light_hash, mixed_mode, start, template};
+use ctl_test_support::report;
 
 /// Runs first-time mixed mode on a one-node cluster and on a supercluster (clusters
-/// `k`, `k + 1` of the template); prints both and returns the ratio.
+/// `k`, `k + 1` of the template); prints both as `FIGURE KEY.one_node` and
+/// `KEY.supercluster` (with the CTL's size) and returns the ratio.
 fn compare(
     root: &std::path::Path,
-    k: usize,
+    (k, key, hashes): (usize, &str, &str),
     template: &(
         ctl_providerd::config::Config,
         Vec<ctl_providerd::config::Config>,
@@ -42,10 +45,31 @@ fn compare(
     let clients = tokio::runtime::Runtime::new().unwrap();
     let (one, n1, _) = clients.block_on(mixed_mode(single));
     let (many, n28, size) = clients.block_on(mixed_mode(superc));
-    println!(
-        "  one node ({n1} target): {:.0} ms; supercluster ({n28} targets, CTL {size} bytes): {:.0} ms",
+    assert_eq!((n1, n28), (1, 28), "every target committed");
+    let label = |what: &str| format!("{what}, {hashes}");
+    report::figure(
+        &format!("{key}.one_node"),
+        &label("one node (1 target)"),
         ms(one),
-        ms(many)
+        0,
+        "ms",
+        None,
+    );
+    report::figure(
+        &format!("{key}.supercluster"),
+        &label("supercluster (28 targets)"),
+        ms(many),
+        0,
+        "ms",
+        None,
+    );
+    report::figure(
+        &format!("{key}.ctl_bytes"),
+        "the supercluster's CTL, bytes",
+        size as f64,
+        0,
+        "",
+        None,
     );
     many.as_secs_f64() / one.as_secs_f64()
 }
@@ -81,32 +105,47 @@ fn main() {
 
     // The client's own cost: nodes whose password check is cheap, as it is on a node's
     // own machine relative to the round trip.
-    println!("with 64 KiB password hashes:");
     let light = compare(
         tmp.path(),
-        0,
+        (0, "supercluster.light", "64 KiB password hashes"),
         &template,
         Some(&light_hash()),
         providers.handle(),
     );
-    println!(
-        "RATIO supercluster / one node = {light:.2} (target <= 3.00: {}; a sequential client would be about 28)",
-        if light <= 3.0 {
-            "within target"
-        } else {
-            "OVER TARGET"
-        }
+    // A sequential client would be about 28.
+    report::ratio(
+        "supercluster.light",
+        "supercluster / one node, 64 KiB password hashes",
+        light,
+        Some(Target::AtMost(3.0)),
     );
 
     // The same with the nodes' real password hashes: 28 checks then share this machine's
     // cores, where a real supercluster runs each on its own node.
     let check = password_check();
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    println!(
-        "with the real argon2id hashes (one check: {:.0} ms of a core; 28 of them on {cores} cores: >= {:.0} ms):",
+    report::figure(
+        "supercluster.password_check",
+        "one real argon2id password check (19 MiB), of one core",
         ms(check),
-        ms(check) * 28.0 / cores as f64
+        1,
+        "ms",
+        None,
     );
-    let real = compare(tmp.path(), 2, &template, None, providers.handle());
-    println!("ratio with real hashes on shared cores = {real:.2} (information, no target)");
+    let real = compare(
+        tmp.path(),
+        (
+            2,
+            "supercluster.real",
+            "real argon2id hashes on shared cores",
+        ),
+        &template,
+        None,
+        providers.handle(),
+    );
+    report::ratio(
+        "supercluster.real",
+        "supercluster / one node, real argon2id hashes on shared cores (information)",
+        real,
+        None,
+    );
 }

@@ -24,6 +24,7 @@ use ctl_provider::message::{Password, Request, Response};
 use ctl_provider::net::{Session, client_tls};
 use ctl_provider::trust::{Fingerprints, fingerprint};
 use ctl_test_support::daemon::peak_rss_kib;
+use ctl_test_support::report::{self, Target};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ctl-providerd");
 
@@ -180,12 +181,16 @@ fn main() {
         latencies.sort();
         let pct = |permille: usize| latencies.get((latencies.len() * permille).div_ceil(1000).saturating_sub(1)).copied().unwrap_or_default();
         let rss = peak_rss_kib(pid);
-        println!("sessions: {sessions} opened in {:.1} s ({setup_failures} failed to open)", setup_time.as_secs_f64());
-        println!("GET_CTL of a {}-byte CTL, all at once: {ok}/{sessions} succeeded", ctl.len());
-        println!("latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms", pct(500).as_secs_f64() * 1e3, pct(990).as_secs_f64() * 1e3, pct(1000).as_secs_f64() * 1e3);
-        println!("daemon peak RSS: {:.1} MiB", rss as f64 / 1024.0);
-        let verdict = ok == sessions && pct(990) < Duration::from_millis(250) && rss < 100 * 1024;
-        println!("TARGET (all succeed, p99 < 250 ms, RSS < 100 MiB): {}", if verdict { "met" } else { "NOT MET" });
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        report::figure("load.sessions", "sessions", sessions as f64, 0, "", None);
+        report::figure("load.setup", "opening them all (TLS, HELLO, login)", setup_time.as_secs_f64(), 1, "s", None);
+        report::figure("load.setup_failures", "sessions that failed to open", setup_failures as f64, 0, "", Some(Target::AtMost(0.0)));
+        report::figure("load.ctl_bytes", "the CTL each fetches, bytes", ctl.len() as f64, 0, "", None);
+        report::figure("load.fetched", "GET_CTL, all at once: fetches that succeeded", ok as f64 * 100.0 / sessions as f64, 1, "%", Some(Target::AtLeast(100.0)));
+        report::figure("load.p50", "GET_CTL latency, p50", ms(pct(500)), 1, "ms", None);
+        report::figure("load.p99", "GET_CTL latency, p99", ms(pct(990)), 1, "ms", Some(Target::Below(250.0)));
+        report::figure("load.max", "GET_CTL latency, max", ms(pct(1000)), 1, "ms", None);
+        report::figure("load.rss", "the daemon's peak RSS", rss as f64 / 1024.0, 1, "MiB", Some(Target::Below(100.0)));
     });
     let _ = child.kill();
     let _ = child.wait();

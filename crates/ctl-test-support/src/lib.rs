@@ -2,7 +2,8 @@
 //! ([`vectors`], [`keys`], [`fixture`]), the PKCS#11 implementation under test ([`tokens`]:
 //! SoftHSM2 or tpm2-pkcs11, a token store per process, uniquely labelled tokens), the one node template of tests and
 //! benches ([`node_setup`], [`start`]: providers in this process, bound on port 0), and
-//! `ctl-providerd` processes ([`daemon`]), and the clients that attack them ([`hostile`]).
+//! `ctl-providerd` processes ([`daemon`]), the clients that attack them ([`hostile`]), and
+//! the lines benchmarks print for `scripts/bench` ([`report`]).
 //!
 //! Does not mock anything: the tokens are real tokens behind the real module, the
 //! nodes real providers on loopback TLS.
@@ -10,6 +11,7 @@
 
 pub mod daemon;
 pub mod hostile;
+pub mod report;
 pub mod rogue;
 pub mod tftpd;
 pub mod tokens;
