@@ -1,7 +1,7 @@
 //! Files of the site's own that the manifest no longer names.
 
-use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::collections::{BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
 
 use ctl_format::{Certificate, FileKind, ParseOptions};
 
@@ -35,6 +35,10 @@ pub(super) fn stale(
     };
     let wanted_devices: BTreeSet<&str> = devices.iter().map(|(n, _)| n.as_str()).collect();
     let wanted_sources: BTreeSet<&str> = sources.iter().map(String::as_str).collect();
+    // This run's own temporaries, which the directory holds as well: one look each (a
+    // scan of the list per entry made a first run of 10,000 phones, 30,000 temporaries,
+    // quadratic: 7.5 s of signatures took 30 s).
+    let ours: HashSet<&Path> = staged.iter().map(Staged::tmp).collect();
     let mut removals = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|source| ProvisionError::Io {
@@ -48,7 +52,7 @@ pub(super) fn stale(
         // the site, removed without a word.
         if name.starts_with('.') && name.ends_with(".provision.tmp") {
             let path = out.join(&name);
-            if !staged.iter().any(|s| s.tmp() == path) {
+            if !ours.contains(path.as_path()) {
                 removals.push(path);
             }
             continue;
