@@ -49,9 +49,10 @@ fn records_fast<'a>(reader: &mut Reader<'a>) -> Option<Vec<Record<'a>>> {
 /// `records` as it goes. Records are taken [`LANES`] at a time and their elements walked
 /// side by side ([`lanes_fit`]): where each element ends is where the next begins, a
 /// chain of dependent loads, and independent chains run in the time of one. Measured on
-/// the maximal CTL (39 records), in instructions (callgrind) and time: one at a time
-/// ~0.80 us; two 8.5k, 0.46 us; three 10.2k, 0.41 us; four 10.3k, 0.44 us (its lanes no
-/// longer fit in registers). The RECORD_LENGTHs are read in the same loop, where their
+/// the maximal CTL (39 records), in instructions per parse (callgrind) and time: one at a
+/// time 0.81 us (an earlier, heavier walk); two 8.5k, 0.46 us; three 10.2k, 0.41 us; four
+/// 10.3k, 0.44 us (its lanes no longer fit in registers). The match below names each
+/// count, so another [`LANES`] does not compile without it. The RECORD_LENGTHs are read in the same loop, where their
 /// loads overlap the walk (a pass of its own over them, one dependent load per record
 /// with nothing to hide it, was a sixth of the parse).
 fn records_fit<'a>(list: &'a [u8], start: usize, records: &mut Vec<Record<'a>>) -> Option<()> {
